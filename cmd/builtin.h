@@ -1,0 +1,49 @@
+/*
+ * builtin.h: the commands of the fs binary and what they share.
+ *
+ * A command is int cmd_NAME(int argc, const char **argv, struct fs_ctx *ctx):
+ * argv[0] is its name; it returns the process exit status (0 success, 1 a
+ * negative answer, 128 fatal, 129 usage). Commands marked NEEDS_REPO get
+ * ctx->repo opened by the dispatcher.
+ */
+#ifndef FS_BUILTIN_H
+#define FS_BUILTIN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "diag.h"
+#include "repo.h"
+
+struct fs_ctx {
+	struct fs_repo *repo;
+};
+
+#define EXIT_NEGATIVE 1
+#define EXIT_FATAL 128
+#define EXIT_USAGE 129
+
+int cmd_apply(int argc, const char **argv, struct fs_ctx *ctx);
+int cmd_describe(int argc, const char **argv, struct fs_ctx *ctx);
+int cmd_help(int argc, const char **argv, struct fs_ctx *ctx);
+int cmd_init(int argc, const char **argv, struct fs_ctx *ctx);
+int cmd_log(int argc, const char **argv, struct fs_ctx *ctx);
+int cmd_ls(int argc, const char **argv, struct fs_ctx *ctx);
+int cmd_plan(int argc, const char **argv, struct fs_ctx *ctx);
+int cmd_version(int argc, const char **argv, struct fs_ctx *ctx);
+
+/* common.c */
+/* "fatal: <last error>" on stderr; returns EXIT_FATAL. */
+int die_last_error(void);
+int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print diagnostics (error: lines, then a fatal: line); returns EXIT_FATAL. */
+int die_diags(struct fs_diags *diags, const char *what);
+/* Pretty JSON on stdout, newline-terminated; steals j. */
+void print_json(json_t *j);
+/* Print a spec as indented YAML-like text. */
+void print_spec(const json_t *spec, int indent);
+/* 12-character abbreviation of a commit id ("" stays ""). */
+const char *short_oid(const char *oid);
+
+#endif

@@ -1,0 +1,144 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builtin.h"
+#include "duration.h"
+#include "error.h"
+#include "banned.h"
+
+int die_last_error(void)
+{
+	fprintf(stderr, "fatal: %s\n", fs_error_last());
+	return EXIT_FATAL;
+}
+
+int die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("fatal: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_FATAL;
+}
+
+void warning(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int die_diags(struct fs_diags *diags, const char *what)
+{
+	size_t i;
+
+	if (diags->n == 1) {
+		char *s = fs_diag_format(&diags->items[0]);
+		fprintf(stderr, "fatal: %s\n", s);
+		free(s);
+		return EXIT_FATAL;
+	}
+	for (i = 0; i < diags->n; i++) {
+		char *s = fs_diag_format(&diags->items[i]);
+		fprintf(stderr, "error: %s\n", s);
+		free(s);
+	}
+	fprintf(stderr, "fatal: %zu errors in %s\n", diags->n, what);
+	return EXIT_FATAL;
+}
+
+void print_json(json_t *j)
+{
+	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+	json_decref(j);
+}
+
+static void print_scalar(const char *key, const json_t *v)
+{
+	if (json_is_string(v))
+		printf("%s\n", json_string_value(v));
+	else if (json_is_integer(v) && key && !strcmp(key, "ttl")) {
+		char buf[64];
+		fs_duration_format(buf, sizeof(buf), json_integer_value(v));
+		printf("%s\n", buf);
+	} else if (json_is_integer(v))
+		printf("%lld\n", (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		printf("%g\n", json_real_value(v));
+	else if (json_is_boolean(v))
+		printf("%s\n", json_is_true(v) ? "true" : "false");
+	else
+		printf("null\n");
+}
+
+static bool is_flat(const json_t *v)
+{
+	return !json_is_object(v) && !json_is_array(v);
+}
+
+void print_spec(const json_t *spec, int indent)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	json_object_foreach((json_t *)spec, key, v) {
+		printf("%*s%s:", indent, "", key);
+		if (is_flat(v)) {
+			putchar(' ');
+			print_scalar(key, v);
+		} else if (json_is_object(v)) {
+			putchar('\n');
+			print_spec(v, indent + 2);
+		} else {
+			putchar('\n');
+			for (i = 0; i < json_array_size(v); i++) {
+				json_t *it = json_array_get(v, i);
+				printf("%*s- ", indent + 2, "");
+				if (is_flat(it)) {
+					print_scalar(NULL, it);
+				} else if (json_is_object(it)) {
+					const char *k2;
+					json_t *v2;
+					bool first = true;
+					json_object_foreach(it, k2, v2) {
+						if (!first)
+							printf("%*s", indent + 4, "");
+						first = false;
+						printf("%s:", k2);
+						if (is_flat(v2)) {
+							putchar(' ');
+							print_scalar(k2, v2);
+						} else {
+							char *s = json_dumps(v2, JSON_COMPACT);
+							printf(" %s\n", s);
+							free(s);
+						}
+					}
+				} else {
+					char *s = json_dumps(it, JSON_COMPACT);
+					printf("%s\n", s);
+					free(s);
+				}
+			}
+		}
+	}
+}
+
+const char *short_oid(const char *oid)
+{
+	static char buf[13];
+
+	snprintf(buf, sizeof(buf), "%.12s", oid ? oid : "");
+	return buf;
+}

@@ -1,0 +1,221 @@
+/*
+ * fs.c: the dispatcher. One sorted table of commands drives dispatch,
+ * `fs help`, `--list-cmds` and completion. It does what every command
+ * needs: -C, finding the repository (walking up to fs.yaml), opening its
+ * registry, and checking that stdout was written.
+ */
+#include <errno.h>
+#include <git2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "builtin.h"
+#include "error.h"
+#include "parse-options.h"
+#include "util.h"
+#include "banned.h"
+
+#define NEEDS_REPO 1
+
+struct cmd_struct {
+	const char *name;
+	int (*fn)(int, const char **, struct fs_ctx *);
+	unsigned flags;
+	const char *summary;
+};
+
+static const struct cmd_struct commands[] = {
+	{ "apply", cmd_apply, NEEDS_REPO, "Validate definitions, commit them and register them" },
+	{ "describe", cmd_describe, NEEDS_REPO, "Show one registered object" },
+	{ "help", cmd_help, 0, "Show help for fs or a command" },
+	{ "init", cmd_init, 0, "Create a feature repository" },
+	{ "log", cmd_log, NEEDS_REPO, "Show the apply history" },
+	{ "ls", cmd_ls, NEEDS_REPO, "List registered objects" },
+	{ "plan", cmd_plan, NEEDS_REPO, "Show what apply would change" },
+	{ "version", cmd_version, 0, "Print the version" },
+};
+
+static const char fs_usage[] = "fs [-C <path>] [--version] [--help] <command> [<args>]";
+
+static const struct cmd_struct *find_cmd(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+static void print_main_usage(FILE *out)
+{
+	size_t i;
+
+	fprintf(out, "usage: %s\n\nCommands:\n", fs_usage);
+	for (i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(out, "   %-12s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\nSee 'fs help <command>' or 'fs <command> -h' for one command.\n");
+}
+
+static int cmd_exit(int rc)
+{
+	if (fflush(stdout) || ferror(stdout)) {
+		if (errno == EPIPE)
+			return rc;
+		fprintf(stderr, "fatal: unable to write to stdout: %s\n", strerror(errno));
+		return EXIT_FATAL;
+	}
+	return rc;
+}
+
+static bool wants_help(int argc, const char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help") ||
+		    !strcmp(argv[i], "--fs-completion-helper"))
+			return true;
+	}
+	return false;
+}
+
+static int run_builtin(const struct cmd_struct *c, int argc, const char **argv)
+{
+	struct fs_ctx ctx = { NULL };
+	char *root = NULL;
+	int rc;
+
+	if ((c->flags & NEEDS_REPO) && !wants_help(argc, argv)) {
+		if (fs_repo_discover(&root, ".") || fs_repo_open(&ctx.repo, root)) {
+			free(root);
+			return die_last_error();
+		}
+		free(root);
+	}
+	rc = c->fn(argc, argv, &ctx);
+	fs_repo_free(ctx.repo);
+	return cmd_exit(rc);
+}
+
+/* git's rule: an unknown `fs foo` runs `fs-foo` from PATH. */
+static void try_plugin(int argc, const char **argv)
+{
+	char *name = xstrfmt("fs-%s", argv[0]);
+	const char **args = xcalloc((size_t)argc + 1, sizeof(*args));
+	int i;
+
+	args[0] = name;
+	for (i = 1; i < argc; i++)
+		args[i] = argv[i];
+	fflush(stdout);
+	execvp(name, (char *const *)args);
+	free(args);
+	free(name);
+}
+
+static int unknown_cmd(const char *name)
+{
+	const char *names[ARRAY_SIZE(commands)];
+	const char *hint;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(commands); i++)
+		names[i] = commands[i].name;
+	fprintf(stderr, "fs: '%s' is not an fs command. See 'fs --help'.\n", name);
+	hint = fs_suggest(name, names, ARRAY_SIZE(commands));
+	if (hint)
+		fprintf(stderr, "\nThe most similar command is\n\t%s\n", hint);
+	return 1;
+}
+
+int cmd_help(int argc, const char **argv, struct fs_ctx *ctx)
+{
+	static const char *const usage[] = { "fs help [<command>]", NULL };
+	static const struct option options[] = { OPT_END() };
+	const struct cmd_struct *c;
+	const char *args[3];
+
+	argc = parse_options(argc, argv, options, usage);
+	if (argc == 0) {
+		print_main_usage(stdout);
+		return 0;
+	}
+	if (argc > 1)
+		usage_error(usage, options, "too many arguments");
+	c = find_cmd(argv[0]);
+	if (!c)
+		return unknown_cmd(argv[0]);
+	/* the man page when it is installed, else the command's usage */
+	if (!getenv("FS_HELP_NO_MAN") && isatty(STDOUT_FILENO)) {
+		char *page = xstrfmt("fs-%s", c->name);
+		char *check = xstrfmt("man -w %s >/dev/null 2>&1", page);
+		int installed = system(check) == 0;
+		free(check);
+		if (installed) {
+			fflush(stdout);
+			execlp("man", "man", page, (char *)NULL);
+		}
+		free(page);
+	}
+	args[0] = c->name;
+	args[1] = "-h";
+	args[2] = NULL;
+	return c->fn(2, args, ctx);
+}
+
+int main(int argc, const char **argv)
+{
+	const struct cmd_struct *c;
+	int rc;
+
+	argv++;
+	argc--;
+	while (argc > 0 && argv[0][0] == '-') {
+		const char *a = argv[0];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			print_main_usage(stdout);
+			return 0;
+		} else if (!strcmp(a, "--version")) {
+			printf("fs version %s\n", FS_VERSION);
+			return 0;
+		} else if (!strcmp(a, "--list-cmds")) {
+			size_t i;
+			for (i = 0; i < ARRAY_SIZE(commands); i++)
+				printf("%s\n", commands[i].name);
+			return 0;
+		} else if (!strcmp(a, "-C")) {
+			if (argc < 2) {
+				fprintf(stderr, "error: -C requires a directory\nusage: %s\n", fs_usage);
+				return EXIT_USAGE;
+			}
+			if (*argv[1] && chdir(argv[1]) < 0) {
+				fprintf(stderr, "fatal: cannot change to '%s': %s\n", argv[1],
+					strerror(errno));
+				return EXIT_FATAL;
+			}
+			argv += 2;
+			argc -= 2;
+		} else {
+			fprintf(stderr, "error: unknown option '%s'\nusage: %s\n", a, fs_usage);
+			return EXIT_USAGE;
+		}
+	}
+	if (argc == 0) {
+		print_main_usage(stdout);
+		return 1;
+	}
+	c = find_cmd(argv[0]);
+	if (!c) {
+		try_plugin(argc, argv);
+		return unknown_cmd(argv[0]);
+	}
+	git_libgit2_init();
+	rc = run_builtin(c, argc, argv);
+	git_libgit2_shutdown();
+	return rc;
+}

@@ -1,0 +1,50 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "builtin.h"
+#include "error.h"
+#include "parse-options.h"
+#include "banned.h"
+
+int cmd_ls(int argc, const char **argv, struct fs_ctx *ctx)
+{
+	static const char *const usage[] = { "fs ls [<kind>] [--json]", NULL };
+	bool json = false;
+	const struct option options[] = {
+		OPT_BOOL(0, "json", &json, "print as JSON"),
+		OPT_END(),
+	};
+	struct fs_defs defs = { 0 };
+	enum fs_kind kind = FS_KIND__COUNT;
+	json_t *arr;
+	size_t i;
+
+	argc = parse_options(argc, argv, options, usage);
+	if (argc > 1)
+		usage_error(usage, options, "too many arguments");
+	if (argc == 1 && fs_kind_parse(&kind, argv[0]))
+		usage_error(usage, options,
+			    "unknown kind '%s' (expected entity, source, feature_view, feature_service or model)",
+			    argv[0]);
+	if (fs_registry_load(ctx->repo->registry, &defs))
+		return die_last_error();
+	arr = json_array();
+	for (i = 0; i < defs.n; i++) {
+		const struct fs_object *o = &defs.objs[i];
+		if (kind != FS_KIND__COUNT && o->kind != kind)
+			continue;
+		if (json)
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:I}", "kind",
+							     fs_kind_name(o->kind), "name", o->name,
+							     "version", o->version, "registry_version",
+							     (json_int_t)o->applied_in));
+		else
+			printf("%-16s %-32s v%d\n", fs_kind_name(o->kind), o->name, o->version);
+	}
+	if (json)
+		print_json(json_pack("{s:o}", "objects", arr));
+	else
+		json_decref(arr);
+	fs_defs_release(&defs);
+	return 0;
+}

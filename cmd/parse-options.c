@@ -1,0 +1,172 @@
+#include "parse-options.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+#include "banned.h"
+
+static void print_usage(FILE *out, const char *const *usage, const struct option *opts)
+{
+	const struct option *o;
+	int i;
+
+	for (i = 0; usage[i]; i++)
+		fprintf(out, "%s%s\n", i ? "   or: " : "usage: ", usage[i]);
+	if (!opts || opts[0].type == OPT_END_T) {
+		return;
+	}
+	fputc('\n', out);
+	for (o = opts; o->type != OPT_END_T; o++) {
+		char left[128];
+		int n = 0;
+
+		if (o->type == OPT_GROUP_T) {
+			fprintf(out, "\n%s\n", o->help);
+			continue;
+		}
+		if (o->short_name && o->long_name)
+			n = snprintf(left, sizeof(left), "-%c, --%s", o->short_name, o->long_name);
+		else if (o->short_name)
+			n = snprintf(left, sizeof(left), "-%c", o->short_name);
+		else
+			n = snprintf(left, sizeof(left), "    --%s", o->long_name);
+		if (o->argh && n > 0 && (size_t)n < sizeof(left))
+			snprintf(left + n, sizeof(left) - (size_t)n, " <%s>", o->argh);
+		if (strlen(left) > 24)
+			fprintf(out, "    %s\n%28s%s\n", left, "", o->help);
+		else
+			fprintf(out, "    %-24s%s\n", left, o->help);
+	}
+}
+
+void usage_with_options(const char *const *usage, const struct option *opts, bool err)
+{
+	print_usage(err ? stderr : stdout, usage, opts);
+	exit(err ? 129 : 0);
+}
+
+void usage_error(const char *const *usage, const struct option *opts, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	usage_with_options(usage, opts, true);
+}
+
+static void set_value(const struct option *o, const char *arg)
+{
+	switch (o->type) {
+	case OPT_BOOL_T:
+		*(bool *)o->value = true;
+		break;
+	case OPT_STRING_T:
+		*(const char **)o->value = arg;
+		break;
+	case OPT_LIST_T: {
+		struct opt_list *l = o->value;
+		ALLOC_GROW(l->items, l->n + 1, l->alloc);
+		l->items[l->n++] = arg;
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static void completion_helper(const struct option *opts)
+{
+	const struct option *o;
+
+	for (o = opts; o && o->type != OPT_END_T; o++) {
+		if (o->type == OPT_GROUP_T || !o->long_name)
+			continue;
+		printf("--%s%s ", o->long_name, o->argh ? "=" : "");
+	}
+	putchar('\n');
+	exit(0);
+}
+
+int parse_options(int argc, const char **argv, const struct option *opts,
+		  const char *const *usage)
+{
+	int i, out = 0;
+	bool only_args = false;
+
+	for (i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		const struct option *o;
+
+		if (only_args || arg[0] != '-' || !arg[1]) {
+			argv[out++] = arg;
+			continue;
+		}
+		if (!strcmp(arg, "--")) {
+			only_args = true;
+			continue;
+		}
+		if (!strcmp(arg, "-h") || !strcmp(arg, "--help"))
+			usage_with_options(usage, opts, false);
+		if (!strcmp(arg, "--fs-completion-helper"))
+			completion_helper(opts);
+		if (arg[1] == '-') {
+			const char *name = arg + 2, *eq = strchr(name, '=');
+			size_t len = eq ? (size_t)(eq - name) : strlen(name);
+
+			for (o = opts; o && o->type != OPT_END_T; o++)
+				if (o->long_name && strlen(o->long_name) == len &&
+				    !strncmp(o->long_name, name, len))
+					break;
+			if (!o || o->type == OPT_END_T)
+				usage_error(usage, opts, "unknown option '%.*s'", (int)len, name);
+			if (o->type == OPT_BOOL_T) {
+				if (eq)
+					usage_error(usage, opts, "option '%s' takes no value",
+						    o->long_name);
+				set_value(o, NULL);
+			} else if (eq) {
+				set_value(o, eq + 1);
+			} else if (i + 1 < argc) {
+				set_value(o, argv[++i]);
+			} else {
+				usage_error(usage, opts, "option '%s' requires a value",
+					    o->long_name);
+			}
+			continue;
+		}
+		/* short options, possibly bundled: -qv, -mMSG, -m MSG */
+		for (arg++; *arg; arg++) {
+			for (o = opts; o && o->type != OPT_END_T; o++)
+				if (o->short_name == *arg)
+					break;
+			if (!o || o->type == OPT_END_T)
+				usage_error(usage, opts, "unknown switch '%c'", *arg);
+			if (o->type == OPT_BOOL_T) {
+				set_value(o, NULL);
+				continue;
+			}
+			if (arg[1]) {
+				set_value(o, arg + 1);
+			} else if (i + 1 < argc) {
+				set_value(o, argv[++i]);
+			} else {
+				usage_error(usage, opts, "switch '%c' requires a value", *arg);
+			}
+			break;
+		}
+	}
+	argv[out] = NULL;
+	return out;
+}
+
+void opt_list_release(struct opt_list *l)
+{
+	free(l->items);
+	memset(l, 0, sizeof(*l));
+}

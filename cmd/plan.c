@@ -1,0 +1,74 @@
+#include <stdio.h>
+
+#include "apply.h"
+#include "builtin.h"
+#include "error.h"
+#include "parse-options.h"
+#include "banned.h"
+
+/* Shared with apply: one line per change. */
+void print_changes(const struct fs_plan *plan);
+
+void print_changes(const struct fs_plan *plan)
+{
+	size_t i, k;
+
+	for (i = 0; i < plan->n; i++) {
+		const struct fs_change *c = &plan->items[i];
+		printf("%c %s %s", c->op, fs_kind_name(c->kind), c->name);
+		for (k = 0; k < c->nfields; k++)
+			printf("%s%s", k ? ", " : ": ", c->fields[k]);
+		putchar('\n');
+	}
+}
+
+int cmd_plan(int argc, const char **argv, struct fs_ctx *ctx)
+{
+	static const char *const usage[] = { "fs plan [--rev <rev>] [--exit-code] [--json]", NULL };
+	const char *rev = NULL;
+	bool exit_code = false, json = false, quiet = false;
+	const struct option options[] = {
+		OPT_STRING(0, "rev", &rev, "rev", "plan the definitions of this commit"),
+		OPT_BOOL(0, "exit-code", &exit_code, "exit 1 when there are changes"),
+		OPT_BOOL(0, "json", &json, "print the plan as JSON"),
+		OPT_BOOL('q', "quiet", &quiet, "print nothing (use with --exit-code)"),
+		OPT_END(),
+	};
+	struct fs_apply_opts opts = { 0 };
+	struct fs_apply a = { 0 };
+	struct fs_diags diags = { 0 };
+	size_t i, counts[3] = { 0 };
+	int rc;
+
+	if (parse_options(argc, argv, options, usage))
+		usage_error(usage, options, "too many arguments");
+	opts.rev = rev;
+	rc = fs_apply_prepare(ctx->repo, &opts, &a, &diags);
+	if (rc == FS_EINVALID) {
+		rc = die_diags(&diags, "definitions");
+		goto done;
+	} else if (rc) {
+		rc = die_last_error();
+		goto done;
+	}
+	for (i = 0; i < a.plan.n; i++)
+		counts[a.plan.items[i].op == '+' ? 0 : a.plan.items[i].op == '~' ? 1 : 2]++;
+	if (json) {
+		print_json(json_pack("{s:o, s:{s:I, s:I, s:I}}", "changes", fs_plan_json(&a.plan),
+				     "summary", "add", (json_int_t)counts[0], "change",
+				     (json_int_t)counts[1], "delete", (json_int_t)counts[2]));
+	} else if (!quiet) {
+		if (!a.plan.n) {
+			printf("No changes.\n");
+		} else {
+			print_changes(&a.plan);
+			printf("\n%zu to add, %zu to change, %zu to delete.\n", counts[0], counts[1],
+			       counts[2]);
+		}
+	}
+	rc = exit_code && a.plan.n ? EXIT_NEGATIVE : 0;
+done:
+	fs_apply_release(&a);
+	fs_diags_release(&diags);
+	return rc;
+}

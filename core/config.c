@@ -1,0 +1,273 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "strbuf.h"
+#include "util.h"
+#include "yamlutil.h"
+#include "banned.h"
+
+struct parse_state {
+	struct fs_config *cfg;
+	const char *root;
+	const char *name;
+	struct fs_diags *diags;
+	int ndocs;
+};
+
+static char *resolve(const char *root, const char *path)
+{
+	return path[0] == '/' ? xstrdup(path) : fs_path_join(root, path);
+}
+
+static void parse_online(struct fs_yctx *y, struct fs_config *cfg, const char *root,
+			 yaml_node_t *m)
+{
+	static const char *const keys[] = { "type", "path", "url", NULL };
+	const char *type = NULL, *path = NULL, *url = NULL;
+	yaml_node_t *tn;
+
+	fs_y_check_keys(y, m, keys);
+	tn = fs_y_want_str(y, m, "type", false, &type);
+	fs_y_want_str(y, m, "path", false, &path);
+	fs_y_want_str(y, m, "url", false, &url);
+	if (!type)
+		type = "sqlite";
+	if (!strcmp(type, "sqlite")) {
+		if (url)
+			fs_y_err(y, fs_y_get(y, m, "url"), "'url' is for redis, not sqlite");
+	} else if (!strcmp(type, "redis")) {
+		if (path)
+			fs_y_err(y, fs_y_get(y, m, "path"), "'path' is for sqlite, not redis");
+		if (url && !starts_with(url, "redis://") && !starts_with(url, "rediss://"))
+			fs_y_err(y, fs_y_get(y, m, "url"), "redis url must start with redis://");
+	} else {
+		fs_y_err(y, tn, "unknown online store type '%s' (expected sqlite or redis)", type);
+		return;
+	}
+	free(cfg->online_type);
+	cfg->online_type = xstrdup(type);
+	if (path) {
+		free(cfg->online_path);
+		cfg->online_path = resolve(root, path);
+	}
+	if (url)
+		cfg->online_url = xstrdup(url);
+}
+
+static void parse_offline(struct fs_yctx *y, struct fs_config *cfg, yaml_node_t *m)
+{
+	static const char *const keys[] = { "type", "dsn", NULL };
+	const char *type = NULL, *dsn = NULL;
+	yaml_node_t *tn;
+
+	fs_y_check_keys(y, m, keys);
+	tn = fs_y_want_str(y, m, "type", false, &type);
+	fs_y_want_str(y, m, "dsn", false, &dsn);
+	if (!type)
+		type = "embedded";
+	if (strcmp(type, "embedded") && strcmp(type, "postgres")) {
+		fs_y_err(y, tn, "unknown offline store type '%s' (expected embedded or postgres)",
+			 type);
+		return;
+	}
+	if (!strcmp(type, "embedded") && dsn)
+		fs_y_err(y, fs_y_get(y, m, "dsn"), "'dsn' is for postgres, not embedded");
+	free(cfg->offline_type);
+	cfg->offline_type = xstrdup(type);
+	if (dsn)
+		cfg->offline_dsn = xstrdup(dsn);
+}
+
+static void parse_webhooks(struct fs_yctx *y, struct fs_config *cfg, yaml_node_t *seq)
+{
+	static const char *const keys[] = { "url", "events", "secret_env", NULL };
+	static const char *const events[] = { "model.registered", "model.promoted", NULL };
+	size_t i, j, n = fs_y_seq_len(seq);
+
+	cfg->webhooks = xcalloc(n, sizeof(*cfg->webhooks));
+	for (i = 0; i < n; i++) {
+		yaml_node_t *m = fs_y_seq_item(y, seq, i), *ev;
+		const char *url = NULL, *secret = NULL;
+		struct fs_webhook *w;
+		json_t *list = NULL;
+
+		if (m->type != YAML_MAPPING_NODE) {
+			fs_y_err(y, m, "webhooks must be mappings with 'url' and 'events'");
+			continue;
+		}
+		fs_y_check_keys(y, m, keys);
+		fs_y_want_str(y, m, "url", true, &url);
+		fs_y_want_str(y, m, "secret_env", false, &secret);
+		ev = fs_y_want_str_list(y, m, "events", true, &list);
+		if (url && !starts_with(url, "http://") && !starts_with(url, "https://"))
+			fs_y_err(y, fs_y_get(y, m, "url"), "webhook url must be http:// or https://");
+		if (!url || !list) {
+			json_decref(list);
+			continue;
+		}
+		w = &cfg->webhooks[cfg->nwebhooks++];
+		w->url = xstrdup(url);
+		w->secret_env = secret ? xstrdup(secret) : NULL;
+		w->events = xcalloc(json_array_size(list), sizeof(char *));
+		for (j = 0; j < json_array_size(list); j++) {
+			const char *e = json_string_value(json_array_get(list, j));
+			const char *const *k;
+			for (k = events; *k; k++)
+				if (!strcmp(*k, e))
+					break;
+			if (!*k)
+				fs_y_err(y, fs_y_seq_item(y, ev, j),
+					 "unknown webhook event '%s' (expected model.registered or model.promoted)",
+					 e);
+			w->events[w->nevents++] = xstrdup(e);
+		}
+		json_decref(list);
+	}
+}
+
+static void parse_doc(void *data, yaml_document_t *doc, yaml_node_t *root)
+{
+	static const char *const keys[] = { "project",       "registry", "online_store",
+					    "offline_store", "webhooks", "artifact_store",
+					    NULL };
+	struct parse_state *st = data;
+	struct fs_yctx y = { doc, st->name, st->diags, NULL };
+	struct fs_config *cfg = st->cfg;
+	const char *project = NULL, *registry = NULL, *artifacts = NULL;
+	yaml_node_t *pn, *m;
+
+	if (st->ndocs++) {
+		fs_y_err(&y, root, "fs.yaml holds one document only");
+		goto done;
+	}
+	if (root->type != YAML_MAPPING_NODE) {
+		fs_y_err(&y, root, "fs.yaml must be a mapping, not %s", fs_y_type_name(root));
+		goto done;
+	}
+	fs_y_check_keys(&y, root, keys);
+	pn = fs_y_want_str(&y, root, "project", true, &project);
+	if (project && !fs_is_valid_project(project))
+		fs_y_err(&y, pn, "bad project name '%s' (letters, digits, '_' and '-' only)",
+			 project);
+	else if (project)
+		cfg->project = xstrdup(project);
+	if (fs_y_want_str(&y, root, "registry", false, &registry)) {
+		free(cfg->registry_path);
+		cfg->registry_path = resolve(st->root, registry);
+	}
+	if (fs_y_want_str(&y, root, "artifact_store", false, &artifacts)) {
+		free(cfg->artifact_store);
+		cfg->artifact_store = resolve(st->root, artifacts);
+	}
+	if ((m = fs_y_want_map(&y, root, "online_store", false)))
+		parse_online(&y, cfg, st->root, m);
+	if ((m = fs_y_want_map(&y, root, "offline_store", false)))
+		parse_offline(&y, cfg, m);
+	if ((m = fs_y_want_seq(&y, root, "webhooks", false)))
+		parse_webhooks(&y, cfg, m);
+done:
+	yaml_document_delete(doc);
+	free(doc);
+}
+
+static void env_override(char **field, const char *var, const char *root, bool is_path)
+{
+	const char *v = getenv(var);
+
+	if (!v || !*v)
+		return;
+	free(*field);
+	*field = is_path ? resolve(root, v) : xstrdup(v);
+}
+
+int fs_config_parse(struct fs_config **out, const char *root, const char *text, size_t len,
+		    const char *name, struct fs_diags *diags)
+{
+	struct fs_config *cfg = xcalloc(1, sizeof(*cfg));
+	struct parse_state st = { cfg, root, name, diags, 0 };
+	size_t before = diags->n;
+
+	cfg->registry_path = fs_path_join(root, ".fs/registry.db");
+	cfg->online_type = xstrdup("sqlite");
+	cfg->online_path = fs_path_join(root, ".fs/online.db");
+	cfg->offline_type = xstrdup("embedded");
+	cfg->artifact_store = fs_path_join(root, ".fs/artifacts");
+	fs_y_load_all(text, len, name, diags, parse_doc, &st);
+	if (diags->n == before && !cfg->project)
+		fs_diags_add(diags, name, 1, 1, "missing 'project'");
+	env_override(&cfg->registry_path, "FS_REGISTRY", root, true);
+	env_override(&cfg->online_path, "FS_ONLINE_PATH", root, true);
+	if (getenv("FS_REDIS_URL") && *getenv("FS_REDIS_URL")) {
+		env_override(&cfg->online_url, "FS_REDIS_URL", root, false);
+		free(cfg->online_type);
+		cfg->online_type = xstrdup("redis");
+	}
+	env_override(&cfg->offline_dsn, "FS_POSTGRES_DSN", root, false);
+	if (diags->n != before) {
+		fs_config_free(cfg);
+		*out = NULL;
+		return FS_EINVALID;
+	}
+	*out = cfg;
+	return 0;
+}
+
+int fs_config_load(struct fs_config **out, const char *root)
+{
+	struct fs_diags diags = { 0 };
+	struct strbuf text = STRBUF_INIT, msg = STRBUF_INIT;
+	char *path = fs_path_join(root, "fs.yaml");
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	if (sb_read_file(&text, path) < 0) {
+		fs_error_set("cannot read '%s': %s", path, strerror(errno));
+		rc = FS_ERR;
+		goto done;
+	}
+	rc = fs_config_parse(out, root, sb_str(&text), text.len, "fs.yaml", &diags);
+	if (rc) {
+		for (i = 0; i < diags.n; i++) {
+			char *s = fs_diag_format(&diags.items[i]);
+			sb_addf(&msg, "%s%s", i ? "\n" : "", s);
+			free(s);
+		}
+		fs_error_set("%s", sb_str(&msg));
+	}
+done:
+	fs_diags_release(&diags);
+	sb_release(&text);
+	sb_release(&msg);
+	free(path);
+	return rc;
+}
+
+void fs_config_free(struct fs_config *cfg)
+{
+	size_t i, j;
+
+	if (!cfg)
+		return;
+	free(cfg->project);
+	free(cfg->registry_path);
+	free(cfg->online_type);
+	free(cfg->online_path);
+	free(cfg->online_url);
+	free(cfg->offline_type);
+	free(cfg->offline_dsn);
+	free(cfg->artifact_store);
+	for (i = 0; i < cfg->nwebhooks; i++) {
+		free(cfg->webhooks[i].url);
+		free(cfg->webhooks[i].secret_env);
+		for (j = 0; j < cfg->webhooks[i].nevents; j++)
+			free(cfg->webhooks[i].events[j]);
+		free(cfg->webhooks[i].events);
+	}
+	free(cfg->webhooks);
+	free(cfg);
+}

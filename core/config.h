@@ -1,0 +1,43 @@
+/*
+ * config.h: fs.yaml, the project configuration, with the environment
+ * overrides for CI (FS_REGISTRY, FS_ONLINE_PATH, FS_REDIS_URL,
+ * FS_POSTGRES_DSN). Paths are resolved against the repository root.
+ */
+#ifndef FS_CONFIG_H
+#define FS_CONFIG_H
+
+#include <stddef.h>
+
+#include "diag.h"
+
+struct fs_webhook {
+	char *url;
+	char **events;
+	size_t nevents;
+	char *secret_env; /* NULL: unsigned */
+};
+
+struct fs_config {
+	char *project;
+	char *registry_path;  /* absolute */
+	char *online_type;    /* "sqlite" | "redis" */
+	char *online_path;    /* absolute; sqlite */
+	char *online_url;     /* redis */
+	char *offline_type;   /* "embedded" | "postgres" */
+	char *offline_dsn;    /* postgres */
+	char *artifact_store; /* absolute */
+	struct fs_webhook *webhooks;
+	size_t nwebhooks;
+};
+
+/*
+ * Parse fs.yaml text (name is used in messages). Problems go to diags;
+ * returns 0, or FS_EINVALID when there were any.
+ */
+int fs_config_parse(struct fs_config **out, const char *root, const char *text, size_t len,
+		    const char *name, struct fs_diags *diags);
+/* Read root/fs.yaml; on failure the message says every problem. */
+int fs_config_load(struct fs_config **out, const char *root);
+void fs_config_free(struct fs_config *cfg);
+
+#endif

@@ -1,0 +1,1055 @@
+#include "defs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "csv.h"
+#include "duration.h"
+#include "error.h"
+#include "util.h"
+#include "yamlutil.h"
+#include "banned.h"
+
+const char *const fs_kind_names[FS_KIND__COUNT + 1] = {
+	"entity", "source", "feature_view", "feature_service", "model", NULL,
+};
+
+static const char *const kind_plurals[FS_KIND__COUNT] = {
+	"entities", "sources", "feature_views", "feature_services", "models",
+};
+
+const char *const fs_feature_types[] = {
+	"int32", "int64", "float32", "float64", "string", "bool", "timestamp", NULL,
+};
+
+static const char *const source_types[] = { "csv", "sqlite", "postgres", "push", NULL };
+static const char *const entity_types[] = { "int64", "string", NULL };
+static const char *const stages[] = { "none", "staging", "production", "archived", NULL };
+
+const char *fs_kind_name(enum fs_kind kind)
+{
+	return fs_kind_names[kind];
+}
+
+int fs_kind_parse(enum fs_kind *out, const char *s)
+{
+	int i;
+
+	for (i = 0; i < FS_KIND__COUNT; i++) {
+		if (!strcmp(s, fs_kind_names[i]) || !strcmp(s, kind_plurals[i])) {
+			*out = (enum fs_kind)i;
+			return 0;
+		}
+	}
+	return FS_ENOTFOUND;
+}
+
+static bool in_list(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(s, *list))
+			return true;
+	return false;
+}
+
+static void err_choice(struct fs_yctx *y, yaml_node_t *at, const char *what, const char *value,
+		       const char *const *choices)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *const *c;
+	const char *hint = fs_suggest(value, choices, (size_t)-1);
+
+	for (c = choices; *c; c++)
+		sb_addf(&sb, "%s%s", c == choices ? "" : " ", *c);
+	if (hint)
+		fs_y_err(y, at, "unknown %s '%s' (did you mean '%s'?)", what, value, hint);
+	else
+		fs_y_err(y, at, "unknown %s '%s' (expected one of: %s)", what, value, sb_str(&sb));
+	sb_release(&sb);
+}
+
+/* A column name in a data file: [A-Za-z_][A-Za-z0-9_]* */
+static bool is_column_name(const char *s)
+{
+	if (!*s || !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
+		return false;
+	for (s++; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	return true;
+}
+
+static void set_str(json_t *spec, const char *key, const char *value)
+{
+	if (value)
+		json_object_set_new(spec, key, json_string(value));
+}
+
+/* description, owner, tags: allowed on every object. */
+static void common_fields(struct fs_yctx *y, yaml_node_t *m, json_t *spec)
+{
+	const char *s;
+	json_t *tags;
+
+	fs_y_want_str(y, m, "description", false, &s);
+	set_str(spec, "description", s);
+	fs_y_want_str(y, m, "owner", false, &s);
+	set_str(spec, "owner", s);
+	if (fs_y_want_str_map(y, m, "tags", &tags))
+		json_object_set_new(spec, "tags", tags);
+}
+
+static void want_column(struct fs_yctx *y, yaml_node_t *m, const char *key, bool required,
+			json_t *spec)
+{
+	const char *s;
+	yaml_node_t *n = fs_y_want_str(y, m, key, required, &s);
+
+	if (!n)
+		return;
+	if (!is_column_name(s)) {
+		fs_y_err(y, n, "bad column name '%s' in '%s'", s, key);
+		return;
+	}
+	set_str(spec, key, s);
+}
+
+static void parse_entity(struct fs_yctx *y, yaml_node_t *m, json_t *spec, const char *name)
+{
+	static const char *const keys[] = { "kind", "name", "join_key", "type",
+					    "description", "owner", "tags", NULL };
+	const char *type;
+	yaml_node_t *n;
+
+	fs_y_check_keys(y, m, keys);
+	want_column(y, m, "join_key", false, spec);
+	if (!json_object_get(spec, "join_key") && !fs_y_get(y, m, "join_key"))
+		set_str(spec, "join_key", name);
+	n = fs_y_want_str(y, m, "type", false, &type);
+	if (n && !in_list(type, entity_types))
+		err_choice(y, n, "entity type", type, entity_types);
+	set_str(spec, "type", type && in_list(type, entity_types) ? type : "string");
+	common_fields(y, m, spec);
+}
+
+static void parse_source(struct fs_yctx *y, yaml_node_t *m, json_t *spec)
+{
+	static const char *const keys[] = { "kind", "name", "type", "path", "table", "query",
+					    "dsn", "batch_source", "timestamp_field",
+					    "created_timestamp_field", "field_mapping",
+					    "description", "owner", "tags", NULL };
+	const char *type = NULL, *path = NULL, *table = NULL, *query = NULL, *dsn = NULL,
+		   *batch = NULL;
+	yaml_node_t *tn, *pn;
+	json_t *mapping;
+
+	fs_y_check_keys(y, m, keys);
+	tn = fs_y_want_str(y, m, "type", true, &type);
+	if (tn && !in_list(type, source_types)) {
+		err_choice(y, tn, "source type", type, source_types);
+		type = NULL;
+	}
+	pn = fs_y_want_str(y, m, "path", false, &path);
+	fs_y_want_str(y, m, "table", false, &table);
+	fs_y_want_str(y, m, "query", false, &query);
+	fs_y_want_str(y, m, "dsn", false, &dsn);
+	fs_y_want_str(y, m, "batch_source", false, &batch);
+	want_column(y, m, "created_timestamp_field", false, spec);
+	common_fields(y, m, spec);
+	if (fs_y_want_str_map(y, m, "field_mapping", &mapping)) {
+		const char *k;
+		json_t *v;
+		json_object_foreach(mapping, k, v) {
+			if (!is_column_name(k) || !is_column_name(json_string_value(v)))
+				fs_y_err(y, fs_y_get(y, m, "field_mapping"),
+					 "bad column name in field_mapping '%s: %s'", k,
+					 json_string_value(v));
+		}
+		json_object_set_new(spec, "field_mapping", mapping);
+	}
+	if (!type)
+		return;
+	set_str(spec, "type", type);
+	if (strcmp(type, "push"))
+		want_column(y, m, "timestamp_field", true, spec);
+	else
+		want_column(y, m, "timestamp_field", false, spec);
+
+#define ONLY_FOR(field, val, kinds)                                                              \
+	do {                                                                                     \
+		if (val)                                                                         \
+			fs_y_err(y, fs_y_get(y, m, field), "'%s' is not used by a %s source (only %s)", \
+				 field, type, kinds);                                            \
+	} while (0)
+
+	if (!strcmp(type, "csv")) {
+		if (!pn)
+			fs_y_err(y, m, "missing 'path' (a csv source needs a file path or URL)");
+		ONLY_FOR("table", table, "sqlite and postgres");
+		ONLY_FOR("query", query, "sqlite and postgres");
+		ONLY_FOR("dsn", dsn, "postgres");
+		ONLY_FOR("batch_source", batch, "push");
+	} else if (!strcmp(type, "sqlite")) {
+		if (!pn)
+			fs_y_err(y, m, "missing 'path' (a sqlite source needs a database file)");
+		else if (strstr(path, "://"))
+			fs_y_err(y, pn, "a sqlite source needs a local file, not a URL");
+		if (!table == !query)
+			fs_y_err(y, m, "a sqlite source needs exactly one of 'table' and 'query'");
+		ONLY_FOR("dsn", dsn, "postgres");
+		ONLY_FOR("batch_source", batch, "push");
+	} else if (!strcmp(type, "postgres")) {
+		ONLY_FOR("path", path, "csv and sqlite");
+		if (!table == !query)
+			fs_y_err(y, m, "a postgres source needs exactly one of 'table' and 'query'");
+		ONLY_FOR("batch_source", batch, "push");
+	} else { /* push */
+		if (!batch)
+			fs_y_err(y, m, "missing 'batch_source' (a push source names the csv, sqlite or postgres source that holds its history)");
+		ONLY_FOR("path", path, "csv and sqlite");
+		ONLY_FOR("table", table, "sqlite and postgres");
+		ONLY_FOR("query", query, "sqlite and postgres");
+		ONLY_FOR("dsn", dsn, "postgres");
+	}
+#undef ONLY_FOR
+	if (pn && strstr(path, "://") && !starts_with(path, "http://") &&
+	    !starts_with(path, "https://"))
+		fs_y_err(y, pn, "unsupported URL '%s' (only http:// and https://)", path);
+	if (pn && !strcmp(type, "csv") && !strstr(path, "://") && !ends_with(path, ".csv") &&
+	    !*path)
+		fs_y_err(y, pn, "empty path");
+	set_str(spec, "path", path);
+	set_str(spec, "table", table);
+	set_str(spec, "query", query);
+	set_str(spec, "dsn", dsn);
+	set_str(spec, "batch_source", batch);
+}
+
+static void parse_feature_view(struct fs_yctx *y, yaml_node_t *m, json_t *spec)
+{
+	static const char *const keys[] = { "kind", "name", "entities", "source", "ttl", "online",
+					    "features", "description", "owner", "tags", NULL };
+	static const char *const fkeys[] = { "name", "type", "description", "tags", NULL };
+	const char *source = NULL, *ttl = NULL;
+	yaml_node_t *n, *seq;
+	json_t *entities, *features;
+	bool online = true;
+	size_t i, j;
+
+	fs_y_check_keys(y, m, keys);
+	if (fs_y_want_str_list(y, m, "entities", true, &entities))
+		json_object_set_new(spec, "entities", entities);
+	fs_y_want_str(y, m, "source", true, &source);
+	set_str(spec, "source", source);
+	n = fs_y_want_str(y, m, "ttl", false, &ttl);
+	if (n) {
+		int64_t secs;
+		if (fs_duration_parse(&secs, ttl))
+			fs_y_err(y, n, "bad ttl '%s' (expected 0 or a number with a unit s m h d w, e.g. 90m, 2h, 1d)",
+				 ttl);
+		else
+			json_object_set_new(spec, "ttl", json_integer(secs));
+	} else {
+		json_object_set_new(spec, "ttl", json_integer(0));
+	}
+	fs_y_want_bool(y, m, "online", &online);
+	json_object_set_new(spec, "online", json_boolean(online));
+	common_fields(y, m, spec);
+
+	seq = fs_y_want_seq(y, m, "features", true);
+	if (!seq)
+		return;
+	if (!fs_y_seq_len(seq)) {
+		fs_y_err(y, seq, "'features' must not be empty");
+		return;
+	}
+	features = json_array();
+	for (i = 0; i < fs_y_seq_len(seq); i++) {
+		yaml_node_t *f = fs_y_seq_item(y, seq, i), *nn, *tn;
+		const char *fname = NULL, *ftype = NULL;
+		json_t *fs, *tags;
+
+		if (f->type != YAML_MAPPING_NODE) {
+			fs_y_err(y, f, "a feature must be a mapping like {name: x, type: float64}, not %s",
+				 fs_y_type_name(f));
+			continue;
+		}
+		fs_y_check_keys(y, f, fkeys);
+		nn = fs_y_want_str(y, f, "name", true, &fname);
+		tn = fs_y_want_str(y, f, "type", true, &ftype);
+		if (nn && !fs_is_valid_name(fname)) {
+			fs_y_err(y, nn, "bad feature name '%s' (lowercase letters, digits and '_', not starting with a digit)",
+				 fname);
+			fname = NULL;
+		}
+		if (tn && !in_list(ftype, fs_feature_types)) {
+			err_choice(y, tn, "feature type", ftype, fs_feature_types);
+			ftype = NULL;
+		}
+		if (!fname || !ftype)
+			continue;
+		for (j = 0; j < json_array_size(features); j++) {
+			if (!strcmp(json_string_value(json_object_get(json_array_get(features, j), "name")),
+				    fname)) {
+				fs_y_err(y, nn, "duplicate feature '%s'", fname);
+				break;
+			}
+		}
+		if (j < json_array_size(features))
+			continue;
+		fs = json_object();
+		set_str(fs, "name", fname);
+		set_str(fs, "type", ftype);
+		fs_y_want_str(y, f, "description", false, &fname);
+		set_str(fs, "description", fname);
+		if (fs_y_want_str_map(y, f, "tags", &tags))
+			json_object_set_new(fs, "tags", tags);
+		json_array_append_new(features, fs);
+	}
+	json_object_set_new(spec, "features", features);
+}
+
+static void parse_feature_service(struct fs_yctx *y, yaml_node_t *m, json_t *spec)
+{
+	static const char *const keys[] = { "kind", "name", "features", "description", "owner",
+					    "tags", NULL };
+	yaml_node_t *seq;
+	json_t *refs;
+	size_t i;
+
+	fs_y_check_keys(y, m, keys);
+	common_fields(y, m, spec);
+	seq = fs_y_want_seq(y, m, "features", true);
+	if (!seq)
+		return;
+	if (!fs_y_seq_len(seq)) {
+		fs_y_err(y, seq, "'features' must not be empty");
+		return;
+	}
+	refs = json_array();
+	for (i = 0; i < fs_y_seq_len(seq); i++) {
+		yaml_node_t *it = fs_y_seq_item(y, seq, i);
+		json_t *ref = json_object();
+
+		if (it->type == YAML_SCALAR_NODE && !fs_y_is_null(it)) {
+			set_str(ref, "view", fs_y_str(it));
+		} else if (it->type == YAML_MAPPING_NODE && fs_y_map_len(it) == 1 &&
+			   fs_y_str(fs_y_map_key(y, it, 0))) {
+			const char *view = fs_y_str(fs_y_map_key(y, it, 0));
+			yaml_node_t *list = fs_y_map_value(y, it, 0);
+			json_t *names = json_array();
+			size_t j;
+
+			set_str(ref, "view", view);
+			if (list->type != YAML_SEQUENCE_NODE || !fs_y_seq_len(list)) {
+				fs_y_err(y, list, "features of '%s' must be a non-empty list of feature names",
+					 view);
+			} else {
+				for (j = 0; j < fs_y_seq_len(list); j++) {
+					yaml_node_t *f = fs_y_seq_item(y, list, j);
+					if (!fs_y_str(f) || fs_y_is_null(f))
+						fs_y_err(y, f, "feature names must be strings");
+					else
+						json_array_append_new(names, json_string(fs_y_str(f)));
+				}
+			}
+			json_object_set_new(ref, "features", names);
+		} else {
+			fs_y_err(y, it, "each item of 'features' is a view name or '<view>: [feature, ...]'");
+			json_decref(ref);
+			continue;
+		}
+		json_array_append_new(refs, ref);
+	}
+	json_object_set_new(spec, "features", refs);
+}
+
+/* ">= 0.80" -> 0 and the canonical text, or FS_EINVALID. */
+static int parse_gate(const char *s, char **canon)
+{
+	static const char *const ops[] = { ">=", "<=", "==", ">", "<", NULL };
+	const char *const *op;
+	const char *p = s;
+	char *end;
+	double v;
+
+	while (*p == ' ')
+		p++;
+	for (op = ops; *op; op++)
+		if (starts_with(p, *op))
+			break;
+	if (!*op)
+		return FS_EINVALID;
+	p += strlen(*op);
+	while (*p == ' ')
+		p++;
+	if (!*p)
+		return FS_EINVALID;
+	errno = 0;
+	v = strtod(p, &end);
+	while (*end == ' ')
+		end++;
+	if (*end || errno || !isfinite(v) || end == p)
+		return FS_EINVALID;
+	*canon = xstrfmt("%s %.*s", *op, (int)strcspn(p, " "), p);
+	return 0;
+}
+
+static void parse_model(struct fs_yctx *y, yaml_node_t *m, json_t *spec)
+{
+	static const char *const keys[] = { "kind", "name", "feature_service", "promotion",
+					    "description", "owner", "tags", NULL };
+	static const char *const gkeys[] = { "from", "metrics", NULL };
+	const char *fsvc;
+	yaml_node_t *promo;
+	json_t *gates;
+	size_t i, j;
+
+	fs_y_check_keys(y, m, keys);
+	fs_y_want_str(y, m, "feature_service", true, &fsvc);
+	set_str(spec, "feature_service", fsvc);
+	common_fields(y, m, spec);
+	promo = fs_y_want_map(y, m, "promotion", false);
+	if (!promo)
+		return;
+	gates = json_object();
+	for (i = 0; i < fs_y_map_len(promo); i++) {
+		yaml_node_t *kn = fs_y_map_key(y, promo, i), *g = fs_y_map_value(y, promo, i), *mn;
+		const char *stage = fs_y_str(kn);
+		json_t *gate, *from, *metrics;
+
+		if (!stage || !in_list(stage, stages)) {
+			if (stage)
+				err_choice(y, kn, "stage", stage, stages);
+			else
+				fs_y_err(y, kn, "promotion keys must be stage names");
+			continue;
+		}
+		if (json_object_get(gates, stage)) {
+			fs_y_err(y, kn, "duplicate key '%s'", stage);
+			continue;
+		}
+		if (g->type != YAML_MAPPING_NODE) {
+			fs_y_err(y, g, "promotion.%s must be a mapping with 'from' and/or 'metrics'",
+				 stage);
+			continue;
+		}
+		fs_y_check_keys(y, g, gkeys);
+		gate = json_object();
+		if (fs_y_want_str_list(y, g, "from", false, &from)) {
+			yaml_node_t *fl = fs_y_get(y, g, "from");
+			for (j = 0; j < json_array_size(from); j++) {
+				const char *st = json_string_value(json_array_get(from, j));
+				if (!in_list(st, stages))
+					err_choice(y, fs_y_seq_item(y, fl, j), "stage", st, stages);
+			}
+			json_object_set_new(gate, "from", from);
+		}
+		if ((mn = fs_y_want_map(y, g, "metrics", false))) {
+			metrics = json_object();
+			for (j = 0; j < fs_y_map_len(mn); j++) {
+				yaml_node_t *mk = fs_y_map_key(y, mn, j), *mv = fs_y_map_value(y, mn, j);
+				const char *metric = fs_y_str(mk), *expr = fs_y_str(mv);
+				char *canon;
+
+				if (!metric) {
+					fs_y_err(y, mk, "metric names must be strings");
+					continue;
+				}
+				if (!expr || parse_gate(expr, &canon)) {
+					fs_y_err(y, mv, "bad gate for metric '%s': '%s' (expected an operator >= > <= < == and a number, e.g. \">= 0.80\")",
+						 metric, expr ? expr : fs_y_type_name(mv));
+					continue;
+				}
+				json_object_set_new(metrics, metric, json_string(canon));
+				free(canon);
+			}
+			json_object_set_new(gate, "metrics", metrics);
+		}
+		json_object_set_new(gates, stage, gate);
+	}
+	json_object_set_new(spec, "promotion", gates);
+}
+
+struct parse_state {
+	struct fs_defs *defs;
+	const char *file;
+	struct fs_diags *diags;
+};
+
+static void parse_doc(void *data, yaml_document_t *doc, yaml_node_t *root)
+{
+	struct parse_state *st = data;
+	struct fs_yctx y = { doc, st->file, st->diags, NULL };
+	const char *kind = NULL, *name = NULL;
+	yaml_node_t *kn, *nn;
+	enum fs_kind k;
+	json_t *spec;
+	char *what;
+	struct fs_object *obj;
+
+	ALLOC_GROW(st->defs->docs, st->defs->ndocs + 1, st->defs->docs_alloc);
+	st->defs->docs[st->defs->ndocs++] = doc;
+	if (root->type != YAML_MAPPING_NODE) {
+		fs_y_err(&y, root, "a definition must be a mapping with 'kind' and 'name', not %s",
+			 fs_y_type_name(root));
+		return;
+	}
+	kn = fs_y_want_str(&y, root, "kind", true, &kind);
+	nn = fs_y_want_str(&y, root, "name", true, &name);
+	if (!kn || !nn)
+		return;
+	if (fs_kind_parse(&k, kind) || strcmp(kind, fs_kind_names[k])) {
+		err_choice(&y, kn, "kind", kind, fs_kind_names);
+		return;
+	}
+	what = xstrfmt("%s '%s'", kind, name);
+	y.what = what;
+	if (!fs_is_valid_name(name))
+		fs_y_err(&y, nn, "bad name (lowercase letters, digits and '_', not starting with a digit)");
+	spec = json_object();
+	set_str(spec, "name", name);
+	switch (k) {
+	case FS_KIND_ENTITY:
+		parse_entity(&y, root, spec, name);
+		break;
+	case FS_KIND_SOURCE:
+		parse_source(&y, root, spec);
+		break;
+	case FS_KIND_FEATURE_VIEW:
+		parse_feature_view(&y, root, spec);
+		break;
+	case FS_KIND_FEATURE_SERVICE:
+		parse_feature_service(&y, root, spec);
+		break;
+	case FS_KIND_MODEL:
+		parse_model(&y, root, spec);
+		break;
+	default:
+		break;
+	}
+	free(what);
+	ALLOC_GROW(st->defs->objs, st->defs->n + 1, st->defs->alloc);
+	obj = &st->defs->objs[st->defs->n++];
+	memset(obj, 0, sizeof(*obj));
+	obj->kind = k;
+	obj->name = xstrdup(name);
+	obj->spec = spec;
+	obj->file = xstrdup(st->file);
+	obj->line = fs_y_line(root);
+	obj->col = fs_y_col(root);
+	obj->doc = doc;
+	obj->node = root;
+}
+
+void fs_defs_parse(struct fs_defs *defs, const char *file, const char *data, size_t len,
+		   struct fs_diags *diags)
+{
+	struct parse_state st = { defs, file, diags };
+
+	fs_y_load_all(data, len, file, diags, parse_doc, &st);
+}
+
+void fs_defs_add(struct fs_defs *defs, enum fs_kind kind, const char *name, json_t *spec)
+{
+	struct fs_object *obj;
+
+	ALLOC_GROW(defs->objs, defs->n + 1, defs->alloc);
+	obj = &defs->objs[defs->n++];
+	memset(obj, 0, sizeof(*obj));
+	obj->kind = kind;
+	obj->name = xstrdup(name);
+	obj->spec = spec;
+}
+
+static int cmp_obj(const void *a, const void *b)
+{
+	const struct fs_object *x = a, *y = b;
+	int c;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	c = strcmp(x->name, y->name);
+	if (c)
+		return c;
+	/* keep definition order among duplicates, for the error message */
+	c = strcmp(x->file ? x->file : "", y->file ? y->file : "");
+	if (c)
+		return c;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+void fs_defs_sort(struct fs_defs *defs)
+{
+	if (defs->n > 1)
+		qsort(defs->objs, defs->n, sizeof(*defs->objs), cmp_obj);
+}
+
+struct fs_object *fs_defs_find(const struct fs_defs *defs, enum fs_kind kind, const char *name)
+{
+	size_t lo = 0, hi = defs->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		struct fs_object *o = &defs->objs[mid];
+		int c = o->kind != kind ? (o->kind < kind ? -1 : 1) : strcmp(o->name, name);
+		if (!c) {
+			while (mid > 0 && defs->objs[mid - 1].kind == kind &&
+			       !strcmp(defs->objs[mid - 1].name, name))
+				mid--;
+			return &defs->objs[mid];
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+void fs_defs_release(struct fs_defs *defs)
+{
+	size_t i;
+
+	for (i = 0; i < defs->n; i++) {
+		free(defs->objs[i].name);
+		free(defs->objs[i].file);
+		json_decref(defs->objs[i].spec);
+	}
+	free(defs->objs);
+	for (i = 0; i < defs->ndocs; i++) {
+		yaml_document_delete(defs->docs[i]);
+		free(defs->docs[i]);
+	}
+	free(defs->docs);
+	memset(defs, 0, sizeof(*defs));
+}
+
+char *fs_spec_dump(const json_t *spec)
+{
+	return json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+const char *fs_source_column_for(const json_t *source_spec, const char *feature)
+{
+	json_t *mapping = json_object_get(source_spec, "field_mapping");
+	const char *col;
+	json_t *v;
+
+	json_object_foreach(mapping, col, v) {
+		if (!strcmp(json_string_value(v), feature))
+			return col;
+	}
+	return feature;
+}
+
+/* ---- validation across objects ---- */
+
+struct validator {
+	struct fs_defs *defs;
+	struct fs_diags *diags;
+	const struct fs_data_access *data;
+};
+
+static const char *spec_str(const struct fs_object *o, const char *key)
+{
+	return json_string_value(json_object_get(o->spec, key));
+}
+
+/* A context for errors about object o, at nodes under its YAML root. */
+static struct fs_yctx obj_ctx(struct validator *v, const struct fs_object *o, char **what)
+{
+	struct fs_yctx y = { o->doc, o->file, v->diags, NULL };
+
+	*what = xstrfmt("%s '%s'", fs_kind_name(o->kind), o->name);
+	y.what = *what;
+	return y;
+}
+
+static void unknown_ref(struct validator *v, struct fs_yctx *y, yaml_node_t *at,
+			enum fs_kind kind, const char *name)
+{
+	const char **names = xcalloc(v->defs->n + 1, sizeof(*names));
+	const char *hint;
+	size_t i, n = 0;
+
+	for (i = 0; i < v->defs->n; i++)
+		if (v->defs->objs[i].kind == kind)
+			names[n++] = v->defs->objs[i].name;
+	hint = fs_suggest(name, names, n);
+	if (hint)
+		fs_y_err(y, at, "unknown %s '%s' (did you mean '%s'?)", fs_kind_name(kind), name,
+			 hint);
+	else
+		fs_y_err(y, at, "unknown %s '%s'", fs_kind_name(kind), name);
+	free(names);
+}
+
+static yaml_node_t *node_at(struct fs_yctx *y, const struct fs_object *o, const char *key)
+{
+	yaml_node_t *n = fs_y_get(y, o->node, key);
+	return n ? n : o->node;
+}
+
+static void check_view(struct validator *v, struct fs_object *o)
+{
+	char *what;
+	struct fs_yctx y = obj_ctx(v, o, &what);
+	json_t *entities = json_object_get(o->spec, "entities");
+	json_t *features = json_object_get(o->spec, "features");
+	const char *source = spec_str(o, "source");
+	yaml_node_t *en = fs_y_get(&y, o->node, "entities");
+	size_t i, j;
+
+	for (i = 0; i < json_array_size(entities); i++) {
+		const char *e = json_string_value(json_array_get(entities, i));
+		struct fs_object *ent = fs_defs_find(v->defs, FS_KIND_ENTITY, e);
+		yaml_node_t *at = fs_y_seq_item(&y, en, i);
+
+		for (j = 0; j < i; j++)
+			if (!strcmp(e, json_string_value(json_array_get(entities, j))))
+				fs_y_err(&y, at, "entity '%s' listed twice", e);
+		if (!ent) {
+			unknown_ref(v, &y, at, FS_KIND_ENTITY, e);
+			continue;
+		}
+		for (j = 0; j < json_array_size(features); j++) {
+			const char *f = json_string_value(
+				json_object_get(json_array_get(features, j), "name"));
+			if (!strcmp(f, spec_str(ent, "join_key")))
+				fs_y_err(&y, at, "feature '%s' has the name of the join key of entity '%s'",
+					 f, e);
+		}
+	}
+	if (source && !fs_defs_find(v->defs, FS_KIND_SOURCE, source))
+		unknown_ref(v, &y, node_at(&y, o, "source"), FS_KIND_SOURCE, source);
+	free(what);
+}
+
+static void check_service(struct validator *v, struct fs_object *o)
+{
+	char *what;
+	struct fs_yctx y = obj_ctx(v, o, &what);
+	json_t *refs = json_object_get(o->spec, "features");
+	yaml_node_t *seq = fs_y_get(&y, o->node, "features");
+	size_t i, j, k;
+
+	for (i = 0; i < json_array_size(refs); i++) {
+		json_t *ref = json_array_get(refs, i);
+		const char *view = json_string_value(json_object_get(ref, "view"));
+		json_t *names = json_object_get(ref, "features");
+		yaml_node_t *at = fs_y_seq_item(&y, seq, i);
+		struct fs_object *vo = fs_defs_find(v->defs, FS_KIND_FEATURE_VIEW, view);
+		json_t *vf;
+
+		if (!vo) {
+			unknown_ref(v, &y, at->type == YAML_MAPPING_NODE ? fs_y_map_key(&y, at, 0) : at,
+				    FS_KIND_FEATURE_VIEW, view);
+			continue;
+		}
+		vf = json_object_get(vo->spec, "features");
+		for (j = 0; j < json_array_size(names); j++) {
+			const char *f = json_string_value(json_array_get(names, j));
+			const char **cands = xcalloc(json_array_size(vf) + 1, sizeof(*cands));
+			const char *hint;
+			yaml_node_t *fn = fs_y_seq_item(&y, fs_y_map_value(&y, at, 0), j);
+
+			for (k = 0; k < json_array_size(vf); k++) {
+				cands[k] = json_string_value(
+					json_object_get(json_array_get(vf, k), "name"));
+				if (!strcmp(cands[k], f))
+					break;
+			}
+			if (k == json_array_size(vf)) {
+				hint = fs_suggest(f, cands, k);
+				if (hint)
+					fs_y_err(&y, fn, "feature_view '%s' has no feature '%s' (did you mean '%s'?)",
+						 view, f, hint);
+				else
+					fs_y_err(&y, fn, "feature_view '%s' has no feature '%s'", view,
+						 f);
+			}
+			free(cands);
+		}
+	}
+	free(what);
+}
+
+static void check_model(struct validator *v, struct fs_object *o)
+{
+	char *what;
+	struct fs_yctx y = obj_ctx(v, o, &what);
+	const char *svc = spec_str(o, "feature_service");
+
+	if (svc && !fs_defs_find(v->defs, FS_KIND_FEATURE_SERVICE, svc))
+		unknown_ref(v, &y, node_at(&y, o, "feature_service"), FS_KIND_FEATURE_SERVICE,
+			    svc);
+	free(what);
+}
+
+/* ---- data columns ---- */
+
+struct columns {
+	char **names;
+	size_t n;
+	char *where; /* "data/x.csv" or "db.sqlite table 't'" */
+};
+
+static void columns_free(struct columns *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		free(c->names[i]);
+	free(c->names);
+	free(c->where);
+}
+
+static bool has_column(const struct columns *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		if (!strcmp(c->names[i], name))
+			return true;
+	return false;
+}
+
+static int csv_header(struct validator *v, const char *path, struct columns *out,
+		      char **err)
+{
+	struct strbuf buf = STRBUF_INIT;
+	const struct fs_csv_field *f;
+	struct fs_csv *csv = NULL;
+	size_t n, i;
+	int rc = 0, fd = -1;
+
+	if (v->data->read && !v->data->read(v->data->ctx, path, &buf)) {
+		csv = fs_csv_from_mem(buf.buf, buf.len, path);
+	} else {
+		char *full = path[0] == '/' ? xstrdup(path) : fs_path_join(v->data->root, path);
+		fd = open(full, O_RDONLY | O_CLOEXEC);
+		free(full);
+		if (fd < 0) {
+			*err = xstrfmt("file '%s' %s", path,
+				       errno == ENOENT ? "does not exist" : strerror(errno));
+			return -1;
+		}
+		csv = fs_csv_from_fd(fd, path);
+	}
+	rc = fs_csv_next(csv, &f, &n);
+	if (rc < 0) {
+		*err = xstrdup(fs_error_last());
+		rc = -1;
+	} else if (rc == 0) {
+		*err = xstrfmt("file '%s' is empty (a csv source needs a header row)", path);
+		rc = -1;
+	} else {
+		out->names = xcalloc(n, sizeof(char *));
+		for (i = 0; i < n; i++)
+			out->names[out->n++] = xstrndup(f[i].s, f[i].len);
+		out->where = xstrdup(path);
+		rc = 0;
+	}
+	fs_csv_free(csv);
+	if (fd >= 0)
+		close(fd);
+	sb_release(&buf);
+	return rc;
+}
+
+static int sqlite_columns(struct validator *v, const json_t *spec, struct columns *out,
+			  char **err)
+{
+	const char *path = json_string_value(json_object_get(spec, "path"));
+	const char *table = json_string_value(json_object_get(spec, "table"));
+	const char *query = json_string_value(json_object_get(spec, "query"));
+	char *full = path[0] == '/' ? xstrdup(path) : fs_path_join(v->data->root, path);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char *sql = NULL;
+	int rc = -1, i;
+
+	if (access(full, R_OK) < 0) {
+		*err = xstrfmt("database '%s' %s", path,
+			       errno == ENOENT ? "does not exist" : strerror(errno));
+		goto done;
+	}
+	if (sqlite3_open_v2(full, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		*err = xstrfmt("cannot open database '%s': %s", path, sqlite3_errmsg(db));
+		goto done;
+	}
+	if (table)
+		sql = sqlite3_mprintf("SELECT * FROM \"%w\" LIMIT 0", table);
+	else
+		sql = sqlite3_mprintf("SELECT * FROM (%s) LIMIT 0", query);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		if (table)
+			*err = xstrfmt("database '%s' has no table '%s'", path, table);
+		else
+			*err = xstrfmt("query fails on database '%s': %s", path, sqlite3_errmsg(db));
+		goto done;
+	}
+	out->n = 0;
+	out->names = xcalloc((size_t)sqlite3_column_count(st) + 1, sizeof(char *));
+	for (i = 0; i < sqlite3_column_count(st); i++)
+		out->names[out->n++] = xstrdup(sqlite3_column_name(st, i));
+	out->where = table ? xstrfmt("%s table '%s'", path, table) : xstrfmt("%s query", path);
+	rc = 0;
+done:
+	sqlite3_finalize(st);
+	sqlite3_free(sql);
+	sqlite3_close(db);
+	free(full);
+	return rc;
+}
+
+/* The source that holds the rows of src (its batch source for push). */
+static const struct fs_object *data_source(struct validator *v, const struct fs_object *src)
+{
+	const char *batch = spec_str(src, "batch_source");
+	return batch ? fs_defs_find(v->defs, FS_KIND_SOURCE, batch) : src;
+}
+
+static void check_source(struct validator *v, struct fs_object *o)
+{
+	char *what;
+	struct fs_yctx y = obj_ctx(v, o, &what);
+	const char *type = spec_str(o, "type"), *batch = spec_str(o, "batch_source");
+	struct columns cols = { 0 };
+	char *err = NULL;
+	json_t *mapping;
+	const char *key;
+	json_t *val;
+	size_t i, j;
+
+	if (!type)
+		goto done;
+	if (batch) {
+		struct fs_object *b = fs_defs_find(v->defs, FS_KIND_SOURCE, batch);
+		if (!b)
+			unknown_ref(v, &y, node_at(&y, o, "batch_source"), FS_KIND_SOURCE, batch);
+		else if (!strcmp(spec_str(b, "type") ? spec_str(b, "type") : "", "push"))
+			fs_y_err(&y, node_at(&y, o, "batch_source"),
+				 "batch_source '%s' is a push source (it must be csv, sqlite or postgres)",
+				 batch);
+		goto done;
+	}
+	if (!strcmp(type, "csv")) {
+		const char *path = spec_str(o, "path");
+		if (!path || strstr(path, "://"))
+			goto done; /* URLs are checked when read */
+		if (csv_header(v, path, &cols, &err)) {
+			fs_y_err(&y, node_at(&y, o, "path"), "%s", err);
+			goto done;
+		}
+	} else if (!strcmp(type, "sqlite")) {
+		if (!spec_str(o, "path"))
+			goto done;
+		if (sqlite_columns(v, o->spec, &cols, &err)) {
+			fs_y_err(&y, node_at(&y, o, spec_str(o, "table") ? "table" : "path"), "%s",
+				 err);
+			goto done;
+		}
+	} else {
+		goto done; /* postgres: checked through its connection */
+	}
+
+	if (spec_str(o, "timestamp_field") && !has_column(&cols, spec_str(o, "timestamp_field")))
+		fs_y_err(&y, node_at(&y, o, "timestamp_field"), "%s has no column '%s' (timestamp_field)",
+			 cols.where, spec_str(o, "timestamp_field"));
+	if (spec_str(o, "created_timestamp_field") &&
+	    !has_column(&cols, spec_str(o, "created_timestamp_field")))
+		fs_y_err(&y, node_at(&y, o, "created_timestamp_field"),
+			 "%s has no column '%s' (created_timestamp_field)", cols.where,
+			 spec_str(o, "created_timestamp_field"));
+	mapping = json_object_get(o->spec, "field_mapping");
+	json_object_foreach(mapping, key, val) {
+		if (!has_column(&cols, key))
+			fs_y_err(&y, node_at(&y, o, "field_mapping"),
+				 "%s has no column '%s' (in field_mapping)", cols.where, key);
+	}
+
+	/* every view reading this source (directly or through a push source) */
+	for (i = 0; i < v->defs->n; i++) {
+		struct fs_object *vo = &v->defs->objs[i], *vs;
+		json_t *ents, *feats;
+		char *vwhat;
+		struct fs_yctx vy;
+
+		if (vo->kind != FS_KIND_FEATURE_VIEW || !spec_str(vo, "source"))
+			continue;
+		vs = fs_defs_find(v->defs, FS_KIND_SOURCE, spec_str(vo, "source"));
+		if (!vs || data_source(v, vs) != o)
+			continue;
+		vy = obj_ctx(v, vo, &vwhat);
+		ents = json_object_get(vo->spec, "entities");
+		for (j = 0; j < json_array_size(ents); j++) {
+			struct fs_object *e = fs_defs_find(
+				v->defs, FS_KIND_ENTITY, json_string_value(json_array_get(ents, j)));
+			if (e && !has_column(&cols, spec_str(e, "join_key")))
+				fs_y_err(&vy, node_at(&vy, vo, "source"),
+					 "source '%s' (%s) has no column '%s' (join key of entity '%s')",
+					 o->name, cols.where, spec_str(e, "join_key"), e->name);
+		}
+		feats = json_object_get(vo->spec, "features");
+		for (j = 0; j < json_array_size(feats); j++) {
+			const char *f =
+				json_string_value(json_object_get(json_array_get(feats, j), "name"));
+			const char *col = fs_source_column_for(o->spec, f);
+			if (!has_column(&cols, col))
+				fs_y_err(&vy, node_at(&vy, vo, "source"),
+					 "source '%s' (%s) has no column '%s' for feature '%s'", o->name,
+					 cols.where, col, f);
+		}
+		free(vwhat);
+	}
+done:
+	free(err);
+	columns_free(&cols);
+	free(what);
+}
+
+void fs_defs_validate(struct fs_defs *defs, const struct fs_data_access *data,
+		      struct fs_diags *diags)
+{
+	struct validator v = { defs, diags, data };
+	size_t i;
+
+	fs_defs_sort(defs);
+	for (i = 1; i < defs->n; i++) {
+		struct fs_object *a = &defs->objs[i - 1], *b = &defs->objs[i];
+		if (a->kind == b->kind && !strcmp(a->name, b->name))
+			fs_diags_add(diags, b->file, b->line, b->col,
+				     "duplicate %s '%s' (first defined at %s:%d:%d)",
+				     fs_kind_name(b->kind), b->name, a->file, a->line, a->col);
+	}
+	for (i = 0; i < defs->n; i++) {
+		struct fs_object *o = &defs->objs[i];
+		if (!o->node)
+			continue;
+		switch (o->kind) {
+		case FS_KIND_FEATURE_VIEW:
+			check_view(&v, o);
+			break;
+		case FS_KIND_FEATURE_SERVICE:
+			check_service(&v, o);
+			break;
+		case FS_KIND_MODEL:
+			check_model(&v, o);
+			break;
+		case FS_KIND_SOURCE:
+			check_source(&v, o);
+			break;
+		default:
+			break;
+		}
+	}
+}

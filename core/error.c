@@ -1,0 +1,27 @@
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "banned.h"
+
+static char last_error[4096];
+
+void fs_error_set(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+}
+
+void fs_error_clear(void)
+{
+	last_error[0] = '\0';
+}
+
+const char *fs_error_last(void)
+{
+	return last_error[0] ? last_error : "unknown error";
+}

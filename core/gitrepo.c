@@ -1,0 +1,619 @@
+#include "gitrepo.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <git2.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "ignore.h"
+#include "util.h"
+#include "banned.h"
+
+struct fs_git {
+	git_repository *repo;
+	char *root;   /* fs root, absolute */
+	char *prefix; /* fs root relative to the work tree: "" or "sub/dir/" */
+	git_tree *rev_tree; /* tree of the last fs_git_rev_files() (prefix applied) */
+};
+
+static int git_fail(const char *what)
+{
+	const git_error *e = git_error_last();
+	fs_error_set("%s: %s", what, e && e->message ? e->message : "libgit2 error");
+	return FS_ERR;
+}
+
+void fs_files_add(struct fs_files *files, const char *path, const char *data, size_t len)
+{
+	struct fs_file *f;
+	git_oid oid;
+
+	ALLOC_GROW(files->items, files->n + 1, files->alloc);
+	f = &files->items[files->n++];
+	f->path = xstrdup(path);
+	f->data = xmalloc(len + 1);
+	memcpy(f->data, data, len);
+	f->data[len] = '\0';
+	f->len = len;
+	git_odb_hash(&oid, data, len, GIT_OBJECT_BLOB);
+	git_oid_tostr(f->oid, sizeof(f->oid), &oid);
+}
+
+void fs_files_release(struct fs_files *files)
+{
+	size_t i;
+
+	for (i = 0; i < files->n; i++) {
+		free(files->items[i].path);
+		free(files->items[i].data);
+	}
+	free(files->items);
+	memset(files, 0, sizeof(*files));
+}
+
+static int cmp_file(const void *a, const void *b)
+{
+	return strcmp(((const struct fs_file *)a)->path, ((const struct fs_file *)b)->path);
+}
+
+static void files_sort(struct fs_files *files)
+{
+	if (files->n > 1)
+		qsort(files->items, files->n, sizeof(*files->items), cmp_file);
+}
+
+bool fs_is_definition_path(const char *path)
+{
+	return strcmp(path, "fs.yaml") && strcmp(path, ".fsignore") &&
+	       (ends_with(path, ".yaml") || ends_with(path, ".yml"));
+}
+
+static bool wanted_file(const char *path)
+{
+	return !strcmp(path, "fs.yaml") || !strcmp(path, ".fsignore") ||
+	       ends_with(path, ".yaml") || ends_with(path, ".yml");
+}
+
+static bool skipped_dir(const char *path)
+{
+	return !strcmp(path, ".git") || !strcmp(path, ".fs");
+}
+
+int fs_git_init(const char *dir)
+{
+	git_repository *repo = NULL;
+	git_repository_init_options opts = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+
+	opts.flags = GIT_REPOSITORY_INIT_MKPATH;
+	opts.initial_head = "main";
+	if (git_repository_init_ext(&repo, dir, &opts) < 0)
+		return git_fail("cannot create git repository");
+	git_repository_free(repo);
+	return 0;
+}
+
+int fs_git_open(struct fs_git **out, const char *root)
+{
+	struct fs_git *g = xcalloc(1, sizeof(*g));
+	const char *workdir;
+	char *real_root = NULL, *real_wd = NULL;
+	size_t wl;
+
+	*out = NULL;
+	if (git_repository_open_ext(&g->repo, root, 0, NULL) < 0) {
+		fs_error_set("'%s' is not inside a git repository (fs init creates one)", root);
+		free(g);
+		return FS_ERR;
+	}
+	workdir = git_repository_workdir(g->repo);
+	if (!workdir) {
+		fs_error_set("the git repository of '%s' is bare", root);
+		fs_git_free(g);
+		return FS_ERR;
+	}
+	real_root = realpath(root, NULL);
+	real_wd = realpath(workdir, NULL);
+	if (!real_root || !real_wd) {
+		fs_error_set("cannot resolve '%s': %s", root, strerror(errno));
+		free(real_root);
+		free(real_wd);
+		fs_git_free(g);
+		return FS_ERR;
+	}
+	wl = strlen(real_wd);
+	g->root = real_root;
+	if (!strcmp(real_root, real_wd))
+		g->prefix = xstrdup("");
+	else if (!strncmp(real_root, real_wd, wl) && real_root[wl] == '/')
+		g->prefix = xstrfmt("%s/", real_root + wl + 1);
+	else
+		g->prefix = xstrdup("");
+	free(real_wd);
+	*out = g;
+	return 0;
+}
+
+void fs_git_free(struct fs_git *g)
+{
+	if (!g)
+		return;
+	git_tree_free(g->rev_tree);
+	git_repository_free(g->repo);
+	free(g->root);
+	free(g->prefix);
+	free(g);
+}
+
+/* ---- working tree ---- */
+
+struct walk {
+	struct fs_git *g;
+	struct fs_ignore *ign;
+	struct fs_files *out;
+	int rc;
+};
+
+static bool git_ignored(struct fs_git *g, const char *path, bool is_dir)
+{
+	char *full = xstrfmt("%s%s%s", g->prefix, path, is_dir ? "/" : "");
+	int ignored = 0;
+
+	if (git_ignore_path_is_ignored(&ignored, g->repo, full) < 0)
+		ignored = 0;
+	free(full);
+	return ignored;
+}
+
+static void walk_dir(struct walk *w, const char *rel)
+{
+	char *dirpath = *rel ? fs_path_join(w->g->root, rel) : xstrdup(w->g->root);
+	DIR *d = opendir(dirpath);
+	struct dirent *de;
+
+	if (!d) {
+		if (!w->rc) {
+			fs_error_set("cannot read directory '%s': %s", dirpath, strerror(errno));
+			w->rc = FS_ERR;
+		}
+		free(dirpath);
+		return;
+	}
+	while ((de = readdir(d))) {
+		char *path, *full;
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		path = *rel ? xstrfmt("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
+		full = fs_path_join(w->g->root, path);
+		if (lstat(full, &st) < 0)
+			goto next;
+		if (S_ISDIR(st.st_mode)) {
+			if (!skipped_dir(path) && !fs_ignore_match(w->ign, path, true) &&
+			    !git_ignored(w->g, path, true))
+				walk_dir(w, path);
+		} else if (S_ISREG(st.st_mode) && wanted_file(path)) {
+			bool special = !strcmp(path, "fs.yaml") || !strcmp(path, ".fsignore");
+			if (special || (!fs_ignore_match(w->ign, path, false) &&
+					!git_ignored(w->g, path, false))) {
+				struct strbuf sb = STRBUF_INIT;
+				if (sb_read_file(&sb, full) < 0) {
+					if (!w->rc) {
+						fs_error_set("cannot read '%s': %s", path,
+							     strerror(errno));
+						w->rc = FS_ERR;
+					}
+				} else {
+					fs_files_add(w->out, path, sb_str(&sb), sb.len);
+				}
+				sb_release(&sb);
+			}
+		}
+	next:
+		free(path);
+		free(full);
+	}
+	closedir(d);
+	free(dirpath);
+}
+
+int fs_git_worktree_files(struct fs_git *g, struct fs_files *out)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *ignpath = fs_path_join(g->root, ".fsignore");
+	struct walk w = { g, NULL, out, 0 };
+
+	if (!sb_read_file(&sb, ignpath))
+		w.ign = fs_ignore_parse(sb_str(&sb), sb.len);
+	sb_release(&sb);
+	free(ignpath);
+	walk_dir(&w, "");
+	fs_ignore_free(w.ign);
+	files_sort(out);
+	return w.rc;
+}
+
+/* ---- commits ---- */
+
+static int resolve_commit(struct fs_git *g, const char *rev, git_commit **out)
+{
+	git_object *obj = NULL;
+	int rc;
+
+	rc = git_revparse_single(&obj, g->repo, rev);
+	if (rc == GIT_ENOTFOUND || rc == GIT_EAMBIGUOUS || rc == GIT_EINVALIDSPEC) {
+		fs_error_set("unknown revision '%s'", rev);
+		return FS_ENOTFOUND;
+	}
+	if (rc < 0)
+		return git_fail(rev);
+	rc = git_object_peel((git_object **)out, obj, GIT_OBJECT_COMMIT);
+	git_object_free(obj);
+	if (rc < 0) {
+		fs_error_set("'%s' does not name a commit", rev);
+		return FS_ENOTFOUND;
+	}
+	return 0;
+}
+
+/* The tree of commit below the prefix; FS_ENOTFOUND if the prefix is absent. */
+static int prefix_tree(struct fs_git *g, git_commit *commit, git_tree **out)
+{
+	git_tree *tree = NULL;
+	git_tree_entry *e = NULL;
+	int rc;
+
+	if (git_commit_tree(&tree, commit) < 0)
+		return git_fail("cannot read commit tree");
+	if (!*g->prefix) {
+		*out = tree;
+		return 0;
+	}
+	{
+		char *p = xstrndup(g->prefix, strlen(g->prefix) - 1);
+		rc = git_tree_entry_bypath(&e, tree, p);
+		free(p);
+	}
+	if (rc < 0 || git_tree_entry_type(e) != GIT_OBJECT_TREE) {
+		git_tree_entry_free(e);
+		git_tree_free(tree);
+		*out = NULL;
+		return FS_ENOTFOUND;
+	}
+	rc = git_tree_lookup(out, g->repo, git_tree_entry_id(e));
+	git_tree_entry_free(e);
+	git_tree_free(tree);
+	return rc < 0 ? git_fail("cannot read tree") : 0;
+}
+
+static int read_blob(git_repository *repo, const git_oid *id, struct strbuf *out)
+{
+	git_blob *blob;
+
+	if (git_blob_lookup(&blob, repo, id) < 0)
+		return git_fail("cannot read blob");
+	sb_add(out, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
+	git_blob_free(blob);
+	return 0;
+}
+
+struct tree_walk {
+	struct fs_git *g;
+	struct fs_ignore *ign;
+	struct fs_files *out;
+	int rc;
+};
+
+static int tree_cb(const char *root, const git_tree_entry *e, void *payload)
+{
+	struct tree_walk *w = payload;
+	char *path = xstrfmt("%s%s", root, git_tree_entry_name(e));
+	int ret = 0;
+
+	if (git_tree_entry_type(e) == GIT_OBJECT_TREE) {
+		if (skipped_dir(path) || fs_ignore_match(w->ign, path, true))
+			ret = 1; /* skip the subtree */
+	} else if (git_tree_entry_type(e) == GIT_OBJECT_BLOB && wanted_file(path)) {
+		bool special = !strcmp(path, "fs.yaml") || !strcmp(path, ".fsignore");
+		if (special || !fs_ignore_match(w->ign, path, false)) {
+			struct strbuf sb = STRBUF_INIT;
+			if (read_blob(w->g->repo, git_tree_entry_id(e), &sb) < 0) {
+				w->rc = FS_ERR;
+				ret = -1;
+			} else {
+				fs_files_add(w->out, path, sb_str(&sb), sb.len);
+			}
+			sb_release(&sb);
+		}
+	}
+	free(path);
+	return ret;
+}
+
+static int tree_files(struct fs_git *g, git_tree *tree, struct fs_files *out)
+{
+	struct tree_walk w = { g, NULL, out, 0 };
+	git_tree_entry *e = NULL;
+
+	if (!git_tree_entry_bypath(&e, tree, ".fsignore")) {
+		struct strbuf sb = STRBUF_INIT;
+		if (!read_blob(g->repo, git_tree_entry_id(e), &sb))
+			w.ign = fs_ignore_parse(sb_str(&sb), sb.len);
+		sb_release(&sb);
+		git_tree_entry_free(e);
+	}
+	if (git_tree_walk(tree, GIT_TREEWALK_PRE, tree_cb, &w) < 0 && !w.rc)
+		w.rc = git_fail("cannot walk tree");
+	fs_ignore_free(w.ign);
+	files_sort(out);
+	return w.rc;
+}
+
+int fs_git_rev_files(struct fs_git *g, const char *rev, struct fs_files *out,
+		     char commit_out[FS_OID_HEXSZ + 1])
+{
+	git_commit *commit = NULL;
+	git_tree *tree = NULL;
+	int rc;
+
+	if ((rc = resolve_commit(g, rev, &commit)))
+		return rc;
+	git_oid_tostr(commit_out, FS_OID_HEXSZ + 1, git_commit_id(commit));
+	rc = prefix_tree(g, commit, &tree);
+	git_commit_free(commit);
+	if (rc == FS_ENOTFOUND) {
+		fs_error_set("revision '%s' has no '%s'", rev, g->prefix);
+		return rc;
+	}
+	if (rc)
+		return rc;
+	rc = tree_files(g, tree, out);
+	git_tree_free(g->rev_tree);
+	g->rev_tree = tree;
+	return rc;
+}
+
+int fs_git_rev_read(void *data, const char *path, struct strbuf *out)
+{
+	struct fs_git *g = data;
+	git_tree_entry *e = NULL;
+	int rc;
+
+	if (!g->rev_tree || git_tree_entry_bypath(&e, g->rev_tree, path) < 0)
+		return FS_ENOTFOUND;
+	if (git_tree_entry_type(e) != GIT_OBJECT_BLOB) {
+		git_tree_entry_free(e);
+		return FS_ENOTFOUND;
+	}
+	rc = read_blob(g->repo, git_tree_entry_id(e), out);
+	git_tree_entry_free(e);
+	return rc;
+}
+
+int fs_git_head(struct fs_git *g, char out[FS_OID_HEXSZ + 1])
+{
+	git_oid oid;
+	int rc = git_reference_name_to_id(&oid, g->repo, "HEAD");
+
+	if (rc == GIT_ENOTFOUND || rc == GIT_EUNBORNBRANCH)
+		return FS_ENOTFOUND;
+	if (rc < 0)
+		return git_fail("cannot resolve HEAD");
+	git_oid_tostr(out, FS_OID_HEXSZ + 1, &oid);
+	return 0;
+}
+
+char *fs_git_branch(struct fs_git *g)
+{
+	git_reference *head = NULL;
+	char *name;
+
+	if (git_reference_lookup(&head, g->repo, "HEAD") < 0)
+		return xstrdup("HEAD");
+	if (git_reference_type(head) == GIT_REFERENCE_SYMBOLIC) {
+		const char *t = git_reference_symbolic_target(head);
+		name = xstrdup(starts_with(t, "refs/heads/") ? t + 11 : t);
+	} else {
+		name = xstrdup("HEAD");
+	}
+	git_reference_free(head);
+	return name;
+}
+
+int fs_git_diff_head(struct fs_git *g, const struct fs_files *wt, const struct fs_file ***changed,
+		     size_t *nchanged, char ***deleted, size_t *ndeleted)
+{
+	struct fs_files head = { 0 };
+	git_commit *commit = NULL;
+	git_tree *tree = NULL;
+	size_t i = 0, j = 0, dalloc = 0;
+	char hex[FS_OID_HEXSZ + 1];
+	int rc;
+
+	*changed = xcalloc(wt->n + 1, sizeof(**changed));
+	*nchanged = 0;
+	*deleted = NULL;
+	*ndeleted = 0;
+	rc = fs_git_head(g, hex);
+	if (rc == FS_ENOTFOUND) {
+		for (i = 0; i < wt->n; i++)
+			(*changed)[(*nchanged)++] = &wt->items[i];
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if ((rc = resolve_commit(g, "HEAD", &commit)))
+		return rc;
+	rc = prefix_tree(g, commit, &tree);
+	git_commit_free(commit);
+	if (rc == 0) {
+		rc = tree_files(g, tree, &head);
+		git_tree_free(tree);
+		if (rc)
+			goto done;
+	} else if (rc != FS_ENOTFOUND) {
+		return rc;
+	}
+	rc = 0;
+	/* both lists are sorted by path: merge them */
+	while (i < wt->n || j < head.n) {
+		int c = i == wt->n ? 1 : j == head.n ? -1 : strcmp(wt->items[i].path, head.items[j].path);
+		if (c < 0) {
+			(*changed)[(*nchanged)++] = &wt->items[i++];
+		} else if (c > 0) {
+			ALLOC_GROW(*deleted, *ndeleted + 1, dalloc);
+			(*deleted)[(*ndeleted)++] = xstrdup(head.items[j++].path);
+		} else {
+			if (strcmp(wt->items[i].oid, head.items[j].oid))
+				(*changed)[(*nchanged)++] = &wt->items[i];
+			i++;
+			j++;
+		}
+	}
+done:
+	fs_files_release(&head);
+	return rc;
+}
+
+static char *env_or(const char *var, const char *fallback)
+{
+	const char *v = getenv(var);
+	return xstrdup(v && *v ? v : fallback);
+}
+
+static void ident(struct fs_git *g, const char *who, char **name, char **email)
+{
+	git_config *cfg = NULL;
+	const char *cname = NULL, *cemail = NULL;
+	char var[64], host[256] = "localhost";
+	struct passwd *pw = getpwuid(getuid());
+	const char *user = pw && pw->pw_name ? pw->pw_name : "fs";
+	char *guess;
+
+	if (git_repository_config_snapshot(&cfg, g->repo) == 0) {
+		if (git_config_get_string(&cname, cfg, "user.name") < 0)
+			cname = NULL;
+		if (git_config_get_string(&cemail, cfg, "user.email") < 0)
+			cemail = NULL;
+	}
+	gethostname(host, sizeof(host) - 1);
+	guess = xstrfmt("%s@%s", user, host);
+	snprintf(var, sizeof(var), "GIT_%s_NAME", who);
+	*name = env_or(var, cname ? cname : user);
+	snprintf(var, sizeof(var), "GIT_%s_EMAIL", who);
+	*email = env_or(var, cemail ? cemail : getenv("EMAIL") && *getenv("EMAIL") ? getenv("EMAIL") : guess);
+	free(guess);
+	git_config_free(cfg);
+}
+
+char *fs_git_author(struct fs_git *g)
+{
+	char *name, *email, *r;
+
+	ident(g, "AUTHOR", &name, &email);
+	r = xstrfmt("%s <%s>", name, email);
+	free(name);
+	free(email);
+	return r;
+}
+
+int fs_git_commit(struct fs_git *g, const struct fs_file *const *changed, size_t nchanged,
+		  char *const *deleted, size_t ndeleted, const char *msg,
+		  char out[FS_OID_HEXSZ + 1])
+{
+	git_index *idx = NULL, *repo_idx = NULL;
+	git_commit *parent = NULL;
+	git_tree *ptree = NULL, *tree = NULL;
+	git_signature *author = NULL, *committer = NULL;
+	git_oid tree_id, commit_id;
+	char *aname = NULL, *aemail = NULL, *cname = NULL, *cemail = NULL;
+	char hex[FS_OID_HEXSZ + 1];
+	size_t i;
+	int rc = FS_ERR;
+
+	if (git_index_new(&idx) < 0) {
+		git_fail("cannot create index");
+		goto done;
+	}
+	if (fs_git_head(g, hex) == 0) {
+		if (resolve_commit(g, "HEAD", &parent) || git_commit_tree(&ptree, parent) < 0 ||
+		    git_index_read_tree(idx, ptree) < 0) {
+			git_fail("cannot read HEAD");
+			goto done;
+		}
+	}
+	for (i = 0; i < nchanged; i++) {
+		git_index_entry e;
+		char *gpath = xstrfmt("%s%s", g->prefix, changed[i]->path);
+
+		memset(&e, 0, sizeof(e));
+		e.mode = GIT_FILEMODE_BLOB;
+		e.path = gpath;
+		if (git_blob_create_from_buffer(&e.id, g->repo, changed[i]->data,
+						changed[i]->len) < 0 ||
+		    git_index_add(idx, &e) < 0) {
+			free(gpath);
+			git_fail("cannot stage definitions");
+			goto done;
+		}
+		free(gpath);
+	}
+	for (i = 0; i < ndeleted; i++) {
+		char *gpath = xstrfmt("%s%s", g->prefix, deleted[i]);
+		git_index_remove_bypath(idx, gpath);
+		free(gpath);
+	}
+	if (git_index_write_tree_to(&tree_id, idx, g->repo) < 0 ||
+	    git_tree_lookup(&tree, g->repo, &tree_id) < 0) {
+		git_fail("cannot write tree");
+		goto done;
+	}
+	ident(g, "AUTHOR", &aname, &aemail);
+	ident(g, "COMMITTER", &cname, &cemail);
+	if (git_signature_now(&author, aname, aemail) < 0 ||
+	    git_signature_now(&committer, cname, cemail) < 0) {
+		git_fail("bad author identity");
+		goto done;
+	}
+	if (git_commit_create(&commit_id, g->repo, "HEAD", author, committer, NULL, msg, tree,
+			      parent ? 1 : 0, (const git_commit **)&parent) < 0) {
+		git_fail("cannot commit");
+		goto done;
+	}
+	git_oid_tostr(out, FS_OID_HEXSZ + 1, &commit_id);
+
+	/* keep `git status` clean for what was committed */
+	if (git_repository_index(&repo_idx, g->repo) == 0) {
+		for (i = 0; i < nchanged; i++) {
+			char *gpath = xstrfmt("%s%s", g->prefix, changed[i]->path);
+			git_index_add_bypath(repo_idx, gpath);
+			free(gpath);
+		}
+		for (i = 0; i < ndeleted; i++) {
+			char *gpath = xstrfmt("%s%s", g->prefix, deleted[i]);
+			git_index_remove_bypath(repo_idx, gpath);
+			free(gpath);
+		}
+		git_index_write(repo_idx);
+	}
+	rc = 0;
+done:
+	git_index_free(repo_idx);
+	git_index_free(idx);
+	git_tree_free(tree);
+	git_tree_free(ptree);
+	git_commit_free(parent);
+	git_signature_free(author);
+	git_signature_free(committer);
+	free(aname);
+	free(aemail);
+	free(cname);
+	free(cemail);
+	return rc;
+}
