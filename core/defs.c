@@ -720,6 +720,8 @@ static void check_view(struct validator *v, struct fs_object *o)
 			unknown_ref(v, &y, at, FS_KIND_ENTITY, e);
 			continue;
 		}
+		if (!spec_str(ent, "join_key"))
+			continue; /* its bad join_key is reported on the entity */
 		for (j = 0; j < json_array_size(features); j++) {
 			const char *f = json_string_value(
 				json_object_get(json_array_get(features, j), "name"));
@@ -994,7 +996,7 @@ static void check_source(struct validator *v, struct fs_object *o)
 		for (j = 0; j < json_array_size(ents); j++) {
 			struct fs_object *e = fs_defs_find(
 				v->defs, FS_KIND_ENTITY, json_string_value(json_array_get(ents, j)));
-			if (e && !has_column(&cols, spec_str(e, "join_key")))
+			if (e && spec_str(e, "join_key") && !has_column(&cols, spec_str(e, "join_key")))
 				fs_y_err(&vy, node_at(&vy, vo, "source"),
 					 "source '%s' (%s) has no column '%s' (join key of entity '%s')",
 					 o->name, cols.where, spec_str(e, "join_key"), e->name);
