@@ -25,6 +25,7 @@ struct fs_ctx {
 
 int cmd_apply(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_describe(int argc, const char **argv, struct fs_ctx *ctx);
+int cmd_get_historical(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_help(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_init(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_log(int argc, const char **argv, struct fs_ctx *ctx);

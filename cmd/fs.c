@@ -29,6 +29,8 @@ struct cmd_struct {
 static const struct cmd_struct commands[] = {
 	{ "apply", cmd_apply, NEEDS_REPO, "Validate definitions, commit them and register them" },
 	{ "describe", cmd_describe, NEEDS_REPO, "Show one registered object" },
+	{ "get-historical", cmd_get_historical, NEEDS_REPO,
+	  "Build a point-in-time correct training set" },
 	{ "help", cmd_help, 0, "Show help for fs or a command" },
 	{ "init", cmd_init, 0, "Create a feature repository" },
 	{ "log", cmd_log, NEEDS_REPO, "Show the apply history" },

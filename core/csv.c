@@ -10,47 +10,52 @@
 #include "util.h"
 #include "banned.h"
 
-#define CSV_CHUNK (256 * 1024)
+#define CSV_CHUNK (1024 * 1024)
 
+/*
+ * Records without quotes (the common case) are split in place in the read
+ * buffer: fields point into it and are terminated by overwriting the comma
+ * or line end. Records with a quote go through a byte-at-a-time parser that
+ * copies the unescaped fields into row.
+ */
 struct fs_csv {
-	int fd; /* -1 for memory input */
+	int fd; /* -1: everything is in buf already */
 	const char *name;
-	char *buf; /* owned read buffer (fd input) */
-	const char *data;
-	size_t len, pos;
+	char *buf;
+	size_t cap, pos, len;
 	bool eof;
 	bool started;
 	size_t line, rec_line;
-	struct strbuf row; /* unescaped field bytes, NUL-separated */
+	struct strbuf row;
 	size_t *offs;
 	struct fs_csv_field *fields;
 	size_t nalloc, falloc;
 };
 
-static struct fs_csv *csv_new(const char *name)
+static struct fs_csv *csv_new(const char *name, size_t cap)
 {
 	struct fs_csv *c = xcalloc(1, sizeof(*c));
 	c->name = name;
 	c->line = 1;
+	c->cap = cap;
+	c->buf = xmalloc(cap);
 	sb_init(&c->row);
 	return c;
 }
 
 struct fs_csv *fs_csv_from_fd(int fd, const char *name)
 {
-	struct fs_csv *c = csv_new(name);
+	struct fs_csv *c = csv_new(name, CSV_CHUNK);
 	c->fd = fd;
-	c->buf = xmalloc(CSV_CHUNK);
-	c->data = c->buf;
 	return c;
 }
 
 struct fs_csv *fs_csv_from_mem(const char *data, size_t len, const char *name)
 {
-	struct fs_csv *c = csv_new(name);
-	c->fd = -1;
-	c->data = data;
+	struct fs_csv *c = csv_new(name, len + 1);
+	memcpy(c->buf, data, len);
 	c->len = len;
+	c->fd = -1;
 	c->eof = true;
 	return c;
 }
@@ -66,121 +71,140 @@ void fs_csv_free(struct fs_csv *c)
 	free(c);
 }
 
-/* Make at least one unread byte available; false at end of input. */
-static int fill(struct fs_csv *c)
+/* Read more input after what is buffered, keeping [pos, len). 1, 0 at end, -1 on error. */
+static int read_more(struct fs_csv *c)
 {
 	ssize_t n;
 
-	if (c->pos < c->len)
-		return 1;
 	if (c->eof)
 		return 0;
-	for (;;) {
-		n = read(c->fd, c->buf, CSV_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		break;
+	if (c->pos) {
+		memmove(c->buf, c->buf + c->pos, c->len - c->pos);
+		c->len -= c->pos;
+		c->pos = 0;
 	}
+	if (c->cap - c->len < CSV_CHUNK / 4) {
+		c->cap *= 2;
+		c->buf = xrealloc(c->buf, c->cap);
+	}
+	do
+		n = read(c->fd, c->buf + c->len, c->cap - c->len - 1);
+	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		fs_error_set("%s: read error: %s", c->name, strerror(errno));
 		return -1;
 	}
-	c->pos = 0;
-	c->len = (size_t)n;
-	if (n == 0)
+	if (n == 0) {
 		c->eof = true;
-	return n > 0;
+		return 0;
+	}
+	c->len += (size_t)n;
+	return 1;
 }
 
-static void end_field(struct fs_csv *c, size_t *nf, bool quoted)
+static void add_field(struct fs_csv *c, size_t i, const char *s, size_t len, bool quoted)
+{
+	ALLOC_GROW(c->fields, i + 1, c->falloc);
+	c->fields[i].s = s;
+	c->fields[i].len = len;
+	c->fields[i].quoted = quoted;
+}
+
+/* Split the quote-free record buf[pos, end) (end is its '\n' or the input's end). */
+static size_t split_plain(struct fs_csv *c, size_t end)
+{
+	char *p = c->buf + c->pos, *e = c->buf + end;
+	size_t n = 0;
+
+	if (e > p && e[-1] == '\r')
+		e--;
+	*e = '\0';
+	for (;;) {
+		char *comma = memchr(p, ',', (size_t)(e - p));
+		if (!comma) {
+			add_field(c, n++, p, (size_t)(e - p), false);
+			break;
+		}
+		*comma = '\0';
+		add_field(c, n++, p, (size_t)(comma - p), false);
+		p = comma + 1;
+	}
+	return n;
+}
+
+/* ---- the slow path, for records with quotes ---- */
+
+static int slow_byte(struct fs_csv *c)
+{
+	if (c->pos == c->len) {
+		int r;
+		c->pos = c->len = 0; /* the slow path copies: nothing to keep */
+		if ((r = read_more(c)) <= 0)
+			return r < 0 ? -2 : -1;
+	}
+	return (unsigned char)c->buf[c->pos++];
+}
+
+static int end_field(struct fs_csv *c, size_t *nf, bool quoted)
 {
 	ALLOC_GROW(c->offs, *nf + 1, c->nalloc);
-	ALLOC_GROW(c->fields, *nf + 1, c->falloc);
-	c->fields[*nf].quoted = quoted;
+	add_field(c, *nf, NULL, 0, quoted);
 	sb_addc(&c->row, '\0');
-	c->offs[++*nf - 1] = c->row.len;
+	c->offs[(*nf)++] = c->row.len;
+	return 0;
 }
 
-int fs_csv_next(struct fs_csv *c, const struct fs_csv_field **out, size_t *n)
+static int parse_quoted_record(struct fs_csv *c, size_t *out_n)
 {
-	size_t nf = 0, i, start;
-	bool quoted = false, in_quotes = false, after_quote = false, any = false;
-	int r;
+	size_t nf = 0, i, start = 0, field_start = 0;
+	bool quoted = false, in_quotes = false, after_quote = false;
+	int ch;
 
 	sb_reset(&c->row);
-	if (!c->started) {
-		c->started = true;
-		if ((r = fill(c)) < 0)
-			return FS_EINVALID;
-		if (r && c->len - c->pos >= 3 && !memcmp(c->data + c->pos, "\xEF\xBB\xBF", 3))
-			c->pos += 3;
-	}
-	c->rec_line = c->line;
 	for (;;) {
-		char ch;
-
-		if ((r = fill(c)) < 0)
+		ch = slow_byte(c);
+		if (ch == -2)
 			return FS_EINVALID;
-		if (!r) {
+		if (ch == -1) {
 			if (in_quotes) {
 				fs_error_set("%s:%zu: unterminated quoted field", c->name, c->rec_line);
 				return FS_EINVALID;
 			}
-			if (!any)
-				return 0;
 			end_field(c, &nf, quoted);
 			break;
 		}
 		if (in_quotes) {
-			/* fast path: copy a run of ordinary bytes */
-			const char *p = c->data + c->pos, *e = c->data + c->len, *q = p;
-			while (q < e && *q != '"' && *q != '\n')
-				q++;
-			if (q > p) {
-				sb_add(&c->row, p, (size_t)(q - p));
-				c->pos += (size_t)(q - p);
-				continue;
-			}
-			ch = c->data[c->pos++];
-			if (ch == '\n') {
-				c->line++;
-				sb_addc(&c->row, ch);
-			} else {
+			if (ch == '"') {
 				in_quotes = false;
 				after_quote = true;
+			} else {
+				if (ch == '\n')
+					c->line++;
+				sb_addc(&c->row, (char)ch);
 			}
 			continue;
 		}
-		ch = c->data[c->pos];
 		if (after_quote && ch == '"') {
-			/* "" inside a quoted field */
-			c->pos++;
 			sb_addc(&c->row, '"');
 			in_quotes = true;
 			after_quote = false;
 			continue;
 		}
 		if (ch == ',') {
-			c->pos++;
 			end_field(c, &nf, quoted);
+			field_start = c->row.len;
 			quoted = after_quote = false;
-			any = true;
 			continue;
 		}
-		if (ch == '\n' || ch == '\r') {
-			c->pos++;
+		if (ch == '\r' || ch == '\n') {
 			if (ch == '\r') {
-				if ((r = fill(c)) < 0)
+				int nx = slow_byte(c);
+				if (nx == -2)
 					return FS_EINVALID;
-				if (r && c->data[c->pos] == '\n')
-					c->pos++;
+				if (nx != '\n' && nx != -1)
+					c->pos--; /* a lone CR ends the record too */
 			}
 			c->line++;
-			if (!any && !nf && !c->row.len && !quoted) {
-				/* blank line: skip it */
-				c->rec_line = c->line;
-				continue;
-			}
 			end_field(c, &nf, quoted);
 			break;
 		}
@@ -189,10 +213,8 @@ int fs_csv_next(struct fs_csv *c, const struct fs_csv_field **out, size_t *n)
 				     c->name, c->rec_line, nf + 1);
 			return FS_EINVALID;
 		}
-		any = true;
 		if (ch == '"') {
-			c->pos++;
-			if (c->row.len != (nf ? c->offs[nf - 1] : 0)) {
+			if (c->row.len != field_start) {
 				fs_error_set("%s:%zu: quote inside an unquoted field %zu", c->name,
 					     c->rec_line, nf + 1);
 				return FS_EINVALID;
@@ -200,23 +222,67 @@ int fs_csv_next(struct fs_csv *c, const struct fs_csv_field **out, size_t *n)
 			quoted = in_quotes = true;
 			continue;
 		}
-		{
-			const char *p = c->data + c->pos, *e = c->data + c->len, *q = p;
-			while (q < e && *q != ',' && *q != '\n' && *q != '\r' && *q != '"')
-				q++;
-			sb_add(&c->row, p, (size_t)(q - p));
-			c->pos += (size_t)(q - p);
-		}
+		sb_addc(&c->row, (char)ch);
 	}
-	start = 0;
 	for (i = 0; i < nf; i++) {
 		c->fields[i].s = c->row.buf + start;
 		c->fields[i].len = c->offs[i] - start - 1;
 		start = c->offs[i];
 	}
-	*out = c->fields;
-	*n = nf;
+	*out_n = nf;
 	return 1;
+}
+
+int fs_csv_next(struct fs_csv *c, const struct fs_csv_field **out, size_t *n)
+{
+	int r;
+
+	if (!c->started) {
+		c->started = true;
+		while (c->len - c->pos < 3 && (r = read_more(c)) > 0)
+			;
+		if (c->fd >= 0 && !c->eof && c->len == 0 && (r = read_more(c)) < 0)
+			return FS_EINVALID;
+		if (c->len - c->pos >= 3 && !memcmp(c->buf + c->pos, "\xEF\xBB\xBF", 3))
+			c->pos += 3;
+	}
+	for (;;) {
+		char *p = c->buf + c->pos, *nl, *q;
+		size_t avail = c->len - c->pos;
+
+		c->rec_line = c->line;
+		nl = memchr(p, '\n', avail);
+		q = memchr(p, '"', nl ? (size_t)(nl - p) : avail);
+		if (q) {
+			/* the slow path reads on by itself */
+			r = parse_quoted_record(c, n);
+			if (r < 0)
+				return r;
+			*out = c->fields;
+			return 1;
+		}
+		if (!nl && !c->eof) {
+			if ((r = read_more(c)) < 0)
+				return FS_EINVALID;
+			continue;
+		}
+		if (!nl && avail == 0)
+			return 0;
+		{
+			size_t end = nl ? (size_t)(nl - c->buf) : c->len;
+			bool blank = end == c->pos || (end == c->pos + 1 && c->buf[c->pos] == '\r');
+			if (blank) {
+				c->pos = nl ? end + 1 : end;
+				c->line++;
+				continue;
+			}
+			*n = split_plain(c, end);
+			c->pos = nl ? end + 1 : end;
+			c->line++;
+			*out = c->fields;
+			return 1;
+		}
+	}
 }
 
 size_t fs_csv_line(const struct fs_csv *c)

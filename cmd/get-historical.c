@@ -1,0 +1,79 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "builtin.h"
+#include "error.h"
+#include "historical.h"
+#include "parse-options.h"
+#include "util.h"
+#include "banned.h"
+
+int cmd_get_historical(int argc, const char **argv, struct fs_ctx *ctx)
+{
+	static const char *const usage[] = {
+		"fs get-historical --entities <file> (-f <ref>)... [--full-feature-names]\n"
+		"                  [--timestamp-column <column>] [-o <file>] [--format csv|json]",
+		NULL
+	};
+	struct opt_list refs = { 0 };
+	struct fs_hist_opts opts = { 0 };
+	const char *output = NULL, *format = "csv";
+	const struct option options[] = {
+		OPT_STRING(0, "entities", &opts.entities, "file",
+			   "entity rows: join keys, a timestamp, any other columns (- for stdin)"),
+		OPT_LIST('f', "features", &refs, "ref",
+			 "view:feature, a view (all its features) or a feature service; repeatable"),
+		OPT_BOOL(0, "full-feature-names", &opts.full_names, "name columns view__feature"),
+		OPT_STRING(0, "timestamp-column", &opts.ts_column, "column",
+			   "the entity rows' timestamp column (default: event_timestamp)"),
+		OPT_STRING('o', "output", &output, "file", "write to file instead of stdout"),
+		OPT_STRING(0, "format", &format, "format", "csv (default) or json (one object a line)"),
+		OPT_END(),
+	};
+	char *tmp = NULL;
+	FILE *out = stdout;
+	int rc;
+
+	if (parse_options(argc, argv, options, usage))
+		usage_error(usage, options, "too many arguments");
+	if (!opts.entities)
+		usage_error(usage, options, "--entities is required");
+	if (!refs.n)
+		usage_error(usage, options, "at least one -f <ref> is required");
+	if (strcmp(format, "csv") && strcmp(format, "json"))
+		usage_error(usage, options, "unknown format '%s' (csv or json)", format);
+	opts.json = !strcmp(format, "json");
+	opts.refs = refs.items;
+	opts.nrefs = refs.n;
+	if (output) {
+		/* write next to the target, rename at the end: no partial file on failure */
+		tmp = xstrfmt("%s.tmp.%ld", output, (long)getpid());
+		out = fopen(tmp, "w");
+		if (!out) {
+			rc = die("cannot create '%s': %s", output, strerror(errno));
+			goto done;
+		}
+	}
+	rc = fs_historical(ctx->repo, &opts, out);
+	if (output) {
+		if (fclose(out) && !rc) {
+			fs_error_set("cannot write '%s': %s", output, strerror(errno));
+			rc = FS_ERR;
+		}
+		if (!rc && rename(tmp, output) < 0) {
+			fs_error_set("cannot write '%s': %s", output, strerror(errno));
+			rc = FS_ERR;
+		}
+		if (rc)
+			unlink(tmp);
+	}
+	if (rc)
+		rc = die_last_error();
+done:
+	free(tmp);
+	opt_list_release(&refs);
+	return rc;
+}

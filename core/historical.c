@@ -1,0 +1,869 @@
+#include "historical.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "csv.h"
+#include "error.h"
+#include "keymap.h"
+#include "source.h"
+#include "strbuf.h"
+#include "timeutil.h"
+#include "util.h"
+#include "value.h"
+#include "banned.h"
+
+#define NONE UINT32_MAX
+
+/* ---- feature references ---- */
+
+static const char *feature_name(const json_t *f)
+{
+	return json_string_value(json_object_get(f, "name"));
+}
+
+static void suggest_error(const char *prefix, const char *word, const char **cands, size_t n)
+{
+	const char *hint = fs_suggest(word, cands, n);
+	if (hint)
+		fs_error_set("%s (did you mean '%s'?)", prefix, hint);
+	else
+		fs_error_set("%s", prefix);
+}
+
+static int unknown_view(const struct fs_defs *defs, const char *name, bool services_too)
+{
+	const char **cands = xcalloc(defs->n + 1, sizeof(*cands));
+	char *msg;
+	size_t i, n = 0;
+
+	for (i = 0; i < defs->n; i++)
+		if (defs->objs[i].kind == FS_KIND_FEATURE_VIEW ||
+		    (services_too && defs->objs[i].kind == FS_KIND_FEATURE_SERVICE))
+			cands[n++] = defs->objs[i].name;
+	msg = xstrfmt(services_too ? "no feature view or feature service '%s' is registered"
+				   : "no feature view '%s' is registered",
+		      name);
+	suggest_error(msg, name, cands, n);
+	free(msg);
+	free(cands);
+	return FS_ENOTFOUND;
+}
+
+static int add_feature(json_t *out, const struct fs_object *view, const char *feature)
+{
+	json_t *feats = json_object_get(view->spec, "features"), *f;
+	const char **cands;
+	size_t i;
+
+	json_array_foreach(feats, i, f) {
+		if (!strcmp(feature_name(f), feature)) {
+			json_t *it;
+			size_t k;
+			json_array_foreach(out, k, it) {
+				if (!strcmp(json_string_value(json_object_get(it, "view")), view->name) &&
+				    !strcmp(json_string_value(json_object_get(it, "feature")), feature))
+					return 0; /* asked twice: one column */
+			}
+			json_array_append_new(out, json_pack("{s:s, s:s, s:s}", "view", view->name,
+							     "feature", feature, "type",
+							     json_string_value(json_object_get(f, "type"))));
+			return 0;
+		}
+	}
+	cands = xcalloc(json_array_size(feats) + 1, sizeof(*cands));
+	json_array_foreach(feats, i, f)
+		cands[i] = feature_name(f);
+	{
+		char *msg = xstrfmt("feature_view '%s' has no feature '%s'", view->name, feature);
+		suggest_error(msg, feature, cands, json_array_size(feats));
+		free(msg);
+	}
+	free(cands);
+	return FS_ENOTFOUND;
+}
+
+static int add_view(json_t *out, const struct fs_object *view, json_t *only)
+{
+	json_t *list = only ? only : json_object_get(view->spec, "features"), *f;
+	size_t i;
+	int rc;
+
+	json_array_foreach(list, i, f) {
+		const char *name = only ? json_string_value(f) : feature_name(f);
+		if ((rc = add_feature(out, view, name)))
+			return rc;
+	}
+	return 0;
+}
+
+int fs_resolve_refs(const struct fs_defs *defs, const char *const *refs, size_t nrefs,
+		    bool full_names, json_t **out)
+{
+	json_t *res = json_array(), *it;
+	size_t i, j;
+	int rc = 0;
+
+	*out = NULL;
+	for (i = 0; i < nrefs && !rc; i++) {
+		const char *ref = refs[i], *colon = strchr(ref, ':');
+		const struct fs_object *view, *svc;
+
+		if (colon) {
+			char *vname = xstrndup(ref, (size_t)(colon - ref));
+			view = fs_defs_find(defs, FS_KIND_FEATURE_VIEW, vname);
+			rc = view ? add_feature(res, view, colon + 1) : unknown_view(defs, vname, false);
+			free(vname);
+			continue;
+		}
+		view = fs_defs_find(defs, FS_KIND_FEATURE_VIEW, ref);
+		svc = fs_defs_find(defs, FS_KIND_FEATURE_SERVICE, ref);
+		if (view && svc) {
+			fs_error_set("'%s' names both a feature view and a feature service: write '%s:<feature>' for the view's features",
+				     ref, ref);
+			rc = FS_EINVALID;
+		} else if (view) {
+			rc = add_view(res, view, NULL);
+		} else if (svc) {
+			json_t *items = json_object_get(svc->spec, "features"), *item;
+			json_array_foreach(items, j, item) {
+				const char *vname = json_string_value(json_object_get(item, "view"));
+				const struct fs_object *v = fs_defs_find(defs, FS_KIND_FEATURE_VIEW, vname);
+				if (!v) {
+					fs_error_set("feature_service '%s' uses feature view '%s', which is not registered",
+						     ref, vname);
+					rc = FS_ENOTFOUND;
+					break;
+				}
+				if ((rc = add_view(res, v, json_object_get(item, "features"))))
+					break;
+			}
+		} else {
+			rc = unknown_view(defs, ref, true);
+		}
+	}
+	if (rc) {
+		json_decref(res);
+		return rc;
+	}
+	/* output column names, and collisions */
+	json_array_foreach(res, i, it) {
+		const char *v = json_string_value(json_object_get(it, "view"));
+		const char *f = json_string_value(json_object_get(it, "feature"));
+		char *col = full_names ? xstrfmt("%s__%s", v, f) : xstrdup(f);
+		json_object_set_new(it, "column", json_string(col));
+		free(col);
+	}
+	json_array_foreach(res, i, it) {
+		for (j = 0; j < i; j++) {
+			json_t *a = json_array_get(res, j);
+			if (strcmp(json_string_value(json_object_get(a, "column")),
+				   json_string_value(json_object_get(it, "column"))))
+				continue;
+			fs_error_set("feature '%s' of feature_view '%s' and feature '%s' of feature_view '%s' have the same name: use --full-feature-names",
+				     json_string_value(json_object_get(a, "feature")),
+				     json_string_value(json_object_get(a, "view")),
+				     json_string_value(json_object_get(it, "feature")),
+				     json_string_value(json_object_get(it, "view")));
+			json_decref(res);
+			return FS_EINVALID;
+		}
+	}
+	*out = res;
+	return 0;
+}
+
+/* ---- the entity rows ---- */
+
+struct erows {
+	const char *name; /* file name for messages */
+	char **cols;
+	size_t ncols;
+	size_t n, alloc;
+	size_t *off; /* off[r * ncols + c]: start of the field in arena */
+	size_t off_alloc;
+	char *arena;
+	size_t arena_len, arena_alloc;
+	int64_t *ts;
+	size_t *line;
+	size_t ts_alloc, line_alloc;
+};
+
+static void erows_free(struct erows *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->ncols; i++)
+		free(e->cols[i]);
+	free(e->cols);
+	free(e->off);
+	free(e->arena);
+	free(e->ts);
+	free(e->line);
+}
+
+static const char *efield(const struct erows *e, size_t r, size_t c)
+{
+	return e->arena + e->off[r * e->ncols + c];
+}
+
+static int ecol(const struct erows *e, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < e->ncols; i++)
+		if (!strcmp(e->cols[i], name))
+			return (int)i;
+	return -1;
+}
+
+static int read_entities(struct erows *e, const char *path, const char *ts_column)
+{
+	const struct fs_csv_field *f;
+	struct fs_csv *csv;
+	size_t n, i;
+	int fd, rc, tscol;
+
+	e->name = strcmp(path, "-") ? path : "<stdin>";
+	fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
+	if (fd < 0) {
+		fs_error_set("cannot open entity rows '%s': %s", path, strerror(errno));
+		return FS_ERR;
+	}
+	csv = fs_csv_from_fd(fd, e->name);
+	rc = fs_csv_next(csv, &f, &n);
+	if (rc <= 0) {
+		if (!rc)
+			fs_error_set("%s: empty file (entity rows need a header row)", e->name);
+		rc = FS_EINVALID;
+		goto done;
+	}
+	e->ncols = n;
+	e->cols = xcalloc(n, sizeof(char *));
+	for (i = 0; i < n; i++)
+		e->cols[i] = xstrndup(f[i].s, f[i].len);
+	tscol = ecol(e, ts_column);
+	if (tscol < 0) {
+		fs_error_set("%s: no column '%s' (the entity rows' timestamp; see --timestamp-column)",
+			     e->name, ts_column);
+		rc = FS_EINVALID;
+		goto done;
+	}
+	while ((rc = fs_csv_next(csv, &f, &n)) == 1) {
+		size_t line = fs_csv_line(csv);
+		if (n != e->ncols) {
+			fs_error_set("%s:%zu: expected %zu fields, found %zu", e->name, line, e->ncols,
+				     n);
+			rc = FS_EINVALID;
+			goto done;
+		}
+		ALLOC_GROW(e->ts, e->n + 1, e->ts_alloc);
+		ALLOC_GROW(e->line, e->n + 1, e->line_alloc);
+		if (!fs_time_parse(f[tscol].s, f[tscol].len, &e->ts[e->n])) {
+			fs_error_set("%s:%zu: column '%s': bad timestamp '%s'", e->name, line, ts_column,
+				     f[tscol].s);
+			rc = FS_EINVALID;
+			goto done;
+		}
+		e->line[e->n] = line;
+		ALLOC_GROW(e->off, (e->n + 1) * e->ncols, e->off_alloc);
+		for (i = 0; i < n; i++) {
+			ALLOC_GROW(e->arena, e->arena_len + f[i].len + 1, e->arena_alloc);
+			e->off[e->n * e->ncols + i] = e->arena_len;
+			memcpy(e->arena + e->arena_len, f[i].s, f[i].len + 1);
+			e->arena_len += f[i].len + 1;
+		}
+		e->n++;
+	}
+done:
+	fs_csv_free(csv);
+	if (fd > 0)
+		close(fd);
+	return rc < 0 ? rc : 0;
+}
+
+/* ---- one feature view's side of the join ---- */
+
+struct hfeat {
+	const char *name;
+	enum fs_type type;
+	int col; /* in the source */
+};
+
+struct hview {
+	const struct fs_object *view;
+	const json_t *source;
+	int64_t ttl_us;
+	size_t nkeys;
+	const char **key_names;  /* join keys */
+	const char **key_entity; /* entity names, for messages */
+	bool *key_int;           /* int64 entity (else string) */
+	int *key_ecol;           /* column in the entity rows */
+	int *key_scol;           /* column in the source */
+	struct hfeat *feats;
+	size_t nfeats;
+	struct fs_keymap *keys;
+	uint32_t *ekey; /* per entity row */
+	/* the kept source rows, columnar */
+	size_t n, alloc_key, alloc_ts, alloc_cr, alloc_vals, alloc_nulls;
+	uint32_t *key;
+	int64_t *ts, *created;
+	int64_t *vals; /* n * nfeats: value, or text offset */
+	unsigned char *nulls;
+	char *text;
+	size_t text_len, text_alloc;
+	uint32_t *best; /* per entity row: kept source row, or NONE */
+};
+
+static void hview_free(struct hview *h)
+{
+	free(h->key_names);
+	free(h->key_entity);
+	free(h->key_int);
+	free(h->key_ecol);
+	free(h->key_scol);
+	free(h->feats);
+	fs_keymap_free(h->keys);
+	free(h->ekey);
+	free(h->key);
+	free(h->ts);
+	free(h->created);
+	free(h->vals);
+	free(h->nulls);
+	free(h->text);
+	free(h->best);
+}
+
+static int setup_view(struct hview *h, const struct fs_defs *defs, const struct fs_object *view,
+		      const struct erows *e)
+{
+	json_t *ents = json_object_get(view->spec, "entities");
+	const char *src = json_string_value(json_object_get(view->spec, "source"));
+	const struct fs_object *so = fs_defs_find(defs, FS_KIND_SOURCE, src);
+	size_t i;
+
+	h->view = view;
+	h->ttl_us = json_integer_value(json_object_get(view->spec, "ttl")) * FS_USEC;
+	if (!so) {
+		fs_error_set("feature_view '%s': source '%s' is not registered", view->name, src);
+		return FS_ENOTFOUND;
+	}
+	h->source = so->spec;
+	h->nkeys = json_array_size(ents);
+	h->key_names = xcalloc(h->nkeys, sizeof(char *));
+	h->key_entity = xcalloc(h->nkeys, sizeof(char *));
+	h->key_int = xcalloc(h->nkeys, sizeof(bool));
+	h->key_ecol = xcalloc(h->nkeys, sizeof(int));
+	h->key_scol = xcalloc(h->nkeys, sizeof(int));
+	for (i = 0; i < h->nkeys; i++) {
+		const char *en = json_string_value(json_array_get(ents, i));
+		const struct fs_object *eo = fs_defs_find(defs, FS_KIND_ENTITY, en);
+		if (!eo) {
+			fs_error_set("feature_view '%s': entity '%s' is not registered", view->name, en);
+			return FS_ENOTFOUND;
+		}
+		h->key_entity[i] = eo->name;
+		h->key_names[i] = json_string_value(json_object_get(eo->spec, "join_key"));
+		h->key_int[i] = !strcmp(json_string_value(json_object_get(eo->spec, "type")), "int64");
+		h->key_ecol[i] = ecol(e, h->key_names[i]);
+		if (h->key_ecol[i] < 0) {
+			fs_error_set("%s: no column '%s' (join key of entity '%s', needed by feature_view '%s')",
+				     e->name, h->key_names[i], en, view->name);
+			return FS_EINVALID;
+		}
+	}
+	h->keys = fs_keymap_new();
+	return 0;
+}
+
+/*
+ * The key of a row as bytes: int64 parts as 8 bytes, string parts length
+ * prefixed. 1 built, 0 a part is null, FS_EINVALID not an int64 (message set
+ * with where).
+ */
+static int build_key(struct hview *h, struct strbuf *kb, const char *const *vals,
+		     const size_t *lens, const bool *nulls, const char *where, const char *what)
+{
+	size_t i;
+
+	sb_reset(kb);
+	for (i = 0; i < h->nkeys; i++) {
+		if (nulls[i])
+			return 0;
+		if (h->key_int[i]) {
+			int64_t v;
+			if (!fs_parse_int64(vals[i], lens[i], &v)) {
+				fs_error_set("%s: column '%s': '%s' is not an int64 (join key of entity '%s'%s)",
+					     where, h->key_names[i], vals[i], h->key_entity[i], what);
+				return FS_EINVALID;
+			}
+			sb_add(kb, &v, sizeof(v));
+		} else {
+			uint32_t l = (uint32_t)lens[i];
+			sb_add(kb, &l, sizeof(l));
+			sb_add(kb, vals[i], lens[i]);
+		}
+	}
+	return 1;
+}
+
+static int key_entities(struct hview *h, const struct erows *e)
+{
+	struct strbuf kb = STRBUF_INIT;
+	const char *vals[64];
+	size_t lens[64];
+	bool nulls[64];
+	size_t r, i;
+	int rc = 0;
+
+	if (h->nkeys > 64) {
+		fs_error_set("feature_view '%s': too many entities", h->view->name);
+		return FS_EINVALID;
+	}
+	h->ekey = xmalloc((e->n + 1) * sizeof(*h->ekey));
+	for (r = 0; r < e->n; r++) {
+		for (i = 0; i < h->nkeys; i++) {
+			vals[i] = efield(e, r, (size_t)h->key_ecol[i]);
+			lens[i] = strlen(vals[i]);
+			nulls[i] = !lens[i];
+		}
+		{
+			char where[512];
+			snprintf(where, sizeof(where), "%s:%zu", e->name, e->line[r]);
+			rc = build_key(h, &kb, vals, lens, nulls, where, "");
+		}
+		if (rc < 0)
+			break;
+		h->ekey[r] = rc ? fs_keymap_intern(h->keys, kb.buf, kb.len) : NONE;
+		rc = 0;
+	}
+	sb_release(&kb);
+	return rc;
+}
+
+static int source_col(struct fs_source *src, const json_t *spec, const char *name,
+		      const char *role, const char *view)
+{
+	const char *col = fs_source_column_for(spec, name);
+	int i = fs_source_column(src, col);
+
+	if (i < 0)
+		fs_error_set("source '%s' (%s) has no column '%s' (%s of feature_view '%s')", src->name,
+			     src->what, col, role, view);
+	return i;
+}
+
+static void text_add(struct hview *h, size_t slot, const char *s, size_t len)
+{
+	ALLOC_GROW(h->text, h->text_len + len + 1, h->text_alloc);
+	h->vals[slot] = (int64_t)h->text_len;
+	memcpy(h->text + h->text_len, s, len);
+	h->text[h->text_len + len] = '\0';
+	h->text_len += len + 1;
+}
+
+static int scan_source(struct hview *h, const struct fs_repo *repo, const struct fs_defs *defs)
+{
+	const json_t *data = fs_source_data_spec(defs, h->source);
+	struct fs_source *src = NULL;
+	struct strbuf kb = STRBUF_INIT;
+	const struct fs_cell *cells;
+	const char *ts_field, *cr_field;
+	int tscol, crcol = -1, rc;
+	const char *vals[64];
+	size_t lens[64], i;
+	bool nulls[64];
+	char where[512];
+
+	if ((rc = fs_source_open(&src, defs, h->source, repo->root)))
+		return rc;
+	ts_field = json_string_value(json_object_get(data, "timestamp_field"));
+	cr_field = json_string_value(json_object_get(data, "created_timestamp_field"));
+	rc = FS_EINVALID;
+	if ((tscol = source_col(src, data, ts_field, "timestamp_field", h->view->name)) < 0)
+		goto done;
+	if (cr_field &&
+	    (crcol = source_col(src, data, cr_field, "created_timestamp_field", h->view->name)) < 0)
+		goto done;
+	for (i = 0; i < h->nkeys; i++)
+		if ((h->key_scol[i] = source_col(src, data, h->key_names[i], "join key",
+						 h->view->name)) < 0)
+			goto done;
+	for (i = 0; i < h->nfeats; i++)
+		if ((h->feats[i].col = source_col(src, data, h->feats[i].name, "feature",
+						  h->view->name)) < 0)
+			goto done;
+
+	while ((rc = fs_source_next(src, &cells)) == 1) {
+		int64_t ts, cr = INT64_MIN, iv;
+		uint32_t id;
+		size_t base;
+
+		for (i = 0; i < h->nkeys; i++) {
+			const struct fs_cell *c = &cells[h->key_scol[i]];
+			vals[i] = c->s;
+			lens[i] = c->len;
+			nulls[i] = c->null || !c->len;
+		}
+		if (cells[tscol].null || !fs_time_parse(cells[tscol].s, cells[tscol].len, &ts)) {
+			fs_source_where(src, where, sizeof(where));
+			fs_error_set("%s: column '%s': %s timestamp '%s'", where, ts_field,
+				     cells[tscol].null ? "empty" : "bad", cells[tscol].s);
+			rc = FS_EINVALID;
+			break;
+		}
+		if (crcol >= 0 && !cells[crcol].null &&
+		    !fs_time_parse(cells[crcol].s, cells[crcol].len, &cr)) {
+			fs_source_where(src, where, sizeof(where));
+			fs_error_set("%s: column '%s': bad timestamp '%s'", where, cr_field,
+				     cells[crcol].s);
+			rc = FS_EINVALID;
+			break;
+		}
+		rc = build_key(h, &kb, vals, lens, nulls, "", "");
+		if (rc < 0) {
+			char msg[1024];
+			fs_source_where(src, where, sizeof(where));
+			snprintf(msg, sizeof(msg), "%s%s", where, fs_error_last());
+			fs_error_set("%s", msg);
+			break;
+		}
+		id = rc ? fs_keymap_find(h->keys, kb.buf, kb.len) : NONE;
+		/* validate every value; keep the row only when its key is wanted */
+		base = h->n * h->nfeats;
+		if (id != NONE) {
+			ALLOC_GROW(h->key, h->n + 1, h->alloc_key);
+			ALLOC_GROW(h->ts, h->n + 1, h->alloc_ts);
+			ALLOC_GROW(h->created, h->n + 1, h->alloc_cr);
+			ALLOC_GROW(h->vals, base + h->nfeats + 1, h->alloc_vals);
+			ALLOC_GROW(h->nulls, base + h->nfeats + 1, h->alloc_nulls);
+		}
+		for (i = 0; i < h->nfeats; i++) {
+			const struct fs_cell *c = &cells[h->feats[i].col];
+			bool null = c->null || (!c->len && h->feats[i].type != FS_T_STRING);
+			if (!null && !fs_value_parse(h->feats[i].type, c->s, c->len, &iv)) {
+				fs_source_where(src, where, sizeof(where));
+				fs_error_set("%s: column '%s': '%s' is not a %s (feature '%s' of feature_view '%s')",
+					     where, src->columns[h->feats[i].col], c->s,
+					     fs_type_name(h->feats[i].type), h->feats[i].name,
+					     h->view->name);
+				rc = FS_EINVALID;
+				goto done;
+			}
+			if (id == NONE)
+				continue;
+			h->nulls[base + i] = null;
+			if (null)
+				h->vals[base + i] = 0;
+			else if (fs_type_is_text(h->feats[i].type))
+				text_add(h, base + i, c->s, c->len);
+			else
+				h->vals[base + i] = iv;
+		}
+		if (id != NONE) {
+			h->key[h->n] = id;
+			h->ts[h->n] = ts;
+			h->created[h->n] = cr;
+			h->n++;
+		}
+		rc = 0;
+	}
+	if (rc == 0 && h->n >= NONE) {
+		fs_error_set("feature_view '%s': too many matching source rows", h->view->name);
+		rc = FS_ERR;
+	}
+done:
+	sb_release(&kb);
+	fs_source_close(src);
+	return rc;
+}
+
+/* ---- grouping and the merge ---- */
+
+static const struct hview *sort_view;
+
+static int cmp_src(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	const struct hview *h = sort_view;
+
+	if (h->ts[x] != h->ts[y])
+		return h->ts[x] < h->ts[y] ? -1 : 1;
+	if (h->created[x] != h->created[y])
+		return h->created[x] < h->created[y] ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+static const int64_t *sort_ets;
+
+static int cmp_ent(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	if (sort_ets[x] != sort_ets[y])
+		return sort_ets[x] < sort_ets[y] ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+/* Group ids 0..n-1 by key[] (counting sort); start[k]..start[k+1] is key k's group. */
+static uint32_t *group_by_key(const uint32_t *key, size_t n, size_t nkeys, size_t **start_out)
+{
+	size_t *start = xcalloc(nkeys + 2, sizeof(*start)), i;
+	uint32_t *perm = xmalloc((n + 1) * sizeof(*perm));
+
+	for (i = 0; i < n; i++)
+		if (key[i] != NONE)
+			start[key[i] + 1]++;
+	for (i = 0; i < nkeys; i++)
+		start[i + 1] += start[i];
+	{
+		size_t *fill = xmalloc((nkeys + 1) * sizeof(*fill));
+		memcpy(fill, start, (nkeys + 1) * sizeof(*fill));
+		for (i = 0; i < n; i++)
+			if (key[i] != NONE)
+				perm[fill[key[i]]++] = (uint32_t)i;
+		free(fill);
+	}
+	*start_out = start;
+	return perm;
+}
+
+static void sort_group(uint32_t *p, size_t n, int (*cmp)(const void *, const void *))
+{
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		if (cmp(&p[i - 1], &p[i]) > 0)
+			break;
+	if (i < n) /* not already in order (sources are often written in time order) */
+		qsort(p, n, sizeof(*p), cmp);
+}
+
+static void merge(struct hview *h, const struct erows *e)
+{
+	size_t nkeys = fs_keymap_size(h->keys), k, i;
+	size_t *sstart, *estart;
+	uint32_t *sperm = group_by_key(h->key, h->n, nkeys, &sstart);
+	uint32_t *eperm = group_by_key(h->ekey, e->n, nkeys, &estart);
+
+	h->best = xmalloc((e->n + 1) * sizeof(*h->best));
+	for (i = 0; i < e->n; i++)
+		h->best[i] = NONE;
+	sort_view = h;
+	sort_ets = e->ts;
+	for (k = 0; k < nkeys; k++) {
+		uint32_t *S = sperm + sstart[k], *E = eperm + estart[k];
+		size_t ns = sstart[k + 1] - sstart[k], ne = estart[k + 1] - estart[k], j = 0;
+
+		if (!ns)
+			continue;
+		sort_group(S, ns, cmp_src);
+		sort_group(E, ne, cmp_ent);
+		for (i = 0; i < ne; i++) {
+			int64_t rts = e->ts[E[i]];
+			uint32_t cand;
+			while (j < ns && h->ts[S[j]] <= rts)
+				j++;
+			if (!j)
+				continue;
+			cand = S[j - 1];
+			if (h->ttl_us > 0 && h->ts[cand] < rts - h->ttl_us)
+				continue;
+			h->best[E[i]] = cand;
+		}
+	}
+	free(sperm);
+	free(eperm);
+	free(sstart);
+	free(estart);
+}
+
+/* ---- output ---- */
+
+struct outcol {
+	struct hview *h;
+	size_t feat;
+	const char *name;
+};
+
+static void flush(struct strbuf *sb, FILE *out, bool force)
+{
+	if (sb->len >= (1 << 20) || (force && sb->len)) {
+		fwrite(sb->buf, 1, sb->len, out);
+		sb_reset(sb);
+	}
+}
+
+static void write_csv(const struct erows *e, const struct outcol *cols, size_t ncols, FILE *out)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t r, c;
+
+	for (c = 0; c < e->ncols; c++) {
+		if (c)
+			sb_addc(&sb, ',');
+		fs_csv_quote(&sb, e->cols[c], strlen(e->cols[c]));
+	}
+	for (c = 0; c < ncols; c++) {
+		sb_addc(&sb, ',');
+		fs_csv_quote(&sb, cols[c].name, strlen(cols[c].name));
+	}
+	sb_addc(&sb, '\n');
+	for (r = 0; r < e->n; r++) {
+		for (c = 0; c < e->ncols; c++) {
+			const char *v = efield(e, r, c);
+			if (c)
+				sb_addc(&sb, ',');
+			fs_csv_quote(&sb, v, strlen(v));
+		}
+		for (c = 0; c < ncols; c++) {
+			const struct hview *h = cols[c].h;
+			uint32_t b = h->best[r];
+			size_t slot;
+
+			sb_addc(&sb, ',');
+			if (b == NONE)
+				continue;
+			slot = (size_t)b * h->nfeats + cols[c].feat;
+			if (h->nulls[slot])
+				continue;
+			if (fs_type_is_text(h->feats[cols[c].feat].type)) {
+				const char *t = h->text + h->vals[slot];
+				fs_value_csv(&sb, h->feats[cols[c].feat].type, 0, t, strlen(t));
+			} else {
+				fs_value_csv(&sb, h->feats[cols[c].feat].type, h->vals[slot], NULL, 0);
+			}
+		}
+		sb_addc(&sb, '\n');
+		flush(&sb, out, false);
+	}
+	flush(&sb, out, true);
+	sb_release(&sb);
+}
+
+static void write_json(const struct erows *e, struct hview *views, size_t nviews,
+		       const struct outcol *cols, size_t ncols, FILE *out)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t r, c, v, k;
+
+	for (r = 0; r < e->n; r++) {
+		sb_addc(&sb, '{');
+		for (c = 0; c < e->ncols; c++) {
+			const char *s = efield(e, r, c);
+			int64_t iv;
+			bool num = false;
+
+			/* join keys of int64 entities as numbers, other columns as text */
+			for (v = 0; v < nviews && !num; v++)
+				for (k = 0; k < views[v].nkeys && !num; k++)
+					num = views[v].key_ecol[k] == (int)c && views[v].key_int[k] &&
+					      fs_parse_int64(s, strlen(s), &iv);
+			if (c)
+				sb_addc(&sb, ',');
+			fs_json_quote(&sb, e->cols[c], strlen(e->cols[c]));
+			sb_addc(&sb, ':');
+			if (num)
+				fs_value_json(&sb, FS_T_INT64, iv, NULL, 0);
+			else if (*s)
+				fs_json_quote(&sb, s, strlen(s));
+			else
+				sb_adds(&sb, "null");
+		}
+		for (c = 0; c < ncols; c++) {
+			const struct hview *h = cols[c].h;
+			uint32_t b = h->best[r];
+			size_t slot = (size_t)b * h->nfeats + cols[c].feat;
+			enum fs_type t = h->feats[cols[c].feat].type;
+
+			sb_addc(&sb, ',');
+			fs_json_quote(&sb, cols[c].name, strlen(cols[c].name));
+			sb_addc(&sb, ':');
+			if (b == NONE || h->nulls[slot]) {
+				sb_adds(&sb, "null");
+			} else if (fs_type_is_text(t)) {
+				const char *text = h->text + h->vals[slot];
+				fs_value_json(&sb, t, 0, text, strlen(text));
+			} else {
+				fs_value_json(&sb, t, h->vals[slot], NULL, 0);
+			}
+		}
+		sb_adds(&sb, "}\n");
+		flush(&sb, out, false);
+	}
+	flush(&sb, out, true);
+	sb_release(&sb);
+}
+
+int fs_historical(struct fs_repo *repo, const struct fs_hist_opts *o, FILE *out)
+{
+	struct fs_defs defs = { 0 };
+	struct erows e = { 0 };
+	struct hview *views = NULL;
+	struct outcol *cols = NULL;
+	json_t *refs = NULL, *it;
+	size_t nviews = 0, i, j;
+	int rc;
+
+	if ((rc = fs_registry_load(repo->registry, &defs)))
+		return rc;
+	if ((rc = fs_resolve_refs(&defs, o->refs, o->nrefs, o->full_names, &refs)))
+		goto done;
+	if ((rc = read_entities(&e, o->entities, o->ts_column ? o->ts_column : "event_timestamp")))
+		goto done;
+	views = xcalloc(json_array_size(refs) + 1, sizeof(*views));
+	cols = xcalloc(json_array_size(refs) + 1, sizeof(*cols));
+	json_array_foreach(refs, i, it) {
+		const char *vname = json_string_value(json_object_get(it, "view"));
+		const char *col = json_string_value(json_object_get(it, "column"));
+		struct hview *h = NULL;
+
+		if (ecol(&e, col) >= 0) {
+			fs_error_set("%s: column '%s' is also the name of a requested feature: rename it or use --full-feature-names",
+				     e.name, col);
+			rc = FS_EINVALID;
+			goto done;
+		}
+		for (j = 0; j < nviews; j++)
+			if (!strcmp(views[j].view->name, vname))
+				h = &views[j];
+		if (!h) {
+			h = &views[nviews++];
+			rc = setup_view(h, &defs, fs_defs_find(&defs, FS_KIND_FEATURE_VIEW, vname), &e);
+			if (rc)
+				goto done;
+			h->feats = xcalloc(json_array_size(refs), sizeof(*h->feats));
+		}
+		h->feats[h->nfeats].name = json_string_value(json_object_get(it, "feature"));
+		fs_type_parse(&h->feats[h->nfeats].type, json_string_value(json_object_get(it, "type")));
+		cols[i].h = h;
+		cols[i].feat = h->nfeats++;
+		cols[i].name = col;
+	}
+	for (i = 0; i < nviews; i++) {
+		if ((rc = key_entities(&views[i], &e)) || (rc = scan_source(&views[i], repo, &defs)))
+			goto done;
+		merge(&views[i], &e);
+	}
+	if (o->json)
+		write_json(&e, views, nviews, cols, json_array_size(refs), out);
+	else
+		write_csv(&e, cols, json_array_size(refs), out);
+	if (fflush(out) || ferror(out)) {
+		fs_error_set("cannot write the training set: %s", strerror(errno));
+		rc = FS_ERR;
+	}
+done:
+	for (i = 0; i < nviews; i++)
+		hview_free(&views[i]);
+	free(views);
+	free(cols);
+	erows_free(&e);
+	json_decref(refs);
+	fs_defs_release(&defs);
+	return rc;
+}

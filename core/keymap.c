@@ -1,0 +1,138 @@
+#include "keymap.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+#include "banned.h"
+
+struct slot {
+	uint64_t hash;
+	uint32_t id; /* FS_KEY_NONE: empty */
+};
+
+struct fs_keymap {
+	struct slot *slots;
+	size_t mask, n;
+	char *arena; /* keys, back to back */
+	size_t arena_len, arena_alloc;
+	size_t *off; /* off[id]: start of key id in arena; off[n]: end */
+	size_t off_alloc;
+};
+
+static uint64_t hash_bytes(const void *p, size_t len)
+{
+	/* FNV-1a, 8 bytes at a time, finished with a murmur-style mix */
+	const unsigned char *s = p;
+	uint64_t h = 0xcbf29ce484222325ULL ^ len;
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	for (; i < len; i++)
+		h = (h ^ s[i]) * 0x100000001b3ULL;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+struct fs_keymap *fs_keymap_new(void)
+{
+	struct fs_keymap *m = xcalloc(1, sizeof(*m));
+	size_t i;
+
+	m->mask = 1023;
+	m->slots = xmalloc((m->mask + 1) * sizeof(*m->slots));
+	for (i = 0; i <= m->mask; i++)
+		m->slots[i].id = FS_KEY_NONE;
+	ALLOC_GROW(m->off, 1, m->off_alloc);
+	m->off[0] = 0;
+	return m;
+}
+
+void fs_keymap_free(struct fs_keymap *m)
+{
+	if (!m)
+		return;
+	free(m->slots);
+	free(m->arena);
+	free(m->off);
+	free(m);
+}
+
+static int same_key(const struct fs_keymap *m, uint32_t id, const void *key, size_t len)
+{
+	size_t a = m->off[id], b = m->off[id + 1];
+	return b - a == len && !memcmp(m->arena + a, key, len);
+}
+
+uint32_t fs_keymap_find(const struct fs_keymap *m, const void *key, size_t len)
+{
+	uint64_t h = hash_bytes(key, len);
+	size_t i = h & m->mask;
+
+	for (;; i = (i + 1) & m->mask) {
+		const struct slot *s = &m->slots[i];
+		if (s->id == FS_KEY_NONE)
+			return FS_KEY_NONE;
+		if (s->hash == h && same_key(m, s->id, key, len))
+			return s->id;
+	}
+}
+
+static void grow(struct fs_keymap *m)
+{
+	size_t nmask = m->mask * 2 + 1, i;
+	struct slot *ns = xmalloc((nmask + 1) * sizeof(*ns));
+
+	for (i = 0; i <= nmask; i++)
+		ns[i].id = FS_KEY_NONE;
+	for (i = 0; i <= m->mask; i++) {
+		size_t j;
+		if (m->slots[i].id == FS_KEY_NONE)
+			continue;
+		for (j = m->slots[i].hash & nmask; ns[j].id != FS_KEY_NONE; j = (j + 1) & nmask)
+			;
+		ns[j] = m->slots[i];
+	}
+	free(m->slots);
+	m->slots = ns;
+	m->mask = nmask;
+}
+
+uint32_t fs_keymap_intern(struct fs_keymap *m, const void *key, size_t len)
+{
+	uint64_t h = hash_bytes(key, len);
+	size_t i = h & m->mask;
+
+	for (;; i = (i + 1) & m->mask) {
+		struct slot *s = &m->slots[i];
+		if (s->id == FS_KEY_NONE)
+			break;
+		if (s->hash == h && same_key(m, s->id, key, len))
+			return s->id;
+	}
+	m->slots[i].hash = h;
+	m->slots[i].id = (uint32_t)m->n;
+	ALLOC_GROW(m->arena, m->arena_len + len + 1, m->arena_alloc);
+	memcpy(m->arena + m->arena_len, key, len);
+	m->arena_len += len;
+	m->n++;
+	ALLOC_GROW(m->off, m->n + 1, m->off_alloc);
+	m->off[m->n] = m->arena_len;
+	if (m->n * 2 > m->mask)
+		grow(m);
+	return (uint32_t)(m->n - 1);
+}
+
+size_t fs_keymap_size(const struct fs_keymap *m)
+{
+	return m->n;
+}
