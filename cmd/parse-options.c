@@ -35,7 +35,7 @@ static void print_usage(FILE *out, const char *const *usage, const struct option
 			n = snprintf(left, sizeof(left), "    --%s", o->long_name);
 		if (o->argh && n > 0 && (size_t)n < sizeof(left))
 			snprintf(left + n, sizeof(left) - (size_t)n, " <%s>", o->argh);
-		if (strlen(left) > 24)
+		if (strlen(left) > 22)
 			fprintf(out, "    %s\n%28s%s\n", left, "", o->help);
 		else
 			fprintf(out, "    %-24s%s\n", left, o->help);
