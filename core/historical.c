@@ -584,102 +584,125 @@ done:
 
 /* ---- grouping and the merge ---- */
 
-static const struct hview *sort_view;
+struct gsrc {
+	int64_t ts, cr;
+	uint32_t idx;
+};
 
-static int cmp_src(const void *a, const void *b)
+struct gent {
+	int64_t ts;
+	uint32_t idx;
+};
+
+static int cmp_gsrc(const void *a, const void *b)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	const struct hview *h = sort_view;
+	const struct gsrc *x = a, *y = b;
 
-	if (h->ts[x] != h->ts[y])
-		return h->ts[x] < h->ts[y] ? -1 : 1;
-	if (h->created[x] != h->created[y])
-		return h->created[x] < h->created[y] ? -1 : 1;
-	return x < y ? -1 : x > y;
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	if (x->cr != y->cr)
+		return x->cr < y->cr ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-static const int64_t *sort_ets;
-
-static int cmp_ent(const void *a, const void *b)
+static int cmp_gent(const void *a, const void *b)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	const struct gent *x = a, *y = b;
 
-	if (sort_ets[x] != sort_ets[y])
-		return sort_ets[x] < sort_ets[y] ? -1 : 1;
-	return x < y ? -1 : x > y;
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-/* Group ids 0..n-1 by key[] (counting sort); start[k]..start[k+1] is key k's group. */
-static uint32_t *group_by_key(const uint32_t *key, size_t n, size_t nkeys, size_t **start_out)
+/* Sort unless already in order (sources are often written in time order). */
+static void sort_run(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	size_t i;
+	char *p = base;
+
+	for (i = 1; i < n; i++)
+		if (cmp(p + (i - 1) * size, p + i * size) > 0)
+			break;
+	if (i < n)
+		qsort(base, n, size, cmp);
+}
+
+/* Prefix sums of per-key counts: start[k]..start[k+1] is key k's group. */
+static size_t *group_starts(const uint32_t *key, size_t n, size_t nkeys)
 {
 	size_t *start = xcalloc(nkeys + 2, sizeof(*start)), i;
-	uint32_t *perm = xmalloc((n + 1) * sizeof(*perm));
 
 	for (i = 0; i < n; i++)
 		if (key[i] != NONE)
 			start[key[i] + 1]++;
 	for (i = 0; i < nkeys; i++)
 		start[i + 1] += start[i];
-	{
-		size_t *fill = xmalloc((nkeys + 1) * sizeof(*fill));
-		memcpy(fill, start, (nkeys + 1) * sizeof(*fill));
-		for (i = 0; i < n; i++)
-			if (key[i] != NONE)
-				perm[fill[key[i]]++] = (uint32_t)i;
-		free(fill);
-	}
-	*start_out = start;
-	return perm;
+	return start;
 }
 
-static void sort_group(uint32_t *p, size_t n, int (*cmp)(const void *, const void *))
-{
-	size_t i;
-
-	for (i = 1; i < n; i++)
-		if (cmp(&p[i - 1], &p[i]) > 0)
-			break;
-	if (i < n) /* not already in order (sources are often written in time order) */
-		qsort(p, n, sizeof(*p), cmp);
-}
-
+/*
+ * Group both sides by key (counting sort, moving the timestamps along so
+ * that each group is contiguous), order each group by time, and walk the
+ * two with one cursor each.
+ */
 static void merge(struct hview *h, const struct erows *e)
 {
 	size_t nkeys = fs_keymap_size(h->keys), k, i;
-	size_t *sstart, *estart;
-	uint32_t *sperm = group_by_key(h->key, h->n, nkeys, &sstart);
-	uint32_t *eperm = group_by_key(h->ekey, e->n, nkeys, &estart);
+	size_t *ss = group_starts(h->key, h->n, nkeys);
+	size_t *es = group_starts(h->ekey, e->n, nkeys);
+	size_t *fill = xmalloc((nkeys + 1) * sizeof(*fill));
+	struct gsrc *S = xmalloc((h->n + 1) * sizeof(*S));
+	struct gent *E = xmalloc((e->n + 1) * sizeof(*E));
+
+	memcpy(fill, ss, (nkeys + 1) * sizeof(*fill));
+	for (i = 0; i < h->n; i++) {
+		struct gsrc *g = &S[fill[h->key[i]]++];
+		g->ts = h->ts[i];
+		g->cr = h->created[i];
+		g->idx = (uint32_t)i;
+	}
+	/* the per-row arrays are no longer needed: give the memory back early */
+	free(h->key);
+	free(h->ts);
+	free(h->created);
+	h->key = NULL;
+	h->ts = h->created = NULL;
+	memcpy(fill, es, (nkeys + 1) * sizeof(*fill));
+	for (i = 0; i < e->n; i++) {
+		if (h->ekey[i] == NONE)
+			continue;
+		E[fill[h->ekey[i]]].ts = e->ts[i];
+		E[fill[h->ekey[i]]++].idx = (uint32_t)i;
+	}
+	free(fill);
 
 	h->best = xmalloc((e->n + 1) * sizeof(*h->best));
 	for (i = 0; i < e->n; i++)
 		h->best[i] = NONE;
-	sort_view = h;
-	sort_ets = e->ts;
 	for (k = 0; k < nkeys; k++) {
-		uint32_t *S = sperm + sstart[k], *E = eperm + estart[k];
-		size_t ns = sstart[k + 1] - sstart[k], ne = estart[k + 1] - estart[k], j = 0;
+		struct gsrc *gs = S + ss[k];
+		struct gent *ge = E + es[k];
+		size_t ns = ss[k + 1] - ss[k], ne = es[k + 1] - es[k], j = 0;
 
-		if (!ns)
+		if (!ns || !ne)
 			continue;
-		sort_group(S, ns, cmp_src);
-		sort_group(E, ne, cmp_ent);
+		sort_run(gs, ns, sizeof(*gs), cmp_gsrc);
+		sort_run(ge, ne, sizeof(*ge), cmp_gent);
 		for (i = 0; i < ne; i++) {
-			int64_t rts = e->ts[E[i]];
-			uint32_t cand;
-			while (j < ns && h->ts[S[j]] <= rts)
+			int64_t rts = ge[i].ts;
+			while (j < ns && gs[j].ts <= rts)
 				j++;
 			if (!j)
 				continue;
-			cand = S[j - 1];
-			if (h->ttl_us > 0 && h->ts[cand] < rts - h->ttl_us)
+			if (h->ttl_us > 0 && gs[j - 1].ts < rts - h->ttl_us)
 				continue;
-			h->best[E[i]] = cand;
+			h->best[ge[i].idx] = gs[j - 1].idx;
 		}
 	}
-	free(sperm);
-	free(eperm);
-	free(sstart);
-	free(estart);
+	free(S);
+	free(E);
+	free(ss);
+	free(es);
 }
 
 /* ---- output ---- */

@@ -2,13 +2,16 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "util.h"
 #include "banned.h"
 
 struct slot {
 	uint64_t hash;
-	uint32_t id; /* FS_KEY_NONE: empty */
+	uint64_t inline_key; /* keys of up to 8 bytes, compared without the arena */
+	uint32_t id;         /* FS_KEY_NONE: empty */
+	uint32_t len;
 };
 
 struct fs_keymap {
@@ -67,10 +70,23 @@ void fs_keymap_free(struct fs_keymap *m)
 	free(m);
 }
 
-static int same_key(const struct fs_keymap *m, uint32_t id, const void *key, size_t len)
+static uint64_t small_key(const void *key, size_t len)
 {
-	size_t a = m->off[id], b = m->off[id + 1];
-	return b - a == len && !memcmp(m->arena + a, key, len);
+	uint64_t v = 0;
+	memcpy(&v, key, len);
+	return v;
+}
+
+static int same_key(const struct fs_keymap *m, const struct slot *s, const void *key, size_t len)
+{
+	size_t a;
+
+	if (s->len != len)
+		return 0;
+	if (len <= 8)
+		return s->inline_key == small_key(key, len);
+	a = m->off[s->id];
+	return !memcmp(m->arena + a, key, len);
 }
 
 uint32_t fs_keymap_find(const struct fs_keymap *m, const void *key, size_t len)
@@ -82,15 +98,32 @@ uint32_t fs_keymap_find(const struct fs_keymap *m, const void *key, size_t len)
 		const struct slot *s = &m->slots[i];
 		if (s->id == FS_KEY_NONE)
 			return FS_KEY_NONE;
-		if (s->hash == h && same_key(m, s->id, key, len))
+		if (s->hash == h && same_key(m, s, key, len))
 			return s->id;
 	}
+}
+
+/*
+ * Slot arrays of a large map are probed at random: back them with huge
+ * pages where the kernel offers them, or TLB misses dominate lookups.
+ */
+static struct slot *alloc_slots(size_t n)
+{
+	size_t bytes = n * sizeof(struct slot);
+	void *p;
+
+	if (bytes < (2u << 20))
+		return xmalloc(bytes);
+	if (posix_memalign(&p, 2u << 20, bytes))
+		return xmalloc(bytes);
+	madvise(p, bytes, MADV_HUGEPAGE);
+	return p;
 }
 
 static void grow(struct fs_keymap *m)
 {
 	size_t nmask = m->mask * 2 + 1, i;
-	struct slot *ns = xmalloc((nmask + 1) * sizeof(*ns));
+	struct slot *ns = alloc_slots(nmask + 1);
 
 	for (i = 0; i <= nmask; i++)
 		ns[i].id = FS_KEY_NONE;
@@ -116,11 +149,13 @@ uint32_t fs_keymap_intern(struct fs_keymap *m, const void *key, size_t len)
 		struct slot *s = &m->slots[i];
 		if (s->id == FS_KEY_NONE)
 			break;
-		if (s->hash == h && same_key(m, s->id, key, len))
+		if (s->hash == h && same_key(m, s, key, len))
 			return s->id;
 	}
 	m->slots[i].hash = h;
 	m->slots[i].id = (uint32_t)m->n;
+	m->slots[i].len = (uint32_t)len;
+	m->slots[i].inline_key = len <= 8 ? small_key(key, len) : 0;
 	ALLOC_GROW(m->arena, m->arena_len + len + 1, m->arena_alloc);
 	memcpy(m->arena + m->arena_len, key, len);
 	m->arena_len += len;
