@@ -1,8 +1,10 @@
 #include "apply.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "error.h"
@@ -10,6 +12,79 @@
 #include "strbuf.h"
 #include "util.h"
 #include "banned.h"
+
+/*
+ * Parsing YAML dominates planning a large repository; files are
+ * independent, so a large set is parsed by two threads, each into its own
+ * defs and diagnostics, merged afterwards (validation sorts them anyway).
+ */
+struct parse_job {
+	const struct fs_files *files;
+	size_t from, to;
+	struct fs_defs defs;
+	struct fs_diags diags;
+};
+
+static void *parse_files(void *p)
+{
+	struct parse_job *job = p;
+	size_t i;
+
+	for (i = job->from; i < job->to; i++) {
+		const struct fs_file *f = &job->files->items[i];
+		if (fs_is_definition_path(f->path))
+			fs_defs_parse(&job->defs, f->path, f->data, f->len, &job->diags);
+	}
+	return NULL;
+}
+
+static void merge_job(struct fs_defs *defs, struct fs_diags *diags, struct parse_job *job)
+{
+	size_t i;
+
+	ALLOC_GROW(defs->objs, defs->n + job->defs.n, defs->alloc);
+	memcpy(defs->objs + defs->n, job->defs.objs, job->defs.n * sizeof(*defs->objs));
+	defs->n += job->defs.n;
+	ALLOC_GROW(defs->docs, defs->ndocs + job->defs.ndocs, defs->docs_alloc);
+	memcpy(defs->docs + defs->ndocs, job->defs.docs, job->defs.ndocs * sizeof(*defs->docs));
+	defs->ndocs += job->defs.ndocs;
+	free(job->defs.objs);
+	free(job->defs.docs);
+	for (i = 0; i < job->diags.n; i++) {
+		ALLOC_GROW(diags->items, diags->n + 1, diags->alloc);
+		diags->items[diags->n++] = job->diags.items[i];
+	}
+	free(job->diags.items);
+}
+
+#define PARALLEL_PARSE_BYTES (256 * 1024)
+
+static void parse_definitions(const struct fs_files *files, struct fs_defs *defs,
+			      struct fs_diags *diags)
+{
+	struct parse_job jobs[2] = { { files, 0, 0 }, { files, 0, 0 } };
+	size_t total = 0, half = 0, i;
+	pthread_t tid;
+
+	for (i = 0; i < files->n; i++)
+		total += files->items[i].len;
+	for (i = 0; i < files->n && half < total / 2; i++)
+		half += files->items[i].len;
+	jobs[0].to = jobs[1].from = i;
+	jobs[1].to = files->n;
+	json_object_seed(0); /* before any thread creates objects */
+	if (total < PARALLEL_PARSE_BYTES || sysconf(_SC_NPROCESSORS_ONLN) < 2 ||
+	    pthread_create(&tid, NULL, parse_files, &jobs[1])) {
+		jobs[0].to = files->n;
+		parse_files(&jobs[0]);
+		merge_job(defs, diags, &jobs[0]);
+		return;
+	}
+	parse_files(&jobs[0]);
+	pthread_join(tid, NULL);
+	merge_job(defs, diags, &jobs[0]);
+	merge_job(defs, diags, &jobs[1]);
+}
 
 int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, struct fs_apply *a,
 		     struct fs_diags *diags)
@@ -39,10 +114,9 @@ int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, str
 			have_config = true;
 			if (!fs_config_parse(&cfg, repo->root, f->data, f->len, f->path, diags))
 				fs_config_free(cfg);
-		} else if (fs_is_definition_path(f->path)) {
-			fs_defs_parse(&a->want, f->path, f->data, f->len, diags);
 		}
 	}
+	parse_definitions(&a->files, &a->want, diags);
 	if (!have_config)
 		fs_diags_add(diags, opts->rev ? opts->rev : NULL, 0, 0,
 			     "no fs.yaml in %s", opts->rev ? "that revision" : "the working tree");
@@ -51,7 +125,7 @@ int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, str
 		fs_diags_sort(diags);
 		return FS_EINVALID;
 	}
-	if ((rc = fs_registry_load(repo->registry, &a->have)))
+	if ((rc = fs_registry_load_texts(repo->registry, &a->have)))
 		return rc;
 	fs_plan_compute(&a->plan, &a->want, &a->have);
 	return 0;

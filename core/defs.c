@@ -621,6 +621,7 @@ void fs_defs_release(struct fs_defs *defs)
 	for (i = 0; i < defs->n; i++) {
 		free(defs->objs[i].name);
 		free(defs->objs[i].file);
+		free(defs->objs[i].spec_text);
 		json_decref(defs->objs[i].spec);
 	}
 	free(defs->objs);
@@ -630,6 +631,13 @@ void fs_defs_release(struct fs_defs *defs)
 	}
 	free(defs->docs);
 	memset(defs, 0, sizeof(*defs));
+}
+
+json_t *fs_object_spec(struct fs_object *obj)
+{
+	if (!obj->spec && obj->spec_text)
+		obj->spec = json_loads(obj->spec_text, 0, NULL);
+	return obj->spec;
 }
 
 char *fs_spec_dump(const json_t *spec)

@@ -42,7 +42,8 @@ extern const char *const fs_feature_types[]; /* NULL-terminated */
 struct fs_object {
 	enum fs_kind kind;
 	char *name;
-	json_t *spec; /* canonical spec (owned) */
+	json_t *spec; /* canonical spec (owned); NULL until parsed when loaded as text */
+	char *spec_text; /* canonical text, when loaded from the registry as text */
 	char *file;   /* where it was defined; NULL when loaded from the registry */
 	int line, col;
 	int version;           /* registry version of this object; 0 if not registered */
@@ -83,6 +84,8 @@ void fs_defs_sort(struct fs_defs *defs);
 struct fs_object *fs_defs_find(const struct fs_defs *defs, enum fs_kind kind, const char *name);
 void fs_defs_release(struct fs_defs *defs);
 
+/* The spec, parsed from spec_text on first use (NULL if that text is corrupt). */
+json_t *fs_object_spec(struct fs_object *obj);
 /* Canonical text of a spec (sorted keys, compact); caller frees. */
 char *fs_spec_dump(const json_t *spec);
 

@@ -5,7 +5,7 @@
 
 #include "banned.h"
 
-static char last_error[4096];
+static _Thread_local char last_error[4096];
 
 void fs_error_set(const char *fmt, ...)
 {

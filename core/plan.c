@@ -1,5 +1,6 @@
 #include "plan.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,14 +48,28 @@ static void diff_fields(struct fs_change *c)
 	qsort(c->fields, c->nfields, sizeof(*c->fields), cmp_field);
 }
 
-void fs_plan_compute(struct fs_plan *out, const struct fs_defs *want, const struct fs_defs *have)
+/* Does the registered h hold exactly w's spec? */
+static bool same_spec(const struct fs_object *w, struct fs_object *h)
+{
+	char *text;
+	bool same;
+
+	if (!h->spec_text)
+		return json_equal(w->spec, h->spec);
+	text = fs_spec_dump(w->spec);
+	same = text && !strcmp(text, h->spec_text);
+	free(text);
+	return same;
+}
+
+void fs_plan_compute(struct fs_plan *out, const struct fs_defs *want, struct fs_defs *have)
 {
 	size_t i = 0, j = 0;
 
 	memset(out, 0, sizeof(*out));
 	while (i < want->n || j < have->n) {
 		const struct fs_object *w = i < want->n ? &want->objs[i] : NULL;
-		const struct fs_object *h = j < have->n ? &have->objs[j] : NULL;
+		struct fs_object *h = j < have->n ? &have->objs[j] : NULL;
 		int c;
 
 		if (!w)
@@ -70,14 +85,14 @@ void fs_plan_compute(struct fs_plan *out, const struct fs_defs *want, const stru
 			i++;
 		} else if (c > 0) {
 			struct fs_change *ch = add(out, '-', h);
-			ch->old = h->spec;
+			ch->old = fs_object_spec(h);
 			ch->old_version = h->version;
 			j++;
 		} else {
-			if (!json_equal(w->spec, h->spec)) {
+			if (!same_spec(w, h)) {
 				struct fs_change *ch = add(out, '~', w);
 				ch->spec = w->spec;
-				ch->old = h->spec;
+				ch->old = fs_object_spec(h);
 				ch->old_version = h->version;
 				diff_fields(ch);
 			}

@@ -29,7 +29,11 @@ struct fs_plan {
 	size_t n, alloc;
 };
 
-void fs_plan_compute(struct fs_plan *out, const struct fs_defs *want, const struct fs_defs *have);
+/*
+ * Changes from have (registered; specs may be loaded as text) to want.
+ * Specs of have are parsed only where they differ.
+ */
+void fs_plan_compute(struct fs_plan *out, const struct fs_defs *want, struct fs_defs *have);
 /* "+feature_view trips, ~entity driver" (shortened past a few items); caller frees. */
 char *fs_plan_summary(const struct fs_plan *plan);
 /* [{"op": "+", "kind": ..., "name": ..., "fields": [...]}] */

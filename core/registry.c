@@ -1,6 +1,7 @@
 #include "registry.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,7 +151,7 @@ sqlite3 *fs_registry_db(struct fs_registry *r)
 	return r->db;
 }
 
-int fs_registry_load(struct fs_registry *r, struct fs_defs *out)
+static int load(struct fs_registry *r, struct fs_defs *out, bool as_text)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -168,6 +169,12 @@ int fs_registry_load(struct fs_registry *r, struct fs_defs *out)
 
 		if (fs_kind_parse(&kind, k))
 			continue; /* a kind from a newer fs: leave it alone */
+		if (as_text) {
+			fs_defs_add(out, kind, name, NULL);
+			out->objs[out->n - 1].spec_text =
+				xstrdup((const char *)sqlite3_column_text(st, 4));
+			goto set_versions;
+		}
 		spec = json_loads((const char *)sqlite3_column_text(st, 4), 0, &jerr);
 		if (!spec) {
 			sqlite3_finalize(st);
@@ -177,6 +184,7 @@ int fs_registry_load(struct fs_registry *r, struct fs_defs *out)
 			return FS_ERR;
 		}
 		fs_defs_add(out, kind, name, spec);
+	set_versions:
 		out->objs[out->n - 1].version = sqlite3_column_int(st, 2);
 		out->objs[out->n - 1].applied_in = sqlite3_column_int64(st, 3);
 	}
@@ -187,6 +195,16 @@ int fs_registry_load(struct fs_registry *r, struct fs_defs *out)
 	}
 	fs_defs_sort(out);
 	return 0;
+}
+
+int fs_registry_load(struct fs_registry *r, struct fs_defs *out)
+{
+	return load(r, out, false);
+}
+
+int fs_registry_load_texts(struct fs_registry *r, struct fs_defs *out)
+{
+	return load(r, out, true);
 }
 
 int fs_registry_version(struct fs_registry *r, int64_t *out)

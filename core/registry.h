@@ -29,6 +29,12 @@ sqlite3 *fs_registry_db(struct fs_registry *reg);
 
 /* The registered objects, with version and applied_in set, sorted. */
 int fs_registry_load(struct fs_registry *reg, struct fs_defs *out);
+/*
+ * The same with each spec kept as its canonical text (spec_text), parsed
+ * only on use (fs_object_spec): what comparing against new definitions
+ * needs, without parsing what did not change.
+ */
+int fs_registry_load_texts(struct fs_registry *reg, struct fs_defs *out);
 /* Latest registry version (0 before the first apply). */
 int fs_registry_version(struct fs_registry *reg, int64_t *out);
 
