@@ -7,12 +7,13 @@
 #include "parse-options.h"
 #include "banned.h"
 
-void print_changes(const struct fs_plan *plan);
+void print_changes(const struct fs_plan *plan, const json_t *impact);
+json_t *changes_json(const struct fs_plan *plan, const json_t *impact);
 
 int cmd_apply(int argc, const char **argv, struct fs_ctx *ctx)
 {
 	static const char *const usage[] = {
-		"fs apply [-m <msg>] [--rev <rev>] [--no-commit] [--json] [-q]", NULL
+		"fs apply [-m <msg>] [--rev <rev>] [--no-commit] [--force] [--json] [-q]", NULL
 	};
 	struct fs_apply_opts opts = { 0 };
 	bool json = false, quiet = false;
@@ -23,6 +24,8 @@ int cmd_apply(int argc, const char **argv, struct fs_ctx *ctx)
 			   "apply the definitions of this commit (the working tree is not read)"),
 		OPT_BOOL(0, "no-commit", &opts.no_commit,
 			 "refuse definitions that differ from HEAD instead of committing them"),
+		OPT_BOOL(0, "force", &opts.force,
+			 "apply even when it removes features a production model was trained on"),
 		OPT_BOOL(0, "json", &json, "print the result as JSON"),
 		OPT_BOOL('q', "quiet", &quiet, "print nothing on success"),
 		OPT_END(),
@@ -48,10 +51,10 @@ int cmd_apply(int argc, const char **argv, struct fs_ctx *ctx)
 				      a.registry_version ? json_integer(a.registry_version)
 							 : json_null(),
 				      "commit", a.commit, "committed", a.committed, "changes",
-				      fs_plan_json(&a.plan));
+				      changes_json(&a.plan, a.impact));
 		print_json(j);
 	} else if (!quiet) {
-		print_changes(&a.plan);
+		print_changes(&a.plan, a.impact);
 		if (a.committed) {
 			char *branch = fs_git_branch(ctx->repo->git);
 			printf("[%s %s] %s\n", branch, short_oid(a.commit),

@@ -30,7 +30,10 @@ int cmd_help(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_init(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_log(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_ls(int argc, const char **argv, struct fs_ctx *ctx);
+int cmd_models(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_plan(int argc, const char **argv, struct fs_ctx *ctx);
+int cmd_promote(int argc, const char **argv, struct fs_ctx *ctx);
+int cmd_register_model(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_version(int argc, const char **argv, struct fs_ctx *ctx);
 
 /* common.c */
@@ -44,6 +47,10 @@ int die_diags(struct fs_diags *diags, const char *what);
 void print_json(json_t *j);
 /* Print a spec as indented YAML-like text. */
 void print_spec(const json_t *spec, int indent);
+/* POST event to the webhooks subscribed to it; failures are warnings. Steals body. */
+void fire_webhooks(const struct fs_config *cfg, const char *event, json_t *body);
+/* Split "KEY=VALUE": 0 with *key allocated, -1 when there is no '=' or no key. */
+int parse_kv(const char *arg, char **key, const char **value);
 /* 12-character abbreviation of a commit id ("" stays ""). */
 const char *short_oid(const char *oid);
 

@@ -6,6 +6,8 @@
 #include "builtin.h"
 #include "duration.h"
 #include "error.h"
+#include "util.h"
+#include "webhook.h"
 #include "banned.h"
 
 int die_last_error(void)
@@ -141,4 +143,33 @@ const char *short_oid(const char *oid)
 
 	snprintf(buf, sizeof(buf), "%.12s", oid ? oid : "");
 	return buf;
+}
+
+void fire_webhooks(const struct fs_config *cfg, const char *event, json_t *body)
+{
+	size_t i;
+	char *text;
+
+	json_object_set_new(body, "event", json_string(event));
+	text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+	for (i = 0; i < cfg->nwebhooks; i++) {
+		if (!fs_webhook_wants(&cfg->webhooks[i], event))
+			continue;
+		if (fs_webhook_post(&cfg->webhooks[i], text))
+			warning("%s (the %s still stands)", fs_error_last(),
+				!strcmp(event, "model.registered") ? "registration" : "transition");
+	}
+	free(text);
+	json_decref(body);
+}
+
+int parse_kv(const char *arg, char **key, const char **value)
+{
+	const char *eq = strchr(arg, '=');
+
+	if (!eq || eq == arg)
+		return -1;
+	*key = xstrndup(arg, (size_t)(eq - arg));
+	*value = eq + 1;
+	return 0;
 }

@@ -35,7 +35,11 @@ static const struct cmd_struct commands[] = {
 	{ "init", cmd_init, 0, "Create a feature repository" },
 	{ "log", cmd_log, NEEDS_REPO, "Show the apply history" },
 	{ "ls", cmd_ls, NEEDS_REPO, "List registered objects" },
+	{ "models", cmd_models, NEEDS_REPO, "List model versions, their audit trail, or past stages" },
 	{ "plan", cmd_plan, NEEDS_REPO, "Show what apply would change" },
+	{ "promote", cmd_promote, NEEDS_REPO, "Move a model version to a stage, checking its gates" },
+	{ "register-model", cmd_register_model, NEEDS_REPO,
+	  "Register a new model version with its artifact and lineage" },
 	{ "version", cmd_version, 0, "Print the version" },
 };
 

@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "apply.h"
 #include "builtin.h"
@@ -6,12 +7,14 @@
 #include "parse-options.h"
 #include "banned.h"
 
-/* Shared with apply: one line per change. */
-void print_changes(const struct fs_plan *plan);
+/* Shared with apply: one line per change, and the model versions it affects. */
+void print_changes(const struct fs_plan *plan, const json_t *impact);
+json_t *changes_json(const struct fs_plan *plan, const json_t *impact);
 
-void print_changes(const struct fs_plan *plan)
+void print_changes(const struct fs_plan *plan, const json_t *impact)
 {
 	size_t i, k;
+	json_t *u;
 
 	for (i = 0; i < plan->n; i++) {
 		const struct fs_change *c = &plan->items[i];
@@ -19,7 +22,30 @@ void print_changes(const struct fs_plan *plan)
 		for (k = 0; k < c->nfields; k++)
 			printf("%s%s", k ? ", " : ": ", c->fields[k]);
 		putchar('\n');
+		json_array_foreach(json_array_get(impact, i), k, u) {
+			json_t *breaks = json_object_get(u, "breaks");
+			printf("    affects model %s version %lld (%s)",
+			       json_string_value(json_object_get(u, "model")),
+			       (long long)json_integer_value(json_object_get(u, "version")),
+			       json_string_value(json_object_get(u, "stage")));
+			if (json_array_size(breaks)) {
+				char *list = json_dumps(breaks, JSON_COMPACT);
+				printf(": removes trained-on features %s", list);
+				free(list);
+			}
+			putchar('\n');
+		}
 	}
+}
+
+json_t *changes_json(const struct fs_plan *plan, const json_t *impact)
+{
+	json_t *arr = fs_plan_json(plan), *c;
+	size_t i;
+
+	json_array_foreach(arr, i, c)
+		json_object_set(c, "models", json_array_get(impact, i));
+	return arr;
 }
 
 int cmd_plan(int argc, const char **argv, struct fs_ctx *ctx)
@@ -54,14 +80,14 @@ int cmd_plan(int argc, const char **argv, struct fs_ctx *ctx)
 	for (i = 0; i < a.plan.n; i++)
 		counts[a.plan.items[i].op == '+' ? 0 : a.plan.items[i].op == '~' ? 1 : 2]++;
 	if (json) {
-		print_json(json_pack("{s:o, s:{s:I, s:I, s:I}}", "changes", fs_plan_json(&a.plan),
+		print_json(json_pack("{s:o, s:{s:I, s:I, s:I}}", "changes", changes_json(&a.plan, a.impact),
 				     "summary", "add", (json_int_t)counts[0], "change",
 				     (json_int_t)counts[1], "delete", (json_int_t)counts[2]));
 	} else if (!quiet) {
 		if (!a.plan.n) {
 			printf("No changes.\n");
 		} else {
-			print_changes(&a.plan);
+			print_changes(&a.plan, a.impact);
 			printf("\n%zu to add, %zu to change, %zu to delete.\n", counts[0], counts[1],
 			       counts[2]);
 		}

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "error.h"
 #include "lock.h"
+#include "models.h"
 #include "strbuf.h"
 #include "util.h"
 #include "banned.h"
@@ -86,6 +87,73 @@ static void parse_definitions(const struct fs_files *files, struct fs_defs *defs
 	merge_job(defs, diags, &jobs[1]);
 }
 
+static bool has_feature(const json_t *view_spec, const char *name)
+{
+	json_t *f;
+	size_t i;
+
+	json_array_foreach(json_object_get(view_spec, "features"), i, f)
+		if (!strcmp(json_string_value(json_object_get(f, "name")), name))
+			return true;
+	return false;
+}
+
+/* Which model versions each change of a feature view touches, and breaks. */
+static int plan_impact(struct fs_repo *repo, struct fs_apply *a)
+{
+	size_t i, j, k;
+	int rc;
+
+	a->impact = json_array();
+	for (i = 0; i < a->plan.n; i++) {
+		const struct fs_change *c = &a->plan.items[i];
+		json_t *users = NULL, *u;
+
+		if (c->kind != FS_KIND_FEATURE_VIEW || c->op == '+') {
+			json_array_append_new(a->impact, json_array());
+			continue;
+		}
+		if ((rc = fs_models_using_view(repo->registry, c->name, &users)))
+			return rc;
+		json_array_foreach(users, j, u) {
+			json_t *breaks = json_array(), *f;
+			json_array_foreach(json_object_get(u, "features"), k, f)
+				if (c->op == '-' || !has_feature(c->spec, json_string_value(f)))
+					json_array_append(breaks, f);
+			json_object_del(u, "features");
+			json_object_set_new(u, "breaks", breaks);
+		}
+		json_array_append_new(a->impact, users);
+	}
+	return 0;
+}
+
+/* A change that removes features a production model was trained on. */
+static int check_production_guard(const struct fs_apply *a)
+{
+	size_t i, j;
+	json_t *u;
+
+	for (i = 0; i < a->plan.n; i++) {
+		json_array_foreach(json_array_get(a->impact, i), j, u) {
+			json_t *breaks = json_object_get(u, "breaks");
+			char *list;
+			if (strcmp(json_string_value(json_object_get(u, "stage")), "production") ||
+			    !json_array_size(breaks))
+				continue;
+			list = json_dumps(breaks, JSON_COMPACT);
+			fs_error_set("%s feature_view '%s' would remove features %s that model '%s' version %lld in production was trained on; use --force to apply anyway",
+				     a->plan.items[i].op == '-' ? "deleting" : "changing",
+				     a->plan.items[i].name, list,
+				     json_string_value(json_object_get(u, "model")),
+				     (long long)json_integer_value(json_object_get(u, "version")));
+			free(list);
+			return FS_EINVALID;
+		}
+	}
+	return 0;
+}
+
 int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, struct fs_apply *a,
 		     struct fs_diags *diags)
 {
@@ -128,7 +196,7 @@ int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, str
 	if ((rc = fs_registry_load_texts(repo->registry, &a->have)))
 		return rc;
 	fs_plan_compute(&a->plan, &a->want, &a->have);
-	return 0;
+	return plan_impact(repo, a);
 }
 
 static char *lock_path(struct fs_repo *repo)
@@ -151,6 +219,8 @@ int fs_apply_run(struct fs_repo *repo, const struct fs_apply_opts *opts, struct 
 	if ((rc = fs_apply_prepare(repo, opts, a, diags)))
 		return rc;
 	if ((rc = fs_repo_git(repo, &git)))
+		return rc;
+	if (!opts->force && (rc = check_production_guard(a)))
 		return rc;
 	if (!opts->rev) {
 		rc = fs_git_diff_head(git, &a->files, &a->changed, &a->nchanged, &a->deleted,
@@ -214,5 +284,6 @@ void fs_apply_release(struct fs_apply *a)
 	free(a->deleted);
 	fs_lock_release(a->lock);
 	free(a->summary);
+	json_decref(a->impact);
 	memset(a, 0, sizeof(*a));
 }

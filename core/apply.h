@@ -23,6 +23,7 @@ struct fs_apply_opts {
 	const char *rev;     /* NULL: working tree */
 	const char *message; /* commit message; NULL: generated */
 	bool no_commit;      /* refuse a dirty tree instead of committing */
+	bool force;          /* apply even when it breaks a model version in production */
 };
 
 struct fs_apply {
@@ -38,6 +39,12 @@ struct fs_apply {
 	bool committed;                /* fs_apply_run made a commit */
 	int64_t registry_version;      /* after fs_apply_run; 0 when nothing changed */
 	char *summary; /* generated summary of the plan */
+	/*
+	 * Per plan change (same index), the model versions whose lineage uses
+	 * the changed view: [{"model", "version", "stage", "breaks": [...]}],
+	 * "breaks" naming trained-on features the change removes.
+	 */
+	json_t *impact;
 	struct fs_lock *lock;
 };
 
@@ -47,7 +54,11 @@ struct fs_apply {
  */
 int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, struct fs_apply *out,
 		     struct fs_diags *diags);
-/* Take the apply lock, prepare, commit and register. */
+/*
+ * Take the apply lock, prepare, commit and register. Refuses (FS_EINVALID,
+ * message) to delete a view or feature that a production model version was
+ * trained on, unless opts->force.
+ */
 int fs_apply_run(struct fs_repo *repo, const struct fs_apply_opts *opts, struct fs_apply *out,
 		 struct fs_diags *diags);
 void fs_apply_release(struct fs_apply *a);

@@ -16,6 +16,7 @@ enum {
 	FS_EINVALID = -4,  /* user input is invalid (diagnostics given) */
 	FS_ELOCKED = -5,   /* another process holds the lock */
 	FS_EEXISTS = -6,   /* the thing to create already exists */
+	FS_EGATE = -7,     /* a promotion gate is not met (a negative answer) */
 };
 
 void fs_error_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -41,6 +41,35 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (kind, name, version, op));"
 	"CREATE INDEX object_versions_by_apply ON object_versions(applied_in);"
 	"CREATE INDEX object_versions_by_name ON object_versions(name);",
+	/* 1 -> 2: the model registry */
+	"CREATE TABLE model_versions ("
+	"  model TEXT NOT NULL,"
+	"  version INTEGER NOT NULL,"
+	"  stage TEXT NOT NULL DEFAULT 'none',"
+	"  artifact_uri TEXT NOT NULL,"
+	"  artifact_sha256 TEXT NOT NULL,"
+	"  artifact_size INTEGER NOT NULL,"
+	"  artifact_path TEXT,"
+	"  metrics TEXT NOT NULL,"
+	"  params TEXT NOT NULL,"
+	"  tags TEXT NOT NULL,"
+	"  description TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  author TEXT NOT NULL,"
+	"  lineage TEXT NOT NULL,"
+	"  PRIMARY KEY (model, version));"
+	"CREATE TABLE model_transitions ("
+	"  id INTEGER PRIMARY KEY,"
+	"  model TEXT NOT NULL,"
+	"  version INTEGER NOT NULL,"
+	"  from_stage TEXT,"
+	"  to_stage TEXT NOT NULL,"
+	"  at INTEGER NOT NULL,"
+	"  author TEXT NOT NULL,"
+	"  reason TEXT,"
+	"  forced INTEGER NOT NULL DEFAULT 0,"
+	"  FOREIGN KEY (model, version) REFERENCES model_versions(model, version));"
+	"CREATE INDEX model_transitions_by_model ON model_transitions(model, id);",
 };
 
 static int db_fail(struct fs_registry *r, const char *what)

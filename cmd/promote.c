@@ -1,0 +1,112 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "builtin.h"
+#include "error.h"
+#include "models.h"
+#include "parse-options.h"
+#include "timeutil.h"
+#include "banned.h"
+
+int cmd_promote(int argc, const char **argv, struct fs_ctx *ctx)
+{
+	static const char *const usage[] = {
+		"fs promote <name> <version> <stage> [--reason <text>] [--force] [--keep-existing] [--json]",
+		NULL
+	};
+	struct fs_promote_opts o = { 0 };
+	bool json = false;
+	const struct option options[] = {
+		OPT_STRING(0, "reason", &o.reason, "text", "why, for the audit trail"),
+		OPT_BOOL(0, "force", &o.force, "override unmet gates and the skew guard (recorded)"),
+		OPT_BOOL(0, "keep-existing", &o.keep_existing,
+			 "do not archive the version now in that stage"),
+		OPT_BOOL(0, "json", &json, "print the result as JSON"),
+		OPT_END(),
+	};
+	json_t *res = NULL, *u;
+	struct fs_git *git;
+	char *author = NULL, stage[32];
+	size_t i;
+	int rc;
+
+	argc = parse_options(argc, argv, options, usage);
+	if (argc != 3)
+		usage_error(usage, options, "expected a model name, a version and a stage");
+	snprintf(stage, sizeof(stage), "%s", argv[2]);
+	for (i = 0; stage[i]; i++)
+		if (stage[i] >= 'A' && stage[i] <= 'Z')
+			stage[i] = (char)(stage[i] - 'A' + 'a');
+	o.model = argv[0];
+	o.stage = stage;
+	rc = fs_model_resolve(ctx->repo->registry, o.model, argv[1], &o.version);
+	if (rc == FS_EINVALID)
+		usage_error(usage, options, "%s", fs_error_last());
+	if (rc)
+		return die_last_error();
+	if (fs_repo_git(ctx->repo, &git))
+		return die_last_error();
+	author = fs_git_author(git);
+	o.author = author;
+	rc = fs_model_promote(ctx->repo, &o, &res);
+	if (rc == FS_EGATE) {
+		fprintf(stderr, "error: promotion of model '%s' version %d to %s refused:\n", o.model,
+			o.version, o.stage);
+		json_array_foreach(json_object_get(res, "unmet"), i, u)
+			fprintf(stderr, "  - %s\n", json_string_value(u));
+		fprintf(stderr, "hint: fix the causes, or use --force (recorded in 'fs models log')\n");
+		if (json)
+			print_json(json_incref(res));
+		rc = EXIT_NEGATIVE;
+		goto done;
+	}
+	if (rc == FS_EEXISTS) {
+		printf("%s\n", fs_error_last());
+		rc = 0;
+		goto done;
+	}
+	if (rc == FS_EINVALID) {
+		rc = die_last_error();
+		rc = EXIT_USAGE;
+		goto done;
+	}
+	if (rc) {
+		rc = die_last_error();
+		goto done;
+	}
+	json_array_foreach(json_object_get(res, "unmet"), i, u)
+		warning("forced past: %s", json_string_value(u));
+	if (json) {
+		print_json(json_incref(res));
+	} else {
+		json_t *a;
+		printf("model '%s' version %d: %s -> %s\n", o.model, o.version,
+		       json_string_value(json_object_get(res, "from")), o.stage);
+		json_array_foreach(json_object_get(res, "archived"), i, a)
+			printf("model '%s' version %lld: %s -> archived\n", o.model,
+			       (long long)json_integer_value(a), o.stage);
+	}
+	fflush(stdout);
+	{
+		json_t *v = NULL;
+		char when[FS_TIME_BUFSZ];
+		fs_time_format(when, (int64_t)time(NULL));
+		fs_model_get(ctx->repo->registry, o.model, o.version, &v);
+		fire_webhooks(ctx->repo->config, "model.promoted",
+			      json_pack("{s:s, s:i, s:O, s:s, s:s, s:s, s:s*, s:b, s:{s:O, s:O}}",
+					"model", o.model, "version", o.version, "from_stage",
+					json_object_get(res, "from"), "to_stage", o.stage, "author",
+					author, "time", when, "reason", o.reason, "forced",
+					json_is_true(json_object_get(res, "forced")), "artifact", "uri",
+					json_object_get(json_object_get(v, "artifact"), "uri"), "sha256",
+					json_object_get(json_object_get(v, "artifact"), "sha256")));
+		json_decref(v);
+	}
+	rc = 0;
+done:
+	json_decref(res);
+	free(author);
+	return rc;
+}

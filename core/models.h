@@ -1,0 +1,80 @@
+/*
+ * models.h: the model registry (MLflow Model Registry semantics): numbered
+ * versions of applied `kind: model` definitions, each with its artifact
+ * (content-addressed), metrics, params, tags and lineage to the exact
+ * feature views, registry version and git commit it was trained on; stages
+ * none, staging, production, archived; an audit trail of every transition.
+ *
+ * Versions and transitions live in the registry's SQLite database; every
+ * change is one transaction. Versions are JSON objects:
+ *   {"model", "version", "stage", "artifact": {"uri", "sha256", "size",
+ *    "path"}, "metrics", "params", "tags", "description", "created_at",
+ *    "author", "lineage": {"feature_service", "registry_version",
+ *    "git_commit", "feature_views": [{"name", "version", "features":
+ *    [{"name", "type"}]}]}}
+ */
+#ifndef FS_MODELS_H
+#define FS_MODELS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "repo.h"
+
+extern const char *const fs_stages[]; /* none staging production archived, NULL */
+
+struct fs_register_opts {
+	const char *model;
+	const char *artifact; /* path or http(s) URL */
+	json_t *metrics;      /* name -> number */
+	json_t *params;       /* name -> string */
+	json_t *tags;         /* name -> string */
+	const char *description;
+	const char *author;
+};
+
+/* Create the next version; *out gets it (JSON above). */
+int fs_model_register(struct fs_repo *repo, const struct fs_register_opts *opts, json_t **out);
+
+/* "3", "v3" or "@production" (the version now in that stage) -> 3. */
+int fs_model_resolve(struct fs_registry *reg, const char *model, const char *ref, int *out);
+/* One version, or FS_ENOTFOUND. */
+int fs_model_get(struct fs_registry *reg, const char *model, int version, json_t **out);
+/* The version now in stage, or FS_ENOTFOUND. */
+int fs_model_in_stage(struct fs_registry *reg, const char *model, const char *stage, json_t **out);
+
+struct fs_promote_opts {
+	const char *model;
+	int version;
+	const char *stage;
+	const char *reason;
+	const char *author;
+	bool force;
+	bool keep_existing;
+};
+
+/*
+ * Move a version to a stage. Checks the model's promotion gates (from
+ * stages, metric thresholds) and, into production, the skew guard (every
+ * feature trained on still registered with its type, in an online view).
+ * Unmet and not forced: FS_EGATE, *out = {"unmet": [...]} and nothing
+ * changes. Otherwise *out = {"model", "version", "from", "to", "forced",
+ * "unmet" (what --force overrode), "archived": [versions moved out]}.
+ */
+int fs_model_promote(struct fs_repo *repo, const struct fs_promote_opts *opts, json_t **out);
+
+/* Versions of model (or of every model when NULL), oldest first. */
+int fs_models_list(struct fs_registry *reg, const char *model, json_t **out);
+/* The audit trail of model, oldest first: [{"version", "from", "to", "at", "author", "reason", "forced"}]. */
+int fs_models_log(struct fs_registry *reg, const char *model, json_t **out);
+/* Which version held each stage at time t (seconds): {"staging": 2, "production": 1, ...}. */
+int fs_models_at(struct fs_registry *reg, const char *model, int64_t t, json_t **out);
+
+/*
+ * Model versions whose lineage uses feature view `view`, as [{"model",
+ * "version", "stage", "features": [...]}], archived versions left out.
+ */
+int fs_models_using_view(struct fs_registry *reg, const char *view, json_t **out);
+
+#endif
