@@ -9,6 +9,8 @@
 
 void print_changes(const struct fs_plan *plan, const json_t *impact);
 json_t *changes_json(const struct fs_plan *plan, const json_t *impact);
+void print_resets(char *const *resets, size_t n);
+json_t *resets_json(char *const *resets, size_t n);
 
 int cmd_apply(int argc, const char **argv, struct fs_ctx *ctx)
 {
@@ -47,14 +49,16 @@ int cmd_apply(int argc, const char **argv, struct fs_ctx *ctx)
 		goto done;
 	}
 	if (json) {
-		json_t *j = json_pack("{s:o, s:s, s:b, s:o}", "registry_version",
+		json_t *j = json_pack("{s:o, s:s, s:b, s:o, s:o}", "registry_version",
 				      a.registry_version ? json_integer(a.registry_version)
 							 : json_null(),
 				      "commit", a.commit, "committed", a.committed, "changes",
-				      changes_json(&a.plan, a.impact));
+				      changes_json(&a.plan, a.impact), "resets",
+				      resets_json(a.resets, a.nresets));
 		print_json(j);
 	} else if (!quiet) {
 		print_changes(&a.plan, a.impact);
+		print_resets(a.resets, a.nresets);
 		if (a.committed) {
 			char *branch = fs_git_branch(ctx->repo->git);
 			printf("[%s %s] %s\n", branch, short_oid(a.commit),

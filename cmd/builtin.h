@@ -26,15 +26,24 @@ struct fs_ctx {
 int cmd_apply(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_describe(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_get_historical(int argc, const char **argv, struct fs_ctx *ctx);
+int cmd_get_online(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_help(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_init(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_log(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_ls(int argc, const char **argv, struct fs_ctx *ctx);
+int cmd_materialize(int argc, const char **argv, struct fs_ctx *ctx);
+int cmd_materialize_incremental(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_models(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_plan(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_promote(int argc, const char **argv, struct fs_ctx *ctx);
+int cmd_push(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_register_model(int argc, const char **argv, struct fs_ctx *ctx);
+int cmd_status(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_version(int argc, const char **argv, struct fs_ctx *ctx);
+
+struct fs_mat_opts;
+/* materialize.c: shared by materialize and materialize-incremental */
+int run_materialize(struct fs_ctx *ctx, struct fs_mat_opts *o, bool verbose, bool json);
 
 /* common.c */
 /* "fatal: <last error>" on stderr; returns EXIT_FATAL. */

@@ -9,6 +9,30 @@
 
 /* Shared with apply: one line per change, and the model versions it affects. */
 void print_changes(const struct fs_plan *plan, const json_t *impact);
+void print_resets(char *const *resets, size_t n);
+json_t *resets_json(char *const *resets, size_t n);
+
+void print_resets(char *const *resets, size_t n)
+{
+	size_t i;
+
+	if (!n)
+		return;
+	printf("Drops the online data and materialization state of:");
+	for (i = 0; i < n; i++)
+		printf(" %s", resets[i]);
+	printf(" (rematerialize them)\n");
+}
+
+json_t *resets_json(char *const *resets, size_t n)
+{
+	json_t *arr = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, json_string(resets[i]));
+	return arr;
+}
 json_t *changes_json(const struct fs_plan *plan, const json_t *impact);
 
 void print_changes(const struct fs_plan *plan, const json_t *impact)
@@ -80,7 +104,7 @@ int cmd_plan(int argc, const char **argv, struct fs_ctx *ctx)
 	for (i = 0; i < a.plan.n; i++)
 		counts[a.plan.items[i].op == '+' ? 0 : a.plan.items[i].op == '~' ? 1 : 2]++;
 	if (json) {
-		print_json(json_pack("{s:o, s:{s:I, s:I, s:I}}", "changes", changes_json(&a.plan, a.impact),
+		print_json(json_pack("{s:o, s:o, s:{s:I, s:I, s:I}}", "changes", changes_json(&a.plan, a.impact), "resets", resets_json(a.resets, a.nresets),
 				     "summary", "add", (json_int_t)counts[0], "change",
 				     (json_int_t)counts[1], "delete", (json_int_t)counts[2]));
 	} else if (!quiet) {
@@ -88,6 +112,7 @@ int cmd_plan(int argc, const char **argv, struct fs_ctx *ctx)
 			printf("No changes.\n");
 		} else {
 			print_changes(&a.plan, a.impact);
+			print_resets(a.resets, a.nresets);
 			printf("\n%zu to add, %zu to change, %zu to delete.\n", counts[0], counts[1],
 			       counts[2]);
 		}

@@ -39,6 +39,12 @@ int cmd_promote(int argc, const char **argv, struct fs_ctx *ctx)
 	for (i = 0; stage[i]; i++)
 		if (stage[i] >= 'A' && stage[i] <= 'Z')
 			stage[i] = (char)(stage[i] - 'A' + 'a');
+	for (i = 0; fs_stages[i] && strcmp(fs_stages[i], stage); i++)
+		;
+	if (!fs_stages[i] || strlen(argv[2]) >= sizeof(stage))
+		usage_error(usage, options,
+			    "unknown stage '%s' (expected none, staging, production or archived)",
+			    argv[2]);
 	o.model = argv[0];
 	o.stage = stage;
 	rc = fs_model_resolve(ctx->repo->registry, o.model, argv[1], &o.version);
@@ -63,7 +69,13 @@ int cmd_promote(int argc, const char **argv, struct fs_ctx *ctx)
 		goto done;
 	}
 	if (rc == FS_EEXISTS) {
-		printf("%s\n", fs_error_last());
+		/* already there: nothing changes, nothing is posted */
+		if (json)
+			print_json(json_pack("{s:s, s:i, s:s, s:s, s:b, s:[], s:[]}", "model", o.model,
+					     "version", o.version, "from", o.stage, "to", o.stage,
+					     "forced", 0, "unmet", "archived"));
+		else
+			printf("%s\n", fs_error_last());
 		rc = 0;
 		goto done;
 	}

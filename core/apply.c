@@ -10,6 +10,7 @@
 #include "error.h"
 #include "lock.h"
 #include "models.h"
+#include "online.h"
 #include "strbuf.h"
 #include "util.h"
 #include "banned.h"
@@ -128,6 +129,62 @@ static int plan_impact(struct fs_repo *repo, struct fs_apply *a)
 	return 0;
 }
 
+static bool plan_changes(const struct fs_plan *p, enum fs_kind kind, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (p->items[i].kind == kind && !strcmp(p->items[i].name, name))
+			return true;
+	return false;
+}
+
+/*
+ * Views whose stored online records no longer fit: deleted, or whose
+ * schema (join keys and their types, features and their types) changes,
+ * through the view itself or one of its entities.
+ */
+static void find_resets(struct fs_apply *a)
+{
+	size_t i, j;
+
+	for (i = 0; i < a->plan.n; i++)
+		if (a->plan.items[i].kind == FS_KIND_FEATURE_VIEW && a->plan.items[i].op == '-') {
+			a->resets = xrealloc(a->resets, (a->nresets + 1) * sizeof(char *));
+			a->resets[a->nresets++] = xstrdup(a->plan.items[i].name);
+		}
+	for (i = 0; i < a->have.n; i++)
+		if (a->have.objs[i].kind == FS_KIND_ENTITY)
+			fs_object_spec(&a->have.objs[i]);
+	for (i = 0; i < a->want.n; i++) {
+		const struct fs_object *w = &a->want.objs[i];
+		struct fs_object *h;
+		json_t *ents = json_object_get(w->spec, "entities");
+		bool touched;
+		char *s1, *s2;
+
+		if (w->kind != FS_KIND_FEATURE_VIEW)
+			continue;
+		h = fs_defs_find(&a->have, FS_KIND_FEATURE_VIEW, w->name);
+		if (!h)
+			continue;
+		touched = plan_changes(&a->plan, FS_KIND_FEATURE_VIEW, w->name);
+		for (j = 0; !touched && j < json_array_size(ents); j++)
+			touched = plan_changes(&a->plan, FS_KIND_ENTITY,
+					       json_string_value(json_array_get(ents, j)));
+		if (!touched || !fs_object_spec(h))
+			continue;
+		s1 = fs_view_schema(&a->want, w);
+		s2 = fs_view_schema(&a->have, h);
+		if (strcmp(s1, s2)) {
+			a->resets = xrealloc(a->resets, (a->nresets + 1) * sizeof(char *));
+			a->resets[a->nresets++] = xstrdup(w->name);
+		}
+		free(s1);
+		free(s2);
+	}
+}
+
 /* A change that removes features a production model was trained on. */
 static int check_production_guard(const struct fs_apply *a)
 {
@@ -196,6 +253,7 @@ int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, str
 	if ((rc = fs_registry_load_texts(repo->registry, &a->have)))
 		return rc;
 	fs_plan_compute(&a->plan, &a->want, &a->have);
+	find_resets(a);
 	return plan_impact(repo, a);
 }
 
@@ -263,7 +321,21 @@ int fs_apply_run(struct fs_repo *repo, const struct fs_apply_opts *opts, struct 
 	rec.author = author;
 	rec.summary = opts->message ? opts->message : summary;
 	rec.time = (int64_t)time(NULL);
-	rc = fs_registry_apply(repo->registry, &a->plan, &rec, &a->registry_version);
+	rc = fs_registry_apply(repo->registry, &a->plan, &rec, a->resets, a->nresets,
+			       &a->registry_version);
+	if (!rc && a->nresets) {
+		/*
+		 * The registry no longer claims these views are materialized;
+		 * drop their records too. Reads check the schema stamp, so a
+		 * failure here leaves space, never wrong answers.
+		 */
+		struct fs_online *store = NULL;
+		size_t i;
+		if (!fs_online_open(&store, repo->config))
+			for (i = 0; i < a->nresets; i++)
+				fs_online_drop(store, a->resets[i]);
+		fs_online_close(store);
+	}
 done:
 	a->summary = summary;
 	free(author);
@@ -285,5 +357,8 @@ void fs_apply_release(struct fs_apply *a)
 	fs_lock_release(a->lock);
 	free(a->summary);
 	json_decref(a->impact);
+	for (i = 0; i < a->nresets; i++)
+		free(a->resets[i]);
+	free(a->resets);
 	memset(a, 0, sizeof(*a));
 }

@@ -45,6 +45,9 @@ struct fs_apply {
 	 * "breaks" naming trained-on features the change removes.
 	 */
 	json_t *impact;
+	/* views whose online data and materialization state this apply drops */
+	char **resets;
+	size_t nresets;
 	struct fs_lock *lock;
 };
 

@@ -232,9 +232,13 @@ int fs_config_load(struct fs_config **out, const char *root)
 	}
 	rc = fs_config_parse(out, root, sb_str(&text), text.len, "fs.yaml", &diags);
 	if (rc) {
+		/* one problem: its message; several: a count, then one line each */
+		fs_diags_sort(&diags);
+		if (diags.n > 1)
+			sb_addf(&msg, "%zu errors in fs.yaml", diags.n);
 		for (i = 0; i < diags.n; i++) {
 			char *s = fs_diag_format(&diags.items[i]);
-			sb_addf(&msg, "%s%s", i ? "\n" : "", s);
+			sb_addf(&msg, "%s%s", diags.n > 1 ? "\nerror: " : "", s);
 			free(s);
 		}
 		fs_error_set("%s", sb_str(&msg));

@@ -106,6 +106,21 @@ static void common_fields(struct fs_yctx *y, yaml_node_t *m, json_t *spec)
 		json_object_set_new(spec, "tags", tags);
 }
 
+/* The node of key in map (for errors about one pair), else map itself. */
+static yaml_node_t *key_node(struct fs_yctx *y, yaml_node_t *map, const char *key)
+{
+	size_t i;
+
+	if (!map || map->type != YAML_MAPPING_NODE)
+		return map;
+	for (i = 0; i < fs_y_map_len(map); i++) {
+		yaml_node_t *k = fs_y_map_key(y, map, i);
+		if (fs_y_str(k) && !strcmp(fs_y_str(k), key))
+			return k;
+	}
+	return map;
+}
+
 static void want_column(struct fs_yctx *y, yaml_node_t *m, const char *key, bool required,
 			json_t *spec)
 {
@@ -168,7 +183,7 @@ static void parse_source(struct fs_yctx *y, yaml_node_t *m, json_t *spec)
 		json_t *v;
 		json_object_foreach(mapping, k, v) {
 			if (!is_column_name(k) || !is_column_name(json_string_value(v)))
-				fs_y_err(y, fs_y_get(y, m, "field_mapping"),
+				fs_y_err(y, key_node(y, fs_y_get(y, m, "field_mapping"), k),
 					 "bad column name in field_mapping '%s: %s'", k,
 					 json_string_value(v));
 		}
@@ -293,8 +308,10 @@ static void parse_feature_view(struct fs_yctx *y, yaml_node_t *m, json_t *spec)
 			err_choice(y, tn, "feature type", ftype, fs_feature_types);
 			ftype = NULL;
 		}
-		if (!fname || !ftype)
+		if (!fname)
 			continue;
+		/* a bad type is reported above; keep the name so that references
+		 * to the feature do not report it as missing too */
 		for (j = 0; j < json_array_size(features); j++) {
 			if (!strcmp(json_string_value(json_object_get(json_array_get(features, j), "name")),
 				    fname)) {
@@ -765,6 +782,8 @@ static void check_service(struct validator *v, struct fs_object *o)
 			continue;
 		}
 		vf = json_object_get(vo->spec, "features");
+		if (!vf)
+			continue; /* the view's features are reported on the view */
 		for (j = 0; j < json_array_size(names); j++) {
 			const char *f = json_string_value(json_array_get(names, j));
 			const char **cands = xcalloc(json_array_size(vf) + 1, sizeof(*cands));
@@ -875,8 +894,12 @@ static int csv_header(struct validator *v, const char *path, struct columns *out
 	return rc;
 }
 
+/*
+ * The columns of a sqlite source's table or query (prepared, never run, as
+ * the reader prepares it). On error *at names the key the error is about.
+ */
 static int sqlite_columns(struct validator *v, const json_t *spec, struct columns *out,
-			  char **err)
+			  char **err, const char **at)
 {
 	const char *path = json_string_value(json_object_get(spec, "path"));
 	const char *table = json_string_value(json_object_get(spec, "table"));
@@ -887,6 +910,7 @@ static int sqlite_columns(struct validator *v, const json_t *spec, struct column
 	char *sql = NULL;
 	int rc = -1, i;
 
+	*at = "path";
 	if (access(full, R_OK) < 0) {
 		*err = xstrfmt("database '%s' %s", path,
 			       errno == ENOENT ? "does not exist" : strerror(errno));
@@ -897,14 +921,27 @@ static int sqlite_columns(struct validator *v, const json_t *spec, struct column
 		goto done;
 	}
 	if (table)
-		sql = sqlite3_mprintf("SELECT * FROM \"%w\" LIMIT 0", table);
+		sql = sqlite3_mprintf("SELECT * FROM \"%w\"", table);
 	else
-		sql = sqlite3_mprintf("SELECT * FROM (%s) LIMIT 0", query);
+		sql = sqlite3_mprintf("%s", query);
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		if (table)
+		const char *msg = sqlite3_errmsg(db);
+		if (sqlite3_errcode(db) == SQLITE_NOTADB || sqlite3_errcode(db) == SQLITE_CORRUPT) {
+			*err = xstrfmt("cannot read database '%s': %s", path, msg);
+		} else if (table && starts_with(msg, "no such table")) {
+			*at = "table";
 			*err = xstrfmt("database '%s' has no table '%s'", path, table);
-		else
-			*err = xstrfmt("query fails on database '%s': %s", path, sqlite3_errmsg(db));
+		} else {
+			*at = table ? "table" : "query";
+			*err = table ? xstrfmt("cannot read table '%s' of database '%s': %s", table,
+					       path, msg)
+				     : xstrfmt("query fails on database '%s': %s", path, msg);
+		}
+		goto done;
+	}
+	if (!st || !sqlite3_stmt_readonly(st) || !sqlite3_column_count(st)) {
+		*at = "query";
+		*err = xstrfmt("query on database '%s' must be a SELECT statement", path);
 		goto done;
 	}
 	out->n = 0;
@@ -961,11 +998,12 @@ static void check_source(struct validator *v, struct fs_object *o)
 			goto done;
 		}
 	} else if (!strcmp(type, "sqlite")) {
-		if (!spec_str(o, "path"))
-			goto done;
-		if (sqlite_columns(v, o->spec, &cols, &err)) {
-			fs_y_err(&y, node_at(&y, o, spec_str(o, "table") ? "table" : "path"), "%s",
-				 err);
+		const char *at;
+		if (!spec_str(o, "path") || strstr(spec_str(o, "path"), "://") ||
+		    !spec_str(o, "table") == !spec_str(o, "query"))
+			goto done; /* reported when parsed */
+		if (sqlite_columns(v, o->spec, &cols, &err, &at)) {
+			fs_y_err(&y, node_at(&y, o, at), "%s", err);
 			goto done;
 		}
 	} else {
@@ -983,7 +1021,7 @@ static void check_source(struct validator *v, struct fs_object *o)
 	mapping = json_object_get(o->spec, "field_mapping");
 	json_object_foreach(mapping, key, val) {
 		if (!has_column(&cols, key))
-			fs_y_err(&y, node_at(&y, o, "field_mapping"),
+			fs_y_err(&y, key_node(&y, node_at(&y, o, "field_mapping"), key),
 				 "%s has no column '%s' (in field_mapping)", cols.where, key);
 	}
 

@@ -171,3 +171,9 @@ size_t fs_keymap_size(const struct fs_keymap *m)
 {
 	return m->n;
 }
+
+const void *fs_keymap_key(const struct fs_keymap *m, uint32_t id, size_t *len)
+{
+	*len = m->off[id + 1] - m->off[id];
+	return m->arena + m->off[id];
+}

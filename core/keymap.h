@@ -21,5 +21,7 @@ uint32_t fs_keymap_intern(struct fs_keymap *m, const void *key, size_t len);
 /* The id of key, or FS_KEY_NONE. */
 uint32_t fs_keymap_find(const struct fs_keymap *m, const void *key, size_t len);
 size_t fs_keymap_size(const struct fs_keymap *m);
+/* The bytes of key id (valid until the next intern). */
+const void *fs_keymap_key(const struct fs_keymap *m, uint32_t id, size_t *len);
 
 #endif

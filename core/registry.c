@@ -70,6 +70,16 @@ static const char *const migrations[] = {
 	"  forced INTEGER NOT NULL DEFAULT 0,"
 	"  FOREIGN KEY (model, version) REFERENCES model_versions(model, version));"
 	"CREATE INDEX model_transitions_by_model ON model_transitions(model, id);",
+	/* 2 -> 3: materialization intervals */
+	"CREATE TABLE materializations ("
+	"  id INTEGER PRIMARY KEY,"
+	"  view TEXT NOT NULL,"
+	"  start_us INTEGER,"
+	"  end_us INTEGER NOT NULL,"
+	"  at INTEGER NOT NULL,"
+	"  rows_read INTEGER NOT NULL,"
+	"  keys_written INTEGER NOT NULL);"
+	"CREATE INDEX materializations_by_view ON materializations(view, end_us);",
 };
 
 static int db_fail(struct fs_registry *r, const char *what)
@@ -253,7 +263,8 @@ int fs_registry_version(struct fs_registry *r, int64_t *out)
 }
 
 int fs_registry_apply(struct fs_registry *r, const struct fs_plan *plan,
-		      const struct fs_apply_record *rec, int64_t *out)
+		      const struct fs_apply_record *rec, char *const *reset_views, size_t nreset,
+		      int64_t *out)
 {
 	sqlite3_stmt *ins_apply = NULL, *next_ver = NULL, *upsert = NULL, *del = NULL,
 		     *ins_ver = NULL;
@@ -343,6 +354,22 @@ int fs_registry_apply(struct fs_registry *r, const struct fs_plan *plan,
 		free(spec);
 		db_fail(r, "cannot record object");
 		goto fail;
+	}
+	for (i = 0; i < nreset; i++) {
+		sqlite3_stmt *d;
+		int rc;
+		if (sqlite3_prepare_v2(r->db, "DELETE FROM materializations WHERE view = ?", -1, &d,
+				       NULL) != SQLITE_OK) {
+			db_fail(r, "cannot reset materialization state");
+			goto fail;
+		}
+		sqlite3_bind_text(d, 1, reset_views[i], -1, SQLITE_STATIC);
+		rc = sqlite3_step(d);
+		sqlite3_finalize(d);
+		if (rc != SQLITE_DONE) {
+			db_fail(r, "cannot reset materialization state");
+			goto fail;
+		}
 	}
 	sqlite3_finalize(ins_apply);
 	sqlite3_finalize(next_ver);

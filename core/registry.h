@@ -47,11 +47,13 @@ struct fs_apply_record {
 
 /*
  * Record plan as a new registry version in one transaction: objects added,
- * changed (version bumped) and deleted, each version's spec, the apply row.
- * out gets the new registry version.
+ * changed (version bumped) and deleted, each version's spec, the apply row,
+ * and the materialization state of reset_views dropped. out gets the new
+ * registry version.
  */
 int fs_registry_apply(struct fs_registry *reg, const struct fs_plan *plan,
-		      const struct fs_apply_record *rec, int64_t *out);
+		      const struct fs_apply_record *rec, char *const *reset_views, size_t nreset,
+		      int64_t *out);
 
 /*
  * Apply history, newest first, as a JSON array of {"registry_version",

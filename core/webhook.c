@@ -1,6 +1,7 @@
 #include "webhook.h"
 
 #include <curl/curl.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
@@ -25,33 +26,59 @@ int fs_webhook_wants(const struct fs_webhook *hook, const char *event)
 	return 0;
 }
 
-void fs_webhook_sign(char *out, size_t outlen, const char *secret, const char *id,
-		     const char *timestamp, const char *body)
+/*
+ * The HMAC key of a secret: for "whsec_<base64>" the decoded bytes (missing
+ * '=' padding tolerated), otherwise the secret's own bytes. NULL when the
+ * part after "whsec_" is not base64.
+ */
+static unsigned char *secret_key(const char *secret, size_t *len)
 {
-	unsigned char key[1024], md[EVP_MAX_MD_SIZE], b64[128];
+	const char *b64 = secret + 6;
+	size_t n = strlen(b64), pad = 0;
+	unsigned char *key;
+	char *padded;
+	int got;
+
+	if (!starts_with(secret, "whsec_")) {
+		*len = strlen(secret);
+		return (unsigned char *)xstrdup(secret);
+	}
+	if (!n || n % 4 == 1 || n > INT_MAX / 2)
+		return NULL;
+	padded = xstrfmt("%s%.*s", b64, (int)((4 - n % 4) % 4), "==");
+	n = strlen(padded);
+	key = xmalloc(n / 4 * 3 + 1);
+	got = EVP_DecodeBlock(key, (const unsigned char *)padded, (int)n);
+	/* EVP_DecodeBlock counts padding as data bytes: drop them */
+	while (pad < 2 && padded[n - 1 - pad] == '=')
+		pad++;
+	free(padded);
+	if (got < 0 || (size_t)got < pad) {
+		free(key);
+		return NULL;
+	}
+	*len = (size_t)got - pad;
+	return key;
+}
+
+int fs_webhook_sign(char *out, size_t outlen, const char *secret, const char *id,
+		    const char *timestamp, const char *body)
+{
+	unsigned char md[EVP_MAX_MD_SIZE], b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+	unsigned char *key;
 	size_t keylen;
 	unsigned mdlen = 0;
 	struct strbuf msg = STRBUF_INIT;
 
-	if (starts_with(secret, "whsec_")) {
-		int n = EVP_DecodeBlock(key, (const unsigned char *)secret + 6,
-					(int)strlen(secret + 6));
-		size_t l = strlen(secret + 6);
-		keylen = n < 0 ? 0 : (size_t)n;
-		/* EVP_DecodeBlock counts padding bytes as data: drop them */
-		while (l && secret[6 + l - 1] == '=' && keylen) {
-			keylen--;
-			l--;
-		}
-	} else {
-		keylen = strlen(secret) < sizeof(key) ? strlen(secret) : sizeof(key);
-		memcpy(key, secret, keylen);
-	}
+	if (!(key = secret_key(secret, &keylen)))
+		return -1;
 	sb_addf(&msg, "%s.%s.%s", id, timestamp, body);
 	HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg.buf, msg.len, md, &mdlen);
 	EVP_EncodeBlock(b64, md, (int)mdlen);
 	snprintf(out, outlen, "v1,%s", b64);
 	sb_release(&msg);
+	free(key);
+	return 0;
 }
 
 static size_t discard(char *p, size_t s, size_t n, void *u)
@@ -92,7 +119,13 @@ int fs_webhook_post(const struct fs_webhook *hook, const char *body)
 		snprintf(hdr, sizeof(hdr), "webhook-timestamp: %s", ts);
 		h = curl_slist_append(h, hdr);
 		if (secret && *secret) {
-			fs_webhook_sign(sig, sizeof(sig), secret, id, ts, body);
+			if (fs_webhook_sign(sig, sizeof(sig), secret, id, ts, body)) {
+				curl_slist_free_all(h);
+				curl_easy_cleanup(curl);
+				fs_error_set("webhook %s: the secret in %s starts with 'whsec_' but the rest is not base64; nothing sent",
+					     hook->url, hook->secret_env);
+				return FS_ERR;
+			}
 			snprintf(hdr, sizeof(hdr), "webhook-signature: %s", sig);
 			h = curl_slist_append(h, hdr);
 		}

@@ -20,8 +20,11 @@
 int fs_webhook_post(const struct fs_webhook *hook, const char *body);
 /* Does hook subscribe to event? */
 int fs_webhook_wants(const struct fs_webhook *hook, const char *event);
-/* "v1,<base64>" for key, id, timestamp, body into out (at least 64 bytes). */
-void fs_webhook_sign(char *out, size_t outlen, const char *secret, const char *id,
-		     const char *timestamp, const char *body);
+/*
+ * "v1,<base64>" for secret, id, timestamp, body into out (at least 64
+ * bytes); -1 (out untouched) when a "whsec_" secret is not base64.
+ */
+int fs_webhook_sign(char *out, size_t outlen, const char *secret, const char *id,
+		    const char *timestamp, const char *body);
 
 #endif

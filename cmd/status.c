@@ -1,0 +1,107 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "builtin.h"
+#include "duration.h"
+#include "error.h"
+#include "materialize.h"
+#include "online.h"
+#include "parse-options.h"
+#include "timeutil.h"
+#include "banned.h"
+
+int cmd_status(int argc, const char **argv, struct fs_ctx *ctx)
+{
+	static const char *const usage[] = { "fs status [--max-staleness <duration>] [--json]", NULL };
+	const char *max = NULL;
+	bool json = false;
+	const struct option options[] = {
+		OPT_STRING(0, "max-staleness", &max, "duration",
+			   "exit 1 when a view is staler than this (e.g. 2h)"),
+		OPT_BOOL(0, "json", &json, "print as JSON"),
+		OPT_END(),
+	};
+	struct fs_defs defs = { 0 };
+	struct fs_online *store = NULL;
+	int64_t max_s = -1, now = (int64_t)time(NULL);
+	json_t *views = json_array(), *v;
+	bool stale = false;
+	size_t i;
+	int rc = 0;
+
+	if (parse_options(argc, argv, options, usage))
+		usage_error(usage, options, "too many arguments");
+	if (max && fs_duration_parse(&max_s, max))
+		usage_error(usage, options, "--max-staleness: %s", fs_error_last());
+	if (fs_registry_load(ctx->repo->registry, &defs) || fs_online_open(&store, ctx->repo->config)) {
+		rc = die_last_error();
+		goto done;
+	}
+	for (i = 0; i < defs.n; i++) {
+		const struct fs_object *o = &defs.objs[i];
+		int64_t end, keys = 0;
+		char *schema;
+		bool have_end;
+
+		if (o->kind != FS_KIND_FEATURE_VIEW || !json_is_true(json_object_get(o->spec, "online")))
+			continue;
+		rc = fs_materialize_last_end(ctx->repo->registry, o->name, &end);
+		if (rc && rc != FS_ENOTFOUND) {
+			rc = die_last_error();
+			goto done;
+		}
+		have_end = rc == 0;
+		rc = 0;
+		schema = fs_view_schema(&defs, o);
+		if (fs_online_count(store, o->name, schema, &keys)) {
+			free(schema);
+			rc = die_last_error();
+			goto done;
+		}
+		free(schema);
+		if (have_end) {
+			char when[FS_TIME_BUFSZ];
+			int64_t staleness = now - end / FS_USEC;
+			fs_time_format_us(when, end);
+			json_array_append_new(views, json_pack("{s:s, s:s, s:I, s:I}", "name", o->name,
+							       "last_end", when, "staleness_seconds",
+							       (json_int_t)staleness, "keys",
+							       (json_int_t)keys));
+			if (max_s >= 0 && staleness > max_s)
+				stale = true;
+		} else {
+			json_array_append_new(views, json_pack("{s:s, s:n, s:n, s:I}", "name", o->name,
+							       "last_end", "staleness_seconds", "keys",
+							       (json_int_t)keys));
+			if (max_s >= 0)
+				stale = true; /* never materialized: infinitely stale */
+		}
+	}
+	if (json) {
+		print_json(json_pack("{s:O}", "views", views));
+	} else {
+		printf("%-32s %-22s %-12s %s\n", "VIEW", "LAST END", "STALENESS", "KEYS");
+		json_array_foreach(views, i, v) {
+			json_t *s = json_object_get(v, "staleness_seconds");
+			char dur[64] = "never";
+			if (json_is_integer(s))
+				fs_duration_format(dur, sizeof(dur), json_integer_value(s) < 0 ? 0 : json_integer_value(s));
+			printf("%-32s %-22s %-12s %lld\n", json_string_value(json_object_get(v, "name")),
+			       json_is_string(json_object_get(v, "last_end"))
+				       ? json_string_value(json_object_get(v, "last_end"))
+				       : "-",
+			       dur, (long long)json_integer_value(json_object_get(v, "keys")));
+		}
+	}
+	if (stale) {
+		if (!json)
+			fprintf(stderr, "error: a view is staler than %s\n", max);
+		rc = EXIT_NEGATIVE;
+	}
+done:
+	json_decref(views);
+	fs_online_close(store);
+	fs_defs_release(&defs);
+	return rc;
+}

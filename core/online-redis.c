@@ -1,0 +1,418 @@
+/*
+ * online-redis.c: the online store in Redis, through hiredis, for serving
+ * from many machines. Keys: fs:<project>:<view>:r:<entity key bytes>,
+ * holding 8 bytes event time and 8 bytes created time (big-endian) and the
+ * encoded values; fs:<project>:<view>:schema and :n (record count).
+ *
+ * Writes go in pipelined batches through a Lua script that keeps the newer
+ * record, so concurrent writers (materialize, push) never let an older row
+ * win. A batch is atomic in Redis; a view's whole write is not (a killed
+ * run leaves a mix of old and new records, each of them valid; the next
+ * run completes the work because its interval was not recorded).
+ */
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "error.h"
+#include "online.h"
+#include "util.h"
+#include "banned.h"
+
+#define BATCH 1000
+
+static const char write_script[] =
+	"local written = 0\n"
+	"local counter = KEYS[#KEYS]\n"
+	"for i = 1, #KEYS - 1 do\n"
+	"  local new = ARGV[i]\n"
+	"  local cur = redis.call('GET', KEYS[i])\n"
+	"  local put = false\n"
+	"  if not cur then\n"
+	"    put = true\n"
+	"    redis.call('INCR', counter)\n"
+	"  else\n"
+	"    local nt, nc = struct.unpack('>i8i8', new)\n"
+	"    local ct, cc = struct.unpack('>i8i8', cur)\n"
+	"    put = nt > ct or (nt == ct and nc >= cc)\n"
+	"  end\n"
+	"  if put then\n"
+	"    redis.call('SET', KEYS[i], new)\n"
+	"    written = written + 1\n"
+	"  end\n"
+	"end\n"
+	"return written\n";
+
+struct rd {
+	redisContext *c;
+	char sha[64];
+};
+
+static int fail(struct fs_online *o, const char *what, const redisReply *r)
+{
+	struct rd *s = o->state;
+	fs_error_set("online store '%s': %s: %s", o->where, what,
+		     r && r->type == REDIS_REPLY_ERROR ? r->str
+		     : s->c && s->c->err	       ? s->c->errstr
+						       : "no reply");
+	return FS_ERR;
+}
+
+/* redis://[[user]:password@]host[:port][/db] */
+static int parse_url(const char *url, char **host, int *port, char **user, char **pass, int *db)
+{
+	const char *p, *at, *slash, *colon;
+	char *hostport;
+
+	if (!starts_with(url, "redis://")) {
+		fs_error_set("redis url '%s' must start with redis:// (TLS is not supported)", url);
+		return FS_EINVALID;
+	}
+	p = url + 8;
+	*user = *pass = NULL;
+	*port = 6379;
+	*db = 0;
+	slash = strchr(p, '/');
+	at = strchr(p, '@');
+	if (at && (!slash || at < slash)) {
+		char *cred = xstrndup(p, (size_t)(at - p)), *c = strchr(cred, ':');
+		if (c) {
+			*c = '\0';
+			*pass = xstrdup(c + 1);
+			if (*cred)
+				*user = xstrdup(cred);
+		} else {
+			*pass = xstrdup(cred);
+		}
+		free(cred);
+		p = at + 1;
+	}
+	hostport = slash ? xstrndup(p, (size_t)(slash - p)) : xstrdup(p);
+	colon = strrchr(hostport, ':');
+	if (colon) {
+		*port = atoi(colon + 1);
+		*host = xstrndup(hostport, (size_t)(colon - hostport));
+	} else {
+		*host = xstrdup(hostport);
+	}
+	free(hostport);
+	if (slash && slash[1])
+		*db = atoi(slash + 1);
+	if (!**host || *port <= 0 || *port > 65535) {
+		fs_error_set("bad redis url '%s'", url);
+		free(*host);
+		free(*user);
+		free(*pass);
+		return FS_EINVALID;
+	}
+	return 0;
+}
+
+static int rd_open(struct fs_online *o, const struct fs_config *cfg)
+{
+	struct rd *s = xcalloc(1, sizeof(*s));
+	const char *url = cfg->online_url ? cfg->online_url : "redis://127.0.0.1:6379/0";
+	struct timeval tv = { 5, 0 };
+	char *host, *user, *pass;
+	redisReply *r;
+	int port, db, rc;
+
+	o->state = s;
+	o->where = xstrdup(url);
+	if ((rc = parse_url(url, &host, &port, &user, &pass, &db)))
+		return rc;
+	s->c = redisConnectWithTimeout(host, port, tv);
+	free(host);
+	if (!s->c || s->c->err) {
+		fs_error_set("online store '%s': cannot connect: %s", url,
+			     s->c ? s->c->errstr : "out of memory");
+		free(user);
+		free(pass);
+		return FS_ERR;
+	}
+	redisSetTimeout(s->c, (struct timeval){ 30, 0 });
+	if (pass) {
+		r = user ? redisCommand(s->c, "AUTH %s %s", user, pass) : redisCommand(s->c, "AUTH %s", pass);
+		free(user);
+		free(pass);
+		if (!r || r->type == REDIS_REPLY_ERROR) {
+			rc = fail(o, "authentication failed", r);
+			freeReplyObject(r);
+			return rc;
+		}
+		freeReplyObject(r);
+	}
+	r = redisCommand(s->c, "SELECT %d", db);
+	if (!r || r->type == REDIS_REPLY_ERROR) {
+		rc = fail(o, "cannot select database", r);
+		freeReplyObject(r);
+		return rc;
+	}
+	freeReplyObject(r);
+	r = redisCommand(s->c, "SCRIPT LOAD %s", write_script);
+	if (!r || r->type != REDIS_REPLY_STRING) {
+		rc = fail(o, "cannot load the write script", r);
+		freeReplyObject(r);
+		return rc;
+	}
+	snprintf(s->sha, sizeof(s->sha), "%s", r->str);
+	freeReplyObject(r);
+	return 0;
+}
+
+static char *key_of(struct fs_online *o, const char *view, const char *suffix)
+{
+	return xstrfmt("fs:%s:%s:%s", o->project, view, suffix);
+}
+
+/* Stored schema equals schema? */
+static int schema_is(struct fs_online *o, const char *view, const char *schema, bool *same,
+		     bool *exists)
+{
+	struct rd *s = o->state;
+	char *k = key_of(o, view, "schema");
+	redisReply *r = redisCommand(s->c, "GET %s", k);
+
+	free(k);
+	if (!r || r->type == REDIS_REPLY_ERROR) {
+		int rc = fail(o, "cannot read schema", r);
+		freeReplyObject(r);
+		return rc;
+	}
+	*exists = r->type == REDIS_REPLY_STRING;
+	*same = *exists && !strcmp(r->str, schema);
+	freeReplyObject(r);
+	return 0;
+}
+
+static int rd_drop(struct fs_online *o, const char *view)
+{
+	struct rd *s = o->state;
+	char *pattern = key_of(o, view, "*");
+	char cursor[32] = "0";
+	int rc = 0;
+
+	do {
+		redisReply *r = redisCommand(s->c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
+		size_t i;
+		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+			rc = fail(o, "cannot scan", r);
+			freeReplyObject(r);
+			break;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+		for (i = 0; i < r->element[1]->elements; i++) {
+			redisReply *e = r->element[1]->element[i];
+			redisAppendCommand(s->c, "UNLINK %b", e->str, e->len);
+		}
+		for (i = 0; i < r->element[1]->elements; i++) {
+			redisReply *d = NULL;
+			if (redisGetReply(s->c, (void **)&d) != REDIS_OK)
+				rc = fail(o, "cannot delete", NULL);
+			freeReplyObject(d);
+		}
+		freeReplyObject(r);
+	} while (!rc && strcmp(cursor, "0"));
+	free(pattern);
+	return rc;
+}
+
+static void put_be64(unsigned char *p, int64_t v)
+{
+	uint64_t u = (uint64_t)v;
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		p[i] = (unsigned char)(u & 0xff);
+		u >>= 8;
+	}
+}
+
+static int64_t get_be64(const unsigned char *p)
+{
+	uint64_t u = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		u = (u << 8) | p[i];
+	return (int64_t)u;
+}
+
+static int rd_write(struct fs_online *o, const char *view, const char *schema,
+		    const struct fs_online_rec *recs, size_t n, size_t *written)
+{
+	struct rd *s = o->state;
+	char *prefix = key_of(o, view, "r:"), *counter = key_of(o, view, "n");
+	size_t plen = strlen(prefix), i, pending = 0;
+	bool same, exists;
+	const char **argv = xcalloc(2 * BATCH + 8, sizeof(char *));
+	size_t *argl = xcalloc(2 * BATCH + 8, sizeof(size_t));
+	char **bufs = xcalloc(2 * BATCH + 8, sizeof(char *));
+	char nkeys[32];
+	int rc;
+
+	if ((rc = schema_is(o, view, schema, &same, &exists)))
+		goto done;
+	if (!same) {
+		redisReply *r;
+		if (exists && (rc = rd_drop(o, view)))
+			goto done;
+		{
+			char *k = key_of(o, view, "schema");
+			r = redisCommand(s->c, "SET %s %s", k, schema);
+			free(k);
+		}
+		if (!r || r->type == REDIS_REPLY_ERROR) {
+			rc = fail(o, "cannot write schema", r);
+			freeReplyObject(r);
+			goto done;
+		}
+		freeReplyObject(r);
+	}
+	for (i = 0; i < n; i += BATCH) {
+		size_t m = n - i < BATCH ? n - i : BATCH, j, a = 0;
+
+		snprintf(nkeys, sizeof(nkeys), "%zu", m + 1);
+		argv[a] = "EVALSHA";
+		argl[a++] = 7;
+		argv[a] = s->sha;
+		argl[a++] = strlen(s->sha);
+		argv[a] = nkeys;
+		argl[a++] = strlen(nkeys);
+		for (j = 0; j < m; j++) {
+			const struct fs_online_rec *r = &recs[i + j];
+			char *k = xmalloc(plen + r->keylen);
+			memcpy(k, prefix, plen);
+			memcpy(k + plen, r->key, r->keylen);
+			bufs[j] = k;
+			argv[a] = k;
+			argl[a++] = plen + r->keylen;
+		}
+		argv[a] = counter;
+		argl[a++] = strlen(counter);
+		for (j = 0; j < m; j++) {
+			const struct fs_online_rec *r = &recs[i + j];
+			unsigned char *v = xmalloc(16 + r->vallen);
+			put_be64(v, r->ts);
+			put_be64(v + 8, r->created);
+			memcpy(v + 16, r->val, r->vallen);
+			bufs[m + j] = (char *)v;
+			argv[a] = (char *)v;
+			argl[a++] = 16 + r->vallen;
+		}
+		redisAppendCommandArgv(s->c, (int)a, argv, argl);
+		for (j = 0; j < 2 * m; j++)
+			free(bufs[j]);
+		pending++;
+		/* keep a bounded number of batches in flight */
+		while (pending && (pending >= 16 || i + BATCH >= n)) {
+			redisReply *r = NULL;
+			if (redisGetReply(s->c, (void **)&r) != REDIS_OK || !r ||
+			    r->type != REDIS_REPLY_INTEGER) {
+				rc = fail(o, "cannot write", r);
+				freeReplyObject(r);
+				goto done;
+			}
+			*written += (size_t)r->integer;
+			freeReplyObject(r);
+			pending--;
+		}
+	}
+done:
+	free(prefix);
+	free(counter);
+	free(argv);
+	free(argl);
+	free(bufs);
+	return rc;
+}
+
+static int rd_read(struct fs_online *o, const char *view, const char *schema,
+		   const struct fs_online_rec *keys, size_t n, struct fs_online_hit *hits)
+{
+	struct rd *s = o->state;
+	char *prefix = key_of(o, view, "r:");
+	size_t plen = strlen(prefix), i;
+	bool same, exists;
+	int rc;
+
+	if ((rc = schema_is(o, view, schema, &same, &exists)) || !same) {
+		free(prefix);
+		return rc;
+	}
+	for (i = 0; i < n; i++) {
+		char *k = xmalloc(plen + keys[i].keylen);
+		memcpy(k, prefix, plen);
+		memcpy(k + plen, keys[i].key, keys[i].keylen);
+		redisAppendCommand(s->c, "GET %b", k, plen + keys[i].keylen);
+		free(k);
+	}
+	for (i = 0; i < n; i++) {
+		redisReply *r = NULL;
+		if (redisGetReply(s->c, (void **)&r) != REDIS_OK || !r ||
+		    r->type == REDIS_REPLY_ERROR) {
+			rc = fail(o, "cannot read", r);
+			freeReplyObject(r);
+			/* drain what is still pending so the connection stays usable */
+			while (++i < n && redisGetReply(s->c, (void **)&r) == REDIS_OK)
+				freeReplyObject(r);
+			break;
+		}
+		if (r->type == REDIS_REPLY_STRING && r->len >= 16) {
+			hits[i].found = true;
+			hits[i].ts = get_be64((const unsigned char *)r->str);
+			hits[i].created = get_be64((const unsigned char *)r->str + 8);
+			hits[i].vallen = r->len - 16;
+			hits[i].val = xmalloc(hits[i].vallen + 1);
+			memcpy(hits[i].val, r->str + 16, hits[i].vallen);
+		}
+		freeReplyObject(r);
+	}
+	free(prefix);
+	return rc;
+}
+
+static int rd_count(struct fs_online *o, const char *view, const char *schema, int64_t *n)
+{
+	struct rd *s = o->state;
+	bool same, exists;
+	char *k;
+	redisReply *r;
+	int rc;
+
+	*n = 0;
+	if ((rc = schema_is(o, view, schema, &same, &exists)) || !same)
+		return rc;
+	k = key_of(o, view, "n");
+	r = redisCommand(s->c, "GET %s", k);
+	free(k);
+	if (r && r->type == REDIS_REPLY_STRING)
+		*n = atoll(r->str);
+	freeReplyObject(r);
+	return 0;
+}
+
+static int rd_ping(struct fs_online *o)
+{
+	struct rd *s = o->state;
+	redisReply *r = redisCommand(s->c, "PING");
+	int rc = r && r->type == REDIS_REPLY_STATUS ? 0 : fail(o, "ping", r);
+
+	freeReplyObject(r);
+	return rc;
+}
+
+static void rd_close(struct fs_online *o)
+{
+	struct rd *s = o->state;
+
+	if (s->c)
+		redisFree(s->c);
+	free(s);
+}
+
+const struct fs_online_ops fs_online_redis_ops = {
+	"redis", rd_open, rd_write, rd_read, rd_drop, rd_count, rd_ping, rd_close,
+};

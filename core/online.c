@@ -1,0 +1,173 @@
+#include "online.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "util.h"
+#include "banned.h"
+
+static const struct fs_online_ops *const backends[] = {
+	&fs_online_sqlite_ops,
+	&fs_online_redis_ops,
+};
+
+int fs_online_open(struct fs_online **out, const struct fs_config *cfg)
+{
+	struct fs_online *o;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	for (i = 0; i < ARRAY_SIZE(backends); i++)
+		if (!strcmp(backends[i]->type, cfg->online_type))
+			break;
+	if (i == ARRAY_SIZE(backends)) {
+		fs_error_set("unknown online store type '%s'", cfg->online_type);
+		return FS_ERR;
+	}
+	o = xcalloc(1, sizeof(*o));
+	o->ops = backends[i];
+	o->project = xstrdup(cfg->project ? cfg->project : "fs");
+	if ((rc = o->ops->open(o, cfg))) {
+		fs_online_close(o);
+		return rc;
+	}
+	*out = o;
+	return 0;
+}
+
+void fs_online_close(struct fs_online *o)
+{
+	if (!o)
+		return;
+	if (o->state)
+		o->ops->close(o);
+	free(o->project);
+	free(o->where);
+	free(o);
+}
+
+int fs_online_write(struct fs_online *o, const char *view, const char *schema,
+		    const struct fs_online_rec *recs, size_t n, size_t *written)
+{
+	*written = 0;
+	return o->ops->write(o, view, schema, recs, n, written);
+}
+
+int fs_online_read(struct fs_online *o, const char *view, const char *schema,
+		   const struct fs_online_rec *keys, size_t n, struct fs_online_hit *hits)
+{
+	memset(hits, 0, n * sizeof(*hits));
+	return o->ops->read(o, view, schema, keys, n, hits);
+}
+
+void fs_online_hits_release(struct fs_online_hit *hits, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(hits[i].val);
+}
+
+int fs_online_drop(struct fs_online *o, const char *view)
+{
+	return o->ops->drop(o, view);
+}
+
+int fs_online_count(struct fs_online *o, const char *view, const char *schema, int64_t *n)
+{
+	return o->ops->count(o, view, schema, n);
+}
+
+int fs_online_ping(struct fs_online *o)
+{
+	return o->ops->ping(o);
+}
+
+char *fs_view_schema(const struct fs_defs *defs, const struct fs_object *view)
+{
+	struct strbuf sb = STRBUF_INIT;
+	json_t *ents = json_object_get(view->spec, "entities"), *f;
+	size_t i;
+
+	sb_adds(&sb, "1");
+	for (i = 0; i < json_array_size(ents); i++) {
+		const struct fs_object *e = fs_defs_find(
+			defs, FS_KIND_ENTITY, json_string_value(json_array_get(ents, i)));
+		sb_addf(&sb, "|k:%s:%s", e ? json_string_value(json_object_get(e->spec, "join_key")) : "?",
+			e ? json_string_value(json_object_get(e->spec, "type")) : "?");
+	}
+	json_array_foreach(json_object_get(view->spec, "features"), i, f)
+		sb_addf(&sb, "|f:%s:%s", json_string_value(json_object_get(f, "name")),
+			json_string_value(json_object_get(f, "type")));
+	return sb_detach(&sb);
+}
+
+enum { TAG_NULL = 0, TAG_INT = 1, TAG_TEXT = 2 };
+
+void fs_online_encode(struct strbuf *out, const enum fs_type *types,
+		      const struct fs_scan_value *v, size_t n)
+{
+	size_t i;
+
+	sb_reset(out);
+	for (i = 0; i < n; i++) {
+		if (v[i].null) {
+			sb_addc(out, TAG_NULL);
+		} else if (fs_type_is_text(types[i])) {
+			uint32_t l = (uint32_t)v[i].len;
+			sb_addc(out, TAG_TEXT);
+			sb_add(out, &l, sizeof(l));
+			sb_add(out, v[i].text, v[i].len);
+		} else {
+			sb_addc(out, TAG_INT);
+			sb_add(out, &v[i].iv, sizeof(v[i].iv));
+		}
+	}
+}
+
+bool fs_online_decode(const char *val, size_t len, size_t want, bool *null, int64_t *iv,
+		      const char **text, size_t *tlen)
+{
+	const char *p = val, *end = val + len;
+	size_t i;
+
+	for (i = 0; p < end; i++) {
+		char tag = *p++;
+		uint32_t l = 0;
+
+		if (tag == TAG_NULL) {
+			if (i == want) {
+				*null = true;
+				return true;
+			}
+			continue;
+		}
+		if (tag == TAG_INT) {
+			if (end - p < 8)
+				return false;
+			if (i == want) {
+				*null = false;
+				memcpy(iv, p, 8);
+				return true;
+			}
+			p += 8;
+			continue;
+		}
+		if (tag != TAG_TEXT || end - p < 4)
+			return false;
+		memcpy(&l, p, 4);
+		p += 4;
+		if ((size_t)(end - p) < l)
+			return false;
+		if (i == want) {
+			*null = false;
+			*text = p;
+			*tlen = l;
+			return true;
+		}
+		p += l;
+	}
+	return false;
+}

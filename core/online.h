@@ -1,0 +1,95 @@
+/*
+ * online.h: the online store: for each feature view and entity key, the
+ * latest feature values with their event and created timestamps.
+ *
+ * Backends (sqlite, redis) implement struct fs_online_ops; adding one adds
+ * a file and a line in online.c's table. Every record of a view is written
+ * with the view's schema (join keys and feature types): when it changes,
+ * the view's old records are dropped before new ones are written, and reads
+ * under a different schema find nothing, so stale data can never be
+ * decoded with the wrong types.
+ *
+ * Writes are newest-wins: a record replaces the stored one only when its
+ * (event timestamp, created timestamp) is not older.
+ */
+#ifndef FS_ONLINE_H
+#define FS_ONLINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "defs.h"
+#include "strbuf.h"
+#include "value.h"
+#include "viewscan.h"
+
+struct fs_online_rec {
+	const void *key;
+	size_t keylen;
+	int64_t ts, created;
+	const void *val; /* encoded values (fs_online_encode) */
+	size_t vallen;
+};
+
+struct fs_online_hit {
+	bool found;
+	int64_t ts, created;
+	char *val; /* malloc'd */
+	size_t vallen;
+};
+
+struct fs_online;
+
+struct fs_online_ops {
+	const char *type;
+	int (*open)(struct fs_online *o, const struct fs_config *cfg);
+	/* all of recs in one batch (atomic where the backend can) */
+	int (*write)(struct fs_online *o, const char *view, const char *schema,
+		     const struct fs_online_rec *recs, size_t n, size_t *written);
+	int (*read)(struct fs_online *o, const char *view, const char *schema,
+		    const struct fs_online_rec *keys, size_t n, struct fs_online_hit *hits);
+	int (*drop)(struct fs_online *o, const char *view);
+	int (*count)(struct fs_online *o, const char *view, const char *schema, int64_t *n);
+	int (*ping)(struct fs_online *o);
+	void (*close)(struct fs_online *o);
+};
+
+struct fs_online {
+	const struct fs_online_ops *ops;
+	void *state;
+	char *project;
+	char *where; /* path or URL, for messages */
+};
+
+/* Open the online store fs.yaml configures (sqlite by default). */
+int fs_online_open(struct fs_online **out, const struct fs_config *cfg);
+void fs_online_close(struct fs_online *o);
+
+int fs_online_write(struct fs_online *o, const char *view, const char *schema,
+		    const struct fs_online_rec *recs, size_t n, size_t *written);
+int fs_online_read(struct fs_online *o, const char *view, const char *schema,
+		   const struct fs_online_rec *keys, size_t n, struct fs_online_hit *hits);
+void fs_online_hits_release(struct fs_online_hit *hits, size_t n);
+int fs_online_drop(struct fs_online *o, const char *view);
+int fs_online_count(struct fs_online *o, const char *view, const char *schema, int64_t *n);
+int fs_online_ping(struct fs_online *o);
+
+/* The schema of a view: its join keys and feature types. Caller frees. */
+char *fs_view_schema(const struct fs_defs *defs, const struct fs_object *view);
+
+/* Encode one row's values (types[i] for values[i]) into out (reset first). */
+void fs_online_encode(struct strbuf *out, const enum fs_type *types,
+		      const struct fs_scan_value *values, size_t n);
+/*
+ * Value i of an encoded record: false when the record is malformed. *null,
+ * iv (int, bool, timestamp) or text and tlen (float, string) are set.
+ */
+bool fs_online_decode(const char *val, size_t len, size_t i, bool *null, int64_t *iv,
+		      const char **text, size_t *tlen);
+
+extern const struct fs_online_ops fs_online_sqlite_ops;
+extern const struct fs_online_ops fs_online_redis_ops;
+
+#endif

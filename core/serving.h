@@ -1,0 +1,39 @@
+/*
+ * serving.h: reading and writing the online store for users: the
+ * get-online-features response (Feast's wire format) and push.
+ */
+#ifndef FS_SERVING_H
+#define FS_SERVING_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "defs.h"
+#include "online.h"
+#include "source.h"
+#include "strbuf.h"
+
+/*
+ * The response to Feast's POST /get-online-features for refs (resolved by
+ * fs_resolve_refs) and entities ({"driver_id": [1001, 1002], ...}), into
+ * out as JSON text:
+ *   {"metadata": {"feature_names": [join keys..., features...]},
+ *    "results": [{"values": [...], "statuses": [...], "event_timestamps": [...]}, ...]}
+ * Statuses: PRESENT, NOT_FOUND, NULL_VALUE, OUTSIDE_MAX_AGE (older than
+ * now - ttl; the value is still returned). Bad entities (unequal lengths,
+ * a missing join key, a value of the wrong type): FS_EINVALID, message
+ * naming the entity column and row.
+ */
+int fs_online_response(struct fs_online *store, const struct fs_defs *defs, const json_t *refs,
+		       const json_t *entities, int64_t now_us, struct strbuf *out);
+
+/*
+ * Write rows to the online store for every view reading the push source
+ * named source. rows is an in-memory table (fs_source_table_new) with the
+ * columns the source names (join keys, timestamp field, features). *out
+ * gets [{"view", "rows", "keys_written"}].
+ */
+int fs_push(struct fs_online *store, const struct fs_defs *defs, const char *source,
+	    struct fs_source *rows, json_t **out);
+
+#endif

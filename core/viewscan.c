@@ -1,0 +1,300 @@
+#include "viewscan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "timeutil.h"
+#include "util.h"
+#include "banned.h"
+
+int fs_view_keys_load(struct fs_view_keys *k, const struct fs_defs *defs,
+		      const struct fs_object *view)
+{
+	json_t *ents = json_object_get(view->spec, "entities");
+	size_t i;
+
+	memset(k, 0, sizeof(*k));
+	k->n = json_array_size(ents);
+	k->names = xcalloc(k->n + 1, sizeof(char *));
+	k->entity = xcalloc(k->n + 1, sizeof(char *));
+	k->is_int = xcalloc(k->n + 1, sizeof(bool));
+	for (i = 0; i < k->n; i++) {
+		const char *en = json_string_value(json_array_get(ents, i));
+		const struct fs_object *e = fs_defs_find(defs, FS_KIND_ENTITY, en);
+		if (!e) {
+			fs_error_set("feature_view '%s': entity '%s' is not registered", view->name, en);
+			fs_view_keys_release(k);
+			return FS_ENOTFOUND;
+		}
+		k->entity[i] = e->name;
+		k->names[i] = json_string_value(json_object_get(e->spec, "join_key"));
+		k->is_int[i] = !strcmp(json_string_value(json_object_get(e->spec, "type")), "int64");
+	}
+	return 0;
+}
+
+void fs_view_keys_release(struct fs_view_keys *k)
+{
+	free(k->names);
+	free(k->entity);
+	free(k->is_int);
+	memset(k, 0, sizeof(*k));
+}
+
+int fs_key_encode(const struct fs_view_keys *k, struct strbuf *kb, const char *const *vals,
+		  const size_t *lens)
+{
+	size_t i;
+
+	sb_reset(kb);
+	for (i = 0; i < k->n; i++) {
+		if (!lens[i])
+			return 0;
+		if (k->is_int[i]) {
+			int64_t v;
+			if (!fs_parse_int64(vals[i], lens[i], &v)) {
+				fs_error_set("column '%s': '%.*s' is not an int64 (join key of entity '%s')",
+					     k->names[i], (int)lens[i], vals[i], k->entity[i]);
+				return FS_EINVALID;
+			}
+			sb_add(kb, &v, sizeof(v));
+		} else {
+			uint32_t l = (uint32_t)lens[i];
+			sb_add(kb, &l, sizeof(l));
+			sb_add(kb, vals[i], lens[i]);
+		}
+	}
+	return 1;
+}
+
+json_t *fs_key_decode(const struct fs_view_keys *k, const void *key, size_t len)
+{
+	const char *p = key, *end = p + len;
+	json_t *arr = json_array();
+	size_t i;
+
+	for (i = 0; i < k->n && p < end; i++) {
+		if (k->is_int[i] && end - p >= 8) {
+			int64_t v;
+			memcpy(&v, p, 8);
+			json_array_append_new(arr, json_integer(v));
+			p += 8;
+		} else if (!k->is_int[i] && end - p >= 4) {
+			uint32_t l;
+			memcpy(&l, p, 4);
+			p += 4;
+			if ((size_t)(end - p) < l)
+				break;
+			json_array_append_new(arr, json_stringn(p, l));
+			p += l;
+		}
+	}
+	return arr;
+}
+
+enum fs_type *fs_view_types(const json_t *view_spec, size_t *n)
+{
+	json_t *feats = json_object_get(view_spec, "features"), *f;
+	enum fs_type *t = xcalloc(json_array_size(feats) + 1, sizeof(*t));
+	size_t i;
+
+	json_array_foreach(feats, i, f)
+		fs_type_parse(&t[i], json_string_value(json_object_get(f, "type")));
+	*n = json_array_size(feats);
+	return t;
+}
+
+struct fs_viewscan {
+	const struct fs_object *view;
+	struct fs_source *src;
+	bool own_src;
+	struct fs_view_keys keys;
+	int *key_col, ts_col, cr_col, *feat_col;
+	const char **feat_names;
+	enum fs_type *types;
+	size_t nfeat;
+	const char *ts_field, *cr_field;
+	struct strbuf kb;
+	struct fs_scan_value *vals;
+	const char **kvals;
+	size_t *klens;
+};
+
+static int column(struct fs_viewscan *s, const json_t *data, const char *name, const char *role)
+{
+	const char *col = fs_source_column_for(data, name);
+	int i = fs_source_column(s->src, col);
+
+	if (i < 0)
+		fs_error_set("source '%s' (%s) has no column '%s' (%s of feature_view '%s')",
+			     s->src->name, s->src->what, col, role, s->view->name);
+	return i;
+}
+
+static int setup(struct fs_viewscan *s, const json_t *data)
+{
+	json_t *f;
+	size_t i;
+
+	s->ts_field = json_string_value(json_object_get(data, "timestamp_field"));
+	s->cr_field = json_string_value(json_object_get(data, "created_timestamp_field"));
+	if ((s->ts_col = column(s, data, s->ts_field, "timestamp_field")) < 0)
+		return FS_EINVALID;
+	if (s->cr_field && (s->cr_col = column(s, data, s->cr_field, "created_timestamp_field")) < 0)
+		return FS_EINVALID;
+	s->key_col = xcalloc(s->keys.n + 1, sizeof(int));
+	s->kvals = xcalloc(s->keys.n + 1, sizeof(char *));
+	s->klens = xcalloc(s->keys.n + 1, sizeof(size_t));
+	for (i = 0; i < s->keys.n; i++)
+		if ((s->key_col[i] = column(s, data, s->keys.names[i], "join key")) < 0)
+			return FS_EINVALID;
+	s->types = fs_view_types(s->view->spec, &s->nfeat);
+	s->feat_col = xcalloc(s->nfeat + 1, sizeof(int));
+	s->feat_names = xcalloc(s->nfeat + 1, sizeof(char *));
+	s->vals = xcalloc(s->nfeat + 1, sizeof(*s->vals));
+	json_array_foreach(json_object_get(s->view->spec, "features"), i, f) {
+		s->feat_names[i] = json_string_value(json_object_get(f, "name"));
+		if ((s->feat_col[i] = column(s, data, s->feat_names[i], "feature")) < 0)
+			return FS_EINVALID;
+	}
+	return 0;
+}
+
+static struct fs_viewscan *scan_new(const struct fs_object *view)
+{
+	struct fs_viewscan *s = xcalloc(1, sizeof(*s));
+
+	s->view = view;
+	s->cr_col = -1;
+	sb_init(&s->kb);
+	return s;
+}
+
+int fs_viewscan_open(struct fs_viewscan **out, const struct fs_defs *defs,
+		     const struct fs_object *view, const char *root)
+{
+	const char *sname = json_string_value(json_object_get(view->spec, "source"));
+	const struct fs_object *so = fs_defs_find(defs, FS_KIND_SOURCE, sname);
+	struct fs_viewscan *s = scan_new(view);
+	int rc;
+
+	*out = NULL;
+	s->own_src = true;
+	if (!so) {
+		fs_error_set("feature_view '%s': source '%s' is not registered", view->name, sname);
+		rc = FS_ENOTFOUND;
+		goto fail;
+	}
+	if ((rc = fs_view_keys_load(&s->keys, defs, view)) ||
+	    (rc = fs_source_open(&s->src, defs, so->spec, root)) ||
+	    (rc = setup(s, fs_source_data_spec(defs, so->spec))))
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	fs_viewscan_close(s);
+	return rc;
+}
+
+int fs_viewscan_open_rows(struct fs_viewscan **out, const struct fs_defs *defs,
+			  const struct fs_object *view, const json_t *data, struct fs_source *src)
+{
+	struct fs_viewscan *s = scan_new(view);
+	int rc;
+
+	*out = NULL;
+	s->src = src;
+	if ((rc = fs_view_keys_load(&s->keys, defs, view)) || (rc = setup(s, data))) {
+		fs_viewscan_close(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+static int row_error(struct fs_viewscan *s, const char *fmt, const char *a, const char *b)
+{
+	char where[512], msg[2200];
+
+	fs_source_where(s->src, where, sizeof(where));
+	snprintf(msg, sizeof(msg), fmt, a, b);
+	fs_error_set("%s: %s", where, msg);
+	return FS_EINVALID;
+}
+
+int fs_viewscan_next(struct fs_viewscan *s, const struct strbuf **key, int64_t *ts,
+		     int64_t *created, const struct fs_scan_value **values)
+{
+	const struct fs_cell *cells;
+	size_t i;
+	int rc = fs_source_next(s->src, &cells);
+
+	if (rc <= 0)
+		return rc;
+	for (i = 0; i < s->keys.n; i++) {
+		const struct fs_cell *c = &cells[s->key_col[i]];
+		s->kvals[i] = c->s;
+		s->klens[i] = c->null ? 0 : c->len;
+	}
+	rc = fs_key_encode(&s->keys, &s->kb, s->kvals, s->klens);
+	if (rc < 0) {
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s", fs_error_last());
+		return row_error(s, "%s%s", msg, "");
+	}
+	*key = rc ? &s->kb : NULL;
+	if (cells[s->ts_col].null || !fs_time_parse(cells[s->ts_col].s, cells[s->ts_col].len, ts))
+		return row_error(s, "column '%s': bad timestamp '%s'", s->ts_field,
+				 cells[s->ts_col].s);
+	*created = INT64_MIN;
+	if (s->cr_col >= 0 && !cells[s->cr_col].null &&
+	    !fs_time_parse(cells[s->cr_col].s, cells[s->cr_col].len, created))
+		return row_error(s, "column '%s': bad timestamp '%s'", s->cr_field,
+				 cells[s->cr_col].s);
+	for (i = 0; i < s->nfeat; i++) {
+		const struct fs_cell *c = &cells[s->feat_col[i]];
+		struct fs_scan_value *v = &s->vals[i];
+
+		v->null = c->null || (!c->len && s->types[i] != FS_T_STRING);
+		v->text = c->s;
+		v->len = c->len;
+		if (!v->null && !fs_value_parse(s->types[i], c->s, c->len, &v->iv)) {
+			char msg[1024];
+			snprintf(msg, sizeof(msg), "column '%s': '%s' is not a %s", s->src->columns[s->feat_col[i]],
+				 c->s, fs_type_name(s->types[i]));
+			return row_error(s, "%s (feature '%s')", msg, s->feat_names[i]);
+		}
+	}
+	*values = s->vals;
+	return 1;
+}
+
+size_t fs_viewscan_nfeatures(const struct fs_viewscan *s)
+{
+	return s->nfeat;
+}
+
+enum fs_type fs_viewscan_type(const struct fs_viewscan *s, size_t i)
+{
+	return s->types[i];
+}
+
+void fs_viewscan_close(struct fs_viewscan *s)
+{
+	if (!s)
+		return;
+	if (s->own_src)
+		fs_source_close(s->src);
+	fs_view_keys_release(&s->keys);
+	free(s->key_col);
+	free(s->feat_col);
+	free(s->feat_names);
+	free(s->types);
+	free(s->vals);
+	free(s->kvals);
+	free(s->klens);
+	sb_release(&s->kb);
+	free(s);
+}
