@@ -64,7 +64,7 @@ static int read_table(const char *path, struct fs_source **out)
 			cells[i].len = f[i].len;
 			cells[i].null = !f[i].len && !f[i].quoted;
 		}
-		fs_source_table_add(*out, cells);
+		fs_source_table_add(*out, cells, fs_csv_line(csv));
 	}
 done:
 	free(cells);

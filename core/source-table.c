@@ -16,7 +16,8 @@ struct table {
 	struct strbuf arena;   /* cell texts, NUL-terminated */
 	size_t *off;           /* nrows * ncols offsets into arena, or SIZE_MAX for null */
 	size_t *len;
-	size_t nrows, alloc_off, alloc_len;
+	size_t *line; /* where each row came from, 0 when unknown */
+	size_t nrows, alloc_off, alloc_len, alloc_line;
 	size_t cursor;
 	struct fs_cell *cells;
 };
@@ -42,7 +43,12 @@ static int tb_next(struct fs_source *src, const struct fs_cell **cells)
 static void tb_where(struct fs_source *src, char *buf, size_t len)
 {
 	struct table *t = src->state;
-	snprintf(buf, len, "%s row %zu", src->what, t->cursor);
+	size_t line = t->cursor ? t->line[t->cursor - 1] : 0;
+
+	if (line)
+		snprintf(buf, len, "%s:%zu", src->what, line);
+	else
+		snprintf(buf, len, "%s row %zu", src->what, t->cursor);
 }
 
 static void tb_close(struct fs_source *src)
@@ -52,6 +58,7 @@ static void tb_close(struct fs_source *src)
 	sb_release(&t->arena);
 	free(t->off);
 	free(t->len);
+	free(t->line);
 	free(t->cells);
 	free(t);
 }
@@ -80,11 +87,13 @@ struct fs_source *fs_source_table_new(const char *name, const char *what,
 	return src;
 }
 
-void fs_source_table_add(struct fs_source *src, const struct fs_cell *cells)
+void fs_source_table_add(struct fs_source *src, const struct fs_cell *cells, size_t line)
 {
 	struct table *t = src->state;
 	size_t c, base = t->nrows * src->ncolumns;
 
+	ALLOC_GROW(t->line, t->nrows + 1, t->alloc_line);
+	t->line[t->nrows] = line;
 	ALLOC_GROW(t->off, base + src->ncolumns, t->alloc_off);
 	ALLOC_GROW(t->len, base + src->ncolumns, t->alloc_len);
 	for (c = 0; c < src->ncolumns; c++) {

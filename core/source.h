@@ -60,10 +60,13 @@ void fs_source_close(struct fs_source *src);
 /* The source whose rows back a view's source (its batch_source for push). */
 const json_t *fs_source_data_spec(const struct fs_defs *defs, const json_t *source);
 
-/* In-memory rows: make one, add rows (cells are copied), read, rewind. */
+/*
+ * In-memory rows: make one, add rows (cells are copied; line is where the
+ * row came from, for messages, 0 for "row N"), read, rewind.
+ */
 struct fs_source *fs_source_table_new(const char *name, const char *what,
 				      const char *const *cols, size_t ncols);
-void fs_source_table_add(struct fs_source *src, const struct fs_cell *cells);
+void fs_source_table_add(struct fs_source *src, const struct fs_cell *cells, size_t line);
 void fs_source_table_rewind(struct fs_source *src);
 size_t fs_source_table_rows(const struct fs_source *src);
 
