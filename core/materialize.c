@@ -68,11 +68,16 @@ static int record(struct fs_registry *reg, const char *view, int64_t start, int6
 }
 
 /* The latest row per key, values kept encoded in one arena. */
+struct best {
+	int64_t ts, created;
+	size_t off;
+	size_t len;
+};
+
 struct latest {
 	struct fs_keymap *keys;
-	int64_t *ts, *created;
-	size_t *off, *len;
-	size_t alloc_ts, alloc_cr, alloc_off, alloc_len;
+	struct best *best; /* by key id: one cache line per lookup */
+	size_t alloc;
 	char *arena;
 	size_t arena_len, arena_alloc;
 };
@@ -80,31 +85,27 @@ struct latest {
 static void latest_free(struct latest *l)
 {
 	fs_keymap_free(l->keys);
-	free(l->ts);
-	free(l->created);
-	free(l->off);
-	free(l->len);
+	free(l->best);
 	free(l->arena);
 }
 
 static void keep(struct latest *l, uint32_t id, bool is_new, int64_t ts, int64_t cr,
 		 const struct strbuf *val)
 {
-	if (is_new) {
-		ALLOC_GROW(l->ts, (size_t)id + 1, l->alloc_ts);
-		ALLOC_GROW(l->created, (size_t)id + 1, l->alloc_cr);
-		ALLOC_GROW(l->off, (size_t)id + 1, l->alloc_off);
-		ALLOC_GROW(l->len, (size_t)id + 1, l->alloc_len);
-	}
-	if (is_new || val->len > l->len[id]) {
+	struct best *b;
+
+	if (is_new)
+		ALLOC_GROW(l->best, (size_t)id + 1, l->alloc);
+	b = &l->best[id];
+	if (is_new || val->len > b->len) {
 		ALLOC_GROW(l->arena, l->arena_len + val->len + 1, l->arena_alloc);
-		l->off[id] = l->arena_len;
+		b->off = l->arena_len;
 		l->arena_len += val->len;
 	}
-	memcpy(l->arena + l->off[id], val->buf, val->len);
-	l->len[id] = val->len;
-	l->ts[id] = ts;
-	l->created[id] = cr;
+	memcpy(l->arena + b->off, val->buf, val->len);
+	b->len = val->len;
+	b->ts = ts;
+	b->created = cr;
 }
 
 static int materialize_view(struct fs_repo *repo, struct fs_online *store,
@@ -151,7 +152,7 @@ static int materialize_view(struct fs_repo *repo, struct fs_online *store,
 		rows++;
 		id = fs_keymap_find(l.keys, key->buf, key->len);
 		if (id != FS_KEY_NONE &&
-		    (ts < l.ts[id] || (ts == l.ts[id] && cr < l.created[id])))
+		    (ts < l.best[id].ts || (ts == l.best[id].ts && cr < l.best[id].created)))
 			continue; /* an older row */
 		is_new = id == FS_KEY_NONE;
 		if (is_new)
@@ -164,10 +165,10 @@ static int materialize_view(struct fs_repo *repo, struct fs_online *store,
 	recs = xcalloc(fs_keymap_size(l.keys) + 1, sizeof(*recs));
 	for (i = 0; i < fs_keymap_size(l.keys); i++) {
 		recs[i].key = fs_keymap_key(l.keys, (uint32_t)i, &recs[i].keylen);
-		recs[i].ts = l.ts[i];
-		recs[i].created = l.created[i];
-		recs[i].val = l.arena + l.off[i];
-		recs[i].vallen = l.len[i];
+		recs[i].ts = l.best[i].ts;
+		recs[i].created = l.best[i].created;
+		recs[i].val = l.arena + l.best[i].off;
+		recs[i].vallen = l.best[i].len;
 	}
 	schema = fs_view_schema(defs, view);
 	if ((rc = fs_online_write(store, view->name, schema, recs, fs_keymap_size(l.keys), &written)))

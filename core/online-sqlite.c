@@ -110,17 +110,34 @@ static int drop_in_tx(struct fs_online *o, const char *view)
 	return rc == SQLITE_DONE ? 0 : fail(o, "cannot drop");
 }
 
+static int cmp_rec(const void *a, const void *b)
+{
+	const struct fs_online_rec *x = *(const struct fs_online_rec *const *)a;
+	const struct fs_online_rec *y = *(const struct fs_online_rec *const *)b;
+	size_t n = x->keylen < y->keylen ? x->keylen : y->keylen;
+	int c = memcmp(x->key, y->key, n);
+
+	return c ? c : (x->keylen > y->keylen) - (x->keylen < y->keylen);
+}
+
 static int sq_write(struct fs_online *o, const char *view, const char *schema,
 		    const struct fs_online_rec *recs, size_t n, size_t *written)
 {
 	struct sq *s = o->state;
 	sqlite3_stmt *up = NULL, *ins = NULL;
+	const struct fs_online_rec **order = xmalloc((n + 1) * sizeof(*order));
 	bool other;
 	int64_t id;
 	size_t i;
 
-	if (exec(o, "BEGIN IMMEDIATE"))
+	/* in key order, the B-tree is appended to instead of searched at random */
+	for (i = 0; i < n; i++)
+		order[i] = &recs[i];
+	qsort(order, n, sizeof(*order), cmp_rec);
+	if (exec(o, "BEGIN IMMEDIATE")) {
+		free(order);
 		return FS_ERR;
+	}
 	id = view_id(s, view, schema, &other);
 	if (!id) {
 		if (other && drop_in_tx(o, view))
@@ -150,10 +167,10 @@ static int sq_write(struct fs_online *o, const char *view, const char *schema,
 	for (i = 0; i < n; i++) {
 		sqlite3_reset(up);
 		sqlite3_bind_int64(up, 1, id);
-		sqlite3_bind_blob(up, 2, recs[i].key, (int)recs[i].keylen, SQLITE_STATIC);
-		sqlite3_bind_int64(up, 3, recs[i].ts);
-		sqlite3_bind_int64(up, 4, recs[i].created);
-		sqlite3_bind_blob(up, 5, recs[i].val, (int)recs[i].vallen, SQLITE_STATIC);
+		sqlite3_bind_blob(up, 2, order[i]->key, (int)order[i]->keylen, SQLITE_STATIC);
+		sqlite3_bind_int64(up, 3, order[i]->ts);
+		sqlite3_bind_int64(up, 4, order[i]->created);
+		sqlite3_bind_blob(up, 5, order[i]->val, (int)order[i]->vallen, SQLITE_STATIC);
 		if (sqlite3_step(up) != SQLITE_DONE) {
 			fail(o, "cannot write");
 			goto fail;
@@ -162,8 +179,10 @@ static int sq_write(struct fs_online *o, const char *view, const char *schema,
 	}
 	sqlite3_finalize(up);
 	sqlite3_finalize(ins);
+	free(order);
 	return exec(o, "COMMIT");
 fail:
+	free(order);
 	sqlite3_finalize(up);
 	sqlite3_finalize(ins);
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
