@@ -46,6 +46,8 @@ static const struct cmd_struct commands[] = {
 	{ "push", cmd_push, NEEDS_REPO, "Write rows of a push source to the online store" },
 	{ "register-model", cmd_register_model, NEEDS_REPO,
 	  "Register a new model version with its artifact and lineage" },
+	{ "serve-lite", cmd_serve_lite, NEEDS_REPO,
+	  "Serve online features and model stages over HTTP (Feast-compatible)" },
 	{ "status", cmd_status, NEEDS_REPO, "Show how fresh each online view is" },
 	{ "version", cmd_version, 0, "Print the version" },
 };

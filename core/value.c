@@ -180,6 +180,17 @@ void fs_value_csv(struct strbuf *sb, enum fs_type t, int64_t iv, const char *tex
 	}
 }
 
+void fs_format_double(char *buf, size_t len, double d)
+{
+	int prec;
+
+	for (prec = 15; prec <= 17; prec++) {
+		snprintf(buf, len, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			return;
+	}
+}
+
 void fs_json_quote(struct strbuf *sb, const char *s, size_t len)
 {
 	size_t i;
@@ -266,12 +277,7 @@ void fs_value_json(struct strbuf *sb, enum fs_type t, int64_t iv, const char *te
 				sb_adds(sb, "null");
 			} else {
 				char buf[40];
-				int prec;
-				for (prec = 15; prec <= 17; prec++) {
-					snprintf(buf, sizeof(buf), "%.*g", prec, d);
-					if (strtod(buf, NULL) == d)
-						break;
-				}
+				fs_format_double(buf, sizeof(buf), d);
 				sb_adds(sb, buf);
 			}
 		}

@@ -44,6 +44,8 @@ bool fs_parse_int64(const char *s, size_t len, int64_t *out);
 
 /* Append the CSV form of a value (text types: the text, quoted when needed). */
 void fs_value_csv(struct strbuf *sb, enum fs_type t, int64_t iv, const char *text, size_t len);
+/* The shortest text that reads back as d (%.15g, else %.16g, else %.17g). */
+void fs_format_double(char *buf, size_t len, double d);
 /* Append s as a JSON string (quotes, escapes). */
 void fs_json_quote(struct strbuf *sb, const char *s, size_t len);
 /*

@@ -9,12 +9,46 @@
 #include "util.h"
 #include "banned.h"
 
+/*
+ * libyaml's scanner takes time quadratic in the nesting depth of flow
+ * collections ("[[[[...]]]]" 100000 deep runs for minutes), so refuse deep
+ * nesting before parsing. Brackets are counted in the raw text, quoted or
+ * not: no real definition comes near the limit.
+ */
+#define MAX_FLOW_DEPTH 1000
+
+static int check_flow_depth(const char *buf, size_t len, const char *file,
+			    struct fs_diags *diags)
+{
+	size_t i, depth = 0;
+	int line = 1, col = 1;
+
+	for (i = 0; i < len; i++, col++) {
+		if (buf[i] == '\n') {
+			line++;
+			col = 0;
+		} else if (buf[i] == '[' || buf[i] == '{') {
+			if (++depth > MAX_FLOW_DEPTH) {
+				fs_diags_add(diags, file, line, col,
+					     "invalid YAML: collections nested more than %d deep",
+					     MAX_FLOW_DEPTH);
+				return FS_EINVALID;
+			}
+		} else if ((buf[i] == ']' || buf[i] == '}') && depth) {
+			depth--;
+		}
+	}
+	return 0;
+}
+
 int fs_y_load_all(const char *buf, size_t len, const char *file, struct fs_diags *diags,
 		  fs_y_doc_fn fn, void *data)
 {
 	yaml_parser_t parser;
 	int rc = 0;
 
+	if (check_flow_depth(buf, len, file, diags))
+		return FS_EINVALID;
 	if (!yaml_parser_initialize(&parser)) {
 		fs_diags_add(diags, file, 0, 0, "cannot initialize the YAML parser");
 		return FS_EINVALID;

@@ -1,0 +1,137 @@
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "builtin.h"
+#include "error.h"
+#include "parse-options.h"
+#include "server.h"
+#include "util.h"
+#include "banned.h"
+
+/* One token a line, surrounding whitespace ignored, blank lines skipped. */
+static int read_tokens(const char *path, char ***out, size_t *n)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *p, *line;
+
+	*out = NULL;
+	*n = 0;
+	if (sb_read_file(&sb, path) < 0) {
+		fs_error_set("cannot read token file '%s': %s", path, strerror(errno));
+		sb_release(&sb);
+		return FS_ERR;
+	}
+	for (p = sb.buf; p && *p; p = line) {
+		char *end;
+		line = strchr(p, '\n');
+		if (line)
+			*line++ = '\0';
+		while (*p == ' ' || *p == '\t' || *p == '\r')
+			p++;
+		end = p + strlen(p);
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+			*--end = '\0';
+		if (!*p)
+			continue;
+		*out = xrealloc(*out, (*n + 1) * sizeof(char *));
+		(*out)[(*n)++] = xstrdup(p);
+	}
+	sb_release(&sb);
+	if (!*n) {
+		fs_error_set("token file '%s' holds no token", path);
+		return FS_EINVALID;
+	}
+	return 0;
+}
+
+static bool is_loopback(const char *host)
+{
+	return !strcmp(host, "localhost") || starts_with(host, "127.") || !strcmp(host, "::1");
+}
+
+int cmd_serve_lite(int argc, const char **argv, struct fs_ctx *ctx)
+{
+	static const char *const usage[] = {
+		"fs serve-lite [--host <addr>] [--port <port>] [--token-file <file>] [--threads <n>]\n"
+		"              [--max-body <bytes>] [--timeout <seconds>] [--access-log <file>|-]",
+		NULL
+	};
+	const char *host = "127.0.0.1", *port = "6566", *token_file = NULL, *threads = NULL,
+		   *max_body = "1048576", *timeout = "30", *access_log = NULL;
+	const struct option options[] = {
+		OPT_STRING(0, "host", &host, "addr", "address to listen on (default 127.0.0.1)"),
+		OPT_STRING(0, "port", &port, "port", "port (default 6566; 0: any free port)"),
+		OPT_STRING(0, "token-file", &token_file, "file",
+			   "require Authorization: Bearer <token>, tokens one a line"),
+		OPT_STRING(0, "threads", &threads, "n", "worker threads (default: the number of cores)"),
+		OPT_STRING(0, "max-body", &max_body, "bytes", "largest request body (default 1 MiB)"),
+		OPT_STRING(0, "timeout", &timeout, "seconds", "idle connection timeout (default 30)"),
+		OPT_STRING(0, "access-log", &access_log, "file", "log one line per request (- for stderr)"),
+		OPT_END(),
+	};
+	struct fs_server_opts o = { 0 };
+	struct fs_server *s = NULL;
+	sigset_t set;
+	char *end;
+	long v;
+	int sig, rc = 0;
+	size_t i;
+
+	if (parse_options(argc, argv, options, usage))
+		usage_error(usage, options, "too many arguments");
+	o.host = host;
+	v = strtol(port, &end, 10);
+	if (*end || v < 0 || v > 65535)
+		usage_error(usage, options, "bad port '%s'", port);
+	o.port = (int)v;
+	v = threads ? strtol(threads, &end, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+	if ((threads && *end) || v < 1 || v > 256)
+		usage_error(usage, options, "bad thread count '%s'", threads);
+	o.threads = (unsigned)v;
+	v = strtol(max_body, &end, 10);
+	if (*end || v < 1)
+		usage_error(usage, options, "bad --max-body '%s'", max_body);
+	o.max_body = (size_t)v;
+	v = strtol(timeout, &end, 10);
+	if (*end || v < 1)
+		usage_error(usage, options, "bad --timeout '%s'", timeout);
+	o.timeout = (unsigned)v;
+	if (token_file && read_tokens(token_file, &o.tokens, &o.ntokens))
+		return die_last_error();
+	if (access_log) {
+		o.access_log = strcmp(access_log, "-") ? fopen(access_log, "a") : stderr;
+		if (!o.access_log) {
+			rc = die("cannot open access log '%s': %s", access_log, strerror(errno));
+			goto done;
+		}
+	}
+	if (!token_file && !is_loopback(host))
+		warning("serving on %s without --token-file: anyone who can reach it can read and push features",
+			host);
+	/* signals are taken by this thread alone, with sigwait */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (fs_server_start(&s, ctx->repo, &o)) {
+		rc = die_last_error();
+		goto done;
+	}
+	printf("fs serve-lite listening on http://%s%s%s:%d\n", strchr(host, ':') ? "[" : "", host,
+	       strchr(host, ':') ? "]" : "", fs_server_port(s));
+	fflush(stdout);
+	sigwait(&set, &sig);
+	fs_server_stop(s);
+done:
+	if (o.access_log && o.access_log != stderr)
+		fclose(o.access_log);
+	for (i = 0; i < o.ntokens; i++)
+		free(o.tokens[i]);
+	free(o.tokens);
+	return rc;
+}

@@ -1,0 +1,43 @@
+/*
+ * serve.h: the HTTP API of serve-lite as plain functions, independent of
+ * the HTTP server: one request (method, path, body) in, a status code and
+ * a JSON body out. The server (server.c) adds sockets, auth, metrics and
+ * logging; the fuzzer calls this directly.
+ *
+ *   POST /get-online-features  Feast's request and response
+ *   POST /push                 {"push_source_name", "df": {col: [...]}, "to": "online"}
+ *   GET  /models/NAME/STAGE    the version in that stage, 404 if none
+ *
+ * Bad input never crashes: it is a 4xx with {"error": "..."} naming the
+ * problem (and the JSON path where there is one).
+ */
+#ifndef FS_SERVE_H
+#define FS_SERVE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "defs.h"
+#include "online.h"
+#include "registry.h"
+#include "strbuf.h"
+
+struct fs_serve_env {
+	const struct fs_defs *defs; /* registered definitions (a snapshot) */
+	const json_t *models;       /* {"NAME/STAGE": version JSON} */
+	struct fs_online *store;    /* this thread's online store */
+	int64_t now_us;
+	int store_errors;           /* set to 1 when the online store failed */
+};
+
+/* Handle one request; out gets the JSON body; returns the HTTP status. */
+int fs_serve_request(struct fs_serve_env *env, const char *method, const char *path,
+		     const char *body, size_t len, struct strbuf *out);
+
+/* {"error": msg} into out. */
+void fs_serve_error(struct strbuf *out, const char *msg);
+
+/* The model stage table of the snapshot: {"NAME/STAGE": version JSON}. */
+int fs_serve_models(struct fs_registry *reg, json_t **out);
+
+#endif

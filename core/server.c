@@ -1,0 +1,470 @@
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "artifact.h"
+#include "error.h"
+#include "online.h"
+#include "serve.h"
+#include "strbuf.h"
+#include "timeutil.h"
+#include "util.h"
+#include "banned.h"
+
+/* ---- metrics ---- */
+
+enum { EP_ONLINE, EP_PUSH, EP_HEALTH, EP_METRICS, EP_MODELS, EP_OTHER, EP__N };
+static const char *const ep_names[EP__N] = {
+	"/get-online-features", "/push", "/health", "/metrics", "/models", "other",
+};
+static const int codes[] = { 200, 400, 401, 404, 405, 413, 500, 503 };
+#define NCODES (sizeof(codes) / sizeof(codes[0]) + 1) /* + other */
+static const double buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+				  0.01,   0.025,   0.05,   0.1,   0.25,   1.0 };
+#define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+
+struct metrics {
+	unsigned long requests[EP__N][NCODES];
+	unsigned long hist[EP__N][NBUCKETS + 1];
+	unsigned long sum_us[EP__N];
+	unsigned long store_errors;
+};
+
+/* ---- the registry snapshot ---- */
+
+struct snapshot {
+	struct fs_defs defs;
+	json_t *models;
+	int refs;
+};
+
+struct fs_server {
+	struct fs_repo *repo;
+	struct fs_server_opts o;
+	struct MHD_Daemon *d;
+	struct metrics m;
+	pthread_mutex_t lock; /* guards snap and its refcount */
+	struct snapshot *snap;
+	bool registry_ok;
+	pthread_t watcher;
+	volatile int stopping;
+	pthread_key_t store_key;
+	unsigned char (*token_digest)[32];
+};
+
+struct request {
+	struct strbuf body;
+	bool too_big;
+	struct timespec start;
+};
+
+static void snapshot_put(struct fs_server *s, struct snapshot *snap)
+{
+	bool last;
+
+	if (!snap)
+		return;
+	pthread_mutex_lock(&s->lock);
+	last = --snap->refs == 0;
+	pthread_mutex_unlock(&s->lock);
+	if (last) {
+		fs_defs_release(&snap->defs);
+		json_decref(snap->models);
+		free(snap);
+	}
+}
+
+static struct snapshot *snapshot_get(struct fs_server *s)
+{
+	struct snapshot *snap;
+
+	pthread_mutex_lock(&s->lock);
+	snap = s->snap;
+	if (snap)
+		snap->refs++;
+	pthread_mutex_unlock(&s->lock);
+	return snap;
+}
+
+/* A token of what the registry holds: applies and model transitions. */
+static int registry_token(sqlite3 *db, char *buf, size_t len)
+{
+	sqlite3_stmt *st;
+	int rc = FS_ERR;
+
+	if (sqlite3_prepare_v2(db,
+			       "SELECT (SELECT COALESCE(MAX(version), 0) FROM applies),"
+			       " (SELECT COALESCE(MAX(id), 0) FROM model_transitions)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return FS_ERR;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(buf, len, "%lld/%lld", (long long)sqlite3_column_int64(st, 0),
+			 (long long)sqlite3_column_int64(st, 1));
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int load_snapshot(struct fs_server *s, struct fs_registry *reg)
+{
+	struct snapshot *snap = xcalloc(1, sizeof(*snap)), *old;
+
+	if (fs_registry_load(reg, &snap->defs) || fs_serve_models(reg, &snap->models)) {
+		fs_defs_release(&snap->defs);
+		free(snap);
+		return FS_ERR;
+	}
+	snap->refs = 1;
+	pthread_mutex_lock(&s->lock);
+	old = s->snap;
+	s->snap = snap;
+	pthread_mutex_unlock(&s->lock);
+	snapshot_put(s, old);
+	return 0;
+}
+
+static void *watch(void *p)
+{
+	struct fs_server *s = p;
+	struct fs_registry *reg = NULL;
+	char seen[64] = "", now[64];
+
+	while (!s->stopping) {
+		if (!reg && fs_registry_open(&reg, fs_registry_path(s->repo->registry)))
+			reg = NULL;
+		if (reg && registry_token(fs_registry_db(reg), now, sizeof(now)) == 0) {
+			s->registry_ok = true;
+			if (strcmp(now, seen) && load_snapshot(s, reg) == 0)
+				snprintf(seen, sizeof(seen), "%s", now);
+		} else {
+			s->registry_ok = false;
+		}
+		usleep(200 * 1000);
+	}
+	fs_registry_free(reg);
+	return NULL;
+}
+
+/* ---- requests ---- */
+
+static void close_store(void *p)
+{
+	fs_online_close(p);
+}
+
+static struct fs_online *thread_store(struct fs_server *s)
+{
+	struct fs_online *o = pthread_getspecific(s->store_key);
+
+	if (!o && fs_online_open(&o, s->repo->config) == 0)
+		pthread_setspecific(s->store_key, o);
+	return o;
+}
+
+static bool authorized(struct fs_server *s, struct MHD_Connection *c)
+{
+	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	unsigned char digest[65];
+	bool ok = false;
+	size_t i;
+
+	if (!s->o.ntokens)
+		return true;
+	if (!h || strncmp(h, "Bearer ", 7))
+		return false;
+	/*
+	 * Compare digests in constant time: neither the token's content nor
+	 * its length shows in the timing.
+	 */
+	{
+		char hex[65];
+		fs_sha256_hex(hex, h + 7, strlen(h + 7));
+		memcpy(digest, hex, 64);
+	}
+	for (i = 0; i < s->o.ntokens; i++)
+		ok |= CRYPTO_memcmp(digest, s->token_digest[i], 32) == 0;
+	return ok;
+}
+
+static int endpoint_of(const char *url)
+{
+	int i;
+
+	for (i = 0; i < EP_MODELS; i++)
+		if (!strcmp(url, ep_names[i]))
+			return i;
+	return starts_with(url, "/models/") ? EP_MODELS : EP_OTHER;
+}
+
+static void count(struct fs_server *s, int ep, int status, double secs)
+{
+	size_t i, ci;
+
+	for (ci = 0; ci < NCODES - 1 && codes[ci] != status; ci++)
+		;
+	__atomic_fetch_add(&s->m.requests[ep][ci], 1, __ATOMIC_RELAXED);
+	for (i = 0; i < NBUCKETS && secs > buckets[i]; i++)
+		;
+	__atomic_fetch_add(&s->m.hist[ep][i], 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&s->m.sum_us[ep], (unsigned long)(secs * 1e6), __ATOMIC_RELAXED);
+}
+
+static void metrics_text(struct fs_server *s, struct strbuf *out)
+{
+	size_t e, c, b;
+
+	sb_adds(out, "# HELP fs_requests_total HTTP requests by endpoint and status code.\n"
+		     "# TYPE fs_requests_total counter\n");
+	for (e = 0; e < EP__N; e++)
+		for (c = 0; c < NCODES; c++) {
+			unsigned long v = __atomic_load_n(&s->m.requests[e][c], __ATOMIC_RELAXED);
+			if (!v)
+				continue;
+			if (c < NCODES - 1)
+				sb_addf(out, "fs_requests_total{endpoint=\"%s\",code=\"%d\"} %lu\n",
+					ep_names[e], codes[c], v);
+			else
+				sb_addf(out, "fs_requests_total{endpoint=\"%s\",code=\"other\"} %lu\n",
+					ep_names[e], v);
+		}
+	sb_adds(out, "# HELP fs_request_duration_seconds Time to answer a request.\n"
+		     "# TYPE fs_request_duration_seconds histogram\n");
+	for (e = 0; e < EP__N; e++) {
+		unsigned long cum = 0;
+		for (b = 0; b <= NBUCKETS; b++) {
+			cum += __atomic_load_n(&s->m.hist[e][b], __ATOMIC_RELAXED);
+			if (b < NBUCKETS)
+				sb_addf(out, "fs_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} %lu\n",
+					ep_names[e], buckets[b], cum);
+			else
+				sb_addf(out, "fs_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} %lu\n",
+					ep_names[e], cum);
+		}
+		sb_addf(out, "fs_request_duration_seconds_sum{endpoint=\"%s\"} %.6f\n", ep_names[e],
+			(double)__atomic_load_n(&s->m.sum_us[e], __ATOMIC_RELAXED) / 1e6);
+		sb_addf(out, "fs_request_duration_seconds_count{endpoint=\"%s\"} %lu\n", ep_names[e], cum);
+	}
+	sb_adds(out, "# HELP fs_online_store_errors_total Online store failures while serving.\n"
+		     "# TYPE fs_online_store_errors_total counter\n");
+	sb_addf(out, "fs_online_store_errors_total %lu\n",
+		__atomic_load_n(&s->m.store_errors, __ATOMIC_RELAXED));
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, int status, struct strbuf *body,
+			     const char *type)
+{
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(body->len, body->buf, MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result ret;
+
+	MHD_add_response_header(r, "Content-Type", type);
+	if (status == 401)
+		MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+	ret = MHD_queue_response(c, (unsigned)status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **con_cls)
+{
+	struct fs_server *s = cls;
+	struct request *req = *con_cls;
+	struct strbuf out = STRBUF_INIT;
+	const char *type = "application/json";
+	struct timespec t1;
+	int status, ep;
+	enum MHD_Result ret;
+
+	if (!req) {
+		req = xcalloc(1, sizeof(*req));
+		sb_init(&req->body);
+		clock_gettime(CLOCK_MONOTONIC, &req->start);
+		*con_cls = req;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (req->body.len + *upload_size > s->o.max_body)
+			req->too_big = true;
+		else
+			sb_add(&req->body, upload, *upload_size);
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	sb_init(&out);
+	ep = endpoint_of(url);
+	if (req->too_big) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "request body larger than %zu bytes", s->o.max_body);
+		fs_serve_error(&out, msg);
+		status = 413;
+	} else if (ep == EP_HEALTH) {
+		struct fs_online *store = thread_store(s);
+		if (strcmp(method, "GET")) {
+			fs_serve_error(&out, "use GET");
+			status = 405;
+		} else if (s->registry_ok && s->snap && store && fs_online_ping(store) == 0) {
+			sb_adds(&out, "{\"status\":\"ok\"}");
+			status = 200;
+		} else {
+			fs_serve_error(&out, !store ? "online store unavailable" : "registry unavailable");
+			status = 503;
+		}
+	} else if (!authorized(s, c)) {
+		fs_serve_error(&out, "unauthorized: send Authorization: Bearer <token>");
+		status = 401;
+	} else if (ep == EP_METRICS) {
+		metrics_text(s, &out);
+		type = "text/plain; version=0.0.4";
+		status = 200;
+	} else {
+		struct snapshot *snap = snapshot_get(s);
+		struct fs_serve_env env = { 0 };
+
+		env.store = thread_store(s);
+		if (!snap || !env.store) {
+			fs_serve_error(&out, !snap ? "registry not loaded yet" : "online store unavailable");
+			status = 503;
+		} else {
+			env.defs = &snap->defs;
+			env.models = snap->models;
+			env.now_us = (int64_t)time(NULL) * FS_USEC;
+			status = fs_serve_request(&env, method, url, sb_str(&req->body), req->body.len,
+						  &out);
+			if (env.store_errors)
+				__atomic_fetch_add(&s->m.store_errors, 1, __ATOMIC_RELAXED);
+		}
+		snapshot_put(s, snap);
+	}
+	ret = reply(c, status, &out, type);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	{
+		double secs = (double)(t1.tv_sec - req->start.tv_sec) +
+			      (double)(t1.tv_nsec - req->start.tv_nsec) / 1e9;
+		count(s, ep, status, secs);
+		if (s->o.access_log) {
+			char when[FS_TIME_BUFSZ];
+			fs_time_format(when, (int64_t)time(NULL));
+			flockfile(s->o.access_log);
+			fprintf(s->o.access_log, "%s \"%s %s\" %d %zu %.3fms\n", when, method, url, status,
+				out.len, secs * 1e3);
+			fflush(s->o.access_log);
+			funlockfile(s->o.access_log);
+		}
+	}
+	sb_release(&out);
+	return ret;
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	struct request *req = *con_cls;
+
+	if (req) {
+		sb_release(&req->body);
+		free(req);
+		*con_cls = NULL;
+	}
+}
+
+int fs_server_start(struct fs_server **out, struct fs_repo *repo, const struct fs_server_opts *o)
+{
+	struct fs_server *s = xcalloc(1, sizeof(*s));
+	struct addrinfo hints = { 0 }, *ai = NULL;
+	char port[16];
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	s->repo = repo;
+	s->o = *o;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_key_create(&s->store_key, close_store);
+	s->token_digest = xcalloc(o->ntokens + 1, sizeof(*s->token_digest));
+	for (i = 0; i < o->ntokens; i++) {
+		char hex[65];
+		fs_sha256_hex(hex, o->tokens[i], strlen(o->tokens[i]));
+		memcpy(s->token_digest[i], hex, 32);
+	}
+	/* the first snapshot before the first request */
+	if ((rc = load_snapshot(s, repo->registry)))
+		goto fail;
+	s->registry_ok = true;
+	snprintf(port, sizeof(port), "%d", o->port);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if (getaddrinfo(o->host, port, &hints, &ai) || !ai) {
+		fs_error_set("cannot resolve host '%s'", o->host);
+		rc = FS_EINVALID;
+		goto fail;
+	}
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, handle, s,
+				MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads ? o->threads : 1),
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
+				MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
+	freeaddrinfo(ai);
+	if (!s->d) {
+		fs_error_set("cannot listen on %s:%d: %s", o->host, o->port,
+			     errno ? strerror(errno) : "libmicrohttpd refused to start");
+		rc = FS_ERR;
+		goto fail;
+	}
+	pthread_create(&s->watcher, NULL, watch, s);
+	*out = s;
+	return 0;
+fail:
+	snapshot_put(s, s->snap);
+	free(s->token_digest);
+	pthread_key_delete(s->store_key);
+	free(s);
+	return rc;
+}
+
+int fs_server_port(const struct fs_server *s)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	return info ? info->port : 0;
+}
+
+void fs_server_stop(struct fs_server *s)
+{
+	int i;
+
+	if (!s)
+		return;
+	MHD_quiesce_daemon(s->d); /* no new connections */
+	for (i = 0; i < 100; i++) {
+		const union MHD_DaemonInfo *info =
+			MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+		if (!info || info->num_connections == 0)
+			break;
+		usleep(100 * 1000);
+	}
+	MHD_stop_daemon(s->d);
+	s->stopping = 1;
+	pthread_join(s->watcher, NULL);
+	snapshot_put(s, s->snap);
+	pthread_key_delete(s->store_key);
+	free(s->token_digest);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
