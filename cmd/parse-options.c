@@ -8,6 +8,16 @@
 #include "util.h"
 #include "banned.h"
 
+static bool has_quiet(const struct option *opts)
+{
+	const struct option *o;
+
+	for (o = opts; o && o->type != OPT_END_T; o++)
+		if (o->short_name == 'q' || (o->long_name && !strcmp(o->long_name, "quiet")))
+			return true;
+	return false;
+}
+
 static void print_usage(FILE *out, const char *const *usage, const struct option *opts)
 {
 	const struct option *o;
@@ -19,6 +29,8 @@ static void print_usage(FILE *out, const char *const *usage, const struct option
 		return;
 	}
 	fputc('\n', out);
+	if (!has_quiet(opts))
+		fprintf(out, "    %-24s%s\n", "-q, --quiet", "print nothing on stdout (errors still go to stderr)");
 	for (o = opts; o->type != OPT_END_T; o++) {
 		char left[128];
 		int n = 0;
@@ -89,6 +101,8 @@ static void completion_helper(const struct option *opts)
 			continue;
 		printf("--%s%s ", o->long_name, o->argh ? "=" : "");
 	}
+	if (!has_quiet(opts))
+		printf("--quiet ");
 	putchar('\n');
 	exit(0);
 }
@@ -115,6 +129,13 @@ int parse_options(int argc, const char **argv, const struct option *opts,
 			usage_with_options(usage, opts, false);
 		if (!strcmp(arg, "--fs-completion-helper"))
 			completion_helper(opts);
+		if ((!strcmp(arg, "-q") || !strcmp(arg, "--quiet")) && !has_quiet(opts)) {
+			/* every command takes -q: print nothing on stdout, errors still on stderr */
+			fflush(stdout);
+			if (!freopen("/dev/null", "w", stdout))
+				usage_error(usage, opts, "cannot silence stdout");
+			continue;
+		}
 		if (arg[1] == '-') {
 			const char *name = arg + 2, *eq = strchr(name, '=');
 			size_t len = eq ? (size_t)(eq - name) : strlen(name);
