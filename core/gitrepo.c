@@ -90,6 +90,14 @@ int fs_git_init(const char *dir)
 	git_repository *repo = NULL;
 	git_repository_init_options opts = GIT_REPOSITORY_INIT_OPTIONS_INIT;
 
+	/* inside an existing work tree (a monorepo): use that repository */
+	if (git_repository_open_ext(&repo, dir, 0, NULL) == 0) {
+		bool bare = git_repository_is_bare(repo);
+		git_repository_free(repo);
+		if (!bare)
+			return 0;
+		repo = NULL;
+	}
 	opts.flags = GIT_REPOSITORY_INIT_MKPATH;
 	opts.initial_head = "main";
 	if (git_repository_init_ext(&repo, dir, &opts) < 0)

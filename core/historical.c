@@ -546,10 +546,11 @@ static int scan_source(struct hview *h, const struct fs_repo *repo, const struct
 			const struct fs_cell *c = &cells[h->feats[i].col];
 			bool null = c->null || (!c->len && h->feats[i].type != FS_T_STRING);
 			if (!null && !fs_value_parse(h->feats[i].type, c->s, c->len, &iv)) {
+				const char *tn = fs_type_name(h->feats[i].type);
 				fs_source_where(src, where, sizeof(where));
-				fs_error_set("%s: column '%s': '%s' is not a %s (feature '%s' of feature_view '%s')",
+				fs_error_set("%s: column '%s': '%s' is not %s %s (feature '%s' of feature_view '%s')",
 					     where, src->columns[h->feats[i].col], c->s,
-					     fs_type_name(h->feats[i].type), h->feats[i].name,
+					     tn[0] == 'i' ? "an" : "a", tn, h->feats[i].name,
 					     h->view->name);
 				rc = FS_EINVALID;
 				goto done;

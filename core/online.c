@@ -171,3 +171,43 @@ bool fs_online_decode(const char *val, size_t len, size_t want, bool *null, int6
 	}
 	return false;
 }
+
+bool fs_online_decode_all(const char *val, size_t len, size_t n, struct fs_scan_value *out)
+{
+	const char *p = val, *end = val + len;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		uint32_t l;
+
+		if (p >= end)
+			return false;
+		switch (*p++) {
+		case TAG_NULL:
+			out[i].null = true;
+			break;
+		case TAG_INT:
+			if (end - p < 8)
+				return false;
+			out[i].null = false;
+			memcpy(&out[i].iv, p, 8);
+			p += 8;
+			break;
+		case TAG_TEXT:
+			if (end - p < 4)
+				return false;
+			memcpy(&l, p, 4);
+			p += 4;
+			if ((size_t)(end - p) < l)
+				return false;
+			out[i].null = false;
+			out[i].text = p;
+			out[i].len = l;
+			p += l;
+			break;
+		default:
+			return false;
+		}
+	}
+	return true;
+}

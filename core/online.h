@@ -89,6 +89,9 @@ void fs_online_encode(struct strbuf *out, const enum fs_type *types,
 bool fs_online_decode(const char *val, size_t len, size_t i, bool *null, int64_t *iv,
 		      const char **text, size_t *tlen);
 
+/* Decode all n values of a record at once into out; false when malformed. */
+bool fs_online_decode_all(const char *val, size_t len, size_t n, struct fs_scan_value *out);
+
 extern const struct fs_online_ops fs_online_sqlite_ops;
 extern const struct fs_online_ops fs_online_redis_ops;
 

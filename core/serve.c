@@ -1,5 +1,6 @@
 #include "serve.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,67 @@ static int parse_body(const char *body, size_t len, json_t **out, struct strbuf 
 		return fail(err, 400, "the body must be a JSON object");
 	}
 	return 0;
+}
+
+#define PLAN_CACHE_MAX 256
+
+struct fs_plan_cache {
+	pthread_mutex_t lock;
+	size_t n;
+	char *keys[PLAN_CACHE_MAX];
+	struct fs_serve_plan *plans[PLAN_CACHE_MAX];
+};
+
+struct fs_plan_cache *fs_plan_cache_new(void)
+{
+	struct fs_plan_cache *c = xcalloc(1, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	return c;
+}
+
+void fs_plan_cache_free(struct fs_plan_cache *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	for (i = 0; i < c->n; i++) {
+		free(c->keys[i]);
+		fs_serve_plan_free(c->plans[i]);
+	}
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+/* The cached plan for key, or NULL. Plans are never freed while the cache lives. */
+static struct fs_serve_plan *cache_get(struct fs_plan_cache *c, const char *key)
+{
+	struct fs_serve_plan *p = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->n; i++)
+		if (!strcmp(c->keys[i], key)) {
+			p = c->plans[i];
+			break;
+		}
+	pthread_mutex_unlock(&c->lock);
+	return p;
+}
+
+/* Keep plan under key; false when full (the caller then owns plan). */
+static bool cache_put(struct fs_plan_cache *c, const char *key, struct fs_serve_plan *plan)
+{
+	bool kept = false;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->n < PLAN_CACHE_MAX) {
+		c->keys[c->n] = xstrdup(key);
+		c->plans[c->n++] = plan;
+		kept = true;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return kept;
 }
 
 static int get_online(struct fs_serve_env *env, const char *body, size_t len, struct strbuf *out)
@@ -106,11 +168,33 @@ static int get_online(struct fs_serve_env *env, const char *body, size_t len, st
 		status = fail(out, 400, "features: expected a non-empty list of \"view:feature\" (or a feature_service)");
 		goto done;
 	}
-	if ((rc = fs_resolve_refs(env->defs, list, n, json_is_true(full), &refs))) {
-		status = fail(out, status_of(rc), fs_error_last());
-		goto done;
+	{
+		/* the plan of this feature list: cached, or resolved now */
+		struct strbuf key = STRBUF_INIT;
+		struct fs_serve_plan *plan = NULL;
+		bool cached = false;
+
+		sb_addf(&key, "%c%c", svc ? 'S' : 'F', json_is_true(full) ? '1' : '0');
+		for (i = 0; i < n; i++)
+			sb_addf(&key, "\n%s", list[i]);
+		if (env->plans && (plan = cache_get(env->plans, key.buf)))
+			cached = true;
+		if (!plan) {
+			rc = fs_resolve_refs(env->defs, list, n, json_is_true(full), &refs);
+			if (!rc)
+				rc = fs_serve_plan_build(&plan, env->defs, refs);
+			if (rc) {
+				sb_release(&key);
+				status = fail(out, status_of(rc), fs_error_last());
+				goto done;
+			}
+			cached = env->plans && cache_put(env->plans, key.buf, plan);
+		}
+		sb_release(&key);
+		rc = fs_online_response_plan(env->store, plan, entities, env->now_us, out);
+		if (!cached)
+			fs_serve_plan_free(plan);
 	}
-	rc = fs_online_response(env->store, env->defs, refs, entities, env->now_us, out);
 	if (rc) {
 		if (rc != FS_EINVALID && rc != FS_ENOTFOUND)
 			env->store_errors = 1;

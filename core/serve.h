@@ -22,7 +22,16 @@
 #include "registry.h"
 #include "strbuf.h"
 
+/*
+ * Plans for the feature lists requests ask for, kept per registry snapshot
+ * (thread-safe; a bounded number of entries).
+ */
+struct fs_plan_cache;
+struct fs_plan_cache *fs_plan_cache_new(void);
+void fs_plan_cache_free(struct fs_plan_cache *c);
+
 struct fs_serve_env {
+	struct fs_plan_cache *plans; /* NULL: plan every request */
 	const struct fs_defs *defs; /* registered definitions (a snapshot) */
 	const json_t *models;       /* {"NAME/STAGE": version JSON} */
 	struct fs_online *store;    /* this thread's online store */

@@ -45,6 +45,7 @@ struct metrics {
 struct snapshot {
 	struct fs_defs defs;
 	json_t *models;
+	struct fs_plan_cache *plans;
 	int refs;
 };
 
@@ -78,6 +79,7 @@ static void snapshot_put(struct fs_server *s, struct snapshot *snap)
 	last = --snap->refs == 0;
 	pthread_mutex_unlock(&s->lock);
 	if (last) {
+		fs_plan_cache_free(snap->plans);
 		fs_defs_release(&snap->defs);
 		json_decref(snap->models);
 		free(snap);
@@ -126,6 +128,7 @@ static int load_snapshot(struct fs_server *s, struct fs_registry *reg)
 		return FS_ERR;
 	}
 	snap->refs = 1;
+	snap->plans = fs_plan_cache_new();
 	pthread_mutex_lock(&s->lock);
 	old = s->snap;
 	s->snap = snap;
@@ -340,6 +343,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		} else {
 			env.defs = &snap->defs;
 			env.models = snap->models;
+			env.plans = snap->plans;
 			env.now_us = (int64_t)time(NULL) * FS_USEC;
 			status = fs_serve_request(&env, method, url, sb_str(&req->body), req->body.len,
 						  &out);

@@ -15,33 +15,85 @@
 
 #define EPOCH "\"1970-01-01T00:00:00Z\""
 
-struct rview {
+struct pview {
 	const struct fs_object *view;
 	struct fs_view_keys keys;
 	enum fs_type *types;
 	size_t nfeat;
 	char *schema;
-	struct fs_online_rec *recs; /* one per entity row */
-	struct strbuf *kbs;
-	bool *nokey;
-	struct fs_online_hit *hits;
+	int64_t ttl_us;
 };
 
-static void rview_release(struct rview *r, size_t nrows)
+struct pcol {
+	size_t view, feat;
+	char *name;
+};
+
+struct fs_serve_plan {
+	struct pview *views;
+	size_t nviews;
+	struct pcol *cols;
+	size_t ncols;
+};
+
+void fs_serve_plan_free(struct fs_serve_plan *p)
 {
 	size_t i;
 
-	fs_view_keys_release(&r->keys);
-	free(r->types);
-	free(r->schema);
-	free(r->recs);
-	for (i = 0; r->kbs && i < nrows; i++)
-		sb_release(&r->kbs[i]);
-	free(r->kbs);
-	free(r->nokey);
-	if (r->hits)
-		fs_online_hits_release(r->hits, nrows);
-	free(r->hits);
+	if (!p)
+		return;
+	for (i = 0; i < p->nviews; i++) {
+		fs_view_keys_release(&p->views[i].keys);
+		free(p->views[i].types);
+		free(p->views[i].schema);
+	}
+	for (i = 0; i < p->ncols; i++)
+		free(p->cols[i].name);
+	free(p->views);
+	free(p->cols);
+	free(p);
+}
+
+int fs_serve_plan_build(struct fs_serve_plan **out, const struct fs_defs *defs, const json_t *refs)
+{
+	struct fs_serve_plan *p = xcalloc(1, sizeof(*p));
+	json_t *ref;
+	size_t i, j;
+	int rc;
+
+	*out = NULL;
+	p->views = xcalloc(json_array_size(refs) + 1, sizeof(*p->views));
+	p->cols = xcalloc(json_array_size(refs) + 1, sizeof(*p->cols));
+	json_array_foreach(refs, i, ref) {
+		const char *vname = json_string_value(json_object_get(ref, "view"));
+		const char *fname = json_string_value(json_object_get(ref, "feature"));
+		struct pcol *c = &p->cols[p->ncols++];
+		struct pview *v;
+		json_t *f;
+
+		for (j = 0; j < p->nviews; j++)
+			if (!strcmp(p->views[j].view->name, vname))
+				break;
+		if (j == p->nviews) {
+			v = &p->views[p->nviews++];
+			v->view = fs_defs_find(defs, FS_KIND_FEATURE_VIEW, vname);
+			if (!v->view || (rc = fs_view_keys_load(&v->keys, defs, v->view))) {
+				p->nviews--;
+				fs_serve_plan_free(p);
+				return v->view ? rc : FS_ENOTFOUND;
+			}
+			v->types = fs_view_types(v->view->spec, &v->nfeat);
+			v->schema = fs_view_schema(defs, v->view);
+			v->ttl_us = json_integer_value(json_object_get(v->view->spec, "ttl")) * FS_USEC;
+		}
+		c->view = j;
+		c->name = xstrdup(json_string_value(json_object_get(ref, "column")));
+		json_array_foreach(json_object_get(p->views[j].view->spec, "features"), c->feat, f)
+			if (!strcmp(json_string_value(json_object_get(f, "name")), fname))
+				break;
+	}
+	*out = p;
+	return 0;
 }
 
 /* Entity value as text for key encoding; false when it is of no usable type. */
@@ -66,66 +118,111 @@ static bool entity_text(const json_t *v, char *buf, size_t len, const char **s, 
 	return false;
 }
 
-static int load_view(struct rview *r, const struct fs_defs *defs, const json_t *entities,
-		     size_t nrows)
-{
-	size_t i, k;
-	int rc;
+/* One view's side of a request: keys, the records read, their values decoded. */
+struct rview {
+	struct fs_online_rec *recs;
+	struct strbuf kb;      /* all keys, back to back */
+	size_t *koff;
+	bool *nokey;
+	struct fs_online_hit *hits;
+	struct fs_scan_value *vals; /* nrows * nfeat */
+	bool *ok;                   /* a record decoded */
+	char (*ts)[FS_TIME_BUFSZ];
+};
 
-	if ((rc = fs_view_keys_load(&r->keys, defs, r->view)))
-		return rc;
-	r->types = fs_view_types(r->view->spec, &r->nfeat);
-	r->schema = fs_view_schema(defs, r->view);
-	r->recs = xcalloc(nrows + 1, sizeof(*r->recs));
-	r->kbs = xcalloc(nrows + 1, sizeof(*r->kbs));
-	r->nokey = xcalloc(nrows + 1, sizeof(bool));
-	r->hits = xcalloc(nrows + 1, sizeof(*r->hits));
-	for (k = 0; k < r->keys.n; k++)
-		if (!json_object_get(entities, r->keys.names[k])) {
+static void rview_release(struct rview *r, size_t nrows)
+{
+	free(r->recs);
+	sb_release(&r->kb);
+	free(r->koff);
+	free(r->nokey);
+	if (r->hits)
+		fs_online_hits_release(r->hits, nrows);
+	free(r->hits);
+	free(r->vals);
+	free(r->ok);
+	free(r->ts);
+}
+
+static int read_view(const struct pview *v, struct rview *r, struct fs_online *store,
+		     const json_t *entities, size_t nrows)
+{
+	struct strbuf one = STRBUF_INIT;
+	json_t *cols[64];
+	size_t i, k;
+	int rc = 0;
+
+	if (v->keys.n > 64)
+		return FS_EINVALID;
+	for (k = 0; k < v->keys.n; k++) {
+		cols[k] = json_object_get(entities, v->keys.names[k]);
+		if (!cols[k]) {
 			fs_error_set("entities: missing join key '%s' (of entity '%s', needed by feature_view '%s')",
-				     r->keys.names[k], r->keys.entity[k], r->view->name);
+				     v->keys.names[k], v->keys.entity[k], v->view->name);
 			return FS_EINVALID;
 		}
+	}
+	r->recs = xcalloc(nrows + 1, sizeof(*r->recs));
+	r->koff = xcalloc(nrows + 1, sizeof(*r->koff));
+	r->nokey = xcalloc(nrows + 1, sizeof(bool));
+	r->hits = xcalloc(nrows + 1, sizeof(*r->hits));
+	r->vals = xcalloc(nrows * v->nfeat + 1, sizeof(*r->vals));
+	r->ok = xcalloc(nrows + 1, sizeof(bool));
+	r->ts = xcalloc(nrows + 1, sizeof(*r->ts));
+	sb_init(&r->kb);
 	for (i = 0; i < nrows; i++) {
 		const char *vals[64];
 		size_t lens[64];
 		char bufs[64][32];
 
-		if (r->keys.n > 64)
-			return FS_EINVALID;
-		for (k = 0; k < r->keys.n; k++) {
-			const json_t *v = json_array_get(json_object_get(entities, r->keys.names[k]), i);
-			if (!entity_text(v, bufs[k], sizeof(bufs[k]), &vals[k], &lens[k])) {
-				fs_error_set("entities.%s[%zu]: expected %s, not a JSON %s", r->keys.names[k],
-					     i, r->keys.is_int[k] ? "an integer" : "a string",
-					     json_is_real(v) ? "number with a fraction"
-					     : json_is_boolean(v) ? "boolean"
+		for (k = 0; k < v->keys.n; k++) {
+			const json_t *e = json_array_get(cols[k], i);
+			if (!entity_text(e, bufs[k], sizeof(bufs[k]), &vals[k], &lens[k])) {
+				fs_error_set("entities.%s[%zu]: expected %s, not a JSON %s", v->keys.names[k],
+					     i, v->keys.is_int[k] ? "an integer" : "a string",
+					     json_is_real(e) ? "number with a fraction"
+					     : json_is_boolean(e) ? "boolean"
 								  : "object or array");
-				return FS_EINVALID;
+				rc = FS_EINVALID;
+				goto done;
 			}
 		}
-		sb_init(&r->kbs[i]);
-		rc = fs_key_encode(&r->keys, &r->kbs[i], vals, lens);
+		rc = fs_key_encode(&v->keys, &one, vals, lens);
 		if (rc < 0) {
 			char msg[1024];
 			snprintf(msg, sizeof(msg), "%s", fs_error_last());
 			fs_error_set("entities row %zu: %s", i, msg);
-			return FS_EINVALID;
+			goto done;
 		}
 		r->nokey[i] = rc == 0;
-		r->recs[i].key = r->kbs[i].buf;
-		r->recs[i].keylen = r->kbs[i].len;
+		r->koff[i] = r->kb.len;
+		r->recs[i].keylen = one.len;
+		sb_add(&r->kb, one.buf, one.len);
 	}
-	return 0;
+	for (i = 0; i < nrows; i++)
+		r->recs[i].key = r->kb.buf + r->koff[i];
+	if ((rc = fs_online_read(store, v->view->name, v->schema, r->recs, nrows, r->hits)))
+		goto done;
+	for (i = 0; i < nrows; i++) {
+		const struct fs_online_hit *h = &r->hits[i];
+		r->ok[i] = h->found && !r->nokey[i] &&
+			   fs_online_decode_all(h->val, h->vallen, v->nfeat, r->vals + i * v->nfeat);
+		if (r->ok[i])
+			fs_time_format_us(r->ts[i], h->ts);
+	}
+	rc = 0;
+done:
+	sb_release(&one);
+	return rc;
 }
 
-int fs_online_response(struct fs_online *store, const struct fs_defs *defs, const json_t *refs,
-		       const json_t *entities, int64_t now_us, struct strbuf *out)
+int fs_online_response_plan(struct fs_online *store, const struct fs_serve_plan *p,
+			    const json_t *entities, int64_t now_us, struct strbuf *out)
 {
-	struct rview *views = xcalloc(json_array_size(refs) + 1, sizeof(*views));
-	size_t nviews = 0, nrows = 0, i, j;
+	struct rview *rv = xcalloc(p->nviews + 1, sizeof(*rv));
+	size_t nrows = 0, i, j;
 	const char *key;
-	json_t *col, *ref;
+	json_t *col;
 	bool first = true;
 	int rc = 0;
 
@@ -150,21 +247,10 @@ int fs_online_response(struct fs_online *store, const struct fs_defs *defs, cons
 		}
 		first = false;
 	}
-	/* one online read per view */
-	json_array_foreach(refs, i, ref) {
-		const char *vname = json_string_value(json_object_get(ref, "view"));
-		for (j = 0; j < nviews; j++)
-			if (!strcmp(views[j].view->name, vname))
-				break;
-		if (j < nviews)
-			continue;
-		views[nviews].view = fs_defs_find(defs, FS_KIND_FEATURE_VIEW, vname);
-		if ((rc = load_view(&views[nviews++], defs, entities, nrows)))
+	for (i = 0; i < p->nviews; i++)
+		if ((rc = read_view(&p->views[i], &rv[i], store, entities, nrows)))
 			goto done;
-		if ((rc = fs_online_read(store, vname, views[nviews - 1].schema, views[nviews - 1].recs,
-					 nrows, views[nviews - 1].hits)))
-			goto done;
-	}
+	sb_grow(out, (p->ncols + 1) * (nrows + 1) * 48); /* values, statuses, times */
 
 	sb_adds(out, "{\"metadata\":{\"feature_names\":[");
 	first = true;
@@ -174,10 +260,9 @@ int fs_online_response(struct fs_online *store, const struct fs_defs *defs, cons
 		fs_json_quote(out, key, strlen(key));
 		first = false;
 	}
-	json_array_foreach(refs, i, ref) {
-		const char *c = json_string_value(json_object_get(ref, "column"));
+	for (i = 0; i < p->ncols; i++) {
 		sb_addc(out, ',');
-		fs_json_quote(out, c, strlen(c));
+		fs_json_quote(out, p->cols[i].name, strlen(p->cols[i].name));
 	}
 	sb_adds(out, "]},\"results\":[");
 	first = true;
@@ -188,10 +273,20 @@ int fs_online_response(struct fs_online *store, const struct fs_defs *defs, cons
 		first = false;
 		sb_adds(out, "{\"values\":[");
 		json_array_foreach(col, j, v) {
-			char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-			sb_adds(out, j ? "," : "");
-			sb_adds(out, text ? text : "null");
-			free(text);
+			if (j)
+				sb_addc(out, ',');
+			if (json_is_integer(v))
+				sb_addf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+			else if (json_is_string(v))
+				fs_json_quote(out, json_string_value(v), json_string_length(v));
+			else if (json_is_real(v)) {
+				char buf[40];
+				fs_format_double(buf, sizeof(buf), json_real_value(v));
+				sb_adds(out, buf);
+			} else if (json_is_boolean(v))
+				sb_adds(out, json_is_true(v) ? "true" : "false");
+			else
+				sb_adds(out, "null");
 		}
 		sb_adds(out, "],\"statuses\":[");
 		for (j = 0; j < nrows; j++)
@@ -201,72 +296,70 @@ int fs_online_response(struct fs_online *store, const struct fs_defs *defs, cons
 			sb_adds(out, j ? "," EPOCH : EPOCH);
 		sb_adds(out, "]}");
 	}
-	json_array_foreach(refs, i, ref) {
-		const char *vname = json_string_value(json_object_get(ref, "view"));
-		const char *fname = json_string_value(json_object_get(ref, "feature"));
-		struct rview *r = NULL;
-		json_t *feats, *f;
-		size_t fi = 0, k;
-		int64_t ttl_us;
-		char ts[FS_TIME_BUFSZ];
-		const char **status = xcalloc(nrows + 1, sizeof(char *));
+	for (i = 0; i < p->ncols; i++) {
+		const struct pcol *c = &p->cols[i];
+		const struct pview *v = &p->views[c->view];
+		const struct rview *r = &rv[c->view];
+		const struct fs_scan_value *val;
 
-		for (k = 0; k < nviews; k++)
-			if (!strcmp(views[k].view->name, vname))
-				r = &views[k];
-		feats = json_object_get(r->view->spec, "features");
-		json_array_foreach(feats, k, f)
-			if (!strcmp(json_string_value(json_object_get(f, "name")), fname))
-				fi = k;
-		ttl_us = json_integer_value(json_object_get(r->view->spec, "ttl")) * FS_USEC;
-		if (!first || i)
-			sb_addc(out, ',');
-		sb_adds(out, "{\"values\":[");
+		sb_adds(out, ",{\"values\":[");
 		for (j = 0; j < nrows; j++) {
-			const struct fs_online_hit *h = &r->hits[j];
-			bool null = true;
-			int64_t iv = 0;
-			const char *text = NULL;
-			size_t tlen = 0;
-
 			if (j)
 				sb_addc(out, ',');
-			if (!h->found || r->nokey[j] ||
-			    !fs_online_decode(h->val, h->vallen, fi, &null, &iv, &text, &tlen)) {
-				status[j] = "NOT_FOUND";
+			val = &r->vals[j * v->nfeat + c->feat];
+			if (!r->ok[j] || val->null)
 				sb_adds(out, "null");
-				continue;
-			}
-			if (null) {
-				status[j] = "NULL_VALUE";
-				sb_adds(out, "null");
-				continue;
-			}
-			status[j] = ttl_us > 0 && h->ts < now_us - ttl_us ? "OUTSIDE_MAX_AGE" : "PRESENT";
-			fs_value_json(out, r->types[fi], iv, text, tlen);
+			else
+				fs_value_json(out, v->types[c->feat], val->iv, val->text, val->len);
 		}
 		sb_adds(out, "],\"statuses\":[");
-		for (j = 0; j < nrows; j++)
-			sb_addf(out, "%s\"%s\"", j ? "," : "", status[j]);
+		for (j = 0; j < nrows; j++) {
+			const char *st;
+			val = &r->vals[j * v->nfeat + c->feat];
+			if (!r->ok[j])
+				st = "\"NOT_FOUND\"";
+			else if (val->null)
+				st = "\"NULL_VALUE\"";
+			else if (v->ttl_us > 0 && r->hits[j].ts < now_us - v->ttl_us)
+				st = "\"OUTSIDE_MAX_AGE\"";
+			else
+				st = "\"PRESENT\"";
+			if (j)
+				sb_addc(out, ',');
+			sb_adds(out, st);
+		}
 		sb_adds(out, "],\"event_timestamps\":[");
 		for (j = 0; j < nrows; j++) {
 			if (j)
 				sb_addc(out, ',');
-			if (!strcmp(status[j], "NOT_FOUND")) {
+			if (!r->ok[j]) {
 				sb_adds(out, EPOCH);
 				continue;
 			}
-			fs_time_format_us(ts, r->hits[j].ts);
-			sb_addf(out, "\"%s\"", ts);
+			sb_addc(out, '"');
+			sb_adds(out, r->ts[j]);
+			sb_addc(out, '"');
 		}
 		sb_adds(out, "]}");
-		free(status);
 	}
 	sb_adds(out, "]}");
 done:
-	for (i = 0; i < nviews; i++)
-		rview_release(&views[i], nrows);
-	free(views);
+	for (i = 0; i < p->nviews; i++)
+		rview_release(&rv[i], nrows);
+	free(rv);
+	return rc;
+}
+
+int fs_online_response(struct fs_online *store, const struct fs_defs *defs, const json_t *refs,
+		       const json_t *entities, int64_t now_us, struct strbuf *out)
+{
+	struct fs_serve_plan *plan;
+	int rc;
+
+	if ((rc = fs_serve_plan_build(&plan, defs, refs)))
+		return rc;
+	rc = fs_online_response_plan(store, plan, entities, now_us, out);
+	fs_serve_plan_free(plan);
 	return rc;
 }
 

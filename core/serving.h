@@ -28,6 +28,17 @@ int fs_online_response(struct fs_online *store, const struct fs_defs *defs, cons
 		       const json_t *entities, int64_t now_us, struct strbuf *out);
 
 /*
+ * The same in two steps, for a server answering the same feature list many
+ * times: a plan (views, keys, types, output columns) built once from refs,
+ * valid while defs is, then answered per request.
+ */
+struct fs_serve_plan;
+int fs_serve_plan_build(struct fs_serve_plan **out, const struct fs_defs *defs, const json_t *refs);
+void fs_serve_plan_free(struct fs_serve_plan *plan);
+int fs_online_response_plan(struct fs_online *store, const struct fs_serve_plan *plan,
+			    const json_t *entities, int64_t now_us, struct strbuf *out);
+
+/*
  * Write rows to the online store for every view reading the push source
  * named source. rows is an in-memory table (fs_source_table_new) with the
  * columns the source names (join keys, timestamp field, features). *out

@@ -191,13 +191,58 @@ void fs_format_double(char *buf, size_t len, double d)
 	}
 }
 
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 when invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	/* overlong forms, surrogates, beyond U+10FFFF */
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
 void fs_json_quote(struct strbuf *sb, const char *s, size_t len)
 {
-	size_t i;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
 
 	sb_addc(sb, '"');
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
+	while (i < len) {
+		unsigned char c = p[i];
+		size_t l, run = i;
+
+		/* the common case: a run of plain ASCII copied at once */
+		while (run < len && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\')
+			run++;
+		if (run > i) {
+			sb_add(sb, p + i, run - i);
+			i = run;
+			continue;
+		}
 		if (c == '"' || c == '\\') {
 			sb_addc(sb, '\\');
 			sb_addc(sb, (char)c);
@@ -209,9 +254,16 @@ void fs_json_quote(struct strbuf *sb, const char *s, size_t len)
 			sb_adds(sb, "\\r");
 		} else if (c < 0x20) {
 			sb_addf(sb, "\\u%04x", c);
-		} else {
+		} else if (c < 0x80) {
 			sb_addc(sb, (char)c);
+		} else if ((l = utf8_len(p + i, len - i))) {
+			sb_add(sb, p + i, l);
+			i += l;
+			continue;
+		} else {
+			sb_adds(sb, "\\ufffd"); /* not UTF-8: the output stays valid JSON */
 		}
+		i++;
 	}
 	sb_addc(sb, '"');
 }
