@@ -10,6 +10,7 @@
 #include "ignore.h"
 #include "timeutil.h"
 #include "util.h"
+#include "value.h"
 #include "tap.h"
 
 static void test_duration(void)
@@ -161,8 +162,41 @@ static void test_time(void)
 	ok(fs_days_from_civil(1970, 1, 1) == 0, "time: day 0 is 1970-01-01");
 }
 
+static void test_json(void)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char buf[40];
+
+	fs_json_quote(&sb, "a\"b\\c\n\x01", 7);
+	is_str(sb_str(&sb), "\"a\\\"b\\\\c\\n\\u0001\"", "json: escapes");
+	sb_reset(&sb);
+	fs_json_quote(&sb, "\xc3\xa9t\xc3\xa9", 5);
+	is_str(sb_str(&sb), "\"\xc3\xa9t\xc3\xa9\"", "json: valid UTF-8 kept");
+	sb_reset(&sb);
+	fs_json_quote(&sb, "\\\xde\xa3\xdd" "b", 5);
+	is_str(sb_str(&sb), "\"\\\\\xde\xa3\\ufffdb\"", "json: invalid UTF-8 replaced (fuzzer find)");
+	sb_reset(&sb);
+	fs_json_quote(&sb, "\xed\xa0\x80", 3);
+	is_str(sb_str(&sb), "\"\\ufffd\\ufffd\\ufffd\"", "json: surrogates are not UTF-8");
+	sb_reset(&sb);
+	fs_value_json(&sb, FS_T_FLOAT64, 0, "0.52", 4);
+	is_str(sb_str(&sb), "0.52", "json: a float keeps its text");
+	sb_reset(&sb);
+	fs_value_json(&sb, FS_T_FLOAT64, 0, "1.", 2);
+	is_str(sb_str(&sb), "1", "json: a float that is not JSON is reformatted");
+	sb_reset(&sb);
+	fs_value_json(&sb, FS_T_FLOAT64, 0, "nan", 3);
+	is_str(sb_str(&sb), "null", "json: NaN is null");
+	sb_release(&sb);
+	fs_format_double(buf, sizeof(buf), 0.99);
+	is_str(buf, "0.99", "shortest round-trip double");
+	fs_format_double(buf, sizeof(buf), 0.1 + 0.2);
+	is_str(buf, "0.30000000000000004", "17 digits when needed");
+}
+
 int main(void)
 {
+	test_json();
 	test_duration();
 	test_csv();
 	test_ignore();
