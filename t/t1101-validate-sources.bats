@@ -1,0 +1,185 @@
+#!/usr/bin/env bats
+# Definition validation against the data: each csv or sqlite source must
+# exist and have the columns its definition and its views need (timestamp
+# fields, join keys, features, field_mapping). Failures name file:line:col,
+# exit 128 and change neither the registry nor git.
+#
+# features/driver.yaml (share/init/driver.yaml), the lines that matter:
+#  10 kind: source            14 timestamp_field: event_timestamp
+#  12 type: csv               15 created_timestamp_field: created
+#  13 path: data/driver_stats.csv
+#  17 kind: feature_view  19 entities: [driver]  20 source: driver_stats
+# data/driver_stats.csv header:
+#  driver_id,event_timestamp,conv_rate,acc_rate,avg_daily_trips,created
+
+load test_helper
+load lib-validate
+
+D=features/driver.yaml
+CSV=data/driver_stats.csv
+
+# use_sqlite LINES: make the source read data/stats.db (a copy of the csv in
+# table "stats"); LINES replace "type: csv\npath: ...\n" (lines 12-13).
+use_sqlite() {
+    [ -f data/stats.db ] || sqlite3 data/stats.db ".import --csv $CSV stats"
+    replace $D "type: csv
+path: data/driver_stats.csv
+" "$1"
+}
+
+# ---- csv ----
+
+@test "validate sources: a csv file that does not exist is reported" {
+    replace $D "path: data/driver_stats.csv" "path: data/driver_stat.csv"
+    apply_fatal "features/driver.yaml:13:7: source 'driver_stats': file 'data/driver_stat.csv' does not exist"
+}
+
+@test "validate sources: an empty csv file is reported" {
+    : > data/empty.csv
+    replace $D "path: data/driver_stats.csv" "path: data/empty.csv"
+    apply_fatal "features/driver.yaml:13:7: source 'driver_stats': file 'data/empty.csv' is empty (a csv source needs a header row)"
+}
+
+@test "validate sources: a csv file without the timestamp field is reported" {
+    replace $CSV "driver_id,event_timestamp," "driver_id,ts,"
+    apply_fatal "features/driver.yaml:14:18: source 'driver_stats': data/driver_stats.csv has no column 'event_timestamp' (timestamp_field)"
+}
+
+@test "validate sources: a csv file without the created_timestamp_field is reported" {
+    replace $CSV "avg_daily_trips,created" "avg_daily_trips,created_at"
+    apply_fatal "features/driver.yaml:15:26: source 'driver_stats': data/driver_stats.csv has no column 'created' (created_timestamp_field)"
+}
+
+@test "validate sources: a csv file without a join key column is reported" {
+    replace $CSV "driver_id,event_timestamp," "driver,event_timestamp,"
+    apply_fatal "features/driver.yaml:20:9: feature_view 'driver_hourly_stats': source 'driver_stats' (data/driver_stats.csv) has no column 'driver_id' (join key of entity 'driver')"
+}
+
+@test "validate sources: a csv file without a feature column is reported" {
+    replace $CSV "conv_rate,acc_rate," "conv_rate,accuracy,"
+    apply_fatal "features/driver.yaml:20:9: feature_view 'driver_hourly_stats': source 'driver_stats' (data/driver_stats.csv) has no column 'acc_rate' for feature 'acc_rate'"
+}
+
+@test "validate sources: a field_mapping whose source column is missing is reported" {
+    # conv is there, acc is not: the error points at the acc line
+    replace $CSV "conv_rate,acc_rate," "conv,acc_rate,"
+    replace $D "created_timestamp_field: created
+" "created_timestamp_field: created
+field_mapping:
+  conv: conv_rate
+  acc: acc_rate
+"
+    apply_fails \
+        "error: features/driver.yaml:18:3: source 'driver_stats': data/driver_stats.csv has no column 'acc' (in field_mapping)" \
+        "error: features/driver.yaml:23:9: feature_view 'driver_hourly_stats': source 'driver_stats' (data/driver_stats.csv) has no column 'acc' for feature 'acc_rate'" \
+        "fatal: 2 errors in definitions"
+}
+
+@test "validate sources: a field_mapping that maps a renamed column is accepted" {
+    replace $CSV "conv_rate,acc_rate," "conv_rate,acc,"
+    # without the mapping the feature column is missing
+    apply_fatal "features/driver.yaml:20:9: feature_view 'driver_hourly_stats': source 'driver_stats' (data/driver_stats.csv) has no column 'acc_rate' for feature 'acc_rate'"
+
+    replace $D "created_timestamp_field: created" "created_timestamp_field: created
+field_mapping: {acc: acc_rate}"
+    run -0 --separate-stderr fs apply -q
+    run -0 fs describe source driver_stats --json
+    assert_equal "$(json_at spec field_mapping <<<"$output")" '{"acc":"acc_rate"}'
+    run -0 fs plan --exit-code
+}
+
+# ---- sqlite ----
+
+@test "validate sources: a sqlite table that does not exist is reported" {
+    use_sqlite "type: sqlite
+path: data/stats.db
+table: driver_stat
+"
+    apply_fatal "features/driver.yaml:14:8: source 'driver_stats': database 'data/stats.db' has no table 'driver_stat'"
+}
+
+@test "validate sources: a sqlite table without a column is reported" {
+    sqlite3 data/stats.db "CREATE TABLE t2 (driver_id, event_timestamp, conv_rate, avg_daily_trips, created)"
+    use_sqlite "type: sqlite
+path: data/stats.db
+table: t2
+"
+    apply_fatal "features/driver.yaml:21:9: feature_view 'driver_hourly_stats': source 'driver_stats' (data/stats.db table 't2') has no column 'acc_rate' for feature 'acc_rate'"
+
+    sqlite3 data/stats.db "CREATE TABLE t3 (driver_id, ts, conv_rate, acc_rate, avg_daily_trips, created)"
+    replace $D "table: t2" "table: t3"
+    apply_fatal "features/driver.yaml:15:18: source 'driver_stats': data/stats.db table 't3' has no column 'event_timestamp' (timestamp_field)"
+}
+
+@test "validate sources: a sqlite source with a table is accepted" {
+    use_sqlite "type: sqlite
+path: data/stats.db
+table: stats
+"
+    run -0 --separate-stderr fs apply -q
+    run -0 fs describe source driver_stats --json
+    assert_equal "$(json_at spec type <<<"$output")" '"sqlite"'
+    assert_equal "$(json_at spec path <<<"$output")" '"data/stats.db"'
+    assert_equal "$(json_at spec table <<<"$output")" '"stats"'
+}
+
+@test "validate sources: a sqlite source with a query is accepted" {
+    use_sqlite "type: sqlite
+path: data/stats.db
+query: SELECT * FROM stats WHERE conv_rate > 0;
+"
+    # a trailing ';' is fine: the query is prepared as the reader prepares it
+    run -0 --separate-stderr fs apply -q
+    run -0 fs describe source driver_stats --json
+    assert_equal "$(json_at spec query <<<"$output")" '"SELECT * FROM stats WHERE conv_rate > 0;"'
+
+    # its columns are checked like a table's
+    replace $D "query: SELECT * FROM stats WHERE conv_rate > 0;" \
+        "query: SELECT driver_id, event_timestamp, created, conv_rate, avg_daily_trips FROM stats"
+    run -128 --separate-stderr fs apply -q
+    assert_equal "$stderr" "fatal: features/driver.yaml:21:9: feature_view 'driver_hourly_stats': source 'driver_stats' (data/stats.db query) has no column 'acc_rate' for feature 'acc_rate'"
+}
+
+@test "validate sources: a sqlite source with both table and query is reported" {
+    use_sqlite "type: sqlite
+path: data/stats.db
+table: stats
+query: SELECT * FROM stats
+"
+    apply_fatal "features/driver.yaml:10:1: source 'driver_stats': a sqlite source needs exactly one of 'table' and 'query'"
+
+    # neither: the same one error, no second one from reading the database
+    replace $D "table: stats
+query: SELECT * FROM stats
+" ""
+    apply_fatal "features/driver.yaml:10:1: source 'driver_stats': a sqlite source needs exactly one of 'table' and 'query'"
+}
+
+@test "validate sources: a sqlite database that does not exist is reported at its path" {
+    use_sqlite "type: sqlite
+path: data/nope.db
+table: stats
+"
+    apply_fatal "features/driver.yaml:13:7: source 'driver_stats': database 'data/nope.db' does not exist"
+}
+
+@test "validate sources: a sqlite path that is not a database is reported" {
+    use_sqlite "type: sqlite
+path: data/driver_stats.csv
+table: stats
+"
+    apply_fatal "features/driver.yaml:13:7: source 'driver_stats': cannot read database 'data/driver_stats.csv': file is not a database"
+}
+
+@test "validate sources: a failing or writing sqlite query is reported" {
+    use_sqlite "type: sqlite
+path: data/stats.db
+query: SELECT * FROM nope
+"
+    apply_fatal "features/driver.yaml:14:8: source 'driver_stats': query fails on database 'data/stats.db': no such table: nope"
+
+    replace $D "query: SELECT * FROM nope" "query: DELETE FROM stats"
+    apply_fatal "features/driver.yaml:14:8: source 'driver_stats': query on database 'data/stats.db' must be a SELECT statement"
+    run -0 sqlite3 data/stats.db "SELECT count(*) > 0 FROM stats"
+    assert_output 1
+}
