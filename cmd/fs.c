@@ -67,10 +67,14 @@ static const struct cmd_struct *find_cmd(const char *name)
 static void print_main_usage(FILE *out)
 {
 	size_t i;
+	int width = 0;
 
+	for (i = 0; i < ARRAY_SIZE(commands); i++)
+		if ((int)strlen(commands[i].name) > width)
+			width = (int)strlen(commands[i].name);
 	fprintf(out, "usage: %s\n\nCommands:\n", fs_usage);
 	for (i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(out, "   %-12s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "   %-*s  %s\n", width, commands[i].name, commands[i].summary);
 	fprintf(out, "\nSee 'fs help <command>' or 'fs <command> -h' for one command.\n");
 }
 
@@ -107,8 +111,12 @@ static int run_builtin(const struct cmd_struct *c, int argc, const char **argv)
 
 	if ((c->flags & NEEDS_REPO) && !wants_help(argc, argv)) {
 		if (fs_repo_discover(&root, ".") || fs_repo_open(&ctx.repo, root)) {
+			/* bad usage still wins (129): the command's option parser reports this */
+			parse_options_defer_fatal(fs_error_last());
 			free(root);
-			return die_last_error();
+			rc = c->fn(argc, argv, &ctx);
+			parse_options_defer_fatal(NULL);
+			return die_last_error(); /* not reached: the parser exits */
 		}
 		free(root);
 	}

@@ -8,6 +8,8 @@
 #include "util.h"
 #include "banned.h"
 
+static char *deferred_fatal;
+
 static bool has_quiet(const struct option *opts)
 {
 	const struct option *o;
@@ -25,9 +27,6 @@ static void print_usage(FILE *out, const char *const *usage, const struct option
 
 	for (i = 0; usage[i]; i++)
 		fprintf(out, "%s%s\n", i ? "   or: " : "usage: ", usage[i]);
-	if (!opts || opts[0].type == OPT_END_T) {
-		return;
-	}
 	fputc('\n', out);
 	if (!has_quiet(opts))
 		fprintf(out, "    %-24s%s\n", "-q, --quiet", "print nothing on stdout (errors still go to stderr)");
@@ -183,7 +182,18 @@ int parse_options(int argc, const char **argv, const struct option *opts,
 		}
 	}
 	argv[out] = NULL;
+	if (deferred_fatal) {
+		/* the options were fine: now report why the command cannot run */
+		fprintf(stderr, "fatal: %s\n", deferred_fatal);
+		exit(128);
+	}
 	return out;
+}
+
+void parse_options_defer_fatal(const char *msg)
+{
+	free(deferred_fatal);
+	deferred_fatal = msg ? xstrdup(msg) : NULL;
 }
 
 void opt_list_release(struct opt_list *l)

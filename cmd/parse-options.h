@@ -52,5 +52,10 @@ void usage_with_options(const char *const *usage, const struct option *options, 
 void usage_error(const char *const *usage, const struct option *options, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 3, 4)));
 void opt_list_release(struct opt_list *l);
+/*
+ * A fatal error to report once the command's options parsed cleanly (the
+ * dispatcher's "not an fs repository"), so that bad usage still exits 129.
+ */
+void parse_options_defer_fatal(const char *msg);
 
 #endif

@@ -74,7 +74,7 @@ json_t *changes_json(const struct fs_plan *plan, const json_t *impact)
 
 int cmd_plan(int argc, const char **argv, struct fs_ctx *ctx)
 {
-	static const char *const usage[] = { "fs plan [--rev <rev>] [--exit-code] [--json]", NULL };
+	static const char *const usage[] = { "fs plan [--rev <rev>] [--exit-code] [--json] [-q]", NULL };
 	const char *rev = NULL;
 	bool exit_code = false, json = false, quiet = false;
 	const struct option options[] = {
