@@ -15,6 +15,7 @@
 #include "timeutil.h"
 #include "util.h"
 #include "value.h"
+#include "viewscan.h"
 #include "banned.h"
 
 #define NONE UINT32_MAX
@@ -298,10 +299,7 @@ struct hview {
 	const struct fs_object *view;
 	const json_t *source;
 	int64_t ttl_us;
-	size_t nkeys;
-	const char **key_names;  /* join keys */
-	const char **key_entity; /* entity names, for messages */
-	bool *key_int;           /* int64 entity (else string) */
+	struct fs_view_keys vkeys; /* join keys, their entities and types */
 	int *key_ecol;           /* column in the entity rows */
 	int *key_scol;           /* column in the source */
 	struct hfeat *feats;
@@ -321,9 +319,7 @@ struct hview {
 
 static void hview_free(struct hview *h)
 {
-	free(h->key_names);
-	free(h->key_entity);
-	free(h->key_int);
+	fs_view_keys_release(&h->vkeys);
 	free(h->key_ecol);
 	free(h->key_scol);
 	free(h->feats);
@@ -341,10 +337,10 @@ static void hview_free(struct hview *h)
 static int setup_view(struct hview *h, const struct fs_defs *defs, const struct fs_object *view,
 		      const struct erows *e)
 {
-	json_t *ents = json_object_get(view->spec, "entities");
 	const char *src = json_string_value(json_object_get(view->spec, "source"));
 	const struct fs_object *so = fs_defs_find(defs, FS_KIND_SOURCE, src);
 	size_t i;
+	int rc;
 
 	h->view = view;
 	h->ttl_us = json_integer_value(json_object_get(view->spec, "ttl")) * FS_USEC;
@@ -353,26 +349,15 @@ static int setup_view(struct hview *h, const struct fs_defs *defs, const struct 
 		return FS_ENOTFOUND;
 	}
 	h->source = so->spec;
-	h->nkeys = json_array_size(ents);
-	h->key_names = xcalloc(h->nkeys, sizeof(char *));
-	h->key_entity = xcalloc(h->nkeys, sizeof(char *));
-	h->key_int = xcalloc(h->nkeys, sizeof(bool));
-	h->key_ecol = xcalloc(h->nkeys, sizeof(int));
-	h->key_scol = xcalloc(h->nkeys, sizeof(int));
-	for (i = 0; i < h->nkeys; i++) {
-		const char *en = json_string_value(json_array_get(ents, i));
-		const struct fs_object *eo = fs_defs_find(defs, FS_KIND_ENTITY, en);
-		if (!eo) {
-			fs_error_set("feature_view '%s': entity '%s' is not registered", view->name, en);
-			return FS_ENOTFOUND;
-		}
-		h->key_entity[i] = eo->name;
-		h->key_names[i] = json_string_value(json_object_get(eo->spec, "join_key"));
-		h->key_int[i] = !strcmp(json_string_value(json_object_get(eo->spec, "type")), "int64");
-		h->key_ecol[i] = ecol(e, h->key_names[i]);
+	if ((rc = fs_view_keys_load(&h->vkeys, defs, view)))
+		return rc;
+	h->key_ecol = xcalloc(h->vkeys.n + 1, sizeof(int));
+	h->key_scol = xcalloc(h->vkeys.n + 1, sizeof(int));
+	for (i = 0; i < h->vkeys.n; i++) {
+		h->key_ecol[i] = ecol(e, h->vkeys.names[i]);
 		if (h->key_ecol[i] < 0) {
 			fs_error_set("%s: no column '%s' (join key of entity '%s', needed by feature_view '%s')",
-				     e->name, h->key_names[i], en, view->name);
+				     e->name, h->vkeys.names[i], h->vkeys.entity[i], view->name);
 			return FS_EINVALID;
 		}
 	}
@@ -380,35 +365,18 @@ static int setup_view(struct hview *h, const struct fs_defs *defs, const struct 
 	return 0;
 }
 
-/*
- * The key of a row as bytes: int64 parts as 8 bytes, string parts length
- * prefixed. 1 built, 0 a part is null, FS_EINVALID not an int64 (message set
- * with where).
- */
+/* The key of a row (fs_key_encode), errors prefixed with where. */
 static int build_key(struct hview *h, struct strbuf *kb, const char *const *vals,
-		     const size_t *lens, const bool *nulls, const char *where, const char *what)
+		     const size_t *lens, const char *where)
 {
-	size_t i;
+	int rc = fs_key_encode(&h->vkeys, kb, vals, lens);
 
-	sb_reset(kb);
-	for (i = 0; i < h->nkeys; i++) {
-		if (nulls[i])
-			return 0;
-		if (h->key_int[i]) {
-			int64_t v;
-			if (!fs_parse_int64(vals[i], lens[i], &v)) {
-				fs_error_set("%s: column '%s': '%s' is not an int64 (join key of entity '%s'%s)",
-					     where, h->key_names[i], vals[i], h->key_entity[i], what);
-				return FS_EINVALID;
-			}
-			sb_add(kb, &v, sizeof(v));
-		} else {
-			uint32_t l = (uint32_t)lens[i];
-			sb_add(kb, &l, sizeof(l));
-			sb_add(kb, vals[i], lens[i]);
-		}
+	if (rc < 0) {
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s", fs_error_last());
+		fs_error_set("%s: %s", where, msg);
 	}
-	return 1;
+	return rc;
 }
 
 static int key_entities(struct hview *h, const struct erows *e)
@@ -416,25 +384,23 @@ static int key_entities(struct hview *h, const struct erows *e)
 	struct strbuf kb = STRBUF_INIT;
 	const char *vals[64];
 	size_t lens[64];
-	bool nulls[64];
 	size_t r, i;
 	int rc = 0;
 
-	if (h->nkeys > 64) {
+	if (h->vkeys.n > 64) {
 		fs_error_set("feature_view '%s': too many entities", h->view->name);
 		return FS_EINVALID;
 	}
 	h->ekey = xmalloc((e->n + 1) * sizeof(*h->ekey));
 	for (r = 0; r < e->n; r++) {
-		for (i = 0; i < h->nkeys; i++) {
+		for (i = 0; i < h->vkeys.n; i++) {
 			vals[i] = efield(e, r, (size_t)h->key_ecol[i]);
 			lens[i] = strlen(vals[i]);
-			nulls[i] = !lens[i];
 		}
 		{
 			char where[512];
 			snprintf(where, sizeof(where), "%s:%zu", e->name, e->line[r]);
-			rc = build_key(h, &kb, vals, lens, nulls, where, "");
+			rc = build_key(h, &kb, vals, lens, where);
 		}
 		if (rc < 0)
 			break;
@@ -476,7 +442,6 @@ static int scan_source(struct hview *h, const struct fs_repo *repo, const struct
 	int tscol, crcol = -1, rc;
 	const char *vals[64];
 	size_t lens[64], i;
-	bool nulls[64];
 	char where[512];
 
 	if ((rc = fs_source_open(&src, defs, h->source, repo->root)))
@@ -489,8 +454,8 @@ static int scan_source(struct hview *h, const struct fs_repo *repo, const struct
 	if (cr_field &&
 	    (crcol = source_col(src, data, cr_field, "created_timestamp_field", h->view->name)) < 0)
 		goto done;
-	for (i = 0; i < h->nkeys; i++)
-		if ((h->key_scol[i] = source_col(src, data, h->key_names[i], "join key",
+	for (i = 0; i < h->vkeys.n; i++)
+		if ((h->key_scol[i] = source_col(src, data, h->vkeys.names[i], "join key",
 						 h->view->name)) < 0)
 			goto done;
 	for (i = 0; i < h->nfeats; i++)
@@ -503,11 +468,10 @@ static int scan_source(struct hview *h, const struct fs_repo *repo, const struct
 		uint32_t id;
 		size_t base;
 
-		for (i = 0; i < h->nkeys; i++) {
+		for (i = 0; i < h->vkeys.n; i++) {
 			const struct fs_cell *c = &cells[h->key_scol[i]];
 			vals[i] = c->s;
-			lens[i] = c->len;
-			nulls[i] = c->null || !c->len;
+			lens[i] = c->null ? 0 : c->len;
 		}
 		if (cells[tscol].null || !fs_time_parse(cells[tscol].s, cells[tscol].len, &ts)) {
 			fs_source_where(src, where, sizeof(where));
@@ -524,12 +488,12 @@ static int scan_source(struct hview *h, const struct fs_repo *repo, const struct
 			rc = FS_EINVALID;
 			break;
 		}
-		rc = build_key(h, &kb, vals, lens, nulls, "", "");
+		rc = fs_key_encode(&h->vkeys, &kb, vals, lens);
 		if (rc < 0) {
 			char msg[1024];
+			snprintf(msg, sizeof(msg), "%s", fs_error_last());
 			fs_source_where(src, where, sizeof(where));
-			snprintf(msg, sizeof(msg), "%s%s", where, fs_error_last());
-			fs_error_set("%s", msg);
+			fs_error_set("%s: %s", where, msg);
 			break;
 		}
 		id = rc ? fs_keymap_find(h->keys, kb.buf, kb.len) : NONE;
@@ -784,8 +748,8 @@ static void write_json(const struct erows *e, struct hview *views, size_t nviews
 
 			/* join keys of int64 entities as numbers, other columns as text */
 			for (v = 0; v < nviews && !num; v++)
-				for (k = 0; k < views[v].nkeys && !num; k++)
-					num = views[v].key_ecol[k] == (int)c && views[v].key_int[k] &&
+				for (k = 0; k < views[v].vkeys.n && !num; k++)
+					num = views[v].key_ecol[k] == (int)c && views[v].vkeys.is_int[k] &&
 					      fs_parse_int64(s, strlen(s), &iv);
 			if (c)
 				sb_addc(&sb, ',');
