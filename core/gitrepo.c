@@ -589,14 +589,12 @@ int fs_git_commit(struct fs_git *g, const struct fs_file *const *changed, size_t
 		git_fail("bad author identity");
 		goto done;
 	}
-	if (git_commit_create(&commit_id, g->repo, "HEAD", author, committer, NULL, msg, tree,
-			      parent ? 1 : 0, (const git_commit **)&parent) < 0) {
-		git_fail("cannot commit");
-		goto done;
-	}
-	git_oid_tostr(out, FS_OID_HEXSZ + 1, &commit_id);
-
-	/* keep `git status` clean for what was committed */
+	/*
+	 * Stage what is committed in the repository's index first, so that
+	 * `git status` stays clean: a run killed between the two leaves the
+	 * definitions staged (the next apply commits them), never a HEAD
+	 * ahead of the index, which would show the commit as staged reverts.
+	 */
 	if (git_repository_index(&repo_idx, g->repo) == 0) {
 		for (i = 0; i < nchanged; i++) {
 			char *gpath = xstrfmt("%s%s", g->prefix, changed[i]->path);
@@ -610,6 +608,13 @@ int fs_git_commit(struct fs_git *g, const struct fs_file *const *changed, size_t
 		}
 		git_index_write(repo_idx);
 	}
+	if (git_commit_create(&commit_id, g->repo, "HEAD", author, committer, NULL, msg, tree,
+			      parent ? 1 : 0, (const git_commit **)&parent) < 0) {
+		git_fail("cannot commit");
+		goto done;
+	}
+	git_oid_tostr(out, FS_OID_HEXSZ + 1, &commit_id);
+
 	rc = 0;
 done:
 	git_index_free(repo_idx);
