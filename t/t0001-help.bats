@@ -89,7 +89,9 @@ The most similar command is
     run -129 --separate-stderr fs help apply plan
     assert_equal "$output" ""
     assert_equal "$stderr" "error: too many arguments
-usage: fs help [<command>]"
+usage: fs help [<command>]
+
+    -q, --quiet             print nothing on stdout (errors still go to stderr)"
 }
 
 @test "help: an unknown option prints the error and the usage on stderr, exit 129" {
