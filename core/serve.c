@@ -174,9 +174,10 @@ static int get_online(struct fs_serve_env *env, const char *body, size_t len, st
 		struct fs_serve_plan *plan = NULL;
 		bool cached = false;
 
+		/* length-prefixed: a name holding "\n" must not read as two names */
 		sb_addf(&key, "%c%c", svc ? 'S' : 'F', json_is_true(full) ? '1' : '0');
 		for (i = 0; i < n; i++)
-			sb_addf(&key, "\n%s", list[i]);
+			sb_addf(&key, "\n%zu:%s", strlen(list[i]), list[i]);
 		if (env->plans && (plan = cache_get(env->plans, key.buf)))
 			cached = true;
 		if (!plan) {

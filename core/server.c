@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,6 +60,7 @@ struct fs_server {
 	bool registry_ok;
 	pthread_t watcher;
 	volatile int stopping;
+	int inflight; /* requests begun and not completed (atomic) */
 	pthread_key_t store_key;
 	unsigned char (*token_digest)[32];
 };
@@ -184,7 +186,8 @@ static bool authorized(struct fs_server *s, struct MHD_Connection *c)
 
 	if (!s->o.ntokens)
 		return true;
-	if (!h || strncmp(h, "Bearer ", 7))
+	/* the scheme name is case-insensitive (RFC 7235 section 2.1) */
+	if (!h || strncasecmp(h, "Bearer ", 7))
 		return false;
 	/*
 	 * Compare digests in constant time: neither the token's content nor
@@ -296,6 +299,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		sb_init(&req->body);
 		clock_gettime(CLOCK_MONOTONIC, &req->start);
 		*con_cls = req;
+		__atomic_fetch_add(&s->inflight, 1, __ATOMIC_SEQ_CST);
 		return MHD_YES;
 	}
 	if (*upload_size) {
@@ -375,12 +379,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		      enum MHD_RequestTerminationCode toe)
 {
+	struct fs_server *s = cls;
 	struct request *req = *con_cls;
 
 	if (req) {
 		sb_release(&req->body);
 		free(req);
 		*con_cls = NULL;
+		__atomic_fetch_sub(&s->inflight, 1, __ATOMIC_SEQ_CST);
 	}
 }
 
@@ -456,13 +462,12 @@ void fs_server_stop(struct fs_server *s)
 	if (!s)
 		return;
 	MHD_quiesce_daemon(s->d); /* no new connections */
-	for (i = 0; i < 100; i++) {
-		const union MHD_DaemonInfo *info =
-			MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-		if (!info || info->num_connections == 0)
-			break;
+	/*
+	 * Let the requests in flight finish (up to 10 s); idle keep-alive
+	 * connections hold no request and must not delay the exit.
+	 */
+	for (i = 0; i < 100 && __atomic_load_n(&s->inflight, __ATOMIC_SEQ_CST) > 0; i++)
 		usleep(100 * 1000);
-	}
 	MHD_stop_daemon(s->d);
 	s->stopping = 1;
 	pthread_join(s->watcher, NULL);
