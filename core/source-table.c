@@ -47,8 +47,8 @@ static void tb_where(struct fs_source *src, char *buf, size_t len)
 
 	if (line)
 		snprintf(buf, len, "%s:%zu", src->what, line);
-	else
-		snprintf(buf, len, "%s row %zu", src->what, t->cursor);
+	else /* rows without a line (a JSON df): their zero-based index */
+		snprintf(buf, len, "%s row %zu", src->what, t->cursor ? t->cursor - 1 : 0);
 }
 
 static void tb_close(struct fs_source *src)

@@ -133,7 +133,7 @@ static int column(struct fs_viewscan *s, const json_t *data, const char *name, c
 	return i;
 }
 
-static int setup(struct fs_viewscan *s, const json_t *data)
+static int setup(struct fs_viewscan *s, const json_t *data, bool created_optional)
 {
 	json_t *f;
 	size_t i;
@@ -142,8 +142,14 @@ static int setup(struct fs_viewscan *s, const json_t *data)
 	s->cr_field = json_string_value(json_object_get(data, "created_timestamp_field"));
 	if ((s->ts_col = column(s, data, s->ts_field, "timestamp_field")) < 0)
 		return FS_EINVALID;
-	if (s->cr_field && (s->cr_col = column(s, data, s->cr_field, "created_timestamp_field")) < 0)
-		return FS_EINVALID;
+	if (s->cr_field) {
+		/* pushed rows may leave the created timestamp out: it is a tie-break only */
+		if (created_optional &&
+		    fs_source_column(s->src, fs_source_column_for(data, s->cr_field)) < 0)
+			s->cr_col = -1;
+		else if ((s->cr_col = column(s, data, s->cr_field, "created_timestamp_field")) < 0)
+			return FS_EINVALID;
+	}
 	s->key_col = xcalloc(s->keys.n + 1, sizeof(int));
 	s->kvals = xcalloc(s->keys.n + 1, sizeof(char *));
 	s->klens = xcalloc(s->keys.n + 1, sizeof(size_t));
@@ -189,7 +195,7 @@ int fs_viewscan_open(struct fs_viewscan **out, const struct fs_defs *defs,
 	}
 	if ((rc = fs_view_keys_load(&s->keys, defs, view)) ||
 	    (rc = fs_source_open(&s->src, defs, so->spec, root)) ||
-	    (rc = setup(s, fs_source_data_spec(defs, so->spec))))
+	    (rc = setup(s, fs_source_data_spec(defs, so->spec), false)))
 		goto fail;
 	*out = s;
 	return 0;
@@ -206,7 +212,7 @@ int fs_viewscan_open_rows(struct fs_viewscan **out, const struct fs_defs *defs,
 
 	*out = NULL;
 	s->src = src;
-	if ((rc = fs_view_keys_load(&s->keys, defs, view)) || (rc = setup(s, data))) {
+	if ((rc = fs_view_keys_load(&s->keys, defs, view)) || (rc = setup(s, data, true))) {
 		fs_viewscan_close(s);
 		return rc;
 	}
@@ -262,8 +268,10 @@ int fs_viewscan_next(struct fs_viewscan *s, const struct strbuf **key, int64_t *
 		v->len = c->len;
 		if (!v->null && !fs_value_parse(s->types[i], c->s, c->len, &v->iv)) {
 			char msg[1024];
-			snprintf(msg, sizeof(msg), "column '%s': '%s' is not a %s", s->src->columns[s->feat_col[i]],
-				 c->s, fs_type_name(s->types[i]));
+			snprintf(msg, sizeof(msg), "column '%s': '%s' is not %s %s",
+				 s->src->columns[s->feat_col[i]], c->s,
+				 s->types[i] == FS_T_INT32 || s->types[i] == FS_T_INT64 ? "an" : "a",
+				 fs_type_name(s->types[i]));
 			return row_error(s, "%s (feature '%s')", msg, s->feat_names[i]);
 		}
 	}

@@ -65,7 +65,7 @@ int fs_viewscan_next(struct fs_viewscan *s, const struct strbuf **key, int64_t *
 /*
  * The same over rows given by the caller (a push): src yields the columns
  * named as in the view's source (timestamp_field, field_mapping of data);
- * src stays the caller's.
+ * src stays the caller's. The created timestamp column may be absent.
  */
 int fs_viewscan_open_rows(struct fs_viewscan **out, const struct fs_defs *defs,
 			  const struct fs_object *view, const json_t *data, struct fs_source *src);
