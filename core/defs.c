@@ -11,6 +11,7 @@
 
 #include "csv.h"
 #include "duration.h"
+#include "keymap.h"
 #include "error.h"
 #include "util.h"
 #include "yamlutil.h"
@@ -829,6 +830,7 @@ struct columns {
 	char **names;
 	size_t n;
 	char *where; /* "data/x.csv" or "db.sqlite table 't'" */
+	struct fs_keymap *index; /* names, for lookups: a source can feed 1000s of views */
 };
 
 static void columns_free(struct columns *c)
@@ -839,16 +841,19 @@ static void columns_free(struct columns *c)
 		free(c->names[i]);
 	free(c->names);
 	free(c->where);
+	fs_keymap_free(c->index);
 }
 
-static bool has_column(const struct columns *c, const char *name)
+static bool has_column(struct columns *c, const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < c->n; i++)
-		if (!strcmp(c->names[i], name))
-			return true;
-	return false;
+	if (!c->index) {
+		c->index = fs_keymap_new();
+		for (i = 0; i < c->n; i++)
+			fs_keymap_intern(c->index, c->names[i], strlen(c->names[i]));
+	}
+	return fs_keymap_find(c->index, name, strlen(name)) != FS_KEY_NONE;
 }
 
 static int csv_header(struct validator *v, const char *path, struct columns *out,
