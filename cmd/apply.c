@@ -72,7 +72,9 @@ int cmd_apply(int argc, const char **argv, struct fs_ctx *ctx)
 			       (long long)a.registry_version, short_oid(a.commit));
 	}
 done:
-	fs_apply_release(&a);
+	fs_lock_release(a.lock);
+	a.lock = NULL;
+	UNLEAK(a); /* exiting: see UNLEAK in builtin.h */
 	fs_diags_release(&diags);
 	return rc;
 }

@@ -173,3 +173,19 @@ int parse_kv(const char *arg, char **key, const char **value)
 	*value = eq + 1;
 	return 0;
 }
+
+struct unleaked {
+	struct unleaked *next;
+	unsigned char data[];
+};
+
+static struct unleaked *unleaked;
+
+void unleak_memory(const void *ptr, size_t len)
+{
+	struct unleaked *u = xmalloc(sizeof(*u) + len);
+
+	memcpy(u->data, ptr, len);
+	u->next = unleaked;
+	unleaked = u;
+}

@@ -66,6 +66,13 @@ static int parse_entities(const struct fs_defs *defs, const struct opt_list *row
 				col = json_array();
 				json_object_set_new(ent, key, col);
 			}
+			if (json_array_size(col) != r) {
+				fs_error_set("-e '%s': '%s' is given twice", rows->items[r], key);
+				free(key);
+				free(copy);
+				json_decref(ent);
+				return FS_EINVALID;
+			}
 			json_array_append_new(col, entity_value(defs, key, val));
 			free(key);
 			npairs++;

@@ -119,7 +119,7 @@ int cmd_plan(int argc, const char **argv, struct fs_ctx *ctx)
 	}
 	rc = exit_code && a.plan.n ? EXIT_NEGATIVE : 0;
 done:
-	fs_apply_release(&a);
+	UNLEAK(a); /* exiting: see UNLEAK in builtin.h */
 	fs_diags_release(&diags);
 	return rc;
 }

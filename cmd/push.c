@@ -15,8 +15,8 @@
 #include "util.h"
 #include "banned.h"
 
-/* The whole CSV (header and rows) as an in-memory table. */
-static int read_table(const char *path, struct fs_source **out)
+/* The whole CSV (header and rows) as an in-memory table, named source. */
+static int read_table(const char *source, const char *path, struct fs_source **out)
 {
 	const char *name = strcmp(path, "-") ? path : "<stdin>";
 	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
@@ -44,7 +44,7 @@ static int read_table(const char *path, struct fs_source **out)
 		char **copies = xcalloc(n + 1, sizeof(char *));
 		for (i = 0; i < n; i++)
 			cols[i] = copies[i] = xstrndup(f[i].s, f[i].len);
-		*out = fs_source_table_new("push", name, cols, n);
+		*out = fs_source_table_new(source, name, cols, n);
 		for (i = 0; i < n; i++)
 			free(copies[i]);
 		free(copies);
@@ -99,7 +99,7 @@ int cmd_push(int argc, const char **argv, struct fs_ctx *ctx)
 	if (argc < 1 || argc > 2)
 		usage_error(usage, options, "expected a push source and a CSV file (or -)");
 	if (fs_registry_load(ctx->repo->registry, &defs) ||
-	    read_table(argc > 1 ? argv[1] : "-", &rows) ||
+	    read_table(argv[0], argc > 1 ? argv[1] : "-", &rows) ||
 	    fs_online_open(&store, ctx->repo->config) ||
 	    fs_push(store, &defs, argv[0], rows, &res)) {
 		rc = die_last_error();

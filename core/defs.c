@@ -256,8 +256,9 @@ static void parse_feature_view(struct fs_yctx *y, yaml_node_t *m, json_t *spec)
 	const char *source = NULL, *ttl = NULL;
 	yaml_node_t *n, *seq;
 	json_t *entities, *features;
+	struct fs_keymap *seen;
 	bool online = true;
-	size_t i, j;
+	size_t i;
 
 	fs_y_check_keys(y, m, keys);
 	if (fs_y_want_str_list(y, m, "entities", true, &entities))
@@ -287,6 +288,7 @@ static void parse_feature_view(struct fs_yctx *y, yaml_node_t *m, json_t *spec)
 		return;
 	}
 	features = json_array();
+	seen = fs_keymap_new();
 	for (i = 0; i < fs_y_seq_len(seq); i++) {
 		yaml_node_t *f = fs_y_seq_item(y, seq, i), *nn, *tn;
 		const char *fname = NULL, *ftype = NULL;
@@ -313,15 +315,11 @@ static void parse_feature_view(struct fs_yctx *y, yaml_node_t *m, json_t *spec)
 			continue;
 		/* a bad type is reported above; keep the name so that references
 		 * to the feature do not report it as missing too */
-		for (j = 0; j < json_array_size(features); j++) {
-			if (!strcmp(json_string_value(json_object_get(json_array_get(features, j), "name")),
-				    fname)) {
-				fs_y_err(y, nn, "duplicate feature '%s'", fname);
-				break;
-			}
-		}
-		if (j < json_array_size(features))
+		if (fs_keymap_find(seen, fname, strlen(fname)) != FS_KEY_NONE) {
+			fs_y_err(y, nn, "duplicate feature '%s'", fname);
 			continue;
+		}
+		fs_keymap_intern(seen, fname, strlen(fname));
 		fs = json_object();
 		set_str(fs, "name", fname);
 		set_str(fs, "type", ftype);
@@ -331,6 +329,7 @@ static void parse_feature_view(struct fs_yctx *y, yaml_node_t *m, json_t *spec)
 			json_object_set_new(fs, "tags", tags);
 		json_array_append_new(features, fs);
 	}
+	fs_keymap_free(seen);
 	json_object_set_new(spec, "features", features);
 }
 
