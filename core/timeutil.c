@@ -102,6 +102,8 @@ bool fs_time_parse(const char *s, size_t len, int64_t *us)
 		for (i = neg; i < len; i++) {
 			if (s[i] < '0' || s[i] > '9')
 				break;
+			if (v > INT64_MAX / FS_USEC)
+				return false; /* out of range; no other form starts with 13 digits */
 			v = v * 10 + (s[i] - '0');
 		}
 		if (i == len && i > (size_t)neg) {
