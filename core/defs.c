@@ -1046,10 +1046,15 @@ static void check_source(struct validator *v, struct fs_object *o)
 		for (j = 0; j < json_array_size(ents); j++) {
 			struct fs_object *e = fs_defs_find(
 				v->defs, FS_KIND_ENTITY, json_string_value(json_array_get(ents, j)));
-			if (e && spec_str(e, "join_key") && !has_column(&cols, spec_str(e, "join_key")))
+			const char *col;
+			if (!e || !spec_str(e, "join_key"))
+				continue;
+			/* read as the readers do: through the source's field_mapping */
+			col = fs_source_column_for(o->spec, spec_str(e, "join_key"));
+			if (!has_column(&cols, col))
 				fs_y_err(&vy, node_at(&vy, vo, "source"),
 					 "source '%s' (%s) has no column '%s' (join key of entity '%s')",
-					 o->name, cols.where, spec_str(e, "join_key"), e->name);
+					 o->name, cols.where, col, e->name);
 		}
 		feats = json_object_get(vo->spec, "features");
 		for (j = 0; j < json_array_size(feats); j++) {

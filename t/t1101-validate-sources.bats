@@ -183,3 +183,13 @@ query: SELECT * FROM nope
     run -0 sqlite3 data/stats.db "SELECT count(*) > 0 FROM stats"
     assert_output 1
 }
+
+@test "validate: a join key renamed by field_mapping is found through the mapping" {
+    init_repo
+    sed -i 's/^driver_id,/drv,/' data/driver_stats.csv
+    sed -i 's|created_timestamp_field: created|created_timestamp_field: created\nfield_mapping: {drv: driver_id}|' features/driver.yaml
+    run -0 fs apply -q
+    printf 'driver_id,event_timestamp\n1001,%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > rows.csv
+    run -0 fs get-historical --entities rows.csv -f driver_hourly_stats:conv_rate
+    assert_line --index 1 --regexp '^1001,[^,]+,0\.07$'
+}
