@@ -363,12 +363,82 @@ int fs_online_response(struct fs_online *store, const struct fs_defs *defs, cons
 	return rc;
 }
 
+/* One view's records of a push: the newest row per key. */
+struct push_view {
+	const struct fs_object *view;
+	struct fs_keymap *keys;
+	struct fs_online_rec *recs;
+	struct strbuf *vals;
+	size_t n, nrows;
+};
+
+static void push_view_release(struct push_view *p)
+{
+	size_t k;
+
+	for (k = 0; k < p->n; k++)
+		sb_release(&p->vals[k]);
+	free(p->vals);
+	free(p->recs);
+	fs_keymap_free(p->keys);
+}
+
+/* Check every row for view v and keep the newest per key in p. */
+static int push_collect(struct push_view *p, const struct fs_defs *defs, const struct fs_object *v,
+			const json_t *data, struct fs_source *rows)
+{
+	struct fs_viewscan *scan = NULL;
+	const struct strbuf *key;
+	const struct fs_scan_value *sv;
+	enum fs_type *types;
+	size_t alloc = 0, nfeat, k;
+	int64_t ts, cr;
+	int rc;
+
+	p->view = v;
+	p->keys = fs_keymap_new();
+	fs_source_table_rewind(rows);
+	if ((rc = fs_viewscan_open_rows(&scan, defs, v, data, rows)))
+		return rc;
+	types = fs_view_types(v->spec, &nfeat);
+	/* newest wins inside the push too */
+	while ((rc = fs_viewscan_next(scan, &key, &ts, &cr, &sv)) == 1) {
+		uint32_t id;
+		p->nrows++;
+		if (!key)
+			continue;
+		id = fs_keymap_find(p->keys, key->buf, key->len);
+		if (id == FS_KEY_NONE) {
+			id = fs_keymap_intern(p->keys, key->buf, key->len);
+			ALLOC_GROW(p->recs, p->n + 1, alloc);
+			p->vals = xrealloc(p->vals, alloc * sizeof(*p->vals));
+			memset(&p->recs[p->n], 0, sizeof(p->recs[p->n]));
+			sb_init(&p->vals[p->n]);
+			p->n++;
+		} else if (ts < p->recs[id].ts || (ts == p->recs[id].ts && cr < p->recs[id].created)) {
+			continue;
+		}
+		fs_online_encode(&p->vals[id], types, sv, nfeat);
+		p->recs[id].ts = ts;
+		p->recs[id].created = cr;
+	}
+	for (k = 0; k < p->n; k++) {
+		p->recs[k].key = fs_keymap_key(p->keys, (uint32_t)k, &p->recs[k].keylen);
+		p->recs[k].val = p->vals[k].buf;
+		p->recs[k].vallen = p->vals[k].len;
+	}
+	free(types);
+	fs_viewscan_close(scan);
+	return rc;
+}
+
 int fs_push(struct fs_online *store, const struct fs_defs *defs, const char *source,
 	    struct fs_source *rows, json_t **out)
 {
 	const struct fs_object *src = fs_defs_find(defs, FS_KIND_SOURCE, source);
 	const json_t *data;
 	json_t *res = json_array();
+	struct push_view *pv;
 	size_t i, nviews = 0;
 	int rc = 0;
 
@@ -389,76 +459,33 @@ int fs_push(struct fs_online *store, const struct fs_defs *defs, const char *sou
 		fs_error_set("push source '%s': its batch_source is not registered", source);
 		return FS_ENOTFOUND;
 	}
+	pv = xcalloc(defs->n + 1, sizeof(*pv));
 	for (i = 0; i < defs->n && !rc; i++) {
 		const struct fs_object *v = &defs->objs[i];
-		struct fs_viewscan *scan = NULL;
-		struct fs_keymap *keys;
-		struct fs_online_rec *recs = NULL;
-		struct strbuf *vals = NULL, enc = STRBUF_INIT;
-		size_t alloc = 0, n = 0, written = 0, nrows = 0, k;
-		const struct strbuf *key;
-		const struct fs_scan_value *sv;
-		enum fs_type *types;
-		size_t nfeat;
-		int64_t ts, cr;
-		char *schema;
 
 		if (v->kind != FS_KIND_FEATURE_VIEW ||
 		    strcmp(json_string_value(json_object_get(v->spec, "source")), source))
 			continue;
-		nviews++;
-		fs_source_table_rewind(rows);
-		if ((rc = fs_viewscan_open_rows(&scan, defs, v, data, rows)))
-			break;
-		types = fs_view_types(v->spec, &nfeat);
-		keys = fs_keymap_new();
-		/* newest wins inside the push too */
-		while ((rc = fs_viewscan_next(scan, &key, &ts, &cr, &sv)) == 1) {
-			uint32_t id;
-			nrows++;
-			if (!key)
-				continue;
-			id = fs_keymap_find(keys, key->buf, key->len);
-			if (id == FS_KEY_NONE) {
-				id = fs_keymap_intern(keys, key->buf, key->len);
-				ALLOC_GROW(recs, n + 1, alloc);
-				vals = xrealloc(vals, alloc * sizeof(*vals));
-				memset(&recs[n], 0, sizeof(recs[n]));
-				sb_init(&vals[n]);
-				n++;
-			} else if (ts < recs[id].ts || (ts == recs[id].ts && cr < recs[id].created)) {
-				continue;
-			}
-			fs_online_encode(&vals[id], types, sv, nfeat);
-			recs[id].ts = ts;
-			recs[id].created = cr;
-		}
-		if (rc == 0) {
-			for (k = 0; k < n; k++) {
-				recs[k].key = fs_keymap_key(keys, (uint32_t)k, &recs[k].keylen);
-				recs[k].val = vals[k].buf;
-				recs[k].vallen = vals[k].len;
-			}
-			schema = fs_view_schema(defs, v);
-			rc = fs_online_write(store, v->name, schema, recs, n, &written);
-			free(schema);
-			if (!rc)
-				json_array_append_new(res, json_pack("{s:s, s:I, s:I}", "view", v->name,
-								     "rows", (json_int_t)nrows,
-								     "keys_written", (json_int_t)written));
-		}
-		for (k = 0; k < n; k++)
-			sb_release(&vals[k]);
-		free(vals);
-		free(recs);
-		free(types);
-		sb_release(&enc);
-		fs_keymap_free(keys);
-		fs_viewscan_close(scan);
+		rc = push_collect(&pv[nviews++], defs, v, data, rows);
 	}
 	if (!rc && !nviews) {
 		fs_error_set("no feature view reads push source '%s'", source);
 		rc = FS_ENOTFOUND;
 	}
+	/* every row checked for every view: a bad row has written nothing */
+	for (i = 0; !rc && i < nviews; i++) {
+		char *schema = fs_view_schema(defs, pv[i].view);
+		size_t written = 0;
+
+		rc = fs_online_write(store, pv[i].view->name, schema, pv[i].recs, pv[i].n, &written);
+		free(schema);
+		if (!rc)
+			json_array_append_new(res, json_pack("{s:s, s:I, s:I}", "view", pv[i].view->name,
+							     "rows", (json_int_t)pv[i].nrows,
+							     "keys_written", (json_int_t)written));
+	}
+	for (i = 0; i < nviews; i++)
+		push_view_release(&pv[i]);
+	free(pv);
 	return rc;
 }
