@@ -87,6 +87,35 @@ _fs()
 		_fs_complete_options "$cmd" "$cur"
 		return 0
 	fi
+	# values that fs knows: feature references, views, revisions, times
+	local opt=$prev
+	[[ $prev == = && COMP_CWORD -ge 2 ]] && opt=${COMP_WORDS[COMP_CWORD - 2]}
+	case $cmd,$opt in
+	get-historical,-f | get-historical,--features | get-online,-f | get-online,--features)
+		COMPREPLY=($(compgen -W "$(_fs_names feature_view) $(_fs_names feature_service)" -- "$cur"))
+		return 0
+		;;
+	materialize,-v | materialize,--view | materialize-incremental,-v | materialize-incremental,--view)
+		COMPREPLY=($(compgen -W "$(_fs_names feature_view)" -- "$cur"))
+		return 0
+		;;
+	plan,--rev | apply,--rev)
+		COMPREPLY=($(compgen -W "HEAD $(git for-each-ref --format='%(refname:short)' 2>/dev/null)" -- "$cur"))
+		return 0
+		;;
+	status,--max-staleness)
+		COMPREPLY=($(compgen -W "15m 30m 1h 2h 6h 1d" -- "$cur"))
+		return 0
+		;;
+	serve-lite,--host)
+		COMPREPLY=($(compgen -W "127.0.0.1 ::1 0.0.0.0" -- "$cur"))
+		return 0
+		;;
+	serve-lite,--port)
+		COMPREPLY=($(compgen -W "6566" -- "$cur"))
+		return 0
+		;;
+	esac
 	# the value of "--opt=value" (bash splits the word at '=') or of
 	# "--opt value" is left to the default completion (file names)
 	local opts=" $(_fs_run "$cmd" --fs-completion-helper) "
@@ -136,6 +165,12 @@ _fs()
 		;;
 	promote,2)
 		COMPREPLY=($(compgen -W "$_fs_stages" -- "$cur"))
+		;;
+	materialize,0 | materialize,1)
+		COMPREPLY=($(compgen -W "now now-1h now-1d $(date -u +%Y-%m-%d 2>/dev/null)" -- "$cur"))
+		;;
+	materialize-incremental,0)
+		COMPREPLY=($(compgen -W "now" -- "$cur"))
 		;;
 	esac
 	return 0

@@ -166,3 +166,31 @@ driver_activity_v1"
     run -0 head -1 "$FS_SOURCE_ROOT/completions/_fs"
     assert_output "#compdef fs"
 }
+
+@test "completion: -f of get-online and get-historical offers views and feature services" {
+    applied_repo
+    cd repo
+    run -0 complete_fs fs get-online -f d
+    assert_output "driver_hourly_stats
+driver_activity_v1"
+    run -0 complete_fs fs get-historical --entities rows.csv -f driver_a
+    assert_output "driver_activity_v1"
+}
+
+@test "completion: -v of materialize offers views, its times now-style values" {
+    applied_repo
+    cd repo
+    run -0 complete_fs fs materialize -v ""
+    assert_output "driver_hourly_stats"
+    run -0 complete_fs fs materialize-incremental n
+    assert_output "now"
+    run -0 complete_fs fs materialize now-1
+    assert_output --partial "now-1h"
+}
+
+@test "completion: --rev of plan offers git revisions" {
+    applied_repo
+    cd repo
+    run -0 complete_fs fs plan --rev ma
+    assert_output "main"
+}
