@@ -1,6 +1,8 @@
 #include "apply.h"
 
+#include <git2.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -211,6 +213,140 @@ static int check_production_guard(const struct fs_apply *a)
 	return 0;
 }
 
+/* ---- the plan cache ---- */
+
+/*
+ * Validating and planning a large repository costs mostly YAML parsing.
+ * When nothing that result depends on changed since the last full run (the
+ * definition files, by blob id; the data files validation read, by stat;
+ * this version of fs), the result is known: the canonical specs it
+ * produced, kept as a digest in .fs/plan-cache. If the registry still holds
+ * exactly those specs, the plan is empty without parsing anything. Like
+ * git's index, the cache is only a shortcut: any difference takes the full
+ * path, which rewrites it.
+ */
+static void digest(char out[FS_OID_HEXSZ + 1], const struct strbuf *sb)
+{
+	git_oid oid;
+
+	git_odb_hash(&oid, sb_str(sb), sb->len, GIT_OBJECT_BLOB);
+	git_oid_tostr(out, FS_OID_HEXSZ + 1, &oid);
+}
+
+static char *data_path(const char *root, const char *path)
+{
+	return path[0] == '/' ? xstrdup(path) : fs_path_join(root, path);
+}
+
+/* What the validation of these files read, as one digest. */
+static void inputs_digest(char out[FS_OID_HEXSZ + 1], const char *root,
+			  const struct fs_files *files, const json_t *deps)
+{
+	struct strbuf sb = STRBUF_INIT;
+	json_t *d;
+	size_t i;
+
+	sb_addf(&sb, "fs %s\n", FS_VERSION);
+	for (i = 0; i < files->n; i++)
+		sb_addf(&sb, "%s%c%s\n", files->items[i].path, 0, files->items[i].oid);
+	json_array_foreach((json_t *)deps, i, d) {
+		char *full = data_path(root, json_string_value(d));
+		struct stat st;
+		if (stat(full, &st) == 0)
+			sb_addf(&sb, "%s %lld %lld.%09ld %llu\n", full, (long long)st.st_size,
+				(long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+				(unsigned long long)st.st_ino);
+		else
+			sb_addf(&sb, "%s missing\n", full);
+		free(full);
+	}
+	digest(out, &sb);
+	sb_release(&sb);
+}
+
+/* The specs of defs (objects sorted), as registered: kind, name, canonical text. */
+static void specs_digest(char out[FS_OID_HEXSZ + 1], const struct fs_defs *defs)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t i;
+
+	for (i = 0; i < defs->n; i++) {
+		const struct fs_object *o = &defs->objs[i];
+		char *text = o->spec_text ? NULL : fs_spec_dump(o->spec);
+		sb_addf(&sb, "%s%c%s%c%s\n", fs_kind_name(o->kind), 0, o->name, 0,
+			o->spec_text ? o->spec_text : text);
+		free(text);
+	}
+	digest(out, &sb);
+	sb_release(&sb);
+}
+
+static char *cache_path(const struct fs_repo *repo)
+{
+	return fs_path_join(repo->root, ".fs/plan-cache");
+}
+
+/* The local data files sources of defs name (what validation reads). */
+static json_t *data_deps(const struct fs_defs *defs)
+{
+	json_t *deps = json_array();
+	size_t i;
+
+	for (i = 0; i < defs->n; i++) {
+		const struct fs_object *o = &defs->objs[i];
+		const char *type = json_string_value(json_object_get(o->spec, "type"));
+		const char *path = json_string_value(json_object_get(o->spec, "path"));
+		if (o->kind == FS_KIND_SOURCE && path && type &&
+		    (!strcmp(type, "csv") || !strcmp(type, "sqlite")) && !strstr(path, "://"))
+			json_array_append_new(deps, json_string(path));
+	}
+	return deps;
+}
+
+static void cache_write(const struct fs_repo *repo, const struct fs_apply *a)
+{
+	char inputs[FS_OID_HEXSZ + 1], specs[FS_OID_HEXSZ + 1];
+	json_t *deps = data_deps(&a->want), *c;
+	char *path = cache_path(repo), *text, *dir = fs_path_join(repo->root, ".fs");
+
+	inputs_digest(inputs, repo->root, &a->files, deps);
+	specs_digest(specs, &a->want);
+	c = json_pack("{s:s, s:s, s:o}", "inputs", inputs, "specs", specs, "deps", deps);
+	text = json_dumps(c, JSON_COMPACT);
+	if (fs_mkdir_p(dir, 0777) == 0 && text)
+		fs_write_file_atomic(path, text, strlen(text)); /* a cache: failing to write is fine */
+	free(text);
+	json_decref(c);
+	free(path);
+	free(dir);
+}
+
+/* Does the cache say the definitions are exactly what the registry holds? */
+static bool cache_says_unchanged(struct fs_repo *repo, struct fs_apply *a)
+{
+	char *path = cache_path(repo);
+	json_t *c = json_load_file(path, 0, NULL);
+	char inputs[FS_OID_HEXSZ + 1], specs[FS_OID_HEXSZ + 1];
+	const char *want_inputs, *want_specs;
+	bool same = false;
+
+	free(path);
+	want_inputs = json_string_value(json_object_get(c, "inputs"));
+	want_specs = json_string_value(json_object_get(c, "specs"));
+	if (!want_inputs || !want_specs || !json_is_array(json_object_get(c, "deps")))
+		goto done;
+	inputs_digest(inputs, repo->root, &a->files, json_object_get(c, "deps"));
+	if (strcmp(inputs, want_inputs))
+		goto done;
+	if (fs_registry_load_texts(repo->registry, &a->have))
+		goto done;
+	specs_digest(specs, &a->have);
+	same = !strcmp(specs, want_specs);
+done:
+	json_decref(c);
+	return same;
+}
+
 int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, struct fs_apply *a,
 		     struct fs_diags *diags)
 {
@@ -232,6 +368,11 @@ int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, str
 	}
 	if (rc)
 		return rc;
+	if (!opts->rev && cache_says_unchanged(repo, a)) {
+		a->impact = json_array();
+		return 0; /* the plan is empty */
+	}
+	fs_defs_release(&a->have);
 
 	for (i = 0; i < a->files.n; i++) {
 		const struct fs_file *f = &a->files.items[i];
@@ -252,6 +393,8 @@ int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, str
 	}
 	if ((rc = fs_registry_load_texts(repo->registry, &a->have)))
 		return rc;
+	if (!opts->rev)
+		cache_write(repo, a);
 	fs_plan_compute(&a->plan, &a->want, &a->have);
 	find_resets(a);
 	return plan_impact(repo, a);
