@@ -15,8 +15,22 @@
 
 struct sq {
 	sqlite3 *db;
-	sqlite3_stmt *get_view, *get_row;
+	sqlite3_stmt *get_view, *get_row, *begin, *commit;
 };
+
+/* Run a prepared statement without results (BEGIN, COMMIT). */
+static int step(struct fs_online *o, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		struct sq *s = o->state;
+		fs_error_set("online store '%s': %s", o->where, sqlite3_errmsg(s->db));
+		return FS_ERR;
+	}
+	return 0;
+}
 
 static int fail(struct fs_online *o, const char *what)
 {
@@ -58,7 +72,9 @@ static int sq_open(struct fs_online *o, const struct fs_config *cfg)
 	if (sqlite3_prepare_v2(s->db, "SELECT id, schema FROM views WHERE name = ?", -1,
 			       &s->get_view, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db, "SELECT ts, created, vals FROM rows WHERE view = ? AND key = ?",
-			       -1, &s->get_row, NULL) != SQLITE_OK)
+			       -1, &s->get_row, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "BEGIN", -1, &s->begin, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "COMMIT", -1, &s->commit, NULL) != SQLITE_OK)
 		return fail(o, "cannot prepare");
 	return 0;
 }
@@ -199,7 +215,7 @@ static int sq_read(struct fs_online *o, const char *view, const char *schema,
 	size_t i;
 
 	/* one read transaction: a consistent view of the batch */
-	if (exec(o, "BEGIN"))
+	if (step(o, s->begin))
 		return FS_ERR;
 	id = view_id(s, view, schema, &other);
 	for (i = 0; id && i < n; i++) {
@@ -223,7 +239,7 @@ static int sq_read(struct fs_online *o, const char *view, const char *schema,
 		}
 	}
 	sqlite3_reset(s->get_row);
-	return exec(o, "COMMIT");
+	return step(o, s->commit);
 }
 
 static int sq_drop(struct fs_online *o, const char *view)
@@ -268,6 +284,8 @@ static void sq_close(struct fs_online *o)
 
 	sqlite3_finalize(s->get_view);
 	sqlite3_finalize(s->get_row);
+	sqlite3_finalize(s->begin);
+	sqlite3_finalize(s->commit);
 	sqlite3_close(s->db);
 	free(s);
 }

@@ -175,9 +175,20 @@ static int get_online(struct fs_serve_env *env, const char *body, size_t len, st
 		bool cached = false;
 
 		/* length-prefixed: a name holding "\n" must not read as two names */
-		sb_addf(&key, "%c%c", svc ? 'S' : 'F', json_is_true(full) ? '1' : '0');
-		for (i = 0; i < n; i++)
-			sb_addf(&key, "\n%zu:%s", strlen(list[i]), list[i]);
+		sb_addc(&key, svc ? 'S' : 'F');
+		sb_addc(&key, json_is_true(full) ? '1' : '0');
+		for (i = 0; i < n; i++) {
+			/* "\n<length>:<name>": no name can pass for two */
+			size_t l = strlen(list[i]);
+			char digits[24], *d = digits + sizeof(digits);
+			do
+				*--d = (char)('0' + l % 10);
+			while (l /= 10);
+			sb_addc(&key, '\n');
+			sb_add(&key, d, (size_t)(digits + sizeof(digits) - d));
+			sb_addc(&key, ':');
+			sb_adds(&key, list[i]);
+		}
 		if (env->plans && (plan = cache_get(env->plans, key.buf)))
 			cached = true;
 		if (!plan) {

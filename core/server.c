@@ -270,8 +270,9 @@ static void metrics_text(struct fs_server *s, struct strbuf *out)
 static enum MHD_Result reply(struct MHD_Connection *c, int status, struct strbuf *body,
 			     const char *type)
 {
+	size_t len = body->len;
 	struct MHD_Response *r =
-		MHD_create_response_from_buffer(body->len, body->buf, MHD_RESPMEM_MUST_COPY);
+		MHD_create_response_from_buffer(len, sb_detach(body), MHD_RESPMEM_MUST_FREE);
 	enum MHD_Result ret;
 
 	MHD_add_response_header(r, "Content-Type", type);
