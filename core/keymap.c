@@ -10,6 +10,7 @@
 struct slot {
 	uint64_t hash;
 	uint64_t inline_key; /* keys of up to 8 bytes, compared without the arena */
+	int64_t aux;         /* the caller's (fs_keymap_find_aux) */
 	uint32_t id;         /* FS_KEY_NONE: empty */
 	uint32_t len;
 };
@@ -89,18 +90,40 @@ static int same_key(const struct fs_keymap *m, const struct slot *s, const void 
 	return !memcmp(m->arena + a, key, len);
 }
 
-uint32_t fs_keymap_find(const struct fs_keymap *m, const void *key, size_t len)
+static struct slot *find_slot(const struct fs_keymap *m, const void *key, size_t len)
 {
 	uint64_t h = hash_bytes(key, len);
 	size_t i = h & m->mask;
 
 	for (;; i = (i + 1) & m->mask) {
-		const struct slot *s = &m->slots[i];
+		struct slot *s = &m->slots[i];
 		if (s->id == FS_KEY_NONE)
-			return FS_KEY_NONE;
+			return NULL;
 		if (s->hash == h && same_key(m, s, key, len))
-			return s->id;
+			return s;
 	}
+}
+
+uint32_t fs_keymap_find(const struct fs_keymap *m, const void *key, size_t len)
+{
+	const struct slot *s = find_slot(m, key, len);
+	return s ? s->id : FS_KEY_NONE;
+}
+
+uint32_t fs_keymap_find_aux(struct fs_keymap *m, const void *key, size_t len, int64_t **aux)
+{
+	struct slot *s = find_slot(m, key, len);
+
+	*aux = s ? &s->aux : NULL;
+	return s ? s->id : FS_KEY_NONE;
+}
+
+uint32_t fs_keymap_intern_aux(struct fs_keymap *m, const void *key, size_t len, int64_t **aux)
+{
+	uint32_t id = fs_keymap_intern(m, key, len);
+
+	*aux = &find_slot(m, key, len)->aux;
+	return id;
 }
 
 /*
@@ -156,6 +179,7 @@ uint32_t fs_keymap_intern(struct fs_keymap *m, const void *key, size_t len)
 	m->slots[i].id = (uint32_t)m->n;
 	m->slots[i].len = (uint32_t)len;
 	m->slots[i].inline_key = len <= 8 ? small_key(key, len) : 0;
+	m->slots[i].aux = 0;
 	ALLOC_GROW(m->arena, m->arena_len + len + 1, m->arena_alloc);
 	memcpy(m->arena + m->arena_len, key, len);
 	m->arena_len += len;

@@ -20,6 +20,13 @@ void fs_keymap_free(struct fs_keymap *m);
 uint32_t fs_keymap_intern(struct fs_keymap *m, const void *key, size_t len);
 /* The id of key, or FS_KEY_NONE. */
 uint32_t fs_keymap_find(const struct fs_keymap *m, const void *key, size_t len);
+/*
+ * The same, with *aux pointing at a 64-bit value kept in the key's own slot
+ * (0 for a new key; valid until the next intern): what a caller checks for
+ * every row lives on the cache line the lookup already brought in.
+ */
+uint32_t fs_keymap_find_aux(struct fs_keymap *m, const void *key, size_t len, int64_t **aux);
+uint32_t fs_keymap_intern_aux(struct fs_keymap *m, const void *key, size_t len, int64_t **aux);
 size_t fs_keymap_size(const struct fs_keymap *m);
 /* The bytes of key id (valid until the next intern). */
 const void *fs_keymap_key(const struct fs_keymap *m, uint32_t id, size_t *len);

@@ -144,19 +144,22 @@ static int materialize_view(struct fs_repo *repo, struct fs_online *store,
 	while ((rc = fs_viewscan_next(scan, &key, &ts, &cr, &vals)) == 1) {
 		uint32_t id;
 		bool is_new;
+		int64_t *best_ts;
 
 		if (o->progress && !(++scanned & ((1u << 20) - 1)))
 			o->progress(o->progress_ctx, view->name, scanned);
 		if (!key || ts < start || ts > o->end_us)
 			continue;
 		rows++;
-		id = fs_keymap_find(l.keys, key->buf, key->len);
+		/* the best ts of the key sits in its hash slot: most older rows stop there */
+		id = fs_keymap_find_aux(l.keys, key->buf, key->len, &best_ts);
 		if (id != FS_KEY_NONE &&
-		    (ts < l.best[id].ts || (ts == l.best[id].ts && cr < l.best[id].created)))
+		    (ts < *best_ts || (ts == *best_ts && cr < l.best[id].created)))
 			continue; /* an older row */
 		is_new = id == FS_KEY_NONE;
 		if (is_new)
-			id = fs_keymap_intern(l.keys, key->buf, key->len);
+			id = fs_keymap_intern_aux(l.keys, key->buf, key->len, &best_ts);
+		*best_ts = ts;
 		fs_online_encode(&enc, types, vals, nfeat);
 		keep(&l, id, is_new, ts, cr, &enc);
 	}
