@@ -7,8 +7,12 @@
 #include "util.h"
 #include "banned.h"
 
+/*
+ * 24 bytes: the table is probed at random, so its size in cache lines is
+ * what lookups cost. No stored hash: keys of up to 8 bytes compare inline,
+ * longer ones against the arena (rare, with half the slots empty).
+ */
 struct slot {
-	uint64_t hash;
 	uint64_t inline_key; /* keys of up to 8 bytes, compared without the arena */
 	int64_t aux;         /* the caller's (fs_keymap_find_aux) */
 	uint32_t id;         /* FS_KEY_NONE: empty */
@@ -99,7 +103,7 @@ static struct slot *find_slot(const struct fs_keymap *m, const void *key, size_t
 		struct slot *s = &m->slots[i];
 		if (s->id == FS_KEY_NONE)
 			return NULL;
-		if (s->hash == h && same_key(m, s, key, len))
+		if (same_key(m, s, key, len))
 			return s;
 	}
 }
@@ -151,10 +155,12 @@ static void grow(struct fs_keymap *m)
 	for (i = 0; i <= nmask; i++)
 		ns[i].id = FS_KEY_NONE;
 	for (i = 0; i <= m->mask; i++) {
-		size_t j;
+		size_t j, len;
+		const void *key;
 		if (m->slots[i].id == FS_KEY_NONE)
 			continue;
-		for (j = m->slots[i].hash & nmask; ns[j].id != FS_KEY_NONE; j = (j + 1) & nmask)
+		key = fs_keymap_key(m, m->slots[i].id, &len);
+		for (j = hash_bytes(key, len) & nmask; ns[j].id != FS_KEY_NONE; j = (j + 1) & nmask)
 			;
 		ns[j] = m->slots[i];
 	}
@@ -172,10 +178,9 @@ uint32_t fs_keymap_intern(struct fs_keymap *m, const void *key, size_t len)
 		struct slot *s = &m->slots[i];
 		if (s->id == FS_KEY_NONE)
 			break;
-		if (s->hash == h && same_key(m, s, key, len))
+		if (same_key(m, s, key, len))
 			return s->id;
 	}
-	m->slots[i].hash = h;
 	m->slots[i].id = (uint32_t)m->n;
 	m->slots[i].len = (uint32_t)len;
 	m->slots[i].inline_key = len <= 8 ? small_key(key, len) : 0;
