@@ -149,11 +149,14 @@ driver_activity_v1"
 @test "completion: the value of an option is left to file completion" {
     applied_repo
     cd repo
-    # "--rev=HE": bash splits the word at '='
+    # "--entities=ro": bash splits the word at '='
+    run -0 complete_fs fs get-historical --entities = ro
+    assert_output ""
+    run -0 complete_fs fs get-historical --output HE
+    assert_output ""
+    # --rev is the exception: fs knows its values are revisions
     run -0 complete_fs fs apply --rev = HE
-    assert_output ""
-    run -0 complete_fs fs plan --rev HE
-    assert_output ""
+    assert_output "HEAD"
     # an option's value is not taken for the kind
     run -0 complete_fs fs describe --json entity ""
     assert_output "driver"
