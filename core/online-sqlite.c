@@ -71,7 +71,9 @@ static int sq_open(struct fs_online *o, const struct fs_config *cfg)
 	}
 	if (sqlite3_prepare_v2(s->db, "SELECT id, schema FROM views WHERE name = ?", -1,
 			       &s->get_view, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(s->db, "SELECT ts, created, vals FROM rows WHERE view = ? AND key = ?",
+	    sqlite3_prepare_v2(s->db,
+			       "SELECT r.ts, r.created, r.vals FROM views v JOIN rows r ON r.view = v.id"
+			       " WHERE v.name = ?1 AND v.schema = ?2 AND r.key = ?3",
 			       -1, &s->get_row, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db, "BEGIN", -1, &s->begin, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db, "COMMIT", -1, &s->commit, NULL) != SQLITE_OK)
@@ -210,19 +212,18 @@ static int sq_read(struct fs_online *o, const char *view, const char *schema,
 		   const struct fs_online_rec *keys, size_t n, struct fs_online_hit *hits)
 {
 	struct sq *s = o->state;
-	bool other;
-	int64_t id;
+	bool tx = n > 1; /* one statement is consistent by itself */
 	size_t i;
 
 	/* one read transaction: a consistent view of the batch */
-	if (step(o, s->begin))
+	if (tx && step(o, s->begin))
 		return FS_ERR;
-	id = view_id(s, view, schema, &other);
-	for (i = 0; id && i < n; i++) {
+	sqlite3_bind_text(s->get_row, 1, view, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->get_row, 2, schema, -1, SQLITE_STATIC);
+	for (i = 0; i < n; i++) {
 		int rc;
 		sqlite3_reset(s->get_row);
-		sqlite3_bind_int64(s->get_row, 1, id);
-		sqlite3_bind_blob(s->get_row, 2, keys[i].key, (int)keys[i].keylen, SQLITE_STATIC);
+		sqlite3_bind_blob(s->get_row, 3, keys[i].key, (int)keys[i].keylen, SQLITE_STATIC);
 		rc = sqlite3_step(s->get_row);
 		if (rc == SQLITE_ROW) {
 			const void *v = sqlite3_column_blob(s->get_row, 2);
@@ -234,12 +235,14 @@ static int sq_read(struct fs_online *o, const char *view, const char *schema,
 			memcpy(hits[i].val, v, hits[i].vallen);
 		} else if (rc != SQLITE_DONE) {
 			sqlite3_reset(s->get_row);
-			exec(o, "ROLLBACK");
+			if (tx)
+				exec(o, "ROLLBACK");
 			return fail(o, "cannot read");
 		}
 	}
 	sqlite3_reset(s->get_row);
-	return step(o, s->commit);
+	sqlite3_clear_bindings(s->get_row);
+	return tx ? step(o, s->commit) : 0;
 }
 
 static int sq_drop(struct fs_online *o, const char *view)
