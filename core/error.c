@@ -16,11 +16,6 @@ void fs_error_set(const char *fmt, ...)
 	va_end(ap);
 }
 
-void fs_error_clear(void)
-{
-	last_error[0] = '\0';
-}
-
 const char *fs_error_last(void)
 {
 	return last_error[0] ? last_error : "unknown error";

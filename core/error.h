@@ -20,7 +20,6 @@ enum {
 };
 
 void fs_error_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void fs_error_clear(void);
 /* The message of the last failure, never NULL ("unknown error" if none). */
 const char *fs_error_last(void);
 

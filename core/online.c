@@ -127,51 +127,6 @@ void fs_online_encode(struct strbuf *out, const enum fs_type *types,
 	}
 }
 
-bool fs_online_decode(const char *val, size_t len, size_t want, bool *null, int64_t *iv,
-		      const char **text, size_t *tlen)
-{
-	const char *p = val, *end = val + len;
-	size_t i;
-
-	for (i = 0; p < end; i++) {
-		char tag = *p++;
-		uint32_t l = 0;
-
-		if (tag == TAG_NULL) {
-			if (i == want) {
-				*null = true;
-				return true;
-			}
-			continue;
-		}
-		if (tag == TAG_INT) {
-			if (end - p < 8)
-				return false;
-			if (i == want) {
-				*null = false;
-				memcpy(iv, p, 8);
-				return true;
-			}
-			p += 8;
-			continue;
-		}
-		if (tag != TAG_TEXT || end - p < 4)
-			return false;
-		memcpy(&l, p, 4);
-		p += 4;
-		if ((size_t)(end - p) < l)
-			return false;
-		if (i == want) {
-			*null = false;
-			*text = p;
-			*tlen = l;
-			return true;
-		}
-		p += l;
-	}
-	return false;
-}
-
 bool fs_online_decode_all(const char *val, size_t len, size_t n, struct fs_scan_value *out)
 {
 	const char *p = val, *end = val + len;

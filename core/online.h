@@ -82,12 +82,6 @@ char *fs_view_schema(const struct fs_defs *defs, const struct fs_object *view);
 /* Encode one row's values (types[i] for values[i]) into out (reset first). */
 void fs_online_encode(struct strbuf *out, const enum fs_type *types,
 		      const struct fs_scan_value *values, size_t n);
-/*
- * Value i of an encoded record: false when the record is malformed. *null,
- * iv (int, bool, timestamp) or text and tlen (float, string) are set.
- */
-bool fs_online_decode(const char *val, size_t len, size_t i, bool *null, int64_t *iv,
-		      const char **text, size_t *tlen);
 
 /* Decode all n values of a record at once into out; false when malformed. */
 bool fs_online_decode_all(const char *val, size_t len, size_t n, struct fs_scan_value *out);

@@ -459,35 +459,3 @@ fail:
 	return FS_ERR;
 }
 
-int fs_registry_history(struct fs_registry *r, enum fs_kind kind, const char *name,
-			json_t **out)
-{
-	sqlite3_stmt *st;
-	json_t *arr = json_array();
-	int rc;
-
-	if (sqlite3_prepare_v2(r->db,
-			       "SELECT version, applied_in, op, spec FROM object_versions"
-			       " WHERE kind = ? AND name = ? ORDER BY applied_in",
-			       -1, &st, NULL) != SQLITE_OK) {
-		json_decref(arr);
-		return db_fail(r, "cannot read history");
-	}
-	sqlite3_bind_text(st, 1, fs_kind_name(kind), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *spec = (const char *)sqlite3_column_text(st, 3);
-		json_array_append_new(arr, json_pack("{s:i, s:I, s:s, s:o}", "version",
-						     sqlite3_column_int(st, 0), "registry_version",
-						     (json_int_t)sqlite3_column_int64(st, 1), "op",
-						     (const char *)sqlite3_column_text(st, 2), "spec",
-						     spec ? json_loads(spec, 0, NULL) : json_null()));
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		json_decref(arr);
-		return db_fail(r, "cannot read history");
-	}
-	*out = arr;
-	return 0;
-}

@@ -62,8 +62,4 @@ int fs_registry_apply(struct fs_registry *reg, const struct fs_plan *plan,
  */
 int fs_registry_log(struct fs_registry *reg, const char *name, json_t **out);
 
-/* Every stored version of one object, oldest first: [{"version", "registry_version", "op", "spec"}]. */
-int fs_registry_history(struct fs_registry *reg, enum fs_kind kind, const char *name,
-			json_t **out);
-
 #endif

@@ -115,7 +115,3 @@ void fs_source_table_rewind(struct fs_source *src)
 	((struct table *)src->state)->cursor = 0;
 }
 
-size_t fs_source_table_rows(const struct fs_source *src)
-{
-	return ((const struct table *)src->state)->nrows;
-}

@@ -68,7 +68,6 @@ struct fs_source *fs_source_table_new(const char *name, const char *what,
 				      const char *const *cols, size_t ncols);
 void fs_source_table_add(struct fs_source *src, const struct fs_cell *cells, size_t line);
 void fs_source_table_rewind(struct fs_source *src);
-size_t fs_source_table_rows(const struct fs_source *src);
 
 extern const struct fs_source_ops fs_source_csv_ops;
 extern const struct fs_source_ops fs_source_sqlite_ops;

@@ -69,31 +69,6 @@ int fs_key_encode(const struct fs_view_keys *k, struct strbuf *kb, const char *c
 	return 1;
 }
 
-json_t *fs_key_decode(const struct fs_view_keys *k, const void *key, size_t len)
-{
-	const char *p = key, *end = p + len;
-	json_t *arr = json_array();
-	size_t i;
-
-	for (i = 0; i < k->n && p < end; i++) {
-		if (k->is_int[i] && end - p >= 8) {
-			int64_t v;
-			memcpy(&v, p, 8);
-			json_array_append_new(arr, json_integer(v));
-			p += 8;
-		} else if (!k->is_int[i] && end - p >= 4) {
-			uint32_t l;
-			memcpy(&l, p, 4);
-			p += 4;
-			if ((size_t)(end - p) < l)
-				break;
-			json_array_append_new(arr, json_stringn(p, l));
-			p += l;
-		}
-	}
-	return arr;
-}
-
 enum fs_type *fs_view_types(const json_t *view_spec, size_t *n)
 {
 	json_t *feats = json_object_get(view_spec, "features"), *f;

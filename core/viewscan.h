@@ -37,8 +37,6 @@ void fs_view_keys_release(struct fs_view_keys *k);
  */
 int fs_key_encode(const struct fs_view_keys *k, struct strbuf *kb, const char *const *vals,
 		  const size_t *lens);
-/* Decode key bytes back to JSON values (numbers for int64 parts). */
-json_t *fs_key_decode(const struct fs_view_keys *k, const void *key, size_t len);
 
 struct fs_scan_value {
 	bool null;
