@@ -321,8 +321,11 @@ static void cache_write(const struct fs_repo *repo, const struct fs_apply *a)
 	free(dir);
 }
 
-/* Does the cache say the definitions are exactly what the registry holds? */
-static bool cache_says_unchanged(struct fs_repo *repo, struct fs_apply *a)
+/*
+ * Does the cache say the definitions are exactly what the registry holds?
+ * *loaded tells whether a->have was read on the way (then it is kept).
+ */
+static bool cache_says_unchanged(struct fs_repo *repo, struct fs_apply *a, bool *loaded)
 {
 	char *path = cache_path(repo);
 	json_t *c = json_load_file(path, 0, NULL);
@@ -340,6 +343,7 @@ static bool cache_says_unchanged(struct fs_repo *repo, struct fs_apply *a)
 		goto done;
 	if (fs_registry_load_texts(repo->registry, &a->have))
 		goto done;
+	*loaded = true;
 	specs_digest(specs, &a->have);
 	same = !strcmp(specs, want_specs);
 done:
@@ -353,7 +357,7 @@ int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, str
 	struct fs_data_access data = { repo->root, NULL, NULL };
 	struct fs_config *cfg = NULL;
 	struct fs_git *git;
-	bool have_config = false;
+	bool have_config = false, have_loaded = false;
 	size_t i;
 	int rc;
 
@@ -368,11 +372,10 @@ int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, str
 	}
 	if (rc)
 		return rc;
-	if (!opts->rev && cache_says_unchanged(repo, a)) {
+	if (!opts->rev && cache_says_unchanged(repo, a, &have_loaded)) {
 		a->impact = json_array();
 		return 0; /* the plan is empty */
 	}
-	fs_defs_release(&a->have);
 
 	for (i = 0; i < a->files.n; i++) {
 		const struct fs_file *f = &a->files.items[i];
@@ -391,7 +394,7 @@ int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, str
 		fs_diags_sort(diags);
 		return FS_EINVALID;
 	}
-	if ((rc = fs_registry_load_texts(repo->registry, &a->have)))
+	if (!have_loaded && (rc = fs_registry_load_texts(repo->registry, &a->have)))
 		return rc;
 	if (!opts->rev)
 		cache_write(repo, a);
