@@ -2,8 +2,10 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <git2.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -531,6 +533,98 @@ char *fs_git_author(struct fs_git *g)
 	return r;
 }
 
+/*
+ * A commit writes git's lock files (index.lock, the branch's ref lock) and
+ * renames them into place. A run killed in between leaves a lock file that
+ * makes every later commit fail, as git's own commands do after a crash.
+ * Around the writes fs keeps a marker, .git/fs-commit.pid; a marker whose
+ * process is gone proves the lock files created after it are that run's
+ * leftovers, and only those (created within a minute of it) are removed.
+ * A lock file without such a marker belongs to some other git process and
+ * stays: the commit fails, naming it.
+ */
+#define COMMIT_MARKER "fs-commit.pid"
+
+static char *git_path(struct fs_git *g, const char *name)
+{
+	return xstrfmt("%s%s", git_repository_path(g->repo), name);
+}
+
+static bool pid_alive(long pid)
+{
+	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+static bool newer_or_same(const struct stat *a, const struct stat *b)
+{
+	if (a->st_mtim.tv_sec != b->st_mtim.tv_sec)
+		return a->st_mtim.tv_sec > b->st_mtim.tv_sec;
+	return a->st_mtim.tv_nsec >= b->st_mtim.tv_nsec;
+}
+
+static void head_lock_paths(struct fs_git *g, char **paths, size_t *n)
+{
+	git_reference *head = NULL;
+
+	paths[(*n)++] = git_path(g, "index.lock");
+	paths[(*n)++] = git_path(g, "HEAD.lock");
+	paths[(*n)++] = git_path(g, "packed-refs.lock");
+	if (git_reference_lookup(&head, g->repo, "HEAD") == 0 &&
+	    git_reference_type(head) == GIT_REFERENCE_SYMBOLIC) {
+		const char *target = git_reference_symbolic_target(head);
+		if (target && !strncmp(target, "refs/", 5) && !strstr(target, ".."))
+			paths[(*n)++] = xstrfmt("%s%s.lock", git_repository_path(g->repo), target);
+	}
+	git_reference_free(head);
+}
+
+static void remove_stale_locks(struct fs_git *g, const char *marker)
+{
+	struct stat mst, lst;
+	char buf[32] = "", *paths[4];
+	size_t n = 0, i;
+	ssize_t len;
+	int fd = open(marker, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	len = read(fd, buf, sizeof(buf) - 1);
+	if (len < 0 || fstat(fd, &mst) < 0) {
+		close(fd);
+		return;
+	}
+	close(fd);
+	buf[len] = '\0';
+	if (pid_alive(strtol(buf, NULL, 10)))
+		return;
+	head_lock_paths(g, paths, &n);
+	for (i = 0; i < n; i++) {
+		if (stat(paths[i], &lst) == 0 && newer_or_same(&lst, &mst) &&
+		    lst.st_mtim.tv_sec - mst.st_mtim.tv_sec <= 60)
+			unlink(paths[i]);
+		free(paths[i]);
+	}
+	unlink(marker);
+}
+
+static int write_marker(const char *marker)
+{
+	char pid[32];
+	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	int fd = open(marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0 || write(fd, pid, (size_t)n) != n) {
+		fs_error_set("cannot write '%s': %s", marker, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(marker);
+		}
+		return FS_ERR;
+	}
+	close(fd);
+	return 0;
+}
+
 int fs_git_commit(struct fs_git *g, const struct fs_file *const *changed, size_t nchanged,
 		  char *const *deleted, size_t ndeleted, const char *msg,
 		  char out[FS_OID_HEXSZ + 1])
@@ -543,6 +637,7 @@ int fs_git_commit(struct fs_git *g, const struct fs_file *const *changed, size_t
 	char *aname = NULL, *aemail = NULL, *cname = NULL, *cemail = NULL;
 	char hex[FS_OID_HEXSZ + 1];
 	size_t i;
+	char *marker = NULL;
 	int rc = FS_ERR;
 
 	if (git_index_new(&idx) < 0) {
@@ -595,6 +690,10 @@ int fs_git_commit(struct fs_git *g, const struct fs_file *const *changed, size_t
 	 * definitions staged (the next apply commits them), never a HEAD
 	 * ahead of the index, which would show the commit as staged reverts.
 	 */
+	marker = git_path(g, COMMIT_MARKER);
+	remove_stale_locks(g, marker);
+	if (write_marker(marker))
+		goto done;
 	if (git_repository_index(&repo_idx, g->repo) == 0) {
 		for (i = 0; i < nchanged; i++) {
 			char *gpath = xstrfmt("%s%s", g->prefix, changed[i]->path);
@@ -606,7 +705,17 @@ int fs_git_commit(struct fs_git *g, const struct fs_file *const *changed, size_t
 			git_index_remove_bypath(repo_idx, gpath);
 			free(gpath);
 		}
-		git_index_write(repo_idx);
+		if (git_index_write(repo_idx) < 0) {
+			char *lock = git_path(g, "index.lock");
+			if (access(lock, F_OK) == 0)
+				fs_error_set("cannot update the git index: '%s' exists; another git "
+					     "process seems to be running (if none is, remove the file)",
+					     lock);
+			else
+				git_fail("cannot update the git index");
+			free(lock);
+			goto done;
+		}
 	}
 	if (git_commit_create(&commit_id, g->repo, "HEAD", author, committer, NULL, msg, tree,
 			      parent ? 1 : 0, (const git_commit **)&parent) < 0) {
@@ -617,6 +726,9 @@ int fs_git_commit(struct fs_git *g, const struct fs_file *const *changed, size_t
 
 	rc = 0;
 done:
+	if (marker)
+		unlink(marker);
+	free(marker);
 	git_index_free(repo_idx);
 	git_index_free(idx);
 	git_tree_free(tree);

@@ -339,3 +339,73 @@ app"
     assert_equal "$(recorded_commit)" "$(git rev-parse HEAD~1)"
     run -0 grep -x 'ttl: 2d' "$DEFS"
 }
+
+# A pid that no process has any more.
+dead_pid() {
+    sh -c 'exit 0' &
+    local pid=$!
+    wait "$pid"
+    echo "$pid"
+}
+
+@test "apply: git lock files left by a killed apply are removed, and the commit completes" {
+    init_repo
+    fs apply -q
+    local branch
+    branch=$(git symbolic-ref HEAD)
+    # what `kill -9` between the marker and the renames leaves behind
+    dead_pid > .git/fs-commit.pid
+    sleep 0.01
+    : > .git/index.lock
+    : > ".git/$branch.lock"
+    set_ttl 2d
+    run -0 fs apply -q
+    assert_output ""
+    run -0 git status --porcelain
+    assert_output ""
+    run -0 commit_files
+    assert_output "M	$DEFS"
+    assert_equal "$(recorded_commit)" "$(git rev-parse HEAD)"
+    assert [ ! -e .git/index.lock ]
+    assert [ ! -e ".git/$branch.lock" ]
+    assert [ ! -e .git/fs-commit.pid ]
+}
+
+@test "apply: another git process's index.lock fails the apply and changes nothing" {
+    init_repo
+    fs apply -q
+    local head commit
+    head=$(git rev-parse HEAD)
+    commit=$(recorded_commit)
+    : > .git/index.lock
+    set_ttl 2d
+    run -128 --separate-stderr fs apply -q
+    assert_output ""
+    [[ $stderr == *"cannot update the git index"*"index.lock"* ]]
+    assert_equal "$(git rev-parse HEAD)" "$head"
+    assert_equal "$(recorded_commit)" "$commit"
+    run -0 sqlite3 .fs/registry.db 'SELECT count(*) FROM applies'
+    assert_output 1
+    assert [ -e .git/index.lock ]
+    assert [ ! -e .git/fs-commit.pid ]
+
+    # a marker from a live process does not make its lock files stale
+    echo $$ > .git/fs-commit.pid
+    : > .git/index.lock
+    run -128 --separate-stderr fs apply -q
+    assert [ -e .git/index.lock ]
+
+    # an old lock file is not the dead run's, even with its marker
+    rm -f .git/fs-commit.pid
+    touch -d '2 hours ago' .git/index.lock
+    dead_pid > .git/fs-commit.pid
+    run -128 --separate-stderr fs apply -q
+    assert [ -e .git/index.lock ]
+
+    # once git's own process is done, apply goes through
+    rm .git/index.lock
+    run -0 fs apply -q
+    run -0 git status --porcelain
+    assert_output ""
+    assert_equal "$(recorded_commit)" "$(git rev-parse HEAD)"
+}
