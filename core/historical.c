@@ -10,6 +10,8 @@
 #include "csv.h"
 #include "error.h"
 #include "keymap.h"
+#include "pg.h"
+#include "repo.h"
 #include "source.h"
 #include "strbuf.h"
 #include "timeutil.h"
@@ -547,6 +549,224 @@ done:
 	return rc;
 }
 
+/* ---- the join pushed down into PostgreSQL ---- */
+
+static bool is_postgres(const struct fs_defs *defs, const json_t *source)
+{
+	const json_t *data = fs_source_data_spec(defs, source);
+	const char *type = data ? json_string_value(json_object_get(data, "type")) : NULL;
+
+	return type && !strcmp(type, "postgres");
+}
+
+/* The entity rows that have a key: idx, ts (us), then the join keys. */
+static void entity_copy_data(struct hview *h, const struct erows *e, struct strbuf *sb)
+{
+	size_t r, i;
+
+	for (r = 0; r < e->n; r++) {
+		if (h->ekey[r] == NONE)
+			continue;
+		sb_addf(sb, "%zu\t%lld", r, (long long)e->ts[r]);
+		for (i = 0; i < h->vkeys.n; i++) {
+			const char *v = efield(e, r, (size_t)h->key_ecol[i]);
+			int64_t iv = 0;
+			sb_addc(sb, '\t');
+			if (h->vkeys.is_int[i] && fs_parse_int64(v, strlen(v), &iv))
+				sb_addf(sb, "%lld", (long long)iv);
+			else
+				fs_pg_copy_text(sb, v, strlen(v));
+		}
+		sb_addc(sb, '\n');
+	}
+}
+
+/* Keep one result row: the values of the view's features, checked. */
+static int keep_pg_row(struct hview *h, const struct fs_cell *cells, const char *what)
+{
+	size_t base = h->n * h->nfeats, i;
+	int64_t iv;
+
+	ALLOC_GROW(h->vals, base + h->nfeats + 1, h->alloc_vals);
+	ALLOC_GROW(h->nulls, base + h->nfeats + 1, h->alloc_nulls);
+	for (i = 0; i < h->nfeats; i++) {
+		const struct fs_cell *c = &cells[i];
+		bool null = c->null || (!c->len && h->feats[i].type != FS_T_STRING);
+		if (!null && !fs_value_parse(h->feats[i].type, c->s, c->len, &iv)) {
+			const char *tn = fs_type_name(h->feats[i].type);
+			fs_error_set("%s: '%s' is not %s %s (feature '%s' of feature_view '%s')", what,
+				     c->s, tn[0] == 'i' ? "an" : "a", tn, h->feats[i].name,
+				     h->view->name);
+			return FS_EINVALID;
+		}
+		h->nulls[base + i] = null;
+		if (null)
+			h->vals[base + i] = 0;
+		else if (fs_type_is_text(h->feats[i].type))
+			text_add(h, base + i, c->s, c->len);
+		else
+			h->vals[base + i] = iv;
+	}
+	h->n++;
+	return 0;
+}
+
+/* A column of the source, by the name the view knows it under. */
+static unsigned int pg_col(const json_t *data, const struct fs_pg_col *cols, size_t ncols,
+			   const char *name, const char *role, const char *what, const char **col)
+{
+	unsigned int oid;
+
+	*col = fs_source_column_for(data, name);
+	oid = fs_pg_col_type(cols, ncols, *col);
+	if (!oid)
+		fs_error_set("%s has no column '%s' (%s)", what, *col, role);
+	return oid;
+}
+
+/*
+ * The as-of join of one view as SQL: the entity rows go into a temporary
+ * table through COPY, PostgreSQL joins them with the source on the keys
+ * within the window and keeps per entity row the greatest (ts, created,
+ * row order), and only those rows come back (COPY TO), one per entity row
+ * that has a match.
+ */
+static int pg_join(struct hview *h, const struct fs_repo *repo, const struct fs_defs *defs,
+		   const struct erows *e)
+{
+	const json_t *data = fs_source_data_spec(defs, h->source);
+	const char *sname = json_string_value(json_object_get(h->source, "name"));
+	const char *ts_field = json_string_value(json_object_get(data, "timestamp_field"));
+	const char *cr_field = json_string_value(json_object_get(data, "created_timestamp_field"));
+	const char *dsn = fs_pg_dsn(data, repo->config ? repo->config->offline_dsn : NULL);
+	struct strbuf sql = STRBUF_INIT, in = STRBUF_INIT, ref = STRBUF_INIT;
+	struct fs_pg *pg = NULL;
+	struct fs_pg_col *cols = NULL;
+	const struct fs_cell *cells;
+	char *pwhat = fs_pg_what(data), *what = xstrfmt("source '%s' (%s)", sname, pwhat);
+	unsigned int *foid = xcalloc(h->nfeats + 1, sizeof(*foid)), oid;
+	size_t ncols = 0, n, i, r;
+	const char *col;
+	int rc = FS_ERR;
+
+	h->best = xmalloc((e->n + 1) * sizeof(*h->best));
+	for (r = 0; r < e->n; r++)
+		h->best[r] = NONE;
+	if (!dsn || (rc = fs_pg_connect(&pg, dsn, what)))
+		goto done;
+	if ((rc = fs_pg_describe(pg, data, &cols, &ncols))) {
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s", fs_error_last());
+		fs_error_set("%s: %s", what, msg);
+		goto done;
+	}
+
+	/* the entity rows, in a temporary table */
+	rc = FS_EINVALID;
+	sb_adds(&sql, "CREATE TEMP TABLE fs_entities (idx bigint, ts bigint");
+	for (i = 0; i < h->vkeys.n; i++)
+		sb_addf(&sql, ", k%zu %s", i, h->vkeys.is_int[i] ? "bigint" : "text");
+	sb_adds(&sql, ")");
+	if ((rc = fs_pg_exec(pg, "SET work_mem = '256MB'")) || (rc = fs_pg_exec(pg, sql.buf)))
+		goto done;
+	entity_copy_data(h, e, &in);
+	if ((rc = fs_pg_copy_in(pg, "COPY fs_entities FROM STDIN", in.buf, in.len)) ||
+	    (rc = fs_pg_exec(pg, "ANALYZE fs_entities")))
+		goto done;
+
+	/* the source side: keys, times, row order and the features, raw */
+	rc = FS_EINVALID;
+	sb_reset(&sql);
+	sb_adds(&sql, "SELECT ");
+	for (i = 0; i < h->vkeys.n; i++) {
+		if (!(oid = pg_col(data, cols, ncols, h->vkeys.names[i], "a join key", what, &col)))
+			goto done;
+		fs_pg_ident(&sql, pg, col);
+		sb_addf(&sql, "::%s AS k%zu, ", h->vkeys.is_int[i] ? "bigint" : "text", i);
+	}
+	if (!(oid = pg_col(data, cols, ncols, ts_field, "timestamp_field", what, &col)))
+		goto done;
+	sb_reset(&ref);
+	fs_pg_ident(&ref, pg, col);
+	if (!fs_pg_ts_us_expr(&sql, ref.buf, oid)) {
+		fs_error_set("%s: column '%s' is %s; timestamp_field must be a timestamp, timestamptz, date or integer (Unix seconds) column",
+			     what, col, fs_pg_type_name(oid));
+		goto done;
+	}
+	sb_adds(&sql, " AS fs__ts, ");
+	if (cr_field) {
+		if (!(oid = pg_col(data, cols, ncols, cr_field, "created_timestamp_field", what, &col)))
+			goto done;
+		sb_reset(&ref);
+		fs_pg_ident(&ref, pg, col);
+		if (!fs_pg_ts_us_expr(&sql, ref.buf, oid)) {
+			fs_error_set("%s: column '%s' is %s; created_timestamp_field must be a timestamp, timestamptz, date or integer (Unix seconds) column",
+				     what, col, fs_pg_type_name(oid));
+			goto done;
+		}
+	} else {
+		sb_adds(&sql, "NULL::bigint");
+	}
+	sb_addf(&sql, " AS fs__cr, %s AS fs__seq",
+		json_object_get(data, "table") ? "ctid" : "row_number() OVER ()");
+	for (i = 0; i < h->nfeats; i++) {
+		if (!(foid[i] = pg_col(data, cols, ncols, h->feats[i].name, "a feature", what, &col)))
+			goto done;
+		sb_adds(&sql, ", ");
+		fs_pg_ident(&sql, pg, col);
+		sb_addf(&sql, " AS f%zu", i);
+	}
+	sb_adds(&sql, " FROM ");
+	fs_pg_from(&sql, pg, data);
+
+	/* the join */
+	sb_reset(&ref);
+	sb_adds(&ref, "COPY (SELECT DISTINCT ON (e.idx) e.idx");
+	for (i = 0; i < h->nfeats; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "s.f%zu", i);
+		sb_adds(&ref, ", ");
+		fs_pg_text_expr(&ref, name, foid[i]);
+	}
+	sb_addf(&ref, " FROM fs_entities e JOIN (%s) s ON s.fs__ts <= e.ts", sql.buf);
+	if (h->ttl_us > 0)
+		sb_addf(&ref, " AND s.fs__ts >= e.ts - %lld", (long long)h->ttl_us);
+	for (i = 0; i < h->vkeys.n; i++)
+		sb_addf(&ref, " AND s.k%zu = e.k%zu", i, i);
+	sb_adds(&ref, " ORDER BY e.idx, s.fs__ts DESC, s.fs__cr DESC NULLS LAST, s.fs__seq DESC) TO STDOUT");
+	if ((rc = fs_pg_copy_out(pg, ref.buf)))
+		goto done;
+	while ((rc = fs_pg_copy_row(pg, &cells, &n)) == 1) {
+		int64_t idx;
+		if (n != h->nfeats + 1 || !fs_parse_int64(cells[0].s, cells[0].len, &idx) ||
+		    idx < 0 || (size_t)idx >= e->n) {
+			fs_error_set("%s: unexpected result row from PostgreSQL", what);
+			rc = FS_ERR;
+			break;
+		}
+		if (h->n >= NONE - 1) {
+			fs_error_set("feature_view '%s': too many matching source rows", h->view->name);
+			rc = FS_ERR;
+			break;
+		}
+		h->best[idx] = (uint32_t)h->n;
+		if ((rc = keep_pg_row(h, cells + 1, what)))
+			break;
+	}
+	if (rc > 0)
+		rc = 0;
+done:
+	fs_pg_cols_free(cols, ncols);
+	fs_pg_close(pg);
+	sb_release(&sql);
+	sb_release(&in);
+	sb_release(&ref);
+	free(foid);
+	free(pwhat);
+	free(what);
+	return rc;
+}
+
 /* ---- grouping and the merge ---- */
 
 struct gsrc {
@@ -833,7 +1053,14 @@ int fs_historical(struct fs_repo *repo, const struct fs_hist_opts *o, FILE *out)
 		cols[i].name = col;
 	}
 	for (i = 0; i < nviews; i++) {
-		if ((rc = key_entities(&views[i], &e)) || (rc = scan_source(&views[i], repo, &defs)))
+		if ((rc = key_entities(&views[i], &e)))
+			goto done;
+		if (is_postgres(&defs, views[i].source)) {
+			if ((rc = pg_join(&views[i], repo, &defs, &e)))
+				goto done;
+			continue;
+		}
+		if ((rc = scan_source(&views[i], repo, &defs)))
 			goto done;
 		merge(&views[i], &e);
 	}

@@ -10,6 +10,7 @@
 static const struct fs_source_ops *const backends[] = {
 	&fs_source_csv_ops,
 	&fs_source_sqlite_ops,
+	&fs_source_postgres_ops,
 };
 
 const json_t *fs_source_data_spec(const struct fs_defs *defs, const json_t *source)

@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "defs.h"
 
@@ -69,7 +70,24 @@ struct fs_source *fs_source_table_new(const char *name, const char *what,
 void fs_source_table_add(struct fs_source *src, const struct fs_cell *cells, size_t line);
 void fs_source_table_rewind(struct fs_source *src);
 
+/*
+ * The latest row per entity key among the rows of a postgres source (spec:
+ * its data spec) with start_us <= timestamp <= end_us, the greatest
+ * (timestamp, created) winning, exact ties going to the later row: the
+ * work of materialization done by PostgreSQL. Columns as a full read of
+ * the source has them.
+ */
+struct fs_pg_latest {
+	const char *const *keys; /* the source columns of the join keys */
+	const bool *is_int;      /* int64 entity, else string */
+	size_t nkeys;
+	int64_t start_us, end_us;
+};
+int fs_source_pg_latest(struct fs_source **out, const json_t *spec, const char *name,
+			const char *root, const struct fs_pg_latest *q);
+
 extern const struct fs_source_ops fs_source_csv_ops;
 extern const struct fs_source_ops fs_source_sqlite_ops;
+extern const struct fs_source_ops fs_source_postgres_ops;
 
 #endif
