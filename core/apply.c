@@ -354,7 +354,7 @@ done:
 int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, struct fs_apply *a,
 		     struct fs_diags *diags)
 {
-	struct fs_data_access data = { repo->root, NULL, NULL };
+	struct fs_data_access data = { repo->root, NULL, NULL, NULL, true };
 	struct fs_config *cfg = NULL;
 	struct fs_git *git;
 	bool have_config = false, have_loaded = false;
@@ -385,6 +385,8 @@ int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, str
 				fs_config_free(cfg);
 		}
 	}
+	/* the working tree's offline store (fs.yaml, FS_POSTGRES_DSN) */
+	data.pg_dsn = repo->config ? repo->config->offline_dsn : NULL;
 	parse_definitions(&a->files, &a->want, diags);
 	if (!have_config)
 		fs_diags_add(diags, opts->rev ? opts->rev : NULL, 0, 0,

@@ -12,6 +12,7 @@
 #include "csv.h"
 #include "duration.h"
 #include "keymap.h"
+#include "pg.h"
 #include "error.h"
 #include "util.h"
 #include "yamlutil.h"
@@ -962,6 +963,56 @@ done:
 	return rc;
 }
 
+/*
+ * The columns of a postgres source's table or query, through a connection
+ * (the query is described, not run), and the types of its timestamp
+ * columns checked. On error *at names the key the error is about.
+ */
+static int postgres_columns(struct validator *v, const json_t *spec, struct columns *out,
+			    char **err, const char **at)
+{
+	const char *dsn = fs_pg_dsn(spec, v->data->pg_dsn);
+	const char *fields[] = { "timestamp_field", "created_timestamp_field" };
+	struct fs_pg_col *cols = NULL;
+	struct fs_pg *pg = NULL;
+	struct strbuf scratch = STRBUF_INIT;
+	char *what = fs_pg_what(spec);
+	size_t n = 0, i;
+	int rc = -1;
+
+	*at = json_object_get(spec, "dsn") ? "dsn" : "type";
+	if (!dsn || fs_pg_connect(&pg, dsn, what)) {
+		*err = xstrdup(fs_error_last());
+		goto done;
+	}
+	*at = json_object_get(spec, "table") ? "table" : "query";
+	if (fs_pg_describe(pg, spec, &cols, &n)) {
+		*err = xstrdup(fs_error_last());
+		goto done;
+	}
+	for (i = 0; i < ARRAY_SIZE(fields); i++) {
+		const char *f = json_string_value(json_object_get(spec, fields[i]));
+		unsigned int oid = f ? fs_pg_col_type(cols, n, f) : 0;
+		if (oid && !fs_pg_ts_us_expr(&scratch, "c", oid)) {
+			*at = fields[i];
+			*err = xstrfmt("%s: column '%s' is %s; %s must be a timestamp, timestamptz, date or integer (Unix seconds) column",
+				       what, f, fs_pg_type_name(oid), fields[i]);
+			goto done;
+		}
+	}
+	out->names = xcalloc(n + 1, sizeof(char *));
+	for (i = 0; i < n; i++)
+		out->names[out->n++] = xstrdup(cols[i].name);
+	out->where = xstrdup(what);
+	rc = 0;
+done:
+	fs_pg_cols_free(cols, n);
+	fs_pg_close(pg);
+	sb_release(&scratch);
+	free(what);
+	return rc;
+}
+
 /* The source that holds the rows of src (its batch source for push). */
 static const struct fs_object *data_source(struct validator *v, const struct fs_object *src)
 {
@@ -1010,8 +1061,16 @@ static void check_source(struct validator *v, struct fs_object *o)
 			fs_y_err(&y, node_at(&y, o, at), "%s", err);
 			goto done;
 		}
+	} else if (!strcmp(type, "postgres")) {
+		const char *at;
+		if (!v->data->pg_connect || !spec_str(o, "table") == !spec_str(o, "query"))
+			goto done; /* not checked here, or reported when parsed */
+		if (postgres_columns(v, o->spec, &cols, &err, &at)) {
+			fs_y_err(&y, node_at(&y, o, at), "%s", err);
+			goto done;
+		}
 	} else {
-		goto done; /* postgres: checked through its connection */
+		goto done;
 	}
 
 	if (spec_str(o, "timestamp_field") && !has_column(&cols, spec_str(o, "timestamp_field")))

@@ -69,6 +69,9 @@ struct fs_data_access {
 	const char *root;
 	int (*read)(void *ctx, const char *path, struct strbuf *out);
 	void *ctx;
+	/* postgres sources: the offline store's DSN; NULL: none, never connect */
+	const char *pg_dsn;
+	bool pg_connect; /* false: postgres sources are not checked */
 };
 
 /* Parse one definitions file into defs. Problems go to diags. */

@@ -652,7 +652,13 @@ static int pg_join(struct hview *h, const struct fs_repo *repo, const struct fs_
 	h->best = xmalloc((e->n + 1) * sizeof(*h->best));
 	for (r = 0; r < e->n; r++)
 		h->best[r] = NONE;
-	if (!dsn || (rc = fs_pg_connect(&pg, dsn, what)))
+	if (!dsn) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "%s", fs_error_last());
+		fs_error_set("%s: %s", what, msg);
+		goto done;
+	}
+	if ((rc = fs_pg_connect(&pg, dsn, what)))
 		goto done;
 	if ((rc = fs_pg_describe(pg, data, &cols, &ncols))) {
 		char msg[1024];

@@ -49,9 +49,9 @@ const char *fs_pg_dsn(const json_t *spec, const char *fallback)
 		return dsn;
 	if (fallback && *fallback)
 		return fallback;
-	fs_error_set("source '%s': no PostgreSQL connection: set 'dsn' in offline_store of fs.yaml, "
-		     "the source's 'dsn', or FS_POSTGRES_DSN",
-		     json_string_value(json_object_get(spec, "name")));
+	(void)spec;
+	fs_error_set("no PostgreSQL connection: set 'dsn' in offline_store of fs.yaml, "
+		     "the source's 'dsn', or FS_POSTGRES_DSN");
 	return NULL;
 }
 

@@ -29,7 +29,7 @@ struct fs_pg_col {
 /*
  * The DSN of a postgres source: its own `dsn`, else the offline store's
  * (fs.yaml or FS_POSTGRES_DSN, passed as fallback). NULL with a message
- * naming the source when there is none.
+ * saying where to set one when there is none (callers name the source).
  */
 const char *fs_pg_dsn(const json_t *spec, const char *fallback);
 

@@ -53,11 +53,15 @@ static int pg_start(struct fs_source *src, const json_t *spec, const char *root,
 
 	src->state = st;
 	src->what = fs_pg_what(spec);
+	what = xstrfmt("source '%s' (%s)", src->name, src->what);
 	if (!dsn) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "%s", fs_error_last());
+		fs_error_set("%s: %s", what, msg);
+		free(what);
 		free(fallback);
 		return FS_ERR;
 	}
-	what = xstrfmt("source '%s' (%s)", src->name, src->what);
 	rc = fs_pg_connect(&st->pg, dsn, what);
 	free(fallback);
 	if (!rc && (rc = fs_pg_describe(st->pg, spec, cols, ncols))) {

@@ -2,7 +2,8 @@
 # in setup_file and stop_postgres in teardown_file. initdb into a temporary
 # directory, a free loopback port, password authentication over TCP (user
 # fs, password fs-secret), trust on the cluster's own socket for psql_fs.
-# Exports FS_POSTGRES_DSN, PG_PORT and PG_DIR. As root the cluster runs as
+# Exports PG_DSN (a test's setup sets FS_POSTGRES_DSN to it: common_setup
+# unsets it), PG_PORT and PG_DIR. As root the cluster runs as
 # the postgres user (initdb refuses root).
 
 pg_bindir() {
@@ -39,7 +40,7 @@ start_postgres() {
             -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off" \
             start > /dev/null 2>&1; then
             export PG_DIR PG_BIN PG_PORT=$port
-            export FS_POSTGRES_DSN="postgresql://fs:fs-secret@127.0.0.1:$port/postgres"
+            export PG_DSN="postgresql://fs:fs-secret@127.0.0.1:$port/postgres"
             return 0
         fi
     done
@@ -56,4 +57,10 @@ stop_postgres() {
 # psql on the private cluster (socket, trust), quiet, stop on errors.
 psql_fs() {
     psql -X -q -v ON_ERROR_STOP=1 -h "$PG_DIR" -p "$PG_PORT" -U fs -d postgres "$@"
+}
+
+# setup() of a file using the cluster.
+pg_setup() {
+    common_setup
+    export FS_POSTGRES_DSN=$PG_DSN
 }

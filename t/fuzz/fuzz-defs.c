@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fs_defs defs = { 0 };
 	struct fs_diags diags = { 0 };
-	struct fs_data_access access = { "/nonexistent-fuzz-root", NULL, NULL };
+	struct fs_data_access access = { "/nonexistent-fuzz-root", NULL, NULL, NULL, false };
 	struct fs_config *cfg = NULL;
 
 	fs_defs_parse(&defs, "fuzz.yaml", (const char *)data, size, &diags);
