@@ -137,7 +137,7 @@ static int materialize_view(struct fs_repo *repo, struct fs_online *store,
 			return rc;
 		}
 	}
-	if ((rc = fs_viewscan_open(&scan, defs, view, repo->root)))
+	if ((rc = fs_viewscan_open_window(&scan, defs, view, repo->root, start, o->end_us)))
 		return rc;
 	types = fs_view_types(view->spec, &nfeat);
 	l.keys = fs_keymap_new();

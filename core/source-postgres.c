@@ -232,8 +232,9 @@ int fs_source_pg_latest(struct fs_source **out, const json_t *spec, const char *
 	seq_expr(&sql, spec);
 	sb_adds(&sql, " AS fs__seq FROM ");
 	fs_pg_from(&sql, st->pg, spec);
-	sb_addf(&sql, ") s WHERE %s BETWEEN %lld AND %lld", ts.buf, (long long)q->start_us,
-		(long long)q->end_us);
+	sb_addf(&sql, ") s WHERE %s <= %lld", ts.buf, (long long)q->end_us);
+	if (q->start_us != INT64_MIN)
+		sb_addf(&sql, " AND %s >= %lld", ts.buf, (long long)q->start_us);
 	for (i = 0; i < q->nkeys; i++) {
 		ref = col_ref(st->pg, q->keys[i]);
 		sb_addf(&sql, " AND %s IS NOT NULL", ref);

@@ -179,6 +179,48 @@ fail:
 	return rc;
 }
 
+int fs_viewscan_open_window(struct fs_viewscan **out, const struct fs_defs *defs,
+			    const struct fs_object *view, const char *root, int64_t start_us,
+			    int64_t end_us)
+{
+	const char *sname = json_string_value(json_object_get(view->spec, "source"));
+	const struct fs_object *so = fs_defs_find(defs, FS_KIND_SOURCE, sname);
+	const json_t *data = so ? fs_source_data_spec(defs, so->spec) : NULL;
+	const char *type = data ? json_string_value(json_object_get(data, "type")) : NULL;
+	struct fs_pg_latest q = { 0 };
+	const char **cols = NULL;
+	struct fs_viewscan *s;
+	size_t i;
+	int rc;
+
+	if (!type || strcmp(type, "postgres"))
+		return fs_viewscan_open(out, defs, view, root);
+	*out = NULL;
+	s = scan_new(view);
+	s->own_src = true;
+	if ((rc = fs_view_keys_load(&s->keys, defs, view)))
+		goto fail;
+	cols = xcalloc(s->keys.n + 1, sizeof(*cols));
+	for (i = 0; i < s->keys.n; i++)
+		cols[i] = fs_source_column_for(data, s->keys.names[i]);
+	q.keys = cols;
+	q.is_int = s->keys.is_int;
+	q.nkeys = s->keys.n;
+	q.start_us = start_us;
+	q.end_us = end_us;
+	if ((rc = fs_source_pg_latest(&s->src, data,
+				      json_string_value(json_object_get(data, "name")), root, &q)) ||
+	    (rc = setup(s, data, false)))
+		goto fail;
+	free(cols);
+	*out = s;
+	return 0;
+fail:
+	free(cols);
+	fs_viewscan_close(s);
+	return rc;
+}
+
 int fs_viewscan_open_rows(struct fs_viewscan **out, const struct fs_defs *defs,
 			  const struct fs_object *view, const json_t *data, struct fs_source *src)
 {

@@ -54,6 +54,14 @@ struct fs_viewscan;
 int fs_viewscan_open(struct fs_viewscan **out, const struct fs_defs *defs,
 		     const struct fs_object *view, const char *root);
 /*
+ * The same, for materializing [start_us, end_us]: a postgres source hands
+ * over only the latest row per key in that window (computed by PostgreSQL),
+ * any other source all its rows (the caller filters either way).
+ */
+int fs_viewscan_open_window(struct fs_viewscan **out, const struct fs_defs *defs,
+			    const struct fs_object *view, const char *root, int64_t start_us,
+			    int64_t end_us);
+/*
  * Next row: 1 with key (NULL when a key part is empty), ts, created
  * (INT64_MIN when null) and values (one per feature) set; 0 at the end;
  * or an error. Pointers stay valid until the next call.
