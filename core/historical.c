@@ -626,10 +626,10 @@ static unsigned int pg_col(const json_t *data, const struct fs_pg_col *cols, siz
 
 /*
  * The as-of join of one view as SQL: the entity rows go into a temporary
- * table through COPY, PostgreSQL joins them with the source on the keys
- * within the window and keeps per entity row the greatest (ts, created,
- * row order), and only those rows come back (COPY TO), one per entity row
- * that has a match.
+ * table through COPY, PostgreSQL finds per entity row the source row with
+ * the same keys and the greatest (ts, created, row order) at or before its
+ * time, within the ttl, and only those rows come back (COPY TO), one per
+ * entity row that has a match.
  */
 static int pg_join(struct hview *h, const struct fs_repo *repo, const struct fs_defs *defs,
 		   const struct erows *e)
@@ -725,21 +725,49 @@ static int pg_join(struct hview *h, const struct fs_repo *repo, const struct fs_
 	sb_adds(&sql, " FROM ");
 	fs_pg_from(&sql, pg, data);
 
-	/* the join */
+	/*
+	 * The join, as one sort: the source rows of wanted keys and the entity
+	 * rows in one stream ordered per key by (ts, source before entity,
+	 * created, row order); a running count of source rows gives each entity
+	 * row the ordinal of the last source row at or before it, which a join
+	 * on (keys, ordinal) fetches. Linear in the rows, however many rows a
+	 * key has on either side.
+	 */
 	sb_reset(&ref);
-	sb_adds(&ref, "COPY (SELECT DISTINCT ON (e.idx) e.idx");
+	sb_adds(&ref, "COPY (WITH u AS (SELECT ");
+	for (i = 0; i < h->vkeys.n; i++)
+		sb_addf(&ref, "k%zu, ", i);
+	sb_adds(&ref, "fs__ts, 0 AS fs__side, fs__cr, fs__seq, NULL::bigint AS fs__idx");
+	for (i = 0; i < h->nfeats; i++)
+		sb_addf(&ref, ", f%zu", i);
+	sb_addf(&ref, " FROM (%s) src WHERE (", sql.buf);
+	for (i = 0; i < h->vkeys.n; i++)
+		sb_addf(&ref, "%sk%zu", i ? ", " : "", i);
+	sb_adds(&ref, ") IN (SELECT ");
+	for (i = 0; i < h->vkeys.n; i++)
+		sb_addf(&ref, "%sk%zu", i ? ", " : "", i);
+	sb_adds(&ref, " FROM fs_entities) UNION ALL SELECT ");
+	for (i = 0; i < h->vkeys.n; i++)
+		sb_addf(&ref, "k%zu, ", i);
+	sb_adds(&ref, "ts, 1, NULL, NULL, idx");
+	for (i = 0; i < h->nfeats; i++)
+		sb_adds(&ref, ", NULL");
+	sb_adds(&ref, " FROM fs_entities), w AS MATERIALIZED (SELECT *, count(*) FILTER (WHERE fs__side = 0) OVER (PARTITION BY ");
+	for (i = 0; i < h->vkeys.n; i++)
+		sb_addf(&ref, "%sk%zu", i ? ", " : "", i);
+	sb_adds(&ref, " ORDER BY fs__ts, fs__side, fs__cr NULLS FIRST, fs__seq ROWS UNBOUNDED PRECEDING) AS fs__n FROM u) SELECT e.fs__idx");
 	for (i = 0; i < h->nfeats; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "s.f%zu", i);
 		sb_adds(&ref, ", ");
 		fs_pg_text_expr(&ref, name, foid[i]);
 	}
-	sb_addf(&ref, " FROM fs_entities e JOIN (%s) s ON s.fs__ts <= e.ts", sql.buf);
-	if (h->ttl_us > 0)
-		sb_addf(&ref, " AND s.fs__ts >= e.ts - %lld", (long long)h->ttl_us);
+	sb_adds(&ref, " FROM w e JOIN w s ON e.fs__side = 1 AND s.fs__side = 0 AND e.fs__n > 0 AND s.fs__n = e.fs__n");
 	for (i = 0; i < h->vkeys.n; i++)
 		sb_addf(&ref, " AND s.k%zu = e.k%zu", i, i);
-	sb_adds(&ref, " ORDER BY e.idx, s.fs__ts DESC, s.fs__cr DESC NULLS LAST, s.fs__seq DESC) TO STDOUT");
+	if (h->ttl_us > 0)
+		sb_addf(&ref, " AND s.fs__ts >= e.fs__ts - %lld", (long long)h->ttl_us);
+	sb_adds(&ref, " ORDER BY e.fs__idx) TO STDOUT");
 	if ((rc = fs_pg_copy_out(pg, ref.buf)))
 		goto done;
 	while ((rc = fs_pg_copy_row(pg, &cells, &n)) == 1) {
