@@ -329,48 +329,66 @@ done:
 	return rc;
 }
 
+/*
+ * One MGET of the schema key and every record key: one round trip, and the
+ * schema check and the records come from the same instant.
+ */
 static int rd_read(struct fs_online *o, const char *view, const char *schema,
 		   const struct fs_online_rec *keys, size_t n, struct fs_online_hit *hits)
 {
 	struct rd *s = o->state;
-	char *prefix = key_of(o, view, "r:");
-	size_t plen = strlen(prefix), i;
-	bool same, exists;
-	int rc;
+	char *skey = key_of(o, view, "schema"), *prefix = key_of(o, view, "r:");
+	char stack[1024], *kbuf = stack;
+	size_t plen = strlen(prefix), total = 0, off = 0, i;
+	const char **argv = xmalloc((n + 2) * sizeof(*argv));
+	size_t *argl = xmalloc((n + 2) * sizeof(*argl));
+	redisReply *r = NULL, *sr;
+	int rc = 0;
 
-	if ((rc = schema_is(o, view, schema, &same, &exists)) || !same) {
-		free(prefix);
-		return rc;
-	}
+	for (i = 0; i < n; i++)
+		total += plen + keys[i].keylen;
+	if (total > sizeof(stack))
+		kbuf = xmalloc(total);
+	argv[0] = "MGET";
+	argl[0] = 4;
+	argv[1] = skey;
+	argl[1] = strlen(skey);
 	for (i = 0; i < n; i++) {
-		char *k = xmalloc(plen + keys[i].keylen);
-		memcpy(k, prefix, plen);
-		memcpy(k + plen, keys[i].key, keys[i].keylen);
-		redisAppendCommand(s->c, "GET %b", k, plen + keys[i].keylen);
-		free(k);
+		memcpy(kbuf + off, prefix, plen);
+		memcpy(kbuf + off + plen, keys[i].key, keys[i].keylen);
+		argv[i + 2] = kbuf + off;
+		argl[i + 2] = plen + keys[i].keylen;
+		off += argl[i + 2];
 	}
+	r = redisCommandArgv(s->c, (int)(n + 2), argv, argl);
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != n + 1) {
+		rc = fail(o, "cannot read", r);
+		goto done;
+	}
+	/* no schema, or another one: the view's records are not ours to decode */
+	sr = r->element[0];
+	if (sr->type != REDIS_REPLY_STRING || strlen(schema) != sr->len ||
+	    memcmp(sr->str, schema, sr->len))
+		goto done;
 	for (i = 0; i < n; i++) {
-		redisReply *r = NULL;
-		if (redisGetReply(s->c, (void **)&r) != REDIS_OK || !r ||
-		    r->type == REDIS_REPLY_ERROR) {
-			rc = fail(o, "cannot read", r);
-			freeReplyObject(r);
-			/* drain what is still pending so the connection stays usable */
-			while (++i < n && redisGetReply(s->c, (void **)&r) == REDIS_OK)
-				freeReplyObject(r);
-			break;
-		}
-		if (r->type == REDIS_REPLY_STRING && r->len >= 16) {
+		const redisReply *e = r->element[i + 1];
+		if (e->type == REDIS_REPLY_STRING && e->len >= 16) {
 			hits[i].found = true;
-			hits[i].ts = get_be64((const unsigned char *)r->str);
-			hits[i].created = get_be64((const unsigned char *)r->str + 8);
-			hits[i].vallen = r->len - 16;
+			hits[i].ts = get_be64((const unsigned char *)e->str);
+			hits[i].created = get_be64((const unsigned char *)e->str + 8);
+			hits[i].vallen = e->len - 16;
 			hits[i].val = xmalloc(hits[i].vallen + 1);
-			memcpy(hits[i].val, r->str + 16, hits[i].vallen);
+			memcpy(hits[i].val, e->str + 16, hits[i].vallen);
 		}
-		freeReplyObject(r);
 	}
+done:
+	freeReplyObject(r);
+	if (kbuf != stack)
+		free(kbuf);
+	free(skey);
 	free(prefix);
+	free(argv);
+	free(argl);
 	return rc;
 }
 
