@@ -992,11 +992,11 @@ static int postgres_columns(struct validator *v, const json_t *spec, struct colu
 	}
 	for (i = 0; i < ARRAY_SIZE(fields); i++) {
 		const char *f = json_string_value(json_object_get(spec, fields[i]));
-		unsigned int oid = f ? fs_pg_col_type(cols, n, f) : 0;
-		if (oid && !fs_pg_ts_us_expr(&scratch, "c", oid)) {
+		/* a missing column is reported with the others below */
+		if (f && fs_pg_col_type(cols, n, f) &&
+		    fs_pg_time_column(&scratch, pg, "", cols, n, f, fields[i], what)) {
 			*at = fields[i];
-			*err = xstrfmt("%s: column '%s' is %s; %s must be a timestamp, timestamptz, date or integer (Unix seconds) column",
-				       what, f, fs_pg_type_name(oid), fields[i]);
+			*err = xstrdup(fs_error_last());
 			goto done;
 		}
 	}

@@ -690,29 +690,15 @@ static int pg_join(struct hview *h, const struct fs_repo *repo, const struct fs_
 		fs_pg_ident(&sql, pg, col);
 		sb_addf(&sql, "::%s AS k%zu, ", h->vkeys.is_int[i] ? "bigint" : "text", i);
 	}
-	if (!(oid = pg_col(data, cols, ncols, ts_field, "timestamp_field", what, &col)))
+	if ((rc = fs_pg_time_column(&sql, pg, "", cols, ncols,
+				    fs_source_column_for(data, ts_field), "timestamp_field", what)))
 		goto done;
-	sb_reset(&ref);
-	fs_pg_ident(&ref, pg, col);
-	if (!fs_pg_ts_us_expr(&sql, ref.buf, oid)) {
-		fs_error_set("%s: column '%s' is %s; timestamp_field must be a timestamp, timestamptz, date or integer (Unix seconds) column",
-			     what, col, fs_pg_type_name(oid));
-		goto done;
-	}
 	sb_adds(&sql, " AS fs__ts, ");
-	if (cr_field) {
-		if (!(oid = pg_col(data, cols, ncols, cr_field, "created_timestamp_field", what, &col)))
-			goto done;
-		sb_reset(&ref);
-		fs_pg_ident(&ref, pg, col);
-		if (!fs_pg_ts_us_expr(&sql, ref.buf, oid)) {
-			fs_error_set("%s: column '%s' is %s; created_timestamp_field must be a timestamp, timestamptz, date or integer (Unix seconds) column",
-				     what, col, fs_pg_type_name(oid));
-			goto done;
-		}
-	} else {
-		sb_adds(&sql, "NULL::bigint");
-	}
+	if ((rc = fs_pg_time_column(&sql, pg, "", cols, ncols,
+				    cr_field ? fs_source_column_for(data, cr_field) : NULL,
+				    "created_timestamp_field", what)))
+		goto done;
+	rc = FS_EINVALID;
 	sb_addf(&sql, " AS fs__cr, %s AS fs__seq",
 		json_object_get(data, "table") ? "ctid" : "row_number() OVER ()");
 	for (i = 0; i < h->nfeats; i++) {

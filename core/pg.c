@@ -276,6 +276,34 @@ bool fs_pg_ts_us_expr(struct strbuf *sb, const char *ref, unsigned int oid)
 	}
 }
 
+int fs_pg_time_column(struct strbuf *sb, struct fs_pg *pg, const char *qual,
+		      const struct fs_pg_col *cols, size_t n, const char *col, const char *role,
+		      const char *what)
+{
+	struct strbuf ref = STRBUF_INIT;
+	unsigned int oid;
+	int rc = 0;
+
+	if (!col) {
+		sb_adds(sb, "NULL::bigint");
+		return 0;
+	}
+	oid = fs_pg_col_type(cols, n, col);
+	if (!oid) {
+		fs_error_set("%s has no column '%s' (%s)", what, col, role);
+		return FS_EINVALID;
+	}
+	sb_adds(&ref, qual);
+	fs_pg_ident(&ref, pg, col);
+	if (!fs_pg_ts_us_expr(sb, ref.buf, oid)) {
+		fs_error_set("%s: column '%s' is %s; %s must be a timestamp, timestamptz, date or integer (Unix seconds) column",
+			     what, col, fs_pg_type_name(oid), role);
+		rc = FS_EINVALID;
+	}
+	sb_release(&ref);
+	return rc;
+}
+
 void fs_pg_text_expr(struct strbuf *sb, const char *ref, unsigned int oid)
 {
 	switch (oid) {

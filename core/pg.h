@@ -62,6 +62,15 @@ const char *fs_pg_type_name(unsigned int oid);
  */
 bool fs_pg_ts_us_expr(struct strbuf *sb, const char *ref, unsigned int oid);
 void fs_pg_text_expr(struct strbuf *sb, const char *ref, unsigned int oid);
+/*
+ * Append the microseconds expression of the timestamp column col of cols
+ * (qual: "s." or ""), or NULL::bigint when col is NULL. FS_EINVALID with a
+ * message prefixed by what when the column is missing or its type holds no
+ * time; role ("timestamp_field") says which column it is.
+ */
+int fs_pg_time_column(struct strbuf *sb, struct fs_pg *pg, const char *qual,
+		      const struct fs_pg_col *cols, size_t n, const char *col, const char *role,
+		      const char *what);
 /* A quoted identifier. */
 void fs_pg_ident(struct strbuf *sb, struct fs_pg *pg, const char *name);
 

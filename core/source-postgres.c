@@ -181,7 +181,7 @@ int fs_source_pg_latest(struct fs_source **out, const json_t *spec, const char *
 	const char *cr_field = json_string_value(json_object_get(spec, "created_timestamp_field"));
 	struct pg_state *st;
 	size_t n = 0, i;
-	char *ref;
+	char *ref, *what = NULL;
 	int rc;
 
 	*out = NULL;
@@ -191,28 +191,13 @@ int fs_source_pg_latest(struct fs_source **out, const json_t *spec, const char *
 		goto done;
 	st = src->state;
 	rc = FS_EINVALID;
-	ref = col_ref(st->pg, ts_field);
-	if (!fs_pg_ts_us_expr(&ts, ref, fs_pg_col_type(cols, n, ts_field))) {
-		fs_error_set("source '%s' (%s): column '%s' is %s; timestamp_field must be a timestamp, timestamptz, date or integer (Unix seconds) column",
-			     name, src->what, ts_field,
-			     fs_pg_col_type(cols, n, ts_field) ? fs_pg_type_name(fs_pg_col_type(cols, n, ts_field)) : "missing");
-		free(ref);
+	what = xstrfmt("source '%s' (%s)", name, src->what);
+	if ((rc = fs_pg_time_column(&ts, st->pg, "s.", cols, n, ts_field, "timestamp_field",
+				    what)) ||
+	    (rc = fs_pg_time_column(&cr, st->pg, "s.", cols, n, cr_field,
+				    "created_timestamp_field", what)))
 		goto done;
-	}
-	free(ref);
-	if (cr_field) {
-		ref = col_ref(st->pg, cr_field);
-		if (!fs_pg_ts_us_expr(&cr, ref, fs_pg_col_type(cols, n, cr_field))) {
-			fs_error_set("source '%s' (%s): column '%s' is %s; created_timestamp_field must be a timestamp, timestamptz, date or integer (Unix seconds) column",
-				     name, src->what, cr_field,
-				     fs_pg_col_type(cols, n, cr_field) ? fs_pg_type_name(fs_pg_col_type(cols, n, cr_field)) : "missing");
-			free(ref);
-			goto done;
-		}
-		free(ref);
-	} else {
-		sb_adds(&cr, "NULL::bigint");
-	}
+	rc = FS_EINVALID;
 	for (i = 0; i < q->nkeys; i++) {
 		if (!fs_pg_col_type(cols, n, q->keys[i])) {
 			fs_error_set("source '%s' (%s) has no column '%s' (a join key)", name,
@@ -245,6 +230,7 @@ int fs_source_pg_latest(struct fs_source **out, const json_t *spec, const char *
 	sb_addf(&sql, ", %s DESC, %s DESC NULLS LAST, s.fs__seq DESC) TO STDOUT", ts.buf, cr.buf);
 	rc = fs_pg_copy_out(st->pg, sql.buf);
 done:
+	free(what);
 	fs_pg_cols_free(cols, n);
 	sb_release(&sql);
 	sb_release(&keys);
