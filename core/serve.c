@@ -82,20 +82,19 @@ void fs_plan_cache_free(struct fs_plan_cache *c)
 	free(c);
 }
 
-/* The cached plan for key, or NULL. Plans are never freed while the cache lives. */
+/*
+ * The cached plan for key, or NULL. Entries are only ever appended and
+ * never freed while the cache lives, and n is published after its entry
+ * is written: readers take no lock.
+ */
 static struct fs_serve_plan *cache_get(struct fs_plan_cache *c, const char *key)
 {
-	struct fs_serve_plan *p = NULL;
-	size_t i;
+	size_t n = __atomic_load_n(&c->n, __ATOMIC_ACQUIRE), i;
 
-	pthread_mutex_lock(&c->lock);
-	for (i = 0; i < c->n; i++)
-		if (!strcmp(c->keys[i], key)) {
-			p = c->plans[i];
-			break;
-		}
-	pthread_mutex_unlock(&c->lock);
-	return p;
+	for (i = 0; i < n; i++)
+		if (!strcmp(c->keys[i], key))
+			return c->plans[i];
+	return NULL;
 }
 
 /* Keep plan under key; false when full (the caller then owns plan). */
@@ -106,7 +105,8 @@ static bool cache_put(struct fs_plan_cache *c, const char *key, struct fs_serve_
 	pthread_mutex_lock(&c->lock);
 	if (c->n < PLAN_CACHE_MAX) {
 		c->keys[c->n] = xstrdup(key);
-		c->plans[c->n++] = plan;
+		c->plans[c->n] = plan;
+		__atomic_store_n(&c->n, c->n + 1, __ATOMIC_RELEASE);
 		kept = true;
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -175,6 +175,10 @@ static int get_online(struct fs_serve_env *env, const char *body, size_t len, st
 		bool cached = false;
 
 		/* length-prefixed: a name holding "\n" must not read as two names */
+		size_t klen = 2;
+		for (i = 0; i < n; i++)
+			klen += strlen(list[i]) + 24;
+		sb_grow(&key, klen); /* one allocation, not one per doubling */
 		sb_addc(&key, svc ? 'S' : 'F');
 		sb_addc(&key, json_is_true(full) ? '1' : '0');
 		for (i = 0; i < n; i++) {

@@ -55,8 +55,10 @@ struct fs_server {
 	struct fs_server_opts o;
 	struct MHD_Daemon *d;
 	struct metrics m;
-	pthread_mutex_t lock; /* guards snap and its refcount */
+	pthread_mutex_t lock; /* guards snap, snap_gen and the refcounts */
 	struct snapshot *snap;
+	unsigned snap_gen;    /* bumped when snap is replaced */
+	pthread_key_t snap_key; /* a worker's own reference (struct held) */
 	bool registry_ok;
 	pthread_t watcher;
 	volatile int stopping;
@@ -88,7 +90,7 @@ static void snapshot_put(struct fs_server *s, struct snapshot *snap)
 	}
 }
 
-static struct snapshot *snapshot_get(struct fs_server *s)
+static struct snapshot *snapshot_get(struct fs_server *s, unsigned *gen)
 {
 	struct snapshot *snap;
 
@@ -96,8 +98,46 @@ static struct snapshot *snapshot_get(struct fs_server *s)
 	snap = s->snap;
 	if (snap)
 		snap->refs++;
+	*gen = s->snap_gen;
 	pthread_mutex_unlock(&s->lock);
 	return snap;
+}
+
+/* A worker thread's reference to the snapshot, dropped when it exits. */
+struct held {
+	struct fs_server *s;
+	struct snapshot *snap;
+	unsigned gen;
+};
+
+static void drop_held(void *p)
+{
+	struct held *h = p;
+
+	snapshot_put(h->s, h->snap);
+	free(h);
+}
+
+/*
+ * The current snapshot for this thread. Each worker keeps a reference and
+ * takes the lock only when the watcher has replaced the snapshot, so
+ * requests on different threads never wait for each other here.
+ */
+static struct snapshot *thread_snapshot(struct fs_server *s)
+{
+	struct held *h = pthread_getspecific(s->snap_key);
+
+	if (!h) {
+		h = xcalloc(1, sizeof(*h));
+		h->s = s;
+		pthread_setspecific(s->snap_key, h);
+	}
+	if (!h->snap || h->gen != __atomic_load_n(&s->snap_gen, __ATOMIC_ACQUIRE)) {
+		struct snapshot *old = h->snap;
+		h->snap = snapshot_get(s, &h->gen);
+		snapshot_put(s, old);
+	}
+	return h->snap;
 }
 
 /* A token of what the registry holds: applies and model transitions. */
@@ -134,6 +174,7 @@ static int load_snapshot(struct fs_server *s, struct fs_registry *reg)
 	pthread_mutex_lock(&s->lock);
 	old = s->snap;
 	s->snap = snap;
+	__atomic_store_n(&s->snap_gen, s->snap_gen + 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&s->lock);
 	snapshot_put(s, old);
 	return 0;
@@ -338,7 +379,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		type = "text/plain; version=0.0.4";
 		status = 200;
 	} else {
-		struct snapshot *snap = snapshot_get(s);
+		struct snapshot *snap = thread_snapshot(s);
 		struct fs_serve_env env = { 0 };
 
 		env.store = thread_store(s);
@@ -355,7 +396,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			if (env.store_errors)
 				__atomic_fetch_add(&s->m.store_errors, 1, __ATOMIC_RELAXED);
 		}
-		snapshot_put(s, snap);
 	}
 	ret = reply(c, status, &out, type);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -405,6 +445,7 @@ int fs_server_start(struct fs_server **out, struct fs_repo *repo, const struct f
 	s->o = *o;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_key_create(&s->store_key, close_store);
+	pthread_key_create(&s->snap_key, drop_held);
 	s->token_digest = xcalloc(o->ntokens + 1, sizeof(*s->token_digest));
 	for (i = 0; i < o->ntokens; i++) {
 		char hex[65];
@@ -446,6 +487,7 @@ fail:
 	snapshot_put(s, s->snap);
 	free(s->token_digest);
 	pthread_key_delete(s->store_key);
+	pthread_key_delete(s->snap_key);
 	free(s);
 	return rc;
 }
@@ -474,6 +516,7 @@ void fs_server_stop(struct fs_server *s)
 	pthread_join(s->watcher, NULL);
 	snapshot_put(s, s->snap);
 	pthread_key_delete(s->store_key);
+	pthread_key_delete(s->snap_key);
 	free(s->token_digest);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
