@@ -15,6 +15,20 @@
 
 #define EPOCH "\"1970-01-01T00:00:00Z\""
 
+/*
+ * Append n bytes without terminating the buffer: the response is written
+ * in many small pieces, and terminated once at the end.
+ */
+static inline void put(struct strbuf *sb, const char *s, size_t n)
+{
+	if (sb->alloc - sb->len <= n)
+		sb_grow(sb, n);
+	memcpy(sb->buf + sb->len, s, n);
+	sb->len += n;
+}
+
+#define PUTL(sb, lit) put(sb, lit, sizeof(lit) - 1)
+
 struct pview {
 	const struct fs_object *view;
 	struct fs_view_keys keys;
@@ -34,6 +48,7 @@ struct fs_serve_plan {
 	size_t nviews;
 	struct pcol *cols;
 	size_t ncols;
+	struct strbuf names; /* ,"column" for each column: feature_names after the join keys */
 };
 
 void fs_serve_plan_free(struct fs_serve_plan *p)
@@ -51,6 +66,7 @@ void fs_serve_plan_free(struct fs_serve_plan *p)
 		free(p->cols[i].name);
 	free(p->views);
 	free(p->cols);
+	sb_release(&p->names);
 	free(p);
 }
 
@@ -88,6 +104,8 @@ int fs_serve_plan_build(struct fs_serve_plan **out, const struct fs_defs *defs, 
 		}
 		c->view = j;
 		c->name = xstrdup(json_string_value(json_object_get(ref, "column")));
+		sb_addc(&p->names, ',');
+		fs_json_quote(&p->names, c->name, strlen(c->name));
 		json_array_foreach(json_object_get(p->views[j].view->spec, "features"), c->feat, f)
 			if (!strcmp(json_string_value(json_object_get(f, "name")), fname))
 				break;
@@ -127,7 +145,8 @@ struct rview {
 	struct fs_online_hit *hits;
 	struct fs_scan_value *vals; /* nrows * nfeat */
 	bool *ok;                   /* a record decoded */
-	char (*ts)[FS_TIME_BUFSZ];
+	char (*ts)[FS_TIME_BUFSZ + 2]; /* the event time as a JSON string */
+	size_t *tslen;
 };
 
 static void rview_release(struct rview *r, size_t nrows)
@@ -142,6 +161,7 @@ static void rview_release(struct rview *r, size_t nrows)
 	free(r->vals);
 	free(r->ok);
 	free(r->ts);
+	free(r->tslen);
 }
 
 static int read_view(const struct pview *v, struct rview *r, struct fs_online *store,
@@ -169,6 +189,7 @@ static int read_view(const struct pview *v, struct rview *r, struct fs_online *s
 	r->vals = xcalloc(nrows * v->nfeat + 1, sizeof(*r->vals));
 	r->ok = xcalloc(nrows + 1, sizeof(bool));
 	r->ts = xcalloc(nrows + 1, sizeof(*r->ts));
+	r->tslen = xcalloc(nrows + 1, sizeof(*r->tslen));
 	sb_init(&r->kb);
 	for (i = 0; i < nrows; i++) {
 		const char *vals[64];
@@ -207,8 +228,14 @@ static int read_view(const struct pview *v, struct rview *r, struct fs_online *s
 		const struct fs_online_hit *h = &r->hits[i];
 		r->ok[i] = h->found && !r->nokey[i] &&
 			   fs_online_decode_all(h->val, h->vallen, v->nfeat, r->vals + i * v->nfeat);
-		if (r->ok[i])
-			fs_time_format_us(r->ts[i], h->ts);
+		if (r->ok[i]) {
+			size_t l;
+			r->ts[i][0] = '"';
+			fs_time_format_us(r->ts[i] + 1, h->ts);
+			l = strlen(r->ts[i]);
+			r->ts[i][l] = '"';
+			r->tslen[i] = l + 1;
+		}
 	}
 	rc = 0;
 done:
@@ -260,11 +287,9 @@ int fs_online_response_plan(struct fs_online *store, const struct fs_serve_plan 
 		fs_json_quote(out, key, strlen(key));
 		first = false;
 	}
-	for (i = 0; i < p->ncols; i++) {
-		sb_addc(out, ',');
-		fs_json_quote(out, p->cols[i].name, strlen(p->cols[i].name));
-	}
-	sb_adds(out, "]},\"results\":[");
+	if (p->names.len)
+		put(out, p->names.buf, p->names.len);
+	PUTL(out, "]},\"results\":[");
 	first = true;
 	json_object_foreach((json_t *)entities, key, col) {
 		json_t *v;
@@ -302,47 +327,43 @@ int fs_online_response_plan(struct fs_online *store, const struct fs_serve_plan 
 		const struct rview *r = &rv[c->view];
 		const struct fs_scan_value *val;
 
-		sb_adds(out, ",{\"values\":[");
+		PUTL(out, ",{\"values\":[");
 		for (j = 0; j < nrows; j++) {
 			if (j)
-				sb_addc(out, ',');
+				put(out, ",", 1);
 			val = &r->vals[j * v->nfeat + c->feat];
 			if (!r->ok[j] || val->null)
-				sb_adds(out, "null");
+				PUTL(out, "null");
 			else
 				fs_value_json(out, v->types[c->feat], val->iv, val->text, val->len);
 		}
-		sb_adds(out, "],\"statuses\":[");
+		PUTL(out, "],\"statuses\":[");
 		for (j = 0; j < nrows; j++) {
-			const char *st;
 			val = &r->vals[j * v->nfeat + c->feat];
-			if (!r->ok[j])
-				st = "\"NOT_FOUND\"";
-			else if (val->null)
-				st = "\"NULL_VALUE\"";
-			else if (v->ttl_us > 0 && r->hits[j].ts < now_us - v->ttl_us)
-				st = "\"OUTSIDE_MAX_AGE\"";
-			else
-				st = "\"PRESENT\"";
 			if (j)
-				sb_addc(out, ',');
-			sb_adds(out, st);
+				put(out, ",", 1);
+			if (!r->ok[j])
+				PUTL(out, "\"NOT_FOUND\"");
+			else if (val->null)
+				PUTL(out, "\"NULL_VALUE\"");
+			else if (v->ttl_us > 0 && r->hits[j].ts < now_us - v->ttl_us)
+				PUTL(out, "\"OUTSIDE_MAX_AGE\"");
+			else
+				PUTL(out, "\"PRESENT\"");
 		}
-		sb_adds(out, "],\"event_timestamps\":[");
+		PUTL(out, "],\"event_timestamps\":[");
 		for (j = 0; j < nrows; j++) {
 			if (j)
-				sb_addc(out, ',');
-			if (!r->ok[j]) {
-				sb_adds(out, EPOCH);
-				continue;
-			}
-			sb_addc(out, '"');
-			sb_adds(out, r->ts[j]);
-			sb_addc(out, '"');
+				put(out, ",", 1);
+			if (r->ok[j])
+				put(out, r->ts[j], r->tslen[j]);
+			else
+				PUTL(out, EPOCH);
 		}
-		sb_adds(out, "]}");
+		PUTL(out, "]}");
 	}
-	sb_adds(out, "]}");
+	PUTL(out, "]}");
+	out->buf[out->len] = '\0';
 done:
 	for (i = 0; i < p->nviews; i++)
 		rview_release(&rv[i], nrows);
