@@ -39,6 +39,12 @@ struct fs_serve_env {
 	int store_errors;           /* set to 1 when the online store failed */
 };
 
+/*
+ * Optional, once before any thread starts: parse request bodies in a
+ * per-thread arena (it changes jansson's allocator for the process).
+ */
+void fs_serve_init(void);
+
 /* Handle one request; out gets the JSON body; returns the HTTP status. */
 int fs_serve_request(struct fs_serve_env *env, const char *method, const char *path,
 		     const char *body, size_t len, struct strbuf *out);

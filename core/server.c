@@ -452,6 +452,7 @@ int fs_server_start(struct fs_server **out, struct fs_repo *repo, const struct f
 		fs_sha256_hex(hex, o->tokens[i], strlen(o->tokens[i]));
 		memcpy(s->token_digest[i], hex, 32);
 	}
+	fs_serve_init();
 	/* the first snapshot before the first request */
 	if ((rc = load_snapshot(s, repo->registry)))
 		goto fail;
