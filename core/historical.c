@@ -559,25 +559,38 @@ static bool is_postgres(const struct fs_defs *defs, const json_t *source)
 	return type && !strcmp(type, "postgres");
 }
 
-/* The entity rows that have a key: idx, ts (us), then the join keys. */
+/* floor(a / b) for b > 0 */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	return a / b - (a % b < 0);
+}
+
+/*
+ * The entity rows that have a key: idx, ts (us), bucket, then the join
+ * keys. With a ttl each row comes twice, for the two buckets of width ttl
+ * its window [ts - ttl, ts] overlaps (see bucket_join_sql).
+ */
 static void entity_copy_data(struct hview *h, const struct erows *e, struct strbuf *sb)
 {
-	size_t r, i;
+	size_t r, i, copy;
 
 	for (r = 0; r < e->n; r++) {
+		int64_t b = h->ttl_us > 0 ? floor_div(e->ts[r], h->ttl_us) : 0;
 		if (h->ekey[r] == NONE)
 			continue;
-		sb_addf(sb, "%zu\t%lld", r, (long long)e->ts[r]);
-		for (i = 0; i < h->vkeys.n; i++) {
-			const char *v = efield(e, r, (size_t)h->key_ecol[i]);
-			int64_t iv = 0;
-			sb_addc(sb, '\t');
-			if (h->vkeys.is_int[i] && fs_parse_int64(v, strlen(v), &iv))
-				sb_addf(sb, "%lld", (long long)iv);
-			else
-				fs_pg_copy_text(sb, v, strlen(v));
+		for (copy = 0; copy < (h->ttl_us > 0 ? 2u : 1u); copy++) {
+			sb_addf(sb, "%zu\t%lld\t%lld", r, (long long)e->ts[r], (long long)(b - (int64_t)copy));
+			for (i = 0; i < h->vkeys.n; i++) {
+				const char *v = efield(e, r, (size_t)h->key_ecol[i]);
+				int64_t iv = 0;
+				sb_addc(sb, '\t');
+				if (h->vkeys.is_int[i] && fs_parse_int64(v, strlen(v), &iv))
+					sb_addf(sb, "%lld", (long long)iv);
+				else
+					fs_pg_copy_text(sb, v, strlen(v));
+			}
+			sb_addc(sb, '\n');
 		}
-		sb_addc(sb, '\n');
 	}
 }
 
@@ -622,6 +635,95 @@ static unsigned int pg_col(const json_t *data, const struct fs_pg_col *cols, siz
 	if (!oid)
 		fs_error_set("%s has no column '%s' (%s)", what, *col, role);
 	return oid;
+}
+
+/* ", <text of s.f0>, <text of s.f1>..." */
+static void feature_texts(struct strbuf *sb, const struct hview *h, const unsigned int *foid)
+{
+	size_t i;
+
+	for (i = 0; i < h->nfeats; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "s.f%zu", i);
+		sb_adds(sb, ", ");
+		fs_pg_text_expr(sb, name, foid[i]);
+	}
+}
+
+/* " AND s.k0 = e.k0 AND ..." */
+static void keys_equal(struct strbuf *sb, const struct hview *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->vkeys.n; i++)
+		sb_addf(sb, " AND s.k%zu = e.k%zu", i, i);
+}
+
+/* "k0, k1" */
+static void key_list(struct strbuf *sb, const struct hview *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->vkeys.n; i++)
+		sb_addf(sb, "%sk%zu", i ? ", " : "", i);
+}
+
+/*
+ * With a ttl the window of an entity row at t, [t - ttl, t], lies in two
+ * buckets of width ttl: floor(t / ttl) and the one before. Entity rows are
+ * loaded once per bucket, so an equi-join on (keys, bucket) pairs
+ * each with only the source rows near it; DISTINCT ON keeps the greatest
+ * (ts, created, row order) per entity row.
+ */
+static void bucket_join_sql(struct strbuf *sb, const struct hview *h, const char *src,
+			    const unsigned int *foid)
+{
+	long long ttl = (long long)h->ttl_us;
+
+	sb_adds(sb, "COPY (SELECT DISTINCT ON (e.idx) e.idx");
+	feature_texts(sb, h, foid);
+	sb_adds(sb, " FROM fs_entities e JOIN (SELECT *, ");
+	sb_addf(sb, "fs__ts / %lld - CASE WHEN fs__ts %% %lld < 0 THEN 1 ELSE 0 END AS b FROM (%s) src) s",
+		ttl, ttl, src);
+	sb_addf(sb, " ON s.b = e.b AND s.fs__ts <= e.ts AND s.fs__ts >= e.ts - %lld", ttl);
+	keys_equal(sb, h);
+	sb_adds(sb, " ORDER BY e.idx, s.fs__ts DESC, s.fs__cr DESC NULLS LAST, s.fs__seq DESC) TO STDOUT");
+}
+
+/*
+ * Without a ttl, as one sort: the source rows of wanted keys and the entity
+ * rows in one stream ordered per key by (ts, source before entity,
+ * created, row order); a running count of source rows gives each entity
+ * row the ordinal of the last source row at or before it, which a join on
+ * (keys, ordinal) fetches. Linear in the rows, however many rows a key has
+ * on either side.
+ */
+static void window_join_sql(struct strbuf *sb, const struct hview *h, const char *src,
+			    const unsigned int *foid)
+{
+	size_t i;
+
+	sb_adds(sb, "COPY (WITH u AS (SELECT ");
+	key_list(sb, h);
+	sb_adds(sb, ", fs__ts, 0 AS fs__side, fs__cr, fs__seq, NULL::bigint AS fs__idx");
+	for (i = 0; i < h->nfeats; i++)
+		sb_addf(sb, ", f%zu", i);
+	sb_addf(sb, " FROM (%s) src WHERE (", src);
+	key_list(sb, h);
+	sb_adds(sb, ") IN (SELECT ");
+	key_list(sb, h);
+	sb_adds(sb, " FROM fs_entities) UNION ALL SELECT ");
+	key_list(sb, h);
+	sb_adds(sb, ", ts, 1, NULL, NULL, idx");
+	for (i = 0; i < h->nfeats; i++)
+		sb_adds(sb, ", NULL");
+	sb_adds(sb, " FROM fs_entities), w AS MATERIALIZED (SELECT *, count(*) FILTER (WHERE fs__side = 0) OVER (PARTITION BY ");
+	key_list(sb, h);
+	sb_adds(sb, " ORDER BY fs__ts, fs__side, fs__cr NULLS FIRST, fs__seq ROWS UNBOUNDED PRECEDING) AS fs__n FROM u) SELECT e.fs__idx");
+	feature_texts(sb, h, foid);
+	sb_adds(sb, " FROM w e JOIN w s ON e.fs__side = 1 AND s.fs__side = 0 AND e.fs__n > 0 AND s.fs__n = e.fs__n");
+	keys_equal(sb, h);
+	sb_adds(sb, " ORDER BY e.fs__idx) TO STDOUT");
 }
 
 /*
@@ -669,11 +771,17 @@ static int pg_join(struct hview *h, const struct fs_repo *repo, const struct fs_
 
 	/* the entity rows, in a temporary table */
 	rc = FS_EINVALID;
-	sb_adds(&sql, "CREATE TEMP TABLE fs_entities (idx bigint, ts bigint");
+	sb_adds(&sql, "CREATE TEMP TABLE fs_entities (idx bigint, ts bigint, b bigint");
 	for (i = 0; i < h->vkeys.n; i++)
 		sb_addf(&sql, ", k%zu %s", i, h->vkeys.is_int[i] ? "bigint" : "text");
 	sb_adds(&sql, ")");
-	if ((rc = fs_pg_exec(pg, "SET work_mem = '256MB'")) || (rc = fs_pg_exec(pg, sql.buf)))
+	/*
+	 * Sorts in memory where they fit; and hash joins: the planner cannot
+	 * see that (keys, bucket) is nearly unique and would sort the source
+	 * for a merge join.
+	 */
+	if ((rc = fs_pg_exec(pg, "SET work_mem = '256MB'; SET enable_mergejoin = off")) ||
+	    (rc = fs_pg_exec(pg, sql.buf)))
 		goto done;
 	entity_copy_data(h, e, &in);
 	if ((rc = fs_pg_copy_in(pg, "COPY fs_entities FROM STDIN", in.buf, in.len)) ||
@@ -711,49 +819,11 @@ static int pg_join(struct hview *h, const struct fs_repo *repo, const struct fs_
 	sb_adds(&sql, " FROM ");
 	fs_pg_from(&sql, pg, data);
 
-	/*
-	 * The join, as one sort: the source rows of wanted keys and the entity
-	 * rows in one stream ordered per key by (ts, source before entity,
-	 * created, row order); a running count of source rows gives each entity
-	 * row the ordinal of the last source row at or before it, which a join
-	 * on (keys, ordinal) fetches. Linear in the rows, however many rows a
-	 * key has on either side.
-	 */
 	sb_reset(&ref);
-	sb_adds(&ref, "COPY (WITH u AS (SELECT ");
-	for (i = 0; i < h->vkeys.n; i++)
-		sb_addf(&ref, "k%zu, ", i);
-	sb_adds(&ref, "fs__ts, 0 AS fs__side, fs__cr, fs__seq, NULL::bigint AS fs__idx");
-	for (i = 0; i < h->nfeats; i++)
-		sb_addf(&ref, ", f%zu", i);
-	sb_addf(&ref, " FROM (%s) src WHERE (", sql.buf);
-	for (i = 0; i < h->vkeys.n; i++)
-		sb_addf(&ref, "%sk%zu", i ? ", " : "", i);
-	sb_adds(&ref, ") IN (SELECT ");
-	for (i = 0; i < h->vkeys.n; i++)
-		sb_addf(&ref, "%sk%zu", i ? ", " : "", i);
-	sb_adds(&ref, " FROM fs_entities) UNION ALL SELECT ");
-	for (i = 0; i < h->vkeys.n; i++)
-		sb_addf(&ref, "k%zu, ", i);
-	sb_adds(&ref, "ts, 1, NULL, NULL, idx");
-	for (i = 0; i < h->nfeats; i++)
-		sb_adds(&ref, ", NULL");
-	sb_adds(&ref, " FROM fs_entities), w AS MATERIALIZED (SELECT *, count(*) FILTER (WHERE fs__side = 0) OVER (PARTITION BY ");
-	for (i = 0; i < h->vkeys.n; i++)
-		sb_addf(&ref, "%sk%zu", i ? ", " : "", i);
-	sb_adds(&ref, " ORDER BY fs__ts, fs__side, fs__cr NULLS FIRST, fs__seq ROWS UNBOUNDED PRECEDING) AS fs__n FROM u) SELECT e.fs__idx");
-	for (i = 0; i < h->nfeats; i++) {
-		char name[32];
-		snprintf(name, sizeof(name), "s.f%zu", i);
-		sb_adds(&ref, ", ");
-		fs_pg_text_expr(&ref, name, foid[i]);
-	}
-	sb_adds(&ref, " FROM w e JOIN w s ON e.fs__side = 1 AND s.fs__side = 0 AND e.fs__n > 0 AND s.fs__n = e.fs__n");
-	for (i = 0; i < h->vkeys.n; i++)
-		sb_addf(&ref, " AND s.k%zu = e.k%zu", i, i);
 	if (h->ttl_us > 0)
-		sb_addf(&ref, " AND s.fs__ts >= e.fs__ts - %lld", (long long)h->ttl_us);
-	sb_adds(&ref, " ORDER BY e.fs__idx) TO STDOUT");
+		bucket_join_sql(&ref, h, sql.buf, foid);
+	else
+		window_join_sql(&ref, h, sql.buf, foid);
 	if ((rc = fs_pg_copy_out(pg, ref.buf)))
 		goto done;
 	while ((rc = fs_pg_copy_row(pg, &cells, &n)) == 1) {
