@@ -209,6 +209,11 @@ int fs_source_pg_latest(struct fs_source **out, const json_t *spec, const char *
 		free(ref);
 	}
 
+	/*
+	 * Per key the greatest ts in the window by hash aggregation, then the
+	 * rows at that ts, of which DISTINCT ON keeps the greatest (created,
+	 * row order): two scans, and only the few rows at the top get sorted.
+	 */
 	sb_adds(&sql, "COPY (SELECT DISTINCT ON (");
 	sb_add(&sql, keys.buf, keys.len);
 	sb_adds(&sql, ") ");
@@ -217,7 +222,15 @@ int fs_source_pg_latest(struct fs_source **out, const json_t *spec, const char *
 	seq_expr(&sql, spec);
 	sb_adds(&sql, " AS fs__seq FROM ");
 	fs_pg_from(&sql, st->pg, spec);
-	sb_addf(&sql, ") s WHERE %s <= %lld", ts.buf, (long long)q->end_us);
+	sb_adds(&sql, ") s JOIN (SELECT ");
+	for (i = 0; i < q->nkeys; i++) {
+		ref = col_ref(st->pg, q->keys[i]);
+		sb_addf(&sql, "%s::%s AS m%zu, ", ref, q->is_int[i] ? "bigint" : "text", i);
+		free(ref);
+	}
+	sb_addf(&sql, "max(%s) AS fs__max FROM ", ts.buf);
+	fs_pg_from(&sql, st->pg, spec);
+	sb_addf(&sql, " s WHERE %s <= %lld", ts.buf, (long long)q->end_us);
 	if (q->start_us != INT64_MIN)
 		sb_addf(&sql, " AND %s >= %lld", ts.buf, (long long)q->start_us);
 	for (i = 0; i < q->nkeys; i++) {
@@ -225,9 +238,17 @@ int fs_source_pg_latest(struct fs_source **out, const json_t *spec, const char *
 		sb_addf(&sql, " AND %s IS NOT NULL", ref);
 		free(ref);
 	}
+	sb_adds(&sql, " GROUP BY ");
+	sb_add(&sql, keys.buf, keys.len);
+	sb_addf(&sql, ") m ON %s = m.fs__max", ts.buf);
+	for (i = 0; i < q->nkeys; i++) {
+		ref = col_ref(st->pg, q->keys[i]);
+		sb_addf(&sql, " AND %s::%s = m.m%zu", ref, q->is_int[i] ? "bigint" : "text", i);
+		free(ref);
+	}
 	sb_adds(&sql, " ORDER BY ");
 	sb_add(&sql, keys.buf, keys.len);
-	sb_addf(&sql, ", %s DESC, %s DESC NULLS LAST, s.fs__seq DESC) TO STDOUT", ts.buf, cr.buf);
+	sb_addf(&sql, ", %s DESC NULLS LAST, s.fs__seq DESC) TO STDOUT", cr.buf);
 	rc = fs_pg_copy_out(st->pg, sql.buf);
 done:
 	free(what);
