@@ -1,6 +1,7 @@
 #include "csv.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +22,8 @@
 struct fs_csv {
 	int fd; /* -1: everything is in buf already */
 	const char *name;
+	bool range;     /* bytes [off, end) of fd only, read with pread, no quotes */
+	off_t off, end; /* off: the input offset of buf[len] */
 	char *buf;
 	size_t cap, pos, len;
 	bool eof;
@@ -55,8 +58,20 @@ struct fs_csv *fs_csv_from_mem(const char *data, size_t len, const char *name)
 	struct fs_csv *c = csv_new(name, len + 1);
 	memcpy(c->buf, data, len);
 	c->len = len;
+	c->off = (off_t)len;
 	c->fd = -1;
 	c->eof = true;
+	return c;
+}
+
+struct fs_csv *fs_csv_from_fd_range(int fd, const char *name, off_t start, off_t end)
+{
+	struct fs_csv *c = csv_new(name, CSV_CHUNK);
+	c->fd = fd;
+	c->range = true;
+	c->started = true; /* no BOM in the middle of a file */
+	c->off = start;
+	c->end = end;
 	return c;
 }
 
@@ -87,9 +102,22 @@ static int read_more(struct fs_csv *c)
 		c->cap *= 2;
 		c->buf = xrealloc(c->buf, c->cap);
 	}
-	do
-		n = read(c->fd, c->buf + c->len, c->cap - c->len - 1);
-	while (n < 0 && errno == EINTR);
+	if (c->range) {
+		size_t want = c->cap - c->len - 1;
+		if ((uintmax_t)(c->end - c->off) < want)
+			want = (size_t)(c->end - c->off);
+		do
+			n = want ? pread(c->fd, c->buf + c->len, want, c->off) : 0;
+		while (n < 0 && errno == EINTR);
+		if (n > 0)
+			c->off += n;
+	} else {
+		do
+			n = read(c->fd, c->buf + c->len, c->cap - c->len - 1);
+		while (n < 0 && errno == EINTR);
+		if (n > 0)
+			c->off += n;
+	}
 	if (n < 0) {
 		fs_error_set("%s: read error: %s", c->name, strerror(errno));
 		return -1;
@@ -104,7 +132,8 @@ static int read_more(struct fs_csv *c)
 
 static void add_field(struct fs_csv *c, size_t i, const char *s, size_t len, bool quoted)
 {
-	ALLOC_GROW(c->fields, i + 1, c->falloc);
+	if (i >= c->falloc)
+		ALLOC_GROW(c->fields, i + 1, c->falloc);
 	c->fields[i].s = s;
 	c->fields[i].len = len;
 	c->fields[i].quoted = quoted;
@@ -253,6 +282,11 @@ int fs_csv_next(struct fs_csv *c, const struct fs_csv_field **out, size_t *n)
 		c->rec_line = c->line;
 		nl = memchr(p, '\n', avail);
 		q = memchr(p, '"', nl ? (size_t)(nl - p) : avail);
+		if (q && c->range) {
+			/* a quoted newline could have fooled the split: the caller reads the whole file */
+			fs_error_set("%s: a quote in a split read", c->name);
+			return FS_EINVALID;
+		}
 		if (q) {
 			/* the slow path reads on by itself */
 			r = parse_quoted_record(c, n);
@@ -283,6 +317,11 @@ int fs_csv_next(struct fs_csv *c, const struct fs_csv_field **out, size_t *n)
 			return 1;
 		}
 	}
+}
+
+off_t fs_csv_offset(const struct fs_csv *c)
+{
+	return c->off - (off_t)(c->len - c->pos);
 }
 
 size_t fs_csv_line(const struct fs_csv *c)

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct fs_csv;
 
@@ -24,6 +25,14 @@ struct fs_csv_field {
 struct fs_csv *fs_csv_from_fd(int fd, const char *name);
 /* Read from memory (not copied: it must outlive the reader). */
 struct fs_csv *fs_csv_from_mem(const char *data, size_t len, const char *name);
+/*
+ * Read bytes [start, end) of fd only (with pread: the fd's offset is left
+ * alone), a range that starts at a record. A record holding a quote is an
+ * error: the range was split at a line end, which a quoted field may span,
+ * so the caller falls back to reading the file from its start. Lines count
+ * from 1 at start.
+ */
+struct fs_csv *fs_csv_from_fd_range(int fd, const char *name, off_t start, off_t end);
 void fs_csv_free(struct fs_csv *csv);
 
 /*
@@ -32,6 +41,8 @@ void fs_csv_free(struct fs_csv *csv);
  * error).
  */
 int fs_csv_next(struct fs_csv *csv, const struct fs_csv_field **fields, size_t *n);
+/* The input offset just past the last record returned (from the fd's start). */
+off_t fs_csv_offset(const struct fs_csv *csv);
 /* The line on which the last record returned started (1-based). */
 size_t fs_csv_line(const struct fs_csv *csv);
 

@@ -108,6 +108,11 @@ static struct slot *find_slot(const struct fs_keymap *m, const void *key, size_t
 	}
 }
 
+void fs_keymap_prefetch(const struct fs_keymap *m, const void *key, size_t len)
+{
+	__builtin_prefetch(&m->slots[hash_bytes(key, len) & m->mask]);
+}
+
 uint32_t fs_keymap_find(const struct fs_keymap *m, const void *key, size_t len)
 {
 	const struct slot *s = find_slot(m, key, len);

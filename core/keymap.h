@@ -27,6 +27,11 @@ uint32_t fs_keymap_find(const struct fs_keymap *m, const void *key, size_t len);
  */
 uint32_t fs_keymap_find_aux(struct fs_keymap *m, const void *key, size_t len, int64_t **aux);
 uint32_t fs_keymap_intern_aux(struct fs_keymap *m, const void *key, size_t len, int64_t **aux);
+/*
+ * Start bringing in the slot where key's lookup begins: call it a row
+ * ahead of fs_keymap_find*() on a map too large for the cache.
+ */
+void fs_keymap_prefetch(const struct fs_keymap *m, const void *key, size_t len);
 size_t fs_keymap_size(const struct fs_keymap *m);
 /* The bytes of key id (valid until the next intern). */
 const void *fs_keymap_key(const struct fs_keymap *m, uint32_t id, size_t *len);

@@ -1,10 +1,13 @@
 #include "materialize.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "keymap.h"
@@ -87,41 +90,262 @@ static void latest_free(struct latest *l)
 	fs_keymap_free(l->keys);
 	free(l->best);
 	free(l->arena);
+	memset(l, 0, sizeof(*l));
 }
 
 static void keep(struct latest *l, uint32_t id, bool is_new, int64_t ts, int64_t cr,
-		 const struct strbuf *val)
+		 const char *val, size_t len)
 {
 	struct best *b;
 
 	if (is_new)
 		ALLOC_GROW(l->best, (size_t)id + 1, l->alloc);
 	b = &l->best[id];
-	if (is_new || val->len > b->len) {
-		ALLOC_GROW(l->arena, l->arena_len + val->len + 1, l->arena_alloc);
+	if (is_new || len > b->len) {
+		ALLOC_GROW(l->arena, l->arena_len + len + 1, l->arena_alloc);
 		b->off = l->arena_len;
-		l->arena_len += val->len;
+		l->arena_len += len;
 	}
-	memcpy(l->arena + b->off, val->buf, val->len);
-	b->len = val->len;
+	memcpy(l->arena + b->off, val, len);
+	b->len = len;
 	b->ts = ts;
 	b->created = cr;
+}
+
+/* One reader of a view's source (the whole of it, or half of a split csv file). */
+struct part {
+	struct fs_viewscan *scan;
+	struct latest l;
+	const struct fs_mat_opts *o;
+	const char *view;
+	const enum fs_type *types;
+	size_t nfeat;
+	int64_t start;
+	size_t rows;                /* in the window */
+	_Atomic size_t scanned;     /* all, for progress */
+	const struct part *other;   /* read on another thread; NULL: none */
+	bool report;                /* this thread calls o->progress */
+	int rc;
+};
+
+/* A row in the window, copied out of the scan: processed one row later. */
+struct ahead {
+	bool have;
+	int64_t ts, cr;
+	char *key, *text; /* the key's bytes; the text of the values, back to back */
+	size_t keylen, keycap, textcap;
+	struct fs_scan_value *vals;
+};
+
+static void ahead_copy(struct ahead *r, const struct strbuf *key, int64_t ts, int64_t cr,
+		       const struct fs_scan_value *vals, size_t nfeat)
+{
+	size_t i, len = 0;
+	char *t;
+
+	r->have = true;
+	r->ts = ts;
+	r->cr = cr;
+	if (key->len > r->keycap) {
+		r->keycap = key->len * 2;
+		r->key = xrealloc(r->key, r->keycap);
+	}
+	memcpy(r->key, key->buf, key->len);
+	r->keylen = key->len;
+	for (i = 0; i < nfeat; i++)
+		len += vals[i].text ? vals[i].len : 0;
+	if (len > r->textcap) {
+		r->textcap = len * 2;
+		r->text = xrealloc(r->text, r->textcap);
+	}
+	t = r->text;
+	for (i = 0; i < nfeat; i++) {
+		r->vals[i] = vals[i];
+		if (vals[i].text) {
+			memcpy(t, vals[i].text, vals[i].len);
+			r->vals[i].text = t;
+			t += vals[i].len;
+		}
+	}
+}
+
+static void fold(struct part *p, const struct ahead *r, struct strbuf *enc)
+{
+	uint32_t id;
+	bool is_new;
+	int64_t *best_ts;
+
+	/* the best ts of the key sits in its hash slot: most older rows stop there */
+	id = fs_keymap_find_aux(p->l.keys, r->key, r->keylen, &best_ts);
+	if (id != FS_KEY_NONE &&
+	    (r->ts < *best_ts || (r->ts == *best_ts && r->cr < p->l.best[id].created)))
+		return; /* an older row */
+	is_new = id == FS_KEY_NONE;
+	if (is_new)
+		id = fs_keymap_intern_aux(p->l.keys, r->key, r->keylen, &best_ts);
+	*best_ts = r->ts;
+	fs_online_encode(enc, p->types, r->vals, p->nfeat);
+	keep(&p->l, id, is_new, r->ts, r->cr, enc->buf, enc->len);
+}
+
+/*
+ * The keymap of a large source does not fit in the cache: each row's slot
+ * is prefetched while the next row is parsed, and looked up after.
+ */
+static int scan_part(struct part *p)
+{
+	const struct fs_mat_opts *o = p->o;
+	struct ahead a[2] = { { 0 } };
+	struct strbuf enc = STRBUF_INIT;
+	const struct strbuf *key;
+	const struct fs_scan_value *vals;
+	int64_t ts, cr;
+	size_t scanned = 0, cur = 0;
+	int rc;
+
+	p->l.keys = fs_keymap_new();
+	a[0].vals = xcalloc(p->nfeat + 1, sizeof(*a[0].vals));
+	a[1].vals = xcalloc(p->nfeat + 1, sizeof(*a[1].vals));
+	while ((rc = fs_viewscan_next(p->scan, &key, &ts, &cr, &vals)) == 1) {
+		if (!(++scanned & ((1u << 20) - 1))) {
+			atomic_store_explicit(&p->scanned, scanned, memory_order_relaxed);
+			if (p->report && o->progress)
+				o->progress(o->progress_ctx, p->view,
+					    scanned + (p->other ? atomic_load_explicit(
+								       &p->other->scanned,
+								       memory_order_relaxed)
+							        : 0));
+		}
+		if (!key || ts < p->start || ts > o->end_us)
+			continue;
+		p->rows++;
+		ahead_copy(&a[cur], key, ts, cr, vals, p->nfeat);
+		fs_keymap_prefetch(p->l.keys, key->buf, key->len);
+		cur ^= 1;
+		if (a[cur].have)
+			fold(p, &a[cur], &enc);
+		a[cur].have = false;
+	}
+	if (rc == 0 && a[cur ^ 1].have)
+		fold(p, &a[cur ^ 1], &enc);
+	for (cur = 0; cur < 2; cur++) {
+		free(a[cur].key);
+		free(a[cur].text);
+		free(a[cur].vals);
+	}
+	sb_release(&enc);
+	p->rc = rc < 0 ? rc : 0;
+	return p->rc;
+}
+
+static void *scan_thread(void *arg)
+{
+	scan_part(arg);
+	return NULL;
+}
+
+/* Fold b (read from later in the source) into a: newest wins, exact ties the later row. */
+static void merge(struct latest *a, const struct latest *b)
+{
+	size_t i;
+
+	for (i = 0; i < fs_keymap_size(b->keys); i++) {
+		const struct best *y = &b->best[i];
+		size_t len;
+		const void *key = fs_keymap_key(b->keys, (uint32_t)i, &len);
+		int64_t *best_ts;
+		uint32_t id = fs_keymap_find_aux(a->keys, key, len, &best_ts);
+		bool is_new = id == FS_KEY_NONE;
+
+		if (!is_new && (y->ts < *best_ts || (y->ts == *best_ts && y->created < a->best[id].created)))
+			continue;
+		if (is_new)
+			id = fs_keymap_intern_aux(a->keys, key, len, &best_ts);
+		*best_ts = y->ts;
+		keep(a, id, is_new, y->ts, y->created, b->arena + y->off, y->len);
+	}
+}
+
+/* Two threads when there are two CPUs (FS_MATERIALIZE_THREADS=1: one, for tests). */
+static bool use_threads(void)
+{
+	const char *env = getenv("FS_MATERIALIZE_THREADS");
+
+	if (env && *env)
+		return atoi(env) > 1;
+	return sysconf(_SC_NPROCESSORS_ONLN) > 1;
+}
+
+/*
+ * The latest row per key of view in [start, end] into p->l: a csv file on
+ * two threads, each half into its own map, then merged; anything else (or
+ * any error on the way, so that the message names the right line) in one.
+ */
+static int scan_view(struct part *p, const struct fs_defs *defs, const struct fs_object *view,
+		     const char *root)
+{
+	struct part p2;
+	pthread_t tid;
+	int rc;
+
+	if ((rc = fs_viewscan_open_window(&p->scan, defs, view, root, p->start, p->o->end_us)))
+		return rc;
+	rc = use_threads() ? fs_viewscan_split(p->scan, defs, &p2.scan) : 1;
+	if (rc < 0)
+		p->rc = rc; /* p->scan may be cut short already: start over */
+	if (rc == 0) {
+		p2.l = (struct latest){ 0 };
+		p2.o = p->o;
+		p2.view = p->view;
+		p2.types = p->types;
+		p2.nfeat = p->nfeat;
+		p2.start = p->start;
+		p2.rows = 0;
+		atomic_init(&p2.scanned, 0);
+		p2.other = NULL;
+		p2.report = false;
+		p2.rc = 0;
+		p->other = &p2;
+		p->report = true;
+		if (!pthread_create(&tid, NULL, scan_thread, &p2)) {
+			scan_part(p);
+			pthread_join(tid, NULL);
+			if (!p->rc && !p2.rc) {
+				merge(&p->l, &p2.l);
+				p->rows += p2.rows;
+			}
+		} else {
+			p->rc = FS_ERR;
+		}
+		p->other = NULL;
+		fs_viewscan_close(p2.scan);
+		latest_free(&p2.l);
+		if (!p->rc && !p2.rc)
+			return 0;
+	}
+	if (rc != 1) {
+		/* start over on one thread */
+		latest_free(&p->l);
+		p->rows = 0;
+		fs_viewscan_close(p->scan);
+		p->scan = NULL;
+		if ((rc = fs_viewscan_open_window(&p->scan, defs, view, root, p->start, p->o->end_us)))
+			return rc;
+	}
+	p->report = true;
+	return scan_part(p);
 }
 
 static int materialize_view(struct fs_repo *repo, struct fs_online *store,
 			    const struct fs_defs *defs, const struct fs_object *view,
 			    const struct fs_mat_opts *o, json_t *results)
 {
-	struct fs_viewscan *scan = NULL;
-	struct latest l = { 0 };
-	struct strbuf enc = STRBUF_INIT;
+	struct part p = { 0 };
 	struct fs_online_rec *recs = NULL;
-	const struct strbuf *key;
-	const struct fs_scan_value *vals;
 	enum fs_type *types = NULL;
 	char *schema = NULL;
-	int64_t start = o->start_us, ts, cr, last;
-	size_t rows = 0, scanned = 0, nfeat, written = 0, i;
+	int64_t start = o->start_us, last;
+	size_t nfeat, written = 0, i;
 	struct timespec t0, t1;
 	int rc;
 
@@ -137,47 +361,29 @@ static int materialize_view(struct fs_repo *repo, struct fs_online *store,
 			return rc;
 		}
 	}
-	if ((rc = fs_viewscan_open_window(&scan, defs, view, repo->root, start, o->end_us)))
-		return rc;
 	types = fs_view_types(view->spec, &nfeat);
-	l.keys = fs_keymap_new();
-	while ((rc = fs_viewscan_next(scan, &key, &ts, &cr, &vals)) == 1) {
-		uint32_t id;
-		bool is_new;
-		int64_t *best_ts;
-
-		if (o->progress && !(++scanned & ((1u << 20) - 1)))
-			o->progress(o->progress_ctx, view->name, scanned);
-		if (!key || ts < start || ts > o->end_us)
-			continue;
-		rows++;
-		/* the best ts of the key sits in its hash slot: most older rows stop there */
-		id = fs_keymap_find_aux(l.keys, key->buf, key->len, &best_ts);
-		if (id != FS_KEY_NONE &&
-		    (ts < *best_ts || (ts == *best_ts && cr < l.best[id].created)))
-			continue; /* an older row */
-		is_new = id == FS_KEY_NONE;
-		if (is_new)
-			id = fs_keymap_intern_aux(l.keys, key->buf, key->len, &best_ts);
-		*best_ts = ts;
-		fs_online_encode(&enc, types, vals, nfeat);
-		keep(&l, id, is_new, ts, cr, &enc);
-	}
-	if (rc < 0)
+	p.o = o;
+	p.view = view->name;
+	p.types = types;
+	p.nfeat = nfeat;
+	p.start = start;
+	atomic_init(&p.scanned, 0);
+	if ((rc = scan_view(&p, defs, view, repo->root)))
 		goto done;
-	recs = xcalloc(fs_keymap_size(l.keys) + 1, sizeof(*recs));
-	for (i = 0; i < fs_keymap_size(l.keys); i++) {
-		recs[i].key = fs_keymap_key(l.keys, (uint32_t)i, &recs[i].keylen);
-		recs[i].ts = l.best[i].ts;
-		recs[i].created = l.best[i].created;
-		recs[i].val = l.arena + l.best[i].off;
-		recs[i].vallen = l.best[i].len;
+	recs = xcalloc(fs_keymap_size(p.l.keys) + 1, sizeof(*recs));
+	for (i = 0; i < fs_keymap_size(p.l.keys); i++) {
+		recs[i].key = fs_keymap_key(p.l.keys, (uint32_t)i, &recs[i].keylen);
+		recs[i].ts = p.l.best[i].ts;
+		recs[i].created = p.l.best[i].created;
+		recs[i].val = p.l.arena + p.l.best[i].off;
+		recs[i].vallen = p.l.best[i].len;
 	}
 	schema = fs_view_schema(defs, view);
-	if ((rc = fs_online_write(store, view->name, schema, recs, fs_keymap_size(l.keys), &written)))
+	if ((rc = fs_online_write(store, view->name, schema, recs, fs_keymap_size(p.l.keys),
+				  &written)))
 		goto done;
 	/* the data is committed: now, and only now, the interval */
-	if ((rc = record(repo->registry, view->name, start, o->end_us, rows, written)))
+	if ((rc = record(repo->registry, view->name, start, o->end_us, p.rows, written)))
 		goto done;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	{
@@ -189,16 +395,15 @@ static int materialize_view(struct fs_repo *repo, struct fs_online *store,
 				      json_pack("{s:s, s:o, s:s, s:I, s:I, s:I, s:f}", "view",
 						view->name, "start",
 						start == INT64_MIN ? json_null() : json_string(sbuf),
-						"end", ebuf, "rows_read", (json_int_t)rows, "keys",
-						(json_int_t)fs_keymap_size(l.keys), "keys_written",
+						"end", ebuf, "rows_read", (json_int_t)p.rows, "keys",
+						(json_int_t)fs_keymap_size(p.l.keys), "keys_written",
 						(json_int_t)written, "seconds",
 						(double)(t1.tv_sec - t0.tv_sec) +
 							(double)(t1.tv_nsec - t0.tv_nsec) / 1e9));
 	}
 done:
-	fs_viewscan_close(scan);
-	latest_free(&l);
-	sb_release(&enc);
+	fs_viewscan_close(p.scan);
+	latest_free(&p.l);
 	free(recs);
 	free(types);
 	free(schema);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "csv.h"
@@ -85,6 +86,65 @@ static int csv_next(struct fs_source *src, const struct fs_cell **cells)
 	}
 	*cells = st->cells;
 	return 1;
+}
+
+/* The offset just past the first line end at or after at, or -1 (none before end). */
+static off_t line_end_after(int fd, off_t at, off_t end)
+{
+	char buf[65536], *nl;
+	ssize_t n;
+
+	while (at < end) {
+		n = pread(fd, buf, sizeof(buf), at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		if ((nl = memchr(buf, '\n', (size_t)n)))
+			return at + (nl - buf) + 1;
+		at += n;
+	}
+	return -1;
+}
+
+int fs_source_csv_split(struct fs_source *src, struct fs_source **second)
+{
+	struct csv_state *st = src->state, *st2;
+	struct fs_source *s2;
+	struct stat sb;
+	off_t start, mid, cut;
+	size_t i;
+	int fd2;
+
+	*second = NULL;
+	if (src->ops != &fs_source_csv_ops || fstat(st->fd, &sb) || !S_ISREG(sb.st_mode))
+		return 1;
+	start = fs_csv_offset(st->csv);
+	if (sb.st_size - start < 2)
+		return 1;
+	mid = start + (sb.st_size - start) / 2;
+	cut = line_end_after(st->fd, mid - 1, sb.st_size);
+	if (cut <= start || cut >= sb.st_size)
+		return 1;
+	if ((fd2 = dup(st->fd)) < 0)
+		return 1;
+	fs_csv_free(st->csv);
+	st->csv = fs_csv_from_fd_range(st->fd, src->what, start, cut);
+	st2 = xcalloc(1, sizeof(*st2));
+	st2->fd = fd2;
+	st2->cells = xcalloc(src->ncolumns + 1, sizeof(*st2->cells));
+	s2 = xcalloc(1, sizeof(*s2));
+	s2->ops = src->ops;
+	s2->state = st2;
+	s2->name = xstrdup(src->name);
+	s2->what = xstrdup(src->what);
+	s2->columns = xcalloc(src->ncolumns + 1, sizeof(char *));
+	for (i = 0; i < src->ncolumns; i++)
+		s2->columns[i] = xstrdup(src->columns[i]);
+	s2->ncolumns = src->ncolumns;
+	st2->csv = fs_csv_from_fd_range(fd2, s2->what, cut, sb.st_size);
+	*second = s2;
+	return 0;
 }
 
 static void csv_where(struct fs_source *src, char *buf, size_t len)

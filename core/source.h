@@ -86,6 +86,17 @@ struct fs_pg_latest {
 int fs_source_pg_latest(struct fs_source **out, const json_t *spec, const char *name,
 			const char *root, const struct fs_pg_latest *q);
 
+/*
+ * Split a csv source read up to its header (no row read yet) in two at the
+ * first line end after the middle of its rows: src keeps the first half,
+ * *second (the caller's to close) reads the rest. Either half fails on a
+ * record holding a quote (a quoted field may span the cut) and counts its
+ * lines from its own start: on any error, read the whole file instead.
+ * 0 when split, 1 when not (not a csv source, not a regular file, too
+ * short).
+ */
+int fs_source_csv_split(struct fs_source *src, struct fs_source **second);
+
 extern const struct fs_source_ops fs_source_csv_ops;
 extern const struct fs_source_ops fs_source_sqlite_ops;
 extern const struct fs_source_ops fs_source_postgres_ops;

@@ -45,6 +45,17 @@ bool fs_parse_int64(const char *s, size_t len, int64_t *out)
 	}
 	if (i == len)
 		return false;
+	if (len - i <= 18) {
+		/* up to 18 digits cannot overflow: no per-digit range check */
+		for (; i < len; i++) {
+			unsigned d = (unsigned)(s[i] - '0');
+			if (d > 9)
+				return false;
+			v = v * 10 + d;
+		}
+		*out = neg ? (int64_t)(0 - v) : (int64_t)v;
+		return true;
+	}
 	limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
 	for (; i < len; i++) {
 		unsigned d = (unsigned)(s[i] - '0');

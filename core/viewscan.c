@@ -83,6 +83,7 @@ enum fs_type *fs_view_types(const json_t *view_spec, size_t *n)
 
 struct fs_viewscan {
 	const struct fs_object *view;
+	const json_t *data;
 	struct fs_source *src;
 	bool own_src;
 	struct fs_view_keys keys;
@@ -113,6 +114,7 @@ static int setup(struct fs_viewscan *s, const json_t *data, bool created_optiona
 	json_t *f;
 	size_t i;
 
+	s->data = data;
 	s->ts_field = json_string_value(json_object_get(data, "timestamp_field"));
 	s->cr_field = json_string_value(json_object_get(data, "created_timestamp_field"));
 	if ((s->ts_col = column(s, data, s->ts_field, "timestamp_field")) < 0)
@@ -237,6 +239,27 @@ int fs_viewscan_open_rows(struct fs_viewscan **out, const struct fs_defs *defs,
 	return 0;
 }
 
+int fs_viewscan_split(struct fs_viewscan *s, const struct fs_defs *defs,
+		      struct fs_viewscan **second)
+{
+	struct fs_viewscan *s2;
+	struct fs_source *src2;
+	int rc;
+
+	*second = NULL;
+	if (!s->own_src || (rc = fs_source_csv_split(s->src, &src2)))
+		return 1;
+	s2 = scan_new(s->view);
+	s2->own_src = true;
+	s2->src = src2;
+	if ((rc = fs_view_keys_load(&s2->keys, defs, s->view)) || (rc = setup(s2, s->data, false))) {
+		fs_viewscan_close(s2);
+		return rc;
+	}
+	*second = s2;
+	return 0;
+}
+
 static int row_error(struct fs_viewscan *s, const char *fmt, const char *a, const char *b)
 {
 	char where[512], msg[2200];
@@ -245,6 +268,30 @@ static int row_error(struct fs_viewscan *s, const char *fmt, const char *a, cons
 	snprintf(msg, sizeof(msg), fmt, a, b);
 	fs_error_set("%s: %s", where, msg);
 	return FS_EINVALID;
+}
+
+/*
+ * Unix seconds of up to 12 digits (no sign): the common timestamp column
+ * of bulk files, read without fs_time_parse's general loop (same result).
+ */
+static bool parse_time(const struct fs_cell *c, int64_t *us)
+{
+	int64_t v = 0;
+	size_t i;
+
+	if (c->len && c->len <= 12) {
+		for (i = 0; i < c->len; i++) {
+			unsigned d = (unsigned)(c->s[i] - '0');
+			if (d > 9)
+				break;
+			v = v * 10 + d;
+		}
+		if (i == c->len) {
+			*us = v * FS_USEC;
+			return true;
+		}
+	}
+	return fs_time_parse(c->s, c->len, us);
 }
 
 int fs_viewscan_next(struct fs_viewscan *s, const struct strbuf **key, int64_t *ts,
@@ -256,6 +303,17 @@ int fs_viewscan_next(struct fs_viewscan *s, const struct strbuf **key, int64_t *
 
 	if (rc <= 0)
 		return rc;
+	if (s->keys.n == 1 && s->keys.is_int[0] && !cells[s->key_col[0]].null) {
+		/* one int64 key, the common case: fs_key_encode's result, inline */
+		const struct fs_cell *c = &cells[s->key_col[0]];
+		int64_t v;
+		if (c->len && fs_parse_int64(c->s, c->len, &v)) {
+			sb_reset(&s->kb);
+			sb_add(&s->kb, &v, sizeof(v));
+			*key = &s->kb;
+			goto key_done;
+		}
+	}
 	for (i = 0; i < s->keys.n; i++) {
 		const struct fs_cell *c = &cells[s->key_col[i]];
 		s->kvals[i] = c->s;
@@ -268,12 +326,12 @@ int fs_viewscan_next(struct fs_viewscan *s, const struct strbuf **key, int64_t *
 		return row_error(s, "%s%s", msg, "");
 	}
 	*key = rc ? &s->kb : NULL;
-	if (cells[s->ts_col].null || !fs_time_parse(cells[s->ts_col].s, cells[s->ts_col].len, ts))
+key_done:
+	if (cells[s->ts_col].null || !parse_time(&cells[s->ts_col], ts))
 		return row_error(s, "column '%s': bad timestamp '%s'", s->ts_field,
 				 cells[s->ts_col].s);
 	*created = INT64_MIN;
-	if (s->cr_col >= 0 && !cells[s->cr_col].null &&
-	    !fs_time_parse(cells[s->cr_col].s, cells[s->cr_col].len, created))
+	if (s->cr_col >= 0 && !cells[s->cr_col].null && !parse_time(&cells[s->cr_col], created))
 		return row_error(s, "column '%s': bad timestamp '%s'", s->cr_field,
 				 cells[s->cr_col].s);
 	for (i = 0; i < s->nfeat; i++) {

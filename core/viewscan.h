@@ -75,6 +75,14 @@ int fs_viewscan_next(struct fs_viewscan *s, const struct strbuf **key, int64_t *
  */
 int fs_viewscan_open_rows(struct fs_viewscan **out, const struct fs_defs *defs,
 			  const struct fs_object *view, const json_t *data, struct fs_source *src);
+/*
+ * Split a scan just opened (no row read) of a csv source in two halves to
+ * read on two threads: s reads the first, *second the rest (see
+ * fs_source_csv_split: on any error, rescan the whole file for the right
+ * message). 0 when split, 1 when the source cannot be, or an error.
+ */
+int fs_viewscan_split(struct fs_viewscan *s, const struct fs_defs *defs,
+		      struct fs_viewscan **second);
 size_t fs_viewscan_nfeatures(const struct fs_viewscan *s);
 enum fs_type fs_viewscan_type(const struct fs_viewscan *s, size_t i);
 void fs_viewscan_close(struct fs_viewscan *s);

@@ -414,3 +414,121 @@ apply_drops() {
 
 @test "apply: a feature type change or deletion drops the view's online data and interval (sqlite)" { use_backend sqlite; apply_drops; }
 @test "apply: a feature type change or deletion drops the view's online data and interval (redis)" { use_backend redis; apply_drops; }
+
+# On two CPUs a csv file is read in two halves on two threads (cut at a
+# line end after its middle) and the halves' latest rows merged; any error,
+# or a quote anywhere (a quoted field may span the cut), rereads the whole
+# file on one thread. FS_MATERIALIZE_THREADS=2 forces the split.
+
+# "driver=trips:PRESENT@ts" for drivers 1..$1 as materialize should leave
+# them: newest (event, created) wins, exact ties go to the later row.
+expected_latest() {
+    awk -F, -v n="$1" 'NR > 1 {
+        sub(/\r$/, "", $5)
+        if (!($1 in ts) || $2 > ts[$1] || ($2 == ts[$1] && $3 >= cr[$1])) { ts[$1] = $2; cr[$1] = $3; v[$1] = $5 }
+    } END {
+        for (d = 1; d <= n; d++) {
+            if (d in v) w = d "=" v[d] ":PRESENT@" ts[d]
+            else w = d "=null:NOT_FOUND@1970-01-01T00:00:00Z"
+            printf "%s%s", (d > 1 ? " " : ""), w
+        }
+        print ""
+    }' data/trips.csv
+}
+
+# Rows over 20 drivers with few distinct timestamps: ties, exact ties
+# (same event and created), and a key's winner in either half.
+tie_rows() {
+    awk -v n="$1" 'BEGIN { srand(7); for (i = 0; i < n; i++)
+        printf "%d,2024-05-01T11:0%d:00Z,2024-05-01T12:0%d:00Z,0.%d,%d\n", 1 + int(rand() * 20), int(rand() * 3), int(rand() * 2), i % 10, i }' >> data/trips.csv
+}
+
+drivers() { seq -s ' ' 1 "$1"; }
+
+split_ties() {
+    trips_repo
+    tie_rows 400
+    FS_MATERIALIZE_THREADS=2 run -0 fs materialize "$T10" "$T12" -v stats --json
+    assert_equal "$(jq -c '[.views[0].rows_read, .views[0].keys]' <<< "$output")" "[400,20]"
+    assert_equal "$(online stats:trips $(drivers 20))" "$(expected_latest 20)"
+    # one thread: the same
+    FS_MATERIALIZE_THREADS=1 run -0 fs materialize "$T10" "$T12" -v stats
+    assert_equal "$(online stats:trips $(drivers 20))" "$(expected_latest 20)"
+}
+
+@test "materialize: a file read in two halves keeps the newest row per key, exact ties to the later row (sqlite)" { use_backend sqlite; split_ties; }
+@test "materialize: a file read in two halves keeps the newest row per key, exact ties to the later row (redis)" { use_backend redis; split_ties; }
+
+split_crlf() {
+    trips_repo
+    tie_rows 300
+    sed -i 's/$/\r/' data/trips.csv
+    FS_MATERIALIZE_THREADS=2 run -0 fs materialize "$T10" "$T12" -v stats --json
+    assert_equal "$(jq -c '[.views[0].rows_read, .views[0].keys]' <<< "$output")" "[300,20]"
+    assert_equal "$(online stats:trips $(drivers 20))" "$(expected_latest 20)"
+}
+
+@test "materialize: CRLF line ends in a file read in two halves (sqlite)" { use_backend sqlite; split_crlf; }
+@test "materialize: CRLF line ends in a file read in two halves (redis)" { use_backend redis; split_crlf; }
+
+split_small() {
+    trips_repo
+    # one row, no line end at its end: nothing to cut
+    printf '1,2024-05-01T11:00:00Z,,0.3,30' >> data/trips.csv
+    FS_MATERIALIZE_THREADS=2 run -0 fs materialize "$T10" "$T12" -v stats --json
+    assert_equal "$(jq -c '[.views[0].rows_read, .views[0].keys]' <<< "$output")" "[1,1]"
+    assert_equal "$(online stats:trips 1)" "1=30:PRESENT@2024-05-01T11:00:00Z"
+    # two rows: one a half; the same key in both, the later wins the tie
+    printf '\n1,2024-05-01T11:00:00Z,,0.4,40\n' >> data/trips.csv
+    FS_MATERIALIZE_THREADS=2 run -0 fs materialize "$T10" "$T12" -v stats --json
+    assert_equal "$(jq -c '[.views[0].rows_read, .views[0].keys]' <<< "$output")" "[2,1]"
+    assert_equal "$(online stats:trips 1)" "1=40:PRESENT@2024-05-01T11:00:00Z"
+    # only a header
+    echo "driver_id,event_timestamp,created,conv,trips" > data/trips.csv
+    FS_MATERIALIZE_THREADS=2 run -0 fs materialize "$T10" "$T12" -v stats_b --json
+    assert_equal "$(jq -c '[.views[0].rows_read, .views[0].keys]' <<< "$output")" "[0,0]"
+}
+
+@test "materialize: files too small to cut in two (sqlite)" { use_backend sqlite; split_small; }
+@test "materialize: files too small to cut in two (redis)" { use_backend redis; split_small; }
+
+split_quoted() {
+    trips_repo
+    echo "driver_id,event_timestamp,created,conv,trips,note" > data/trips.csv
+    tie_rows 100
+    sed -i '2,$s/$/,/' data/trips.csv
+    # a quoted field around the middle whose lines look like rows
+    {
+        printf '3,2024-05-01T11:00:00Z,,0.5,55,"a note\n'
+        for i in $(seq 1 150); do printf '99,2024-05-01T11:59:00Z,,0.9,99,x\n'; done
+        printf 'end, with ""quotes"""\n'
+    } >> data/trips.csv
+    tie_rows 100
+    sed -i '254,$s/$/,/' data/trips.csv
+    FS_MATERIALIZE_THREADS=2 run -0 fs materialize "$T10" "$T12" -v stats --json
+    assert_equal "$(jq -c '[.views[0].rows_read, .views[0].keys]' <<< "$output")" "[201,20]"
+    assert_equal "$(online stats:trips 99)" "99=null:NOT_FOUND@1970-01-01T00:00:00Z"
+    FS_MATERIALIZE_THREADS=1 run -0 fs materialize "$T10" "$T12" -v stats_b --json
+    assert_equal "$(jq -c '[.views[0].rows_read, .views[0].keys]' <<< "$output")" "[201,20]"
+    assert_equal "$(online stats:trips $(drivers 20))" "$(online stats_b:trips $(drivers 20))"
+}
+
+@test "materialize: quoted fields with line ends: the whole file on one thread (sqlite)" { use_backend sqlite; split_quoted; }
+@test "materialize: quoted fields with line ends: the whole file on one thread (redis)" { use_backend redis; split_quoted; }
+
+split_bad_row() {
+    trips_repo
+    tie_rows 1000
+    sed -i '901s/,[0-9]*$/,forty/' data/trips.csv
+    FS_MATERIALIZE_THREADS=2 run -128 --separate-stderr fs materialize "$T10" "$T12" -v stats
+    assert_equal "$stderr" "fatal: data/trips.csv:901: column 'trips': 'forty' is not an int64 (feature 'trips')"
+    assert_equal "$(last_end stats)" null
+    assert_equal "$(online stats:trips 1)" "1=null:NOT_FOUND@1970-01-01T00:00:00Z"
+    # a bad line in both halves: the first is named
+    sed -i '11s/,[0-9]*$/,ten/' data/trips.csv
+    FS_MATERIALIZE_THREADS=2 run -128 --separate-stderr fs materialize "$T10" "$T12" -v stats
+    assert_equal "$stderr" "fatal: data/trips.csv:11: column 'trips': 'ten' is not an int64 (feature 'trips')"
+}
+
+@test "materialize: a bad row in the second half names its line in the file (sqlite)" { use_backend sqlite; split_bad_row; }
+@test "materialize: a bad row in the second half names its line in the file (redis)" { use_backend redis; split_bad_row; }
