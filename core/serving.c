@@ -29,6 +29,81 @@ static inline void put(struct strbuf *sb, const char *s, size_t n)
 
 #define PUTL(sb, lit) put(sb, lit, sizeof(lit) - 1)
 
+static char *put2(char *p, unsigned v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+	return p + 2;
+}
+
+/*
+ * us as a quoted JSON string, the text fs_time_format_us gives, into buf
+ * (FS_TIME_BUFSZ + 2 bytes); returns its length. Years 1 to 9999 are
+ * written here without snprintf (days to civil date, H. Hinnant's
+ * algorithm); others go through fs_time_format_us.
+ */
+static size_t quote_time(char *buf, int64_t us)
+{
+	int64_t secs = us / FS_USEC, frac = us % FS_USEC, days, sod, z, era, doe, yoe, y, doy, mp;
+	unsigned mon, day, i;
+	char *p = buf;
+
+	if (frac < 0) {
+		frac += FS_USEC;
+		secs--;
+	}
+	if (secs < INT64_C(-62135596800) || secs > INT64_C(253402300799)) {
+		size_t l;
+		buf[0] = '"';
+		fs_time_format_us(buf + 1, us);
+		l = strlen(buf);
+		buf[l] = '"';
+		return l + 1;
+	}
+	days = secs / 86400;
+	sod = secs % 86400;
+	if (sod < 0) {
+		sod += 86400;
+		days--;
+	}
+	z = days + 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	day = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+	mon = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+	y += mon <= 2;
+	*p++ = '"';
+	p = put2(p, (unsigned)(y / 100));
+	p = put2(p, (unsigned)(y % 100));
+	*p++ = '-';
+	p = put2(p, mon);
+	*p++ = '-';
+	p = put2(p, day);
+	*p++ = 'T';
+	p = put2(p, (unsigned)(sod / 3600));
+	*p++ = ':';
+	p = put2(p, (unsigned)(sod / 60 % 60));
+	*p++ = ':';
+	p = put2(p, (unsigned)(sod % 60));
+	if (frac) {
+		*p++ = '.';
+		for (i = 0; i < 6; i++) {
+			p[5 - i] = (char)('0' + frac % 10);
+			frac /= 10;
+		}
+		p += 6;
+		while (p[-1] == '0')
+			p--;
+	}
+	*p++ = 'Z';
+	*p++ = '"';
+	return (size_t)(p - buf);
+}
+
 struct pview {
 	const struct fs_object *view;
 	struct fs_view_keys keys;
@@ -228,14 +303,8 @@ static int read_view(const struct pview *v, struct rview *r, struct fs_online *s
 		const struct fs_online_hit *h = &r->hits[i];
 		r->ok[i] = h->found && !r->nokey[i] &&
 			   fs_online_decode_all(h->val, h->vallen, v->nfeat, r->vals + i * v->nfeat);
-		if (r->ok[i]) {
-			size_t l;
-			r->ts[i][0] = '"';
-			fs_time_format_us(r->ts[i] + 1, h->ts);
-			l = strlen(r->ts[i]);
-			r->ts[i][l] = '"';
-			r->tslen[i] = l + 1;
-		}
+		if (r->ok[i])
+			r->tslen[i] = quote_time(r->ts[i], h->ts);
 	}
 	rc = 0;
 done:
