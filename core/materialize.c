@@ -154,8 +154,9 @@ static void ahead_copy(struct ahead *r, const struct strbuf *key, int64_t ts, in
 	r->keylen = key->len;
 	for (i = 0; i < nfeat; i++)
 		len += vals[i].text ? vals[i].len : 0;
-	if (len > r->textcap) {
-		r->textcap = len * 2;
+	if (!r->text || len > r->textcap) {
+		/* never NULL: an empty text value still needs a place */
+		r->textcap = len * 2 + 16;
 		r->text = xrealloc(r->text, r->textcap);
 	}
 	t = r->text;
