@@ -434,6 +434,19 @@ static void text_add(struct hview *h, size_t slot, const char *s, size_t len)
 	h->text_len += len + 1;
 }
 
+/* Store a checked feature value (iv: its parsed value) in slot. */
+static void keep_value(struct hview *h, size_t slot, enum fs_type type, const struct fs_cell *c,
+		       bool null, int64_t iv)
+{
+	h->nulls[slot] = null;
+	if (null)
+		h->vals[slot] = 0;
+	else if (fs_type_is_text(type))
+		text_add(h, slot, c->s, c->len);
+	else
+		h->vals[slot] = iv;
+}
+
 static int scan_source(struct hview *h, const struct fs_repo *repo, const struct fs_defs *defs)
 {
 	const json_t *data = fs_source_data_spec(defs, h->source);
@@ -521,15 +534,8 @@ static int scan_source(struct hview *h, const struct fs_repo *repo, const struct
 				rc = FS_EINVALID;
 				goto done;
 			}
-			if (id == NONE)
-				continue;
-			h->nulls[base + i] = null;
-			if (null)
-				h->vals[base + i] = 0;
-			else if (fs_type_is_text(h->feats[i].type))
-				text_add(h, base + i, c->s, c->len);
-			else
-				h->vals[base + i] = iv;
+			if (id != NONE)
+				keep_value(h, base + i, h->feats[i].type, c, null, iv);
 		}
 		if (id != NONE) {
 			h->key[h->n] = id;
@@ -612,13 +618,7 @@ static int keep_pg_row(struct hview *h, const struct fs_cell *cells, const char 
 				     h->view->name);
 			return FS_EINVALID;
 		}
-		h->nulls[base + i] = null;
-		if (null)
-			h->vals[base + i] = 0;
-		else if (fs_type_is_text(h->feats[i].type))
-			text_add(h, base + i, c->s, c->len);
-		else
-			h->vals[base + i] = iv;
+		keep_value(h, base + i, h->feats[i].type, c, null, iv);
 	}
 	h->n++;
 	return 0;

@@ -321,15 +321,21 @@ void fs_pg_text_expr(struct strbuf *sb, const char *ref, unsigned int oid)
 	}
 }
 
-int fs_pg_exec(struct fs_pg *pg, const char *sql)
+/* Run sql, expecting the result status want. */
+static int run(struct fs_pg *pg, const char *sql, ExecStatusType want)
 {
 	PGresult *res = PQexec(pg->conn, sql);
 	int rc = 0;
 
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	if (PQresultStatus(res) != want)
 		rc = pg_fail(pg, res, "query fails");
 	PQclear(res);
 	return rc;
+}
+
+int fs_pg_exec(struct fs_pg *pg, const char *sql)
+{
+	return run(pg, sql, PGRES_COMMAND_OK);
 }
 
 void fs_pg_copy_text(struct strbuf *sb, const char *s, size_t len)
@@ -381,13 +387,7 @@ int fs_pg_copy_in(struct fs_pg *pg, const char *sql, const char *data, size_t le
 
 int fs_pg_copy_out(struct fs_pg *pg, const char *sql)
 {
-	PGresult *res = PQexec(pg->conn, sql);
-	int rc = 0;
-
-	if (PQresultStatus(res) != PGRES_COPY_OUT)
-		rc = pg_fail(pg, res, "query fails");
-	PQclear(res);
-	return rc;
+	return run(pg, sql, PGRES_COPY_OUT);
 }
 
 static int hexval(char c)
