@@ -49,7 +49,6 @@ const char *fs_pg_dsn(const json_t *spec, const char *fallback)
 		return dsn;
 	if (fallback && *fallback)
 		return fallback;
-	(void)spec;
 	fs_error_set("no PostgreSQL connection: set 'dsn' in offline_store of fs.yaml, "
 		     "the source's 'dsn', or FS_POSTGRES_DSN");
 	return NULL;
