@@ -170,21 +170,34 @@ static void ahead_copy(struct ahead *r, const struct strbuf *key, int64_t ts, in
 	}
 }
 
+/*
+ * The id under which a row of key at (ts, cr) replaces what l holds: newest
+ * (ts, created) wins, an exact tie goes to this later row. FS_KEY_NONE for
+ * an older row. The best ts of the key sits in its hash slot: most older
+ * rows stop there.
+ */
+static uint32_t claim(struct latest *l, const void *key, size_t len, int64_t ts, int64_t cr,
+		      bool *is_new)
+{
+	int64_t *best_ts;
+	uint32_t id = fs_keymap_find_aux(l->keys, key, len, &best_ts);
+
+	*is_new = id == FS_KEY_NONE;
+	if (!*is_new && (ts < *best_ts || (ts == *best_ts && cr < l->best[id].created)))
+		return FS_KEY_NONE;
+	if (*is_new)
+		id = fs_keymap_intern_aux(l->keys, key, len, &best_ts);
+	*best_ts = ts;
+	return id;
+}
+
 static void fold(struct part *p, const struct ahead *r, struct strbuf *enc)
 {
-	uint32_t id;
 	bool is_new;
-	int64_t *best_ts;
+	uint32_t id = claim(&p->l, r->key, r->keylen, r->ts, r->cr, &is_new);
 
-	/* the best ts of the key sits in its hash slot: most older rows stop there */
-	id = fs_keymap_find_aux(p->l.keys, r->key, r->keylen, &best_ts);
-	if (id != FS_KEY_NONE &&
-	    (r->ts < *best_ts || (r->ts == *best_ts && r->cr < p->l.best[id].created)))
+	if (id == FS_KEY_NONE)
 		return; /* an older row */
-	is_new = id == FS_KEY_NONE;
-	if (is_new)
-		id = fs_keymap_intern_aux(p->l.keys, r->key, r->keylen, &best_ts);
-	*best_ts = r->ts;
 	fs_online_encode(enc, p->types, r->vals, p->nfeat);
 	keep(&p->l, id, is_new, r->ts, r->cr, enc->buf, enc->len);
 }
@@ -254,16 +267,11 @@ static void merge(struct latest *a, const struct latest *b)
 		const struct best *y = &b->best[i];
 		size_t len;
 		const void *key = fs_keymap_key(b->keys, (uint32_t)i, &len);
-		int64_t *best_ts;
-		uint32_t id = fs_keymap_find_aux(a->keys, key, len, &best_ts);
-		bool is_new = id == FS_KEY_NONE;
+		bool is_new;
+		uint32_t id = claim(a, key, len, y->ts, y->created, &is_new);
 
-		if (!is_new && (y->ts < *best_ts || (y->ts == *best_ts && y->created < a->best[id].created)))
-			continue;
-		if (is_new)
-			id = fs_keymap_intern_aux(a->keys, key, len, &best_ts);
-		*best_ts = y->ts;
-		keep(a, id, is_new, y->ts, y->created, b->arena + y->off, y->len);
+		if (id != FS_KEY_NONE)
+			keep(a, id, is_new, y->ts, y->created, b->arena + y->off, y->len);
 	}
 }
 

@@ -99,10 +99,12 @@ bool fs_time_parse(const char *s, size_t len, int64_t *us)
 	if (len && len <= 19 && (s[0] == '-' || (s[0] >= '0' && s[0] <= '9'))) {
 		int64_t v = 0;
 		bool neg = s[0] == '-';
+		/* up to 12 digits cannot overflow in microseconds: no range check */
+		bool small = len - neg <= 12;
 		for (i = neg; i < len; i++) {
 			if (s[i] < '0' || s[i] > '9')
 				break;
-			if (v > INT64_MAX / FS_USEC)
+			if (!small && v > INT64_MAX / FS_USEC)
 				return false; /* out of range; no other form starts with 13 digits */
 			v = v * 10 + (s[i] - '0');
 		}

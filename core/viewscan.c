@@ -270,30 +270,6 @@ static int row_error(struct fs_viewscan *s, const char *fmt, const char *a, cons
 	return FS_EINVALID;
 }
 
-/*
- * Unix seconds of up to 12 digits (no sign): the common timestamp column
- * of bulk files, read without fs_time_parse's general loop (same result).
- */
-static bool parse_time(const struct fs_cell *c, int64_t *us)
-{
-	int64_t v = 0;
-	size_t i;
-
-	if (c->len && c->len <= 12) {
-		for (i = 0; i < c->len; i++) {
-			unsigned d = (unsigned)(c->s[i] - '0');
-			if (d > 9)
-				break;
-			v = v * 10 + d;
-		}
-		if (i == c->len) {
-			*us = v * FS_USEC;
-			return true;
-		}
-	}
-	return fs_time_parse(c->s, c->len, us);
-}
-
 int fs_viewscan_next(struct fs_viewscan *s, const struct strbuf **key, int64_t *ts,
 		     int64_t *created, const struct fs_scan_value **values)
 {
@@ -303,17 +279,6 @@ int fs_viewscan_next(struct fs_viewscan *s, const struct strbuf **key, int64_t *
 
 	if (rc <= 0)
 		return rc;
-	if (s->keys.n == 1 && s->keys.is_int[0] && !cells[s->key_col[0]].null) {
-		/* one int64 key, the common case: fs_key_encode's result, inline */
-		const struct fs_cell *c = &cells[s->key_col[0]];
-		int64_t v;
-		if (c->len && fs_parse_int64(c->s, c->len, &v)) {
-			sb_reset(&s->kb);
-			sb_add(&s->kb, &v, sizeof(v));
-			*key = &s->kb;
-			goto key_done;
-		}
-	}
 	for (i = 0; i < s->keys.n; i++) {
 		const struct fs_cell *c = &cells[s->key_col[i]];
 		s->kvals[i] = c->s;
@@ -326,12 +291,11 @@ int fs_viewscan_next(struct fs_viewscan *s, const struct strbuf **key, int64_t *
 		return row_error(s, "%s%s", msg, "");
 	}
 	*key = rc ? &s->kb : NULL;
-key_done:
-	if (cells[s->ts_col].null || !parse_time(&cells[s->ts_col], ts))
+	if (cells[s->ts_col].null || !fs_time_parse(cells[s->ts_col].s, cells[s->ts_col].len, ts))
 		return row_error(s, "column '%s': bad timestamp '%s'", s->ts_field,
 				 cells[s->ts_col].s);
 	*created = INT64_MIN;
-	if (s->cr_col >= 0 && !cells[s->cr_col].null && !parse_time(&cells[s->cr_col], created))
+	if (s->cr_col >= 0 && !cells[s->cr_col].null && !fs_time_parse(cells[s->cr_col].s, cells[s->cr_col].len, created))
 		return row_error(s, "column '%s': bad timestamp '%s'", s->cr_field,
 				 cells[s->cr_col].s);
 	for (i = 0; i < s->nfeat; i++) {
