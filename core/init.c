@@ -53,6 +53,25 @@ static char *project_name(const char *dir)
 	return name;
 }
 
+/* does .gitignore text already ignore .fs/ at the top level? */
+static int ignores_fs_dir(const char *text)
+{
+	static const char *const forms[] = { ".fs/", "/.fs/", ".fs", "/.fs" };
+	const char *line = text, *end;
+	size_t i, len;
+
+	for (; *line; line = *end ? end + 1 : end) {
+		end = strchrnul(line, '\n');
+		len = (size_t)(end - line);
+		while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
+			len--;
+		for (i = 0; i < sizeof(forms) / sizeof(*forms); i++)
+			if (len == strlen(forms[i]) && !memcmp(line, forms[i], len))
+				return 1;
+	}
+	return 0;
+}
+
 static int write_file(const char *dir, const char *rel, const char *data, size_t len,
 		      struct fs_files *files)
 {
@@ -81,16 +100,32 @@ int fs_init_repo(const char *dir, int64_t now, char commit_out[FS_OID_HEXSZ + 1]
 	const struct fs_file **list = NULL;
 	char *path = fs_path_join(dir, "fs.yaml"), *project = NULL, *csv = NULL, *at, *gi;
 	struct fs_git *git = NULL;
+	static const char *const ours[] = { "features/driver.yaml", "data/driver_stats.csv" };
 	struct stat st;
 	size_t i;
 	int rc;
 
+	if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		fs_error_set("'%s' exists and is not a directory", dir);
+		free(path);
+		return FS_EEXISTS;
+	}
 	if (stat(path, &st) == 0) {
 		fs_error_set("'%s' already holds an fs repository (fs.yaml exists)", dir);
 		free(path);
 		return FS_EEXISTS;
 	}
 	free(path);
+	/* never overwrite a user's file with a template */
+	for (i = 0; i < sizeof(ours) / sizeof(*ours); i++) {
+		path = fs_path_join(dir, ours[i]);
+		rc = lstat(path, &st);
+		free(path);
+		if (rc == 0) {
+			fs_error_set("'%s/%s' already exists; fs init would overwrite it", dir, ours[i]);
+			return FS_EEXISTS;
+		}
+	}
 	if (fs_mkdir_p(dir, 0777) < 0) {
 		fs_error_set("cannot create '%s': %s", dir, strerror(errno));
 		return FS_ERR;
@@ -107,7 +142,7 @@ int fs_init_repo(const char *dir, int64_t now, char commit_out[FS_OID_HEXSZ + 1]
 	/* keep an existing .gitignore, adding .fs/ when it lacks it */
 	gi = fs_path_join(dir, ".gitignore");
 	if (sb_read_file(&ign, gi) == 0) {
-		if (!strstr(sb_str(&ign), ".fs/")) {
+		if (!ignores_fs_dir(sb_str(&ign))) {
 			if (ign.len && ign.buf[ign.len - 1] != '\n')
 				sb_addc(&ign, '\n');
 			sb_adds(&ign, ".fs/\n");

@@ -197,6 +197,45 @@ fs.yaml"
 build/"
 }
 
+@test "init: a .gitignore line merely containing .fs/ does not count" {
+    mkdir proj
+    printf 'foo.fs/\n/.fs\n' > proj/.gitignore
+    fs init -q proj
+    run -0 cat proj/.gitignore
+    assert_output "foo.fs/
+/.fs"
+    mkdir proj2
+    printf 'foo.fs/\n' > proj2/.gitignore
+    fs init -q proj2
+    run -0 cat proj2/.gitignore
+    assert_output "foo.fs/
+.fs/"
+}
+
+@test "init: never overwrites a file of the user's with a template" {
+    for f in features/driver.yaml data/driver_stats.csv; do
+        rm -rf proj
+        mkdir -p "proj/$(dirname "$f")"
+        echo mine > "proj/$f"
+        run -128 --separate-stderr fs init proj
+        assert_output ""
+        assert_equal "$stderr" "fatal: 'proj/$f' already exists; fs init would overwrite it"
+        run -0 cat "proj/$f"
+        assert_output "mine"
+        # nothing else was created: no git repository, no fs.yaml
+        run -0 ls -A proj
+        assert_output "$(dirname "$f")"
+    done
+}
+
+@test "init: refuses a path that is a regular file" {
+    echo x > afile
+    run -128 --separate-stderr fs init afile
+    assert_equal "$stderr" "fatal: 'afile' exists and is not a directory"
+    run -0 cat afile
+    assert_output "x"
+}
+
 @test "init: keeps an existing git repository and its history" {
     git init -q proj
     echo "notes" > proj/NOTES
