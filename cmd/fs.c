@@ -106,13 +106,18 @@ static bool wants_help(int argc, const char **argv)
 static int run_builtin(const struct cmd_struct *c, int argc, const char **argv)
 {
 	struct fs_ctx ctx = { NULL };
-	char *root = NULL;
+	struct fs_diags diags = { 0 };
+	char *root = NULL, *report;
 	int rc;
 
 	if ((c->flags & NEEDS_REPO) && !wants_help(argc, argv)) {
-		if (fs_repo_discover(&root, ".") || fs_repo_open(&ctx.repo, root)) {
+		if (fs_repo_discover(&root, ".") || fs_repo_open(&ctx.repo, root, &diags)) {
 			/* bad usage still wins (129): the command's option parser reports this */
-			parse_options_defer_fatal(fs_error_last());
+			report = diags.n ? fs_diags_report(&diags, "fs.yaml")
+					 : xstrfmt("fatal: %s\n", fs_error_last());
+			parse_options_defer_fatal(report);
+			free(report);
+			fs_diags_release(&diags);
 			free(root);
 			rc = c->fn(argc, argv, &ctx);
 			parse_options_defer_fatal(NULL);

@@ -184,7 +184,7 @@ int parse_options(int argc, const char **argv, const struct option *opts,
 	argv[out] = NULL;
 	if (deferred_fatal) {
 		/* the options were fine: now report why the command cannot run */
-		fprintf(stderr, "fatal: %s\n", deferred_fatal);
+		fputs(deferred_fatal, stderr);
 		exit(128);
 	}
 	return out;

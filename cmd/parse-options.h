@@ -54,8 +54,9 @@ void usage_error(const char *const *usage, const struct option *options, const c
 void opt_list_release(struct opt_list *l);
 /*
  * A fatal error to report once the command's options parsed cleanly (the
- * dispatcher's "not an fs repository"), so that bad usage still exits 129.
+ * dispatcher's "not an fs repository"), so that bad usage still exits 129:
+ * text, its lines ending in newlines, is printed as it is, then exit 128.
  */
-void parse_options_defer_fatal(const char *msg);
+void parse_options_defer_fatal(const char *text);
 
 #endif

@@ -216,7 +216,7 @@ int fs_config_parse(struct fs_config **out, const char *root, const char *text, 
 	return 0;
 }
 
-int fs_config_load(struct fs_config **out, const char *root)
+int fs_config_load(struct fs_config **out, const char *root, struct fs_diags *diags_out)
 {
 	struct fs_diags diags = { 0 };
 	struct strbuf text = STRBUF_INIT, msg = STRBUF_INIT;
@@ -242,6 +242,10 @@ int fs_config_load(struct fs_config **out, const char *root)
 			free(s);
 		}
 		fs_error_set("%s", sb_str(&msg));
+		if (diags_out) {
+			*diags_out = diags;
+			memset(&diags, 0, sizeof(diags));
+		}
 	}
 done:
 	fs_diags_release(&diags);

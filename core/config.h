@@ -36,8 +36,11 @@ struct fs_config {
  */
 int fs_config_parse(struct fs_config **out, const char *root, const char *text, size_t len,
 		    const char *name, struct fs_diags *diags);
-/* Read root/fs.yaml; on failure the message says every problem. */
-int fs_config_load(struct fs_config **out, const char *root);
+/*
+ * Read root/fs.yaml; on failure the message says every problem, and when
+ * the file is invalid (FS_EINVALID) diags, if not NULL, receives them, sorted.
+ */
+int fs_config_load(struct fs_config **out, const char *root, struct fs_diags *diags);
 void fs_config_free(struct fs_config *cfg);
 
 #endif

@@ -57,6 +57,21 @@ char *fs_diag_format(const struct fs_diag *g)
 	return xstrdup(g->msg);
 }
 
+char *fs_diags_report(const struct fs_diags *d, const char *what)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		char *s = fs_diag_format(&d->items[i]);
+		sb_addf(&sb, "%s: %s\n", d->n == 1 ? "fatal" : "error", s);
+		free(s);
+	}
+	if (d->n > 1)
+		sb_addf(&sb, "fatal: %zu errors in %s\n", d->n, what);
+	return sb_detach(&sb);
+}
+
 void fs_diags_release(struct fs_diags *d)
 {
 	size_t i;

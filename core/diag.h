@@ -25,6 +25,12 @@ void fs_diags_add(struct fs_diags *d, const char *file, int line, int col, const
 void fs_diags_sort(struct fs_diags *d);
 /* "file:line:col: msg" (fewer parts when unknown); caller frees. */
 char *fs_diag_format(const struct fs_diag *diag);
+/*
+ * What a command prints when validation fails: one problem is
+ * "fatal: file:line:col: msg"; several are an "error: ..." line each, then
+ * "fatal: N errors in WHAT". Every line ends in a newline; caller frees.
+ */
+char *fs_diags_report(const struct fs_diags *d, const char *what);
 void fs_diags_release(struct fs_diags *d);
 
 #endif

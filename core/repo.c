@@ -44,14 +44,14 @@ int fs_repo_discover(char **out, const char *start)
 	return FS_ENOTFOUND;
 }
 
-int fs_repo_open(struct fs_repo **out, const char *root)
+int fs_repo_open(struct fs_repo **out, const char *root, struct fs_diags *diags)
 {
 	struct fs_repo *r = xcalloc(1, sizeof(*r));
 	int rc;
 
 	*out = NULL;
 	r->root = xstrdup(root);
-	if ((rc = fs_config_load(&r->config, root)) ||
+	if ((rc = fs_config_load(&r->config, root, diags)) ||
 	    (rc = fs_registry_open(&r->registry, r->config->registry_path))) {
 		fs_repo_free(r);
 		return rc;

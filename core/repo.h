@@ -21,8 +21,11 @@ struct fs_repo {
  * absolute path. FS_ENOTFOUND when there is none.
  */
 int fs_repo_discover(char **out, const char *start);
-/* Load fs.yaml of root and open the registry it names. */
-int fs_repo_open(struct fs_repo **out, const char *root);
+/*
+ * Load fs.yaml of root and open the registry it names. An invalid fs.yaml
+ * gives FS_EINVALID with its problems in diags (see fs_config_load).
+ */
+int fs_repo_open(struct fs_repo **out, const char *root, struct fs_diags *diags);
 int fs_repo_git(struct fs_repo *repo, struct fs_git **out);
 void fs_repo_free(struct fs_repo *repo);
 

@@ -31,7 +31,7 @@ static char *offline_dsn(const char *root)
 	struct fs_config *cfg = NULL;
 	char *dsn = NULL;
 
-	if (root && !fs_config_load(&cfg, root)) {
+	if (root && !fs_config_load(&cfg, root, NULL)) {
 		if (cfg->offline_dsn)
 			dsn = xstrdup(cfg->offline_dsn);
 		fs_config_free(cfg);

@@ -284,9 +284,9 @@ description: A driver"
     replace fs.yaml "registry:" "registy:"
     replace fs.yaml "project: repo" 'project: "my repo"'
     apply_fails \
-        "fatal: 2 errors in fs.yaml" \
         "error: fs.yaml:2:10: bad project name 'my repo' (letters, digits, '_' and '-' only)" \
-        "error: fs.yaml:3:1: unknown key 'registy' (did you mean 'registry'?)"
+        "error: fs.yaml:3:1: unknown key 'registy' (did you mean 'registry'?)" \
+        "fatal: 2 errors in fs.yaml"
 }
 
 @test "validate: invalid YAML in fs.yaml is reported with its position" {
