@@ -41,6 +41,25 @@ static int check_flow_depth(const char *buf, size_t len, const char *file,
 	return 0;
 }
 
+/*
+ * libyaml leaves the marks unset for a reader error (bad UTF-8, a control
+ * character): the place is the byte offset. Column counts bytes.
+ */
+static void offset_position(const char *buf, size_t len, size_t off, int *line, int *col)
+{
+	size_t i, start = 0;
+
+	if (off > len)
+		off = len;
+	*line = 1;
+	for (i = 0; i < off; i++)
+		if (buf[i] == '\n') {
+			(*line)++;
+			start = i + 1;
+		}
+	*col = (int)(off - start) + 1;
+}
+
 int fs_y_load_all(const char *buf, size_t len, const char *file, struct fs_diags *diags,
 		  fs_y_doc_fn fn, void *data)
 {
@@ -62,7 +81,11 @@ int fs_y_load_all(const char *buf, size_t len, const char *file, struct fs_diags
 			const yaml_mark_t *m = parser.problem_mark.line || parser.problem_mark.column
 						       ? &parser.problem_mark
 						       : &parser.context_mark;
-			fs_diags_add(diags, file, (int)m->line + 1, (int)m->column + 1,
+			int line = (int)m->line + 1, col = (int)m->column + 1;
+
+			if (parser.error == YAML_READER_ERROR)
+				offset_position(buf, len, parser.problem_offset, &line, &col);
+			fs_diags_add(diags, file, line, col,
 				     "invalid YAML: %s%s%s",
 				     parser.problem ? parser.problem : "syntax error",
 				     parser.context ? " " : "", parser.context ? parser.context : "");

@@ -32,6 +32,13 @@ D=features/driver.yaml
     apply_fatal "features/rider.yaml:4:1: invalid YAML: found unexpected end of stream while scanning a quoted scalar"
 }
 
+@test "validate: bad UTF-8 and control characters are reported where they are" {
+    printf 'kind: entity\nname: rider\ndescription: "ab\xffc"\n' > features/rider.yaml
+    apply_fatal "features/rider.yaml:3:17: invalid YAML: invalid leading UTF-8 octet"
+    printf 'kind: entity\nname: rider\n\ndescription: "a\001"\n' > features/rider.yaml
+    apply_fatal "features/rider.yaml:4:16: invalid YAML: control characters are not allowed"
+}
+
 @test "validate: a document missing kind is reported" {
     printf 'name: rider\njoin_key: rider_id\n' > features/rider.yaml
     apply_fatal "features/rider.yaml:1:1: missing 'kind'"
