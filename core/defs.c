@@ -334,6 +334,29 @@ static void parse_feature_view(struct fs_yctx *y, yaml_node_t *m, json_t *spec)
 	json_object_set_new(spec, "features", features);
 }
 
+static bool has_string(const json_t *arr, const json_t *s)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+		if (json_equal(v, s))
+			return true;
+	return false;
+}
+
+/* a feature service's item for this view already in refs */
+static bool listed_before(const json_t *refs, const json_t *view)
+{
+	size_t i;
+	json_t *r;
+
+	json_array_foreach(refs, i, r)
+		if (json_equal(json_object_get(r, "view"), view))
+			return true;
+	return false;
+}
+
 static void parse_feature_service(struct fs_yctx *y, yaml_node_t *m, json_t *spec)
 {
 	static const char *const keys[] = { "kind", "name", "features", "description", "owner",
@@ -372,15 +395,28 @@ static void parse_feature_service(struct fs_yctx *y, yaml_node_t *m, json_t *spe
 			} else {
 				for (j = 0; j < fs_y_seq_len(list); j++) {
 					yaml_node_t *f = fs_y_seq_item(y, list, j);
-					if (!fs_y_str(f) || fs_y_is_null(f))
+					json_t *name;
+
+					if (!fs_y_str(f) || fs_y_is_null(f)) {
 						fs_y_err(y, f, "feature names must be strings");
-					else
-						json_array_append_new(names, json_string(fs_y_str(f)));
+						continue;
+					}
+					name = json_string(fs_y_str(f));
+					if (has_string(names, name))
+						fs_y_err(y, f, "feature '%s' of '%s' listed twice",
+							 fs_y_str(f), view);
+					json_array_append_new(names, name);
 				}
 			}
 			json_object_set_new(ref, "features", names);
 		} else {
 			fs_y_err(y, it, "each item of 'features' is a view name or '<view>: [feature, ...]'");
+			json_decref(ref);
+			continue;
+		}
+		if (listed_before(refs, json_object_get(ref, "view"))) {
+			fs_y_err(y, it, "feature_view '%s' listed twice in 'features'",
+				 json_string_value(json_object_get(ref, "view")));
 			json_decref(ref);
 			continue;
 		}
@@ -1106,7 +1142,12 @@ static void check_source(struct validator *v, struct fs_object *o)
 			struct fs_object *e = fs_defs_find(
 				v->defs, FS_KIND_ENTITY, json_string_value(json_array_get(ents, j)));
 			const char *col;
-			if (!e || !spec_str(e, "join_key"))
+			size_t k;
+
+			for (k = 0; k < j; k++) /* listed twice: said once, elsewhere */
+				if (json_equal(json_array_get(ents, k), json_array_get(ents, j)))
+					break;
+			if (!e || !spec_str(e, "join_key") || k < j)
 				continue;
 			/* read as the readers do: through the source's field_mapping */
 			col = fs_source_column_for(o->spec, spec_str(e, "join_key"));

@@ -141,6 +141,24 @@ D=features/driver.yaml
     apply_fatal "features/driver.yaml:33:38: feature_service 'driver_activity_v1': feature_view 'driver_hourly_stats' has no feature 'speed'"
 }
 
+@test "validate: a view or a feature listed twice in a feature service is reported" {
+    replace $D "  - driver_hourly_stats: [conv_rate, acc_rate]" "  - driver_hourly_stats: [conv_rate, acc_rate, conv_rate]"
+    apply_fatal "features/driver.yaml:33:48: feature_service 'driver_activity_v1': feature 'conv_rate' of 'driver_hourly_stats' listed twice"
+
+    replace $D "  - driver_hourly_stats: [conv_rate, acc_rate, conv_rate]" "  - driver_hourly_stats: [conv_rate]
+  - driver_hourly_stats"
+    apply_fatal "features/driver.yaml:34:5: feature_service 'driver_activity_v1': feature_view 'driver_hourly_stats' listed twice in 'features'"
+}
+
+@test "validate: an entity listed twice is reported once, and its missing join key once" {
+    printf 'kind: entity\nname: rider\n' > features/rider.yaml
+    replace $D "entities: [driver]" "entities: [rider, rider]"
+    apply_fails \
+        "error: features/driver.yaml:19:19: feature_view 'driver_hourly_stats': entity 'rider' listed twice" \
+        "error: features/driver.yaml:20:9: feature_view 'driver_hourly_stats': source 'driver_stats' (data/driver_stats.csv) has no column 'rider' (join key of entity 'rider')" \
+        "fatal: 2 errors in definitions"
+}
+
 @test "validate: unknown feature service of a model is reported with did-you-mean" {
     replace $D "feature_service: driver_activity_v1" "feature_service: driver_activity_v2"
     apply_fatal "features/driver.yaml:37:18: model 'eta': unknown feature_service 'driver_activity_v2' (did you mean 'driver_activity_v1'?)"
