@@ -207,15 +207,15 @@ int main(int argc, const char **argv)
 		const char *a = argv[0];
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			print_main_usage(stdout);
-			return 0;
+			return cmd_exit(0);
 		} else if (!strcmp(a, "--version")) {
 			printf("fs version %s\n", FS_VERSION);
-			return 0;
+			return cmd_exit(0);
 		} else if (!strcmp(a, "--list-cmds")) {
 			size_t i;
 			for (i = 0; i < ARRAY_SIZE(commands); i++)
 				printf("%s\n", commands[i].name);
-			return 0;
+			return cmd_exit(0);
 		} else if (!strcmp(a, "-C")) {
 			if (argc < 2) {
 				fprintf(stderr, "error: -C requires a directory\nusage: %s\n", fs_usage);
@@ -235,7 +235,7 @@ int main(int argc, const char **argv)
 	}
 	if (argc == 0) {
 		print_main_usage(stdout);
-		return 1;
+		return cmd_exit(1);
 	}
 	c = find_cmd(argv[0]);
 	if (!c) {

@@ -1,5 +1,6 @@
 #include "parse-options.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,10 @@ static void print_usage(FILE *out, const char *const *usage, const struct option
 void usage_with_options(const char *const *usage, const struct option *opts, bool err)
 {
 	print_usage(err ? stderr : stdout, usage, opts);
+	if (!err && (fflush(stdout) || ferror(stdout)) && errno != EPIPE) {
+		fprintf(stderr, "fatal: unable to write to stdout: %s\n", strerror(errno));
+		exit(128);
+	}
 	exit(err ? 129 : 0);
 }
 

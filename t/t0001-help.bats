@@ -53,6 +53,19 @@ commands() { "$FS" --list-cmds; }
     assert_equal "$(ls -A)" ""
 }
 
+@test "help: help and version written to a full disk fail with exit 128, saying so" {
+    [ -w /dev/full ] || skip "no /dev/full"
+    local c
+    for c in "-h" "--version" "--list-cmds" "help" "version"; do
+        run -128 --separate-stderr sh -c '"$0" "$1" > /dev/full' "$FS" "$c"
+        assert_equal "$stderr" "fatal: unable to write to stdout: No space left on device"
+    done
+    for c in $(commands); do
+        run -128 --separate-stderr sh -c '"$0" "$1" -h > /dev/full' "$FS" "$c"
+        assert_equal "$stderr" "fatal: unable to write to stdout: No space left on device"
+    done
+}
+
 @test "help: fs help CMD prints the usage of fs CMD -h" {
     for c in $(commands); do
         expected=$("$FS" "$c" -h)
