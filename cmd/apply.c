@@ -1,5 +1,6 @@
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "apply.h"
 #include "builtin.h"
@@ -38,6 +39,8 @@ int cmd_apply(int argc, const char **argv, struct fs_ctx *ctx)
 
 	if (parse_options(argc, argv, options, usage))
 		usage_error(usage, options, "too many arguments");
+	if (opts.message && !opts.message[strspn(opts.message, " \t\n")])
+		usage_error(usage, options, "empty commit message (-m)");
 	if (opts.rev && opts.message)
 		usage_error(usage, options, "--rev applies an existing commit: -m does not apply");
 	rc = fs_apply_run(ctx->repo, &opts, &a, &diags);

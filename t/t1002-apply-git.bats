@@ -246,6 +246,21 @@ Applied registry version 3 (commit ${c1:0:12})."
     assert_equal "$(registry_dump)" "$before"
 }
 
+@test "apply: an empty -m is a usage error, as git refuses an empty message" {
+    init_repo
+    fs apply -q
+    set_ttl 2d
+    local head
+    head=$(git rev-parse HEAD)
+    run -129 --separate-stderr fs apply -m ""
+    [[ "$stderr" == "error: empty commit message (-m)"* ]]
+    run -129 fs apply -m "  "
+    assert_equal "$(git rev-parse HEAD)" "$head"
+    run -0 fs log --json
+    run -0 python3 -c 'import json,sys; print(len(json.load(sys.stdin)["applies"]))' <<<"$output"
+    assert_output 1
+}
+
 @test "apply: --rev with -m is a usage error" {
     init_repo
     run -129 --separate-stderr fs apply --rev HEAD -m "message"
