@@ -303,12 +303,32 @@ static json_t *data_deps(const struct fs_defs *defs)
 	return deps;
 }
 
+/* A postgres source is checked through its connection: no cache can say it did not change. */
+static bool has_remote_checks(const struct fs_defs *defs)
+{
+	size_t i;
+
+	for (i = 0; i < defs->n; i++) {
+		const char *type = json_string_value(json_object_get(defs->objs[i].spec, "type"));
+		if (defs->objs[i].kind == FS_KIND_SOURCE && type && !strcmp(type, "postgres"))
+			return true;
+	}
+	return false;
+}
+
 static void cache_write(const struct fs_repo *repo, const struct fs_apply *a)
 {
 	char inputs[FS_OID_HEXSZ + 1], specs[FS_OID_HEXSZ + 1];
-	json_t *deps = data_deps(&a->want), *c;
-	char *path = cache_path(repo), *text, *dir = fs_path_join(repo->root, ".fs");
+	json_t *deps, *c;
+	char *path = cache_path(repo), *text, *dir;
 
+	if (has_remote_checks(&a->want)) {
+		unlink(path);
+		free(path);
+		return;
+	}
+	deps = data_deps(&a->want);
+	dir = fs_path_join(repo->root, ".fs");
 	inputs_digest(inputs, repo->root, &a->files, deps);
 	specs_digest(specs, &a->want);
 	c = json_pack("{s:s, s:s, s:o}", "inputs", inputs, "specs", specs, "deps", deps);

@@ -279,6 +279,16 @@ EOF2
     assert_equal "$(registry_dump)" "$before"
 }
 
+@test "plan postgres: no cached 'No changes.' for a postgres source: a table renamed since is reported" {
+    hand_repo
+    run -0 fs plan
+    assert_output "No changes."
+    assert [ ! -e .fs/plan-cache ]
+    psql_fs -c 'ALTER TABLE "Hand Stats" RENAME TO gone'
+    run -128 --separate-stderr fs plan
+    assert_equal "$stderr" "fatal: features/hand.yaml:9:8: source 'hand_src': table 'Hand Stats' does not exist"
+}
+
 @test "apply postgres: no DSN anywhere, and a refused connection, are errors" {
     hand_repo
     local before
