@@ -18,6 +18,7 @@
 #include "banned.h"
 
 #define NEEDS_REPO 1
+#define VALIDATES 2 /* an invalid fs.yaml is reported with the definitions */
 
 struct cmd_struct {
 	const char *name;
@@ -27,7 +28,7 @@ struct cmd_struct {
 };
 
 static const struct cmd_struct commands[] = {
-	{ "apply", cmd_apply, NEEDS_REPO, "Validate definitions, commit them and register them" },
+	{ "apply", cmd_apply, NEEDS_REPO | VALIDATES, "Validate definitions, commit them and register them" },
 	{ "describe", cmd_describe, NEEDS_REPO, "Show one registered object" },
 	{ "get-historical", cmd_get_historical, NEEDS_REPO,
 	  "Build a point-in-time correct training set" },
@@ -41,7 +42,7 @@ static const struct cmd_struct commands[] = {
 	{ "materialize-incremental", cmd_materialize_incremental, NEEDS_REPO,
 	  "Materialize from where each view's last run ended" },
 	{ "models", cmd_models, NEEDS_REPO, "List model versions, their audit trail, or past stages" },
-	{ "plan", cmd_plan, NEEDS_REPO, "Show what apply would change" },
+	{ "plan", cmd_plan, NEEDS_REPO | VALIDATES, "Show what apply would change" },
 	{ "promote", cmd_promote, NEEDS_REPO, "Move a model version to a stage, checking its gates" },
 	{ "push", cmd_push, NEEDS_REPO, "Write rows of a push source to the online store" },
 	{ "register-model", cmd_register_model, NEEDS_REPO,
@@ -111,7 +112,16 @@ static int run_builtin(const struct cmd_struct *c, int argc, const char **argv)
 	int rc;
 
 	if ((c->flags & NEEDS_REPO) && !wants_help(argc, argv)) {
-		if (fs_repo_discover(&root, ".") || fs_repo_open(&ctx.repo, root, &diags)) {
+		if (fs_repo_discover(&root, ".")) {
+			rc = FS_ENOTFOUND;
+		} else {
+			rc = fs_repo_open(&ctx.repo, root, &diags);
+			if (rc == FS_EINVALID && (c->flags & VALIDATES)) {
+				ctx.repo = fs_repo_open_invalid(root, &diags);
+				rc = 0;
+			}
+		}
+		if (rc) {
 			/* bad usage still wins (129): the command's option parser reports this */
 			report = diags.n ? fs_diags_report(&diags, "fs.yaml")
 					 : xstrfmt("fatal: %s\n", fs_error_last());

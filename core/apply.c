@@ -371,6 +371,20 @@ done:
 	return same;
 }
 
+/* The problems of an fs.yaml too invalid to open the registry it names. */
+static int config_problems(const struct fs_repo *repo, struct fs_diags *diags)
+{
+	const struct fs_diag *g;
+	size_t i;
+
+	for (i = 0; i < repo->config_diags.n; i++) {
+		g = &repo->config_diags.items[i];
+		fs_diags_add(diags, g->file, g->line, g->col, "%s", g->msg);
+	}
+	fs_diags_sort(diags);
+	return FS_EINVALID;
+}
+
 int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, struct fs_apply *a,
 		     struct fs_diags *diags)
 {
@@ -392,7 +406,9 @@ int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, str
 	}
 	if (rc)
 		return rc;
-	if (!opts->rev && cache_says_unchanged(repo, a, &have_loaded)) {
+	if (!repo->registry && opts->rev) /* the working tree's fs.yaml is invalid */
+		return config_problems(repo, diags);
+	if (!opts->rev && repo->registry && cache_says_unchanged(repo, a, &have_loaded)) {
 		a->impact = json_array();
 		return 0; /* the plan is empty */
 	}
@@ -412,6 +428,8 @@ int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, str
 		fs_diags_add(diags, opts->rev ? opts->rev : NULL, 0, 0,
 			     "no fs.yaml in %s", opts->rev ? "that revision" : "the working tree");
 	fs_defs_validate(&a->want, &data, diags);
+	if (!repo->registry && !diags->n)
+		return config_problems(repo, diags);
 	if (diags->n) {
 		fs_diags_sort(diags);
 		return FS_EINVALID;
@@ -434,10 +452,15 @@ int fs_apply_run(struct fs_repo *repo, const struct fs_apply_opts *opts, struct 
 		 struct fs_diags *diags)
 {
 	struct fs_apply_record rec;
-	char *lpath = lock_path(repo), *summary = NULL, *author = NULL;
+	char *lpath, *summary = NULL, *author = NULL;
 	struct fs_git *git;
 	int rc;
 
+	if (!repo->registry) { /* fs.yaml is invalid: report it with the definitions */
+		rc = fs_apply_prepare(repo, opts, a, diags);
+		return rc ? rc : config_problems(repo, diags);
+	}
+	lpath = lock_path(repo);
 	rc = fs_lock_acquire(&a->lock, lpath, true);
 	free(lpath);
 	if (rc)

@@ -60,6 +60,16 @@ int fs_repo_open(struct fs_repo **out, const char *root, struct fs_diags *diags)
 	return 0;
 }
 
+struct fs_repo *fs_repo_open_invalid(const char *root, struct fs_diags *diags)
+{
+	struct fs_repo *r = xcalloc(1, sizeof(*r));
+
+	r->root = xstrdup(root);
+	r->config_diags = *diags;
+	memset(diags, 0, sizeof(*diags));
+	return r;
+}
+
 int fs_repo_git(struct fs_repo *r, struct fs_git **out)
 {
 	int rc;
@@ -77,6 +87,7 @@ void fs_repo_free(struct fs_repo *r)
 	fs_registry_free(r->registry);
 	fs_config_free(r->config);
 	fs_git_free(r->git);
+	fs_diags_release(&r->config_diags);
 	free(r->root);
 	free(r);
 }

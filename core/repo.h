@@ -14,6 +14,11 @@ struct fs_repo {
 	struct fs_config *config;
 	struct fs_registry *registry; /* opened by fs_repo_open */
 	struct fs_git *git;           /* opened on first fs_repo_git() */
+	/*
+	 * Set by fs_repo_open_invalid: fs.yaml's problems, config and registry
+	 * NULL, so that plan and apply report them with the definitions' own.
+	 */
+	struct fs_diags config_diags;
 };
 
 /*
@@ -26,6 +31,8 @@ int fs_repo_discover(char **out, const char *start);
  * gives FS_EINVALID with its problems in diags (see fs_config_load).
  */
 int fs_repo_open(struct fs_repo **out, const char *root, struct fs_diags *diags);
+/* A repository whose fs.yaml is invalid, for validation only: takes diags. */
+struct fs_repo *fs_repo_open_invalid(const char *root, struct fs_diags *diags);
 int fs_repo_git(struct fs_repo *repo, struct fs_git **out);
 void fs_repo_free(struct fs_repo *repo);
 

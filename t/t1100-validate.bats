@@ -311,7 +311,27 @@ description: A driver"
     apply_fails \
         "error: fs.yaml:2:10: bad project name 'my repo' (letters, digits, '_' and '-' only)" \
         "error: fs.yaml:3:1: unknown key 'registy' (did you mean 'registry'?)" \
-        "fatal: 2 errors in fs.yaml"
+        "fatal: 2 errors in definitions"
+    # a command that only reads fs.yaml
+    run -128 --separate-stderr fs ls
+    assert_equal "$stderr" "error: fs.yaml:2:10: bad project name 'my repo' (letters, digits, '_' and '-' only)
+error: fs.yaml:3:1: unknown key 'registy' (did you mean 'registry'?)
+fatal: 2 errors in fs.yaml"
+}
+
+@test "validate: errors in fs.yaml and in the definitions are reported together" {
+    replace fs.yaml "registry:" "registy:"
+    replace $D "entities: [driver]" "entities: [drivr]"
+    apply_fails \
+        "error: features/driver.yaml:19:12: feature_view 'driver_hourly_stats': unknown entity 'drivr' (did you mean 'driver'?)" \
+        "error: fs.yaml:3:1: unknown key 'registy' (did you mean 'registry'?)" \
+        "fatal: 2 errors in definitions"
+    # --rev plans a commit's definitions, but the working tree's fs.yaml must still be valid
+    run -128 --separate-stderr fs plan --rev HEAD
+    assert_equal "$stderr" "fatal: fs.yaml:3:1: unknown key 'registy' (did you mean 'registry'?)"
+    # other commands need fs.yaml alone
+    run -128 --separate-stderr fs ls
+    assert_equal "$stderr" "fatal: fs.yaml:3:1: unknown key 'registy' (did you mean 'registry'?)"
 }
 
 @test "validate: invalid YAML in fs.yaml is reported with its position" {
