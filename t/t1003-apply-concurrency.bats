@@ -22,16 +22,23 @@ R=$BATS_TEST_TMPDIR/runs
 # Start N `fs apply` at once; their exit codes go to $R/rc.1 .. rc.N, their
 # output to $R/out.1 .. out.N.
 apply_at_once() {
-    local n=$1 i
+    local n=$1 i pids=() t
     shift
     rm -rf "$R"
     mkdir -p "$R"
     for i in $(seq "$n"); do
         (while [ ! -e "$R/go" ]; do sleep 0.001; done
-         "$FS" apply "$@" > "$R/out.$i" 2>&1; echo $? > "$R/rc.$i") &
+         "$FS" apply "$@" > "$R/out.$i" 2>&1; echo $? > "$R/rc.$i.tmp"
+         mv "$R/rc.$i.tmp" "$R/rc.$i") &
+        pids+=($!)
     done
     touch "$R/go"
-    wait
+    for i in "${pids[@]}"; do wait "$i" || true; done
+    # a wait cut short by a signal must not pass for the end of the runs
+    for t in $(seq 6000); do
+        [ "$(find "$R" -name 'rc.[0-9]*' ! -name '*.tmp' | wc -l)" -ge "$n" ] && break
+        sleep 0.01
+    done
 }
 
 # FILES files of PER entities each, described as round ROUND.
