@@ -544,6 +544,144 @@ EOF
     [ ! -e out.csv ]
 }
 
+# A server answering /slow after 5 s, /err with 500, /short with a body
+# cut short of its Content-Length; sets HTTP_PID and HTTP_PORT.
+start_bad_http() {
+    python3 -u - > "$BATS_TEST_TMPDIR/http.log" 2>&1 3>&- <<'PY' &
+import http.server, time
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/slow.csv":
+            time.sleep(5)
+        if self.path == "/err.csv":
+            self.send_response(500); self.send_header("Content-Length", "0"); self.end_headers()
+            return
+        body = b"driver_id,event_timestamp,created,conv,trips,active\n1,2024-05-01T10:00:00Z,,0.5,10,true\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body) + (1000 if self.path == "/short.csv" else 0)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+    def log_message(self, *a): pass
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+print("port", s.server_address[1], flush=True)
+s.serve_forever()
+PY
+    HTTP_PID=$!
+    local i
+    for i in $(seq 100); do
+        HTTP_PORT=$(sed -n 's/^port \([0-9][0-9]*\)$/\1/p' "$BATS_TEST_TMPDIR/http.log")
+        [ -n "$HTTP_PORT" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+@test "get-historical: http failures (timeout, 500, short body, refused) fail naming the URL, leaving nothing" {
+    setup_repo
+    start_bad_http
+    export no_proxy=127.0.0.1 NO_PROXY=127.0.0.1
+    printf 'driver_id,event_timestamp\n1,2024-05-01T10:30:00Z\n' > rows.csv
+    sed -i "s|path: data/driver.csv|path: http://127.0.0.1:$HTTP_PORT/short.csv|" features/defs.yaml
+    fs apply -q
+    local tmpdir=$BATS_TEST_TMPDIR/tmp
+    mkdir -p "$tmpdir"
+    export TMPDIR=$tmpdir
+    run -128 --separate-stderr fs get-historical --entities rows.csv -f driver_stats -o out.csv
+    assert_output ""
+    [[ "$stderr" == "fatal: "*"http://127.0.0.1:$HTTP_PORT/short.csv"* ]]
+    [[ "$stderr" == *"transfer closed"* ]]
+    [ ! -e out.csv ]
+
+    sed -i "s|/short.csv|/err.csv|" features/defs.yaml
+    fs apply -q
+    run -128 --separate-stderr fs get-historical --entities rows.csv -f driver_stats -o out.csv
+    [[ "$stderr" == "fatal: "*"http://127.0.0.1:$HTTP_PORT/err.csv"*"500"* ]]
+    [ ! -e out.csv ]
+
+    sed -i "s|/err.csv|/slow.csv|" features/defs.yaml
+    fs apply -q
+    SECONDS=0
+    FS_FETCH_TIMEOUT=1 run -128 --separate-stderr fs get-historical --entities rows.csv -f driver_stats -o out.csv
+    [ "$SECONDS" -lt 4 ]
+    [[ "$stderr" == "fatal: "*"http://127.0.0.1:$HTTP_PORT/slow.csv"*"timed out"* ]]
+    [ ! -e out.csv ]
+    # with time enough, the same URL works
+    run -0 --separate-stderr fs get-historical --entities rows.csv -f driver_stats
+    assert_output "driver_id,event_timestamp,conv_rate,trips,active
+1,2024-05-01T10:30:00Z,0.5,10,true"
+
+    kill "$HTTP_PID"; wait "$HTTP_PID" 2>/dev/null || true; HTTP_PID=
+    run -128 --separate-stderr fs get-historical --entities rows.csv -f driver_stats -o out.csv
+    [[ "$stderr" == "fatal: "*"http://127.0.0.1:$HTTP_PORT/slow.csv"* ]]
+    [ ! -e out.csv ]
+    # no download left behind
+    run -0 ls -A "$tmpdir"
+    assert_output ""
+    run -0 ls -A
+    refute_output --partial "out.csv"
+}
+
+@test "get-historical: a UTF-8 BOM and CRLF line ends, in the source and in the entity file" {
+    setup_repo
+    printf '\xef\xbb\xbfdriver_id,event_timestamp,created,conv,trips,active\r\n1,2024-05-01T10:00:00Z,,0.5,10,true\r\n2,2024-05-01T10:00:00Z,,"0.25",3,false\r\n' > data/driver.csv
+    fs apply -q
+    printf '\xef\xbb\xbfdriver_id,event_timestamp,label\r\n2,2024-05-01T10:30:00Z,"a\r\nb"\r\n1,2024-05-01T10:30:00Z,x\r\n' > rows.csv
+    run -0 --separate-stderr fs get-historical --entities rows.csv -f driver_stats
+    assert_equal "$stderr" ""
+    assert_output "$(printf 'driver_id,event_timestamp,label,conv_rate,trips,active\n2,2024-05-01T10:30:00Z,"a\r\nb",0.25,3,false\n1,2024-05-01T10:30:00Z,x,0.5,10,true')"
+}
+
+@test "get-historical: a view keyed by two entities joins on both keys" {
+    setup_repo
+    cat >> features/defs.yaml <<'EOF'
+---
+kind: source
+name: pair_src
+type: csv
+path: data/pair.csv
+timestamp_field: ts
+---
+kind: feature_view
+name: pair
+entities: [driver, customer]
+source: pair_src
+ttl: 1d
+features:
+  - {name: n_trips, type: int64}
+EOF
+    cat > data/pair.csv <<'EOF'
+driver_id,customer_id,ts,n_trips
+1,c1,2024-05-01T00:00:00Z,10
+1,c2,2024-05-01T00:00:00Z,20
+2,c1,2024-05-01T06:00:00Z,30
+1,c1,2024-05-01T12:00:00Z,11
+EOF
+    driver_csv <<'EOF'
+EOF
+    fs apply -q
+    cat > rows.csv <<'EOF'
+customer_id,driver_id,event_timestamp
+c1,1,2024-05-01T11:00:00Z
+c2,1,2024-05-01T11:00:00Z
+c1,2,2024-05-01T11:00:00Z
+c2,2,2024-05-01T11:00:00Z
+c1,1,2024-05-01T12:00:00Z
+c1,1,2024-05-02T01:00:00Z
+EOF
+    run -0 --separate-stderr fs get-historical --entities rows.csv -f pair
+    assert_equal "$stderr" ""
+    assert_output - <<'EOF'
+customer_id,driver_id,event_timestamp,n_trips
+c1,1,2024-05-01T11:00:00Z,10
+c2,1,2024-05-01T11:00:00Z,20
+c1,2,2024-05-01T11:00:00Z,30
+c2,2,2024-05-01T11:00:00Z,
+c1,1,2024-05-01T12:00:00Z,11
+c1,1,2024-05-02T01:00:00Z,11
+EOF
+}
+
 @test "get-historical: the README job on the fs init sample returns values at the current time" {
     init_repo
     fs apply -q
