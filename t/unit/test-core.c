@@ -162,6 +162,57 @@ static void test_time(void)
 	ok(fs_days_from_civil(1970, 1, 1) == 0, "time: day 0 is 1970-01-01");
 }
 
+/* one timestamp text: parses (to want microseconds) or not (ok false) */
+static void parses(const char *s, bool good, int64_t want)
+{
+	int64_t us = 0;
+	bool got = fs_time_parse(s, strlen(s), &us);
+
+	if (good)
+		ok(got && us == want, "time parse: '%s' -> %lld (got %s %lld)", s, (long long)want,
+		   got ? "ok" : "error", (long long)us);
+	else
+		ok(!got, "time parse: '%s' is refused", s);
+}
+
+static void test_time_parse(void)
+{
+	const int64_t t = 1714557600LL * 1000000; /* 2024-05-01T10:00:00Z */
+
+	parses("2024-05-01T10:00:00Z", true, t);
+	parses("2024-05-01t10:00:00z", true, t);
+	parses("2024-05-01 10:00:00Z", true, t);
+	parses("2024-05-01 10:00:00", true, t);
+	parses("2024-05-01T12:00:00+02:00", true, t);
+	parses("2024-05-01T05:30:00-04:30", true, t);
+	parses("2024-05-01T10:00:00.5Z", true, t + 500000);
+	parses("2024-05-01T10:00:00.123456Z", true, t + 123456);
+	parses("2024-05-01T10:00:00.1234567Z", true, t + 123456); /* beyond microseconds: cut */
+	parses("2024-05-01T10:00:00.000+00:00", true, t);
+	parses("1714557600", true, t);
+	parses("0", true, 0);
+	parses("-1", true, -1000000);
+	parses("1969-12-31T23:59:59Z", true, -1000000);
+	parses("2024-02-29T00:00:00Z", true, 1709164800LL * 1000000);
+	parses("2000-02-29T00:00:00Z", true, 951782400LL * 1000000);
+	parses("2023-02-29T00:00:00Z", false, 0);
+	parses("1900-02-29T00:00:00Z", false, 0);
+	parses("2024-04-31T00:00:00Z", false, 0);
+	parses("2024-13-01T00:00:00Z", false, 0);
+	parses("2024-05-01T24:00:00Z", false, 0);
+	parses("2024-05-01T10:60:00Z", false, 0);
+	parses("2024-05-01T10:00:00+0200", false, 0);
+	parses("2024-05-01T10:00:00+25:00", false, 0);
+	parses("2024-05-01T10:00Z", false, 0);
+	parses("2024-05-01T10:00:00.Z", false, 0);
+	parses("2024-05-01T10:00:00Z ", false, 0);
+	parses(" 2024-05-01T10:00:00Z", false, 0);
+	parses("2024-5-1T10:00:00Z", false, 0);
+	parses("17145576OO", false, 0);
+	parses("", false, 0);
+	parses("yesterday", false, 0);
+}
+
 static void test_json(void)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -202,5 +253,6 @@ int main(void)
 	test_ignore();
 	test_names();
 	test_time();
+	test_time_parse();
 	return done_testing();
 }
