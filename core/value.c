@@ -1,6 +1,7 @@
 #include "value.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,16 +68,23 @@ bool fs_parse_int64(const char *s, size_t len, int64_t *out)
 	return true;
 }
 
-/* [-+]?(digits[.digits?]|.digits)([eE][-+]?digits)?, or what strtod takes (inf, nan). */
-static bool is_float(const char *s, size_t len)
+/*
+ * [-+]?(digits[.digits?]|.digits)([eE][-+]?digits)?, or what strtod takes
+ * (inf, nan). *big: a number that might not fit a float32 (an exponent, or
+ * 39 digits or more before the point): the caller checks its range.
+ */
+static bool is_float(const char *s, size_t len, bool *big)
 {
 	size_t i = 0, d = 0;
 	char buf[64], *end;
 
+	*big = false;
 	if (i < len && (s[i] == '-' || s[i] == '+'))
 		i++;
 	while (i < len && s[i] >= '0' && s[i] <= '9')
 		i++, d++;
+	if (d >= 39)
+		*big = true;
 	if (i < len && s[i] == '.') {
 		i++;
 		while (i < len && s[i] >= '0' && s[i] <= '9')
@@ -84,6 +92,7 @@ static bool is_float(const char *s, size_t len)
 	}
 	if (d && i < len && (s[i] == 'e' || s[i] == 'E')) {
 		size_t e = 0;
+		*big = true;
 		i++;
 		if (i < len && (s[i] == '-' || s[i] == '+'))
 			i++;
@@ -104,6 +113,17 @@ static bool is_float(const char *s, size_t len)
 	return end == buf + len && len && !strpbrk(buf, "xXpP");
 }
 
+/* A number written with an exponent or many digits: is it finite in type t? */
+static bool float_fits(enum fs_type t, const char *s, size_t len)
+{
+	char *buf = xstrndup(s, len);
+	double v = strtod(buf, NULL);
+	bool fits = isfinite(v) && (t == FS_T_FLOAT64 || fabs(v) <= FLT_MAX);
+
+	free(buf);
+	return fits;
+}
+
 bool fs_value_parse(enum fs_type t, const char *s, size_t len, int64_t *iv)
 {
 	switch (t) {
@@ -112,8 +132,10 @@ bool fs_value_parse(enum fs_type t, const char *s, size_t len, int64_t *iv)
 	case FS_T_INT64:
 		return fs_parse_int64(s, len, iv);
 	case FS_T_FLOAT32:
-	case FS_T_FLOAT64:
-		return is_float(s, len);
+	case FS_T_FLOAT64: {
+		bool big;
+		return is_float(s, len, &big) && (!big || float_fits(t, s, len));
+	}
 	case FS_T_STRING:
 		return true;
 	case FS_T_BOOL:

@@ -175,6 +175,33 @@ static void parses(const char *s, bool good, int64_t want)
 		ok(!got, "time parse: '%s' is refused", s);
 }
 
+static void fits(enum fs_type t, const char *s, bool want)
+{
+	int64_t iv;
+
+	ok(fs_value_parse(t, s, strlen(s), &iv) == want, "value: '%s' %s a %s", s,
+	   want ? "is" : "is not", fs_type_name(t));
+}
+
+static void test_float_range(void)
+{
+	static const char forty[] = "1000000000000000000000000000000000000000";
+
+	fits(FS_T_FLOAT32, "0.5", true);
+	fits(FS_T_FLOAT32, "3.4e38", true);
+	fits(FS_T_FLOAT32, "-3.4e38", true);
+	fits(FS_T_FLOAT32, "1e39", false);
+	fits(FS_T_FLOAT32, "-1E+39", false);
+	fits(FS_T_FLOAT32, forty, false);
+	fits(FS_T_FLOAT64, forty, true);
+	fits(FS_T_FLOAT64, "1e308", true);
+	fits(FS_T_FLOAT64, "1e309", false);
+	fits(FS_T_FLOAT64, "1e-400", true); /* underflows to 0: still a number */
+	fits(FS_T_FLOAT64, "inf", true);    /* spelled out: kept, written as null in JSON */
+	fits(FS_T_FLOAT64, "1e", false);
+	fits(FS_T_FLOAT64, "0x10", false);
+}
+
 static void test_time_parse(void)
 {
 	const int64_t t = 1714557600LL * 1000000; /* 2024-05-01T10:00:00Z */
@@ -254,5 +281,6 @@ int main(void)
 	test_names();
 	test_time();
 	test_time_parse();
+	test_float_range();
 	return done_testing();
 }
