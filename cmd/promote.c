@@ -8,7 +8,27 @@
 #include "models.h"
 #include "parse-options.h"
 #include "timeutil.h"
+#include "util.h"
 #include "banned.h"
+
+/* The model.promoted webhooks of one transition. */
+static void post_promoted(struct fs_ctx *ctx, const char *model, int version, const char *from,
+			  const char *to, const char *author, const char *reason, bool forced)
+{
+	json_t *v = NULL;
+	char when[FS_TIME_BUFSZ];
+
+	fs_time_format(when, (int64_t)time(NULL));
+	fs_model_get(ctx->repo->registry, model, version, &v);
+	fire_webhooks(ctx->repo->config, "model.promoted",
+		      json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s*, s:b, s:{s:O, s:O}}", "model",
+				model, "version", version, "from_stage", from, "to_stage", to,
+				"author", author, "time", when, "reason", reason, "forced", forced,
+				"artifact", "uri",
+				json_object_get(json_object_get(v, "artifact"), "uri"), "sha256",
+				json_object_get(json_object_get(v, "artifact"), "sha256")));
+	json_decref(v);
+}
 
 int cmd_promote(int argc, const char **argv, struct fs_ctx *ctx)
 {
@@ -80,9 +100,10 @@ int cmd_promote(int argc, const char **argv, struct fs_ctx *ctx)
 		goto done;
 	}
 	if (rc == FS_EINVALID) {
-		rc = die_last_error();
-		rc = EXIT_USAGE;
-		goto done;
+		/* the stage was checked above: only bad usage gets here */
+		json_decref(res);
+		free(author);
+		usage_error(usage, options, "%s", fs_error_last());
 	}
 	if (rc) {
 		rc = die_last_error();
@@ -101,20 +122,14 @@ int cmd_promote(int argc, const char **argv, struct fs_ctx *ctx)
 			       (long long)json_integer_value(a), o.stage);
 	}
 	fflush(stdout);
-	{
-		json_t *v = NULL;
-		char when[FS_TIME_BUFSZ];
-		fs_time_format(when, (int64_t)time(NULL));
-		fs_model_get(ctx->repo->registry, o.model, o.version, &v);
-		fire_webhooks(ctx->repo->config, "model.promoted",
-			      json_pack("{s:s, s:i, s:O, s:s, s:s, s:s, s:s*, s:b, s:{s:O, s:O}}",
-					"model", o.model, "version", o.version, "from_stage",
-					json_object_get(res, "from"), "to_stage", o.stage, "author",
-					author, "time", when, "reason", o.reason, "forced",
-					json_is_true(json_object_get(res, "forced")), "artifact", "uri",
-					json_object_get(json_object_get(v, "artifact"), "uri"), "sha256",
-					json_object_get(json_object_get(v, "artifact"), "sha256")));
-		json_decref(v);
+	post_promoted(ctx, o.model, o.version, json_string_value(json_object_get(res, "from")),
+		      o.stage, author, o.reason, json_is_true(json_object_get(res, "forced")));
+	/* then the versions it moved out, each its own transition */
+	json_array_foreach(json_object_get(res, "archived"), i, u) {
+		int version = (int)json_integer_value(u);
+		char *why = xstrfmt("replaced in %s by version %d", o.stage, o.version);
+		post_promoted(ctx, o.model, version, o.stage, "archived", author, why, false);
+		free(why);
 	}
 	rc = 0;
 done:

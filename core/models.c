@@ -8,6 +8,8 @@
 
 #include "artifact.h"
 #include "error.h"
+#include "lock.h"
+#include "strbuf.h"
 #include "timeutil.h"
 #include "util.h"
 #include "banned.h"
@@ -29,6 +31,93 @@ static json_t *loads(const char *text)
 static char *dumps(const json_t *j)
 {
 	return json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+static int real_digits(double d)
+{
+	char buf[FS_REAL_BUFSZ];
+	int p;
+
+	for (p = 1; p < 17; p++) {
+		snprintf(buf, sizeof(buf), "%.*g", p, d);
+		if (strtod(buf, NULL) == d)
+			return p;
+	}
+	return 17;
+}
+
+const char *fs_real_format(char buf[FS_REAL_BUFSZ], double d)
+{
+	snprintf(buf, FS_REAL_BUFSZ, "%.*g", real_digits(d), d);
+	return buf;
+}
+
+/* A scalar as jansson writes it; a real with the fewest digits that read back as it. */
+static void dump_scalar(struct strbuf *sb, const json_t *j)
+{
+	size_t flags = JSON_ENCODE_ANY;
+	char *text;
+
+	if (json_is_real(j))
+		flags |= JSON_REAL_PRECISION(real_digits(json_real_value(j)));
+	text = json_dumps(j, flags);
+	sb_adds(sb, text ? text : "null");
+	free(text);
+}
+
+static void dump_newline(struct strbuf *sb, int indent, int depth)
+{
+	if (indent)
+		sb_addf(sb, "\n%*s", indent * depth, "");
+}
+
+/* jansson's layout (JSON_INDENT(indent), or JSON_COMPACT for 0), insertion order */
+static void dump(struct strbuf *sb, const json_t *j, int indent, int depth)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (json_is_object(j) && json_object_size(j)) {
+		sb_addc(sb, '{');
+		i = 0;
+		json_object_foreach((json_t *)j, key, v) {
+			json_t *k = json_string(key);
+			if (i++)
+				sb_addc(sb, ',');
+			dump_newline(sb, indent, depth + 1);
+			dump_scalar(sb, k);
+			json_decref(k);
+			sb_adds(sb, indent ? ": " : ":");
+			dump(sb, v, indent, depth + 1);
+		}
+		dump_newline(sb, indent, depth);
+		sb_addc(sb, '}');
+	} else if (json_is_array(j) && json_array_size(j)) {
+		sb_addc(sb, '[');
+		json_array_foreach(j, i, v) {
+			if (i)
+				sb_addc(sb, ',');
+			dump_newline(sb, indent, depth + 1);
+			dump(sb, v, indent, depth + 1);
+		}
+		dump_newline(sb, indent, depth);
+		sb_addc(sb, ']');
+	} else if (json_is_object(j)) {
+		sb_adds(sb, "{}");
+	} else if (json_is_array(j)) {
+		sb_adds(sb, "[]");
+	} else {
+		dump_scalar(sb, j);
+	}
+}
+
+char *fs_json_dumps(const json_t *j, int indent)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	dump(&sb, j, indent, 0);
+	return sb_detach(&sb);
 }
 
 #define VERSION_COLUMNS                                                                          \
@@ -266,7 +355,7 @@ int fs_model_register(struct fs_repo *repo, const struct fs_register_opts *o, js
 	json_t *lin = NULL;
 	sqlite3_stmt *st = NULL;
 	char *metrics = NULL, *params = NULL, *tags = NULL, *lins = NULL;
-	int64_t now = (int64_t)time(NULL);
+	int64_t now;
 	int version = 0, rc;
 
 	*out = NULL;
@@ -292,6 +381,12 @@ int fs_model_register(struct fs_repo *repo, const struct fs_register_opts *o, js
 		rc = db_fail(db, "cannot start transaction");
 		goto done;
 	}
+	/*
+	 * The clock is read once the write lock is held, not before the
+	 * (possibly long) download: versions are numbered in this same
+	 * order, so a later version never has an earlier creation time.
+	 */
+	now = (int64_t)time(NULL);
 	if (sqlite3_prepare_v2(db,
 			       "INSERT INTO model_versions(" VERSION_COLUMNS ")"
 			       " SELECT ?1, COALESCE(MAX(version), 0) + 1, 'none', ?2, ?3, ?4, ?5, ?6, ?7,"
@@ -393,13 +488,15 @@ static void check_gates(const json_t *model_spec, const json_t *version, const c
 	}
 	json_object_foreach(metrics, name, expr) {
 		json_t *v = json_object_get(have, name);
+		char value[FS_REAL_BUFSZ];
 		double threshold;
 		if (!json_is_number(v))
 			json_array_append_new(unmet, json_sprintf("metric '%s': missing (requires %s)",
 								 name, json_string_value(expr)));
 		else if (!gate_holds(json_number_value(v), json_string_value(expr), &threshold))
-			json_array_append_new(unmet, json_sprintf("metric '%s': %g does not satisfy %s",
-								 name, json_number_value(v),
+			json_array_append_new(unmet, json_sprintf("metric '%s': %s does not satisfy %s",
+								 name,
+								 fs_real_format(value, json_number_value(v)),
 								 json_string_value(expr)));
 	}
 }
@@ -441,15 +538,37 @@ static void check_skew(const struct fs_defs *defs, const json_t *version, json_t
 	}
 }
 
+/*
+ * Promotions into production take the lock `fs apply` holds from reading
+ * the registry to writing it (<registry>.lock, as in apply.c): apply's
+ * production guard judges which versions are in production, and a
+ * promotion landing between its check and its write would lose the
+ * features it was trained on.
+ */
+static int lock_against_apply(struct fs_repo *repo, struct fs_lock **out)
+{
+	char *path = xstrfmt("%s.lock", fs_registry_path(repo->registry));
+	int rc = fs_lock_acquire(out, path, true);
+
+	free(path);
+	return rc;
+}
+
+static bool is_guarded(const char *stage)
+{
+	return !strcmp(stage, "production") || !strcmp(stage, "staging");
+}
+
 int fs_model_promote(struct fs_repo *repo, const struct fs_promote_opts *o, json_t **out)
 {
 	sqlite3 *db = fs_registry_db(repo->registry);
 	struct fs_defs defs = { 0 };
+	struct fs_lock *lock = NULL;
 	const struct fs_object *model;
 	json_t *version = NULL, *unmet = json_array(), *archived = json_array();
 	sqlite3_stmt *st = NULL;
 	const char *from;
-	int64_t now = (int64_t)time(NULL);
+	int64_t now;
 	int rc;
 
 	*out = NULL;
@@ -459,13 +578,17 @@ int fs_model_promote(struct fs_repo *repo, const struct fs_promote_opts *o, json
 		rc = FS_EINVALID;
 		goto done;
 	}
-	if ((rc = fs_registry_load(repo->registry, &defs)))
+	if (!strcmp(o->stage, "production") && (rc = lock_against_apply(repo, &lock)))
 		goto done;
-	model = fs_defs_find(&defs, FS_KIND_MODEL, o->model);
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
 		rc = db_fail(db, "cannot start transaction");
 		goto done;
 	}
+	now = (int64_t)time(NULL);
+	/* the definitions are read inside the transaction: gates and skew judge the latest apply */
+	if ((rc = fs_registry_load(repo->registry, &defs)))
+		goto rollback;
+	model = fs_defs_find(&defs, FS_KIND_MODEL, o->model);
 	if ((rc = fs_model_get(repo->registry, o->model, o->version, &version)))
 		goto rollback;
 	from = json_string_value(json_object_get(version, "stage"));
@@ -474,6 +597,17 @@ int fs_model_promote(struct fs_repo *repo, const struct fs_promote_opts *o, json
 			     o->stage);
 		rc = FS_EEXISTS;
 		goto rollback;
+	}
+	if (!model && is_guarded(o->stage)) {
+		/* no definition, no gates to check: that is not a pass */
+		if (!o->force) {
+			fs_error_set("model '%s': its definition is not applied, so its promotion gates cannot be checked; apply it with 'fs apply', or use --force",
+				     o->model);
+			rc = FS_ENOTFOUND;
+			goto rollback;
+		}
+		json_array_append_new(unmet, json_sprintf("definition: model '%s' is not applied, its gates were not checked",
+							 o->model));
 	}
 	if (model)
 		check_gates(model->spec, version, o->stage, unmet);
@@ -484,8 +618,11 @@ int fs_model_promote(struct fs_repo *repo, const struct fs_promote_opts *o, json
 		rc = FS_EGATE;
 		goto rollback;
 	}
-	if ((!strcmp(o->stage, "production") || !strcmp(o->stage, "staging")) && !o->keep_existing) {
+	if (is_guarded(o->stage) && !o->keep_existing) {
 		sqlite3_stmt *q;
+		char *why;
+		size_t i;
+		json_t *a;
 		if (sqlite3_prepare_v2(db,
 				       "UPDATE model_versions SET stage = 'archived' WHERE model = ?"
 				       " AND stage = ? AND version != ? RETURNING version",
@@ -499,20 +636,15 @@ int fs_model_promote(struct fs_repo *repo, const struct fs_promote_opts *o, json
 		while (sqlite3_step(q) == SQLITE_ROW)
 			json_array_append_new(archived, json_integer(sqlite3_column_int(q, 0)));
 		sqlite3_finalize(q);
-		{
-			size_t i;
-			json_t *a;
-			char *why = xstrfmt("replaced in %s by version %d", o->stage, o->version);
-			json_array_foreach(archived, i, a) {
-				if ((rc = record_transition(db, o->model, (int)json_integer_value(a),
-							    o->stage, "archived", now, o->author, why,
-							    false))) {
-					free(why);
-					goto rollback;
-				}
+		why = xstrfmt("replaced in %s by version %d", o->stage, o->version);
+		json_array_foreach(archived, i, a) {
+			if ((rc = record_transition(db, o->model, (int)json_integer_value(a), o->stage,
+						    "archived", now, o->author, why, false))) {
+				free(why);
+				goto rollback;
 			}
-			free(why);
 		}
+		free(why);
 	}
 	if (sqlite3_prepare_v2(db, "UPDATE model_versions SET stage = ? WHERE model = ? AND version = ?",
 			       -1, &st, NULL) != SQLITE_OK) {
@@ -546,10 +678,60 @@ done:
 	json_decref(unmet);
 	json_decref(archived);
 	fs_defs_release(&defs);
+	fs_lock_release(lock);
 	return rc;
 }
 
 /* ---- history ---- */
+
+int fs_model_known(struct fs_registry *reg, const char *model)
+{
+	sqlite3 *db = fs_registry_db(reg);
+	struct fs_defs defs = { 0 };
+	sqlite3_stmt *st = NULL;
+	json_t *names = json_array(), *name;
+	const char **cands = NULL;
+	const char *hint;
+	size_t i;
+	int rc;
+
+	if ((rc = fs_registry_load(reg, &defs)))
+		goto done;
+	for (i = 0; i < defs.n; i++)
+		if (defs.objs[i].kind == FS_KIND_MODEL)
+			json_array_append_new(names, json_string(defs.objs[i].name));
+	if (sqlite3_prepare_v2(db, "SELECT DISTINCT model FROM model_versions", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		rc = db_fail(db, "cannot read model versions");
+		goto done;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(names, json_string((const char *)sqlite3_column_text(st, 0)));
+	if (rc != SQLITE_DONE) {
+		rc = db_fail(db, "cannot read model versions");
+		goto done;
+	}
+	rc = 0;
+	cands = xcalloc(json_array_size(names) + 1, sizeof(*cands));
+	json_array_foreach(names, i, name) {
+		cands[i] = json_string_value(name);
+		if (!strcmp(cands[i], model))
+			goto done;
+	}
+	hint = fs_suggest(model, cands, json_array_size(names));
+	if (hint)
+		fs_error_set("unknown model '%s' (did you mean '%s'?)", model, hint);
+	else
+		fs_error_set("unknown model '%s': no model of that name is defined or has versions",
+			     model);
+	rc = FS_ENOTFOUND;
+done:
+	sqlite3_finalize(st);
+	free(cands);
+	json_decref(names);
+	fs_defs_release(&defs);
+	return rc;
+}
 
 int fs_models_log(struct fs_registry *reg, const char *model, json_t **out)
 {

@@ -57,12 +57,22 @@ struct fs_promote_opts {
 /*
  * Move a version to a stage. Checks the model's promotion gates (from
  * stages, metric thresholds) and, into production, the skew guard (every
- * feature trained on still registered with its type, in an online view).
+ * feature trained on still registered with its type, in an online view),
+ * against the definitions as they are inside the write transaction. Into
+ * staging or production, a model whose definition is not applied is
+ * FS_ENOTFOUND unless forced (then an unmet condition). Into production it
+ * waits for a running `fs apply` (see fs_apply_run's production guard).
  * Unmet and not forced: FS_EGATE, *out = {"unmet": [...]} and nothing
  * changes. Otherwise *out = {"model", "version", "from", "to", "forced",
  * "unmet" (what --force overrode), "archived": [versions moved out]}.
  */
 int fs_model_promote(struct fs_repo *repo, const struct fs_promote_opts *opts, json_t **out);
+
+/*
+ * 0 when model is defined in the registry or has versions; otherwise
+ * FS_ENOTFOUND, the message suggesting a close name.
+ */
+int fs_model_known(struct fs_registry *reg, const char *model);
 
 /* Versions of model (or of every model when NULL), oldest first. */
 int fs_models_list(struct fs_registry *reg, const char *model, json_t **out);
@@ -76,5 +86,18 @@ int fs_models_at(struct fs_registry *reg, const char *model, int64_t t, json_t *
  * "version", "stage", "features": [...]}], archived versions left out.
  */
 int fs_models_using_view(struct fs_registry *reg, const char *view, json_t **out);
+
+/*
+ * Numbers for people and for JSON: metrics are doubles, and what a user
+ * typed (0.85) should come back as typed, not as 0.84999999999999998.
+ * fs_real_format: d as the shortest "%g" text that reads back as d (and
+ * 0.7999999 is not rounded to 0.8). fs_json_dumps: j laid out as
+ * json_dumps(j, JSON_INDENT(indent)) does (JSON_COMPACT for 0), keys in
+ * insertion order, each real with the fewest digits that read back as it;
+ * the caller frees the text.
+ */
+#define FS_REAL_BUFSZ 32
+const char *fs_real_format(char buf[FS_REAL_BUFSZ], double d);
+char *fs_json_dumps(const json_t *j, int indent);
 
 #endif

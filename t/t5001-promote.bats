@@ -288,3 +288,148 @@ stages() {
     [[ "$stderr" == *"skew: feature 'driver_hourly_stats:acc_rate' is no longer registered"* ]]
     assert_equal "$(stage_of 1)" "staging"
 }
+
+# Drop the `kind: model` document of eta from the definitions.
+delete_model_definition() {
+    python3 - features/driver.yaml <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+i = s.index("---\nkind: model\n")
+open(p, "w").write(s[:i])
+PY
+}
+
+# Replace eta's promotion gates by the YAML in $1 (indented under promotion:).
+set_gates() {
+    GATES=$1 python3 - features/driver.yaml <<'PY'
+import os, sys
+p = sys.argv[1]
+s = open(p).read()
+i = s.index("promotion:\n")
+open(p, "w").write(s[:i] + "promotion:\n" + os.environ["GATES"])
+PY
+}
+
+@test "promote: a model whose definition was deleted is refused into staging and production" {
+    models_repo
+    register_eta --metric auc=0.1 >/dev/null
+    delete_model_definition
+    fs apply -q
+    run -0 fs ls model --json
+    assert_equal "$(jq -c '[.objects[] | select(.name == "eta")]' <<<"$output")" "[]"
+    local log
+    log=$(fs models log eta --json)
+    for stage in staging production; do
+        run -128 --separate-stderr fs promote eta 1 $stage
+        assert_output ""
+        assert_equal "$stderr" "fatal: model 'eta': its definition is not applied, so its promotion gates cannot be checked; apply it with 'fs apply', or use --force"
+    done
+    assert_equal "$(stage_of 1)" "none"
+    assert_equal "$(fs models log eta --json)" "$log"
+    # leaving service is always allowed
+    run -0 --separate-stderr fs promote eta 1 archived
+    assert_equal "$stderr" ""
+    assert_equal "$(stage_of 1)" "archived"
+    run -0 fs promote eta 1 none
+    assert_equal "$(stage_of 1)" "none"
+}
+
+@test "promote: --force promotes a model whose definition was deleted, recorded as forced" {
+    models_repo
+    register_eta --metric auc=0.1 >/dev/null
+    delete_model_definition
+    fs apply -q
+    run -0 --separate-stderr fs promote eta 1 staging --force --json
+    assert_equal "$(jq -c '[.from, .to, .forced, .unmet]' <<<"$output")" \
+        "[\"none\",\"staging\",true,[\"definition: model 'eta' is not applied, its gates were not checked\"]]"
+    assert_equal "$stderr" "warning: forced past: definition: model 'eta' is not applied, its gates were not checked"
+    assert_equal "$(stage_of 1)" "staging"
+    run -0 fs models log eta --json
+    assert_equal "$(jq -c '.transitions[-1] | [.from, .to, .forced]' <<<"$output")" '["none","staging",true]'
+}
+
+@test "promote: gate operators > < <= == at their boundaries" {
+    models_repo
+    set_gates '  staging:
+    metrics: {auc: "> 0.80", mae: "< 2", rmse: "<= 4.5", k: "== 3"}
+'
+    fs apply -q
+    # every gate exactly at its boundary or just past it on the wrong side
+    register_eta --metric auc=0.80 --metric mae=2 --metric rmse=4.5000001 --metric k=3.0000001 >/dev/null
+    run -1 --separate-stderr fs promote eta 1 staging
+    assert_equal "$stderr" "error: promotion of model 'eta' version 1 to staging refused:
+  - metric 'auc': 0.8 does not satisfy > 0.80
+  - metric 'k': 3.0000001 does not satisfy == 3
+  - metric 'mae': 2 does not satisfy < 2
+  - metric 'rmse': 4.5000001 does not satisfy <= 4.5
+hint: fix the causes, or use --force (recorded in 'fs models log')"
+    assert_equal "$(stage_of 1)" "none"
+    # just below for == is unmet too
+    register_eta --metric auc=0.9 --metric mae=1 --metric rmse=1 --metric k=2.9999999 >/dev/null
+    run -1 --separate-stderr fs promote eta 2 staging --json
+    assert_equal "$(jq -c .unmet <<<"$output")" "[\"metric 'k': 2.9999999 does not satisfy == 3\"]"
+    # every gate met at (or just inside) its boundary
+    register_eta --metric auc=0.8000001 --metric mae=1.9999999 --metric rmse=4.5 --metric k=3 >/dev/null
+    run -0 --separate-stderr fs promote eta 3 staging --json
+    assert_equal "$(jq -c '[.to, .forced, .unmet]' <<<"$output")" '["staging",false,[]]'
+    assert_equal "$stderr" ""
+    assert_equal "$(stage_of 3)" "staging"
+}
+
+@test "promote: a gate failure prints the metric with every digit it has" {
+    models_repo
+    register_eta --metric auc=0.7999999 >/dev/null
+    register_eta --metric auc=0.30000000000000004 >/dev/null
+    fs promote eta 1 staging --keep-existing >/dev/null
+    fs promote eta 2 staging --keep-existing >/dev/null
+    run -1 --separate-stderr fs promote eta 1 production
+    [[ "$stderr" == *"  - metric 'auc': 0.7999999 does not satisfy >= 0.80"* ]]
+    run -1 --separate-stderr fs promote eta 2 production
+    [[ "$stderr" == *"  - metric 'auc': 0.30000000000000004 does not satisfy >= 0.80"* ]]
+}
+
+@test "promote: the skew guard refuses production when the trained-on view was deleted" {
+    models_repo
+    register_eta --metric auc=0.9 >/dev/null
+    fs promote eta 1 staging >/dev/null
+    # the service now reads a renamed copy; driver_hourly_stats is gone
+    sed -i 's/^name: driver_hourly_stats$/name: driver_stats_v2/; s/  - driver_hourly_stats: /  - driver_stats_v2: /' features/driver.yaml
+    fs apply -q
+    run -0 fs ls feature_view --json
+    assert_equal "$(jq -c '[.objects[].name]' <<<"$output")" '["driver_stats_v2"]'
+    run -1 --separate-stderr fs promote eta 1 production
+    [[ "$stderr" == *"  - skew: feature_view 'driver_hourly_stats' is no longer registered"* ]]
+    assert_equal "$(stage_of 1)" "staging"
+    run -0 --separate-stderr fs promote eta 1 production --force --reason "view renamed"
+    [[ "$stderr" == *"warning: forced past: skew: feature_view 'driver_hourly_stats' is no longer registered"* ]]
+    assert_equal "$(stage_of 1)" "production"
+    run -0 fs models log eta --json
+    assert_equal "$(jq -c '.transitions[-1] | [.from, .to, .reason, .forced]' <<<"$output")" \
+        '["staging","production","view renamed",true]'
+}
+
+@test "promote: into production waits for a running apply (the apply lock)" {
+    models_repo
+    register_eta --metric auc=0.9 >/dev/null
+    fs promote eta 1 staging >/dev/null
+    # hold the lock fs apply holds from reading the registry to writing it
+    flock .fs/registry.db.lock sleep 2 &
+    track_pid $!
+    sleep 0.3
+    local t0 t1
+    t0=$(date +%s.%N)
+    run -0 fs promote eta 1 production
+    t1=$(date +%s.%N)
+    python3 -c "import sys; sys.exit(0 if $t1 - $t0 >= 1.2 else 1)"
+    assert_equal "$(stage_of 1)" "production"
+    # staging does not wait
+    register_eta --metric auc=0.9 >/dev/null
+    flock .fs/registry.db.lock sleep 2 &
+    track_pid $!
+    sleep 0.3
+    t0=$(date +%s.%N)
+    run -0 fs promote eta 2 staging
+    t1=$(date +%s.%N)
+    python3 -c "import sys; sys.exit(0 if $t1 - $t0 < 1.2 else 1)"
+}
