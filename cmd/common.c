@@ -6,6 +6,7 @@
 #include "builtin.h"
 #include "duration.h"
 #include "error.h"
+#include "models.h"
 #include "util.h"
 #include "webhook.h"
 #include "banned.h"
@@ -60,8 +61,12 @@ int die_diags(struct fs_diags *diags, const char *what)
 
 void print_json(json_t *j)
 {
-	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	/* reals as the shortest text that reads back the same: 0.85, not 0.84999999999999998 */
+	char *text = fs_json_dumps(j, 2);
+
+	fputs(text, stdout);
 	fputc('\n', stdout);
+	free(text);
 	json_decref(j);
 }
 

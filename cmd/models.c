@@ -20,8 +20,10 @@ static void print_version(const json_t *v)
 	       json_string_value(json_object_get(v, "stage")),
 	       json_string_value(json_object_get(v, "created_at")),
 	       json_string_value(json_object_get(json_object_get(v, "artifact"), "sha256")));
-	json_object_foreach(metrics, k, m)
-		printf(" %s=%g", k, json_number_value(m));
+	json_object_foreach(metrics, k, m) {
+		char num[FS_REAL_BUFSZ];
+		printf(" %s=%s", k, fs_real_format(num, json_number_value(m)));
+	}
 	putchar('\n');
 }
 
@@ -39,7 +41,8 @@ static int models_log(int argc, const char **argv, struct fs_ctx *ctx)
 	argc = parse_options(argc, argv, options, usage);
 	if (argc != 1)
 		usage_error(usage, options, "expected one model name");
-	if (fs_models_log(ctx->repo->registry, argv[0], &log))
+	if (fs_model_known(ctx->repo->registry, argv[0]) ||
+	    fs_models_log(ctx->repo->registry, argv[0], &log))
 		return die_last_error();
 	if (json) {
 		print_json(json_pack("{s:s, s:o}", "model", argv[0], "transitions", log));
@@ -92,7 +95,8 @@ int cmd_models(int argc, const char **argv, struct fs_ctx *ctx)
 			usage_error(usage, options, "--at needs a model name");
 		if (fs_time_parse_arg(at, (int64_t)time(NULL), &us))
 			usage_error(usage, options, "%s", fs_error_last());
-		if (fs_models_at(ctx->repo->registry, argv[0], us / FS_USEC, &stages))
+		if (fs_model_known(ctx->repo->registry, argv[0]) ||
+		    fs_models_at(ctx->repo->registry, argv[0], us / FS_USEC, &stages))
 			return die_last_error();
 		if (json) {
 			char when[FS_TIME_BUFSZ];
@@ -113,7 +117,8 @@ int cmd_models(int argc, const char **argv, struct fs_ctx *ctx)
 		json_decref(stages);
 		return 0;
 	}
-	if (fs_models_list(ctx->repo->registry, argc ? argv[0] : NULL, &list))
+	if ((argc && fs_model_known(ctx->repo->registry, argv[0])) ||
+	    fs_models_list(ctx->repo->registry, argc ? argv[0] : NULL, &list))
 		return die_last_error();
 	if (json) {
 		print_json(json_pack("{s:o}", "versions", list));

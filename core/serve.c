@@ -425,7 +425,8 @@ static int model(struct fs_serve_env *env, const char *path, struct strbuf *out)
 		snprintf(msg, sizeof(msg), "no model version for '%s' (expected /models/NAME/STAGE)", rest);
 		return fail(out, 404, msg);
 	}
-	text = json_dumps(v, JSON_COMPACT);
+	/* metrics as the shortest text that reads back the same */
+	text = fs_json_dumps(v, 0);
 	sb_reset(out);
 	sb_adds(out, text);
 	free(text);

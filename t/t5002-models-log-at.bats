@@ -23,8 +23,6 @@ now_rfc3339() { date -u +%Y-%m-%dT%H:%M:%SZ; }
     assert_line -n 1 --regexp "^eta +v2 +staging +[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z sha256:$sum2\$"
     run -0 fs models eta
     assert_equal "${#lines[@]}" 2
-    run -0 fs models nosuch
-    assert_output ""
 }
 
 @test "models: no versions prints nothing" {
@@ -159,4 +157,82 @@ now_rfc3339() { date -u +%Y-%m-%dT%H:%M:%SZ; }
     run -129 fs models eta --at 2024-13-45
     run -129 fs models --at now
     run -129 fs models eta --at
+}
+
+@test "models: an unknown model is fatal, with a suggestion when a name is close" {
+    models_repo
+    run -128 --separate-stderr fs models log nosuch
+    assert_output ""
+    assert_equal "$stderr" "fatal: unknown model 'nosuch': no model of that name is defined or has versions"
+    run -128 --separate-stderr fs models nosuch --at now
+    assert_output ""
+    assert_equal "$stderr" "fatal: unknown model 'nosuch': no model of that name is defined or has versions"
+    run -128 --separate-stderr fs models nosuch --json
+    assert_output ""
+    assert_equal "$stderr" "fatal: unknown model 'nosuch': no model of that name is defined or has versions"
+    run -128 --separate-stderr fs models log ets
+    assert_equal "$stderr" "fatal: unknown model 'ets' (did you mean 'eta'?)"
+    run -128 --separate-stderr fs models ets --at now
+    assert_equal "$stderr" "fatal: unknown model 'ets' (did you mean 'eta'?)"
+}
+
+@test "models: a defined model without versions, or versions without a definition, is known" {
+    models_repo
+    run -0 --separate-stderr fs models log eta
+    assert_output ""
+    assert_equal "$stderr" ""
+    run -0 fs models eta --at now --json
+    assert_equal "$(jq -c .stages <<<"$output")" '{"none":[],"staging":[],"production":[],"archived":[]}'
+    register_eta >/dev/null
+    # the definition deleted: its versions keep the name known
+    python3 -c 'import sys
+p = "features/driver.yaml"; s = open(p).read()
+open(p, "w").write(s[:s.index("---\nkind: model\n")])'
+    fs apply -q
+    run -0 fs models log eta --json
+    assert_equal "$(jq -c '[.transitions[] | .to]' <<<"$output")" '["none"]'
+    run -0 fs models eta --at now --json
+    assert_equal "$(jq -c .stages.none <<<"$output")" '[1]'
+    run -128 --separate-stderr fs models log etb
+    assert_equal "$stderr" "fatal: unknown model 'etb' (did you mean 'eta'?)"
+}
+
+@test "models --json: metrics print as the shortest text that reads back the same" {
+    models_repo
+    register_eta --metric auc=0.85 --metric rmse=0.1 --metric p=0.30000000000000004 --metric n=3 >/dev/null
+    run -0 fs models eta --json
+    [[ "$output" == *'"auc": 0.85,'* ]]
+    [[ "$output" == *'"rmse": 0.1'* ]]
+    [[ "$output" == *'"p": 0.30000000000000004,'* ]]
+    [[ "$output" != *"0.8499999"* ]]
+    # every number reads back as what was registered
+    assert_equal "$(python3 -c 'import json, sys; m = json.load(sys.stdin)["versions"][0]["metrics"]
+print(m["auc"] == 0.85, m["p"] == 0.1 + 0.2, m["n"] == 3.0)' <<<"$output")" "True True True"
+    run -0 fs register-model eta --artifact fs.yaml --metric auc=0.85 --json
+    [[ "$output" == *'"auc": 0.85'* ]]
+    [[ "$output" != *"0.8499999"* ]]
+    # the text form too
+    run -0 fs models eta
+    [[ "${lines[0]}" == *" auc=0.85 n=3 p=0.30000000000000004 rmse=0.1" ]]
+    # and the documented example is what fs prints
+    grep -q '"metrics": {"auc": 0.85}' "$FS_SOURCE_ROOT/Documentation/fs-models.adoc"
+    ! grep -q '0\.8499' "$FS_SOURCE_ROOT/Documentation/fs-models.adoc"
+}
+
+@test "models: serve-lite's /models/NAME/STAGE prints metrics as registered" {
+    models_repo
+    register_eta --metric auc=0.85 --metric p=0.30000000000000004 >/dev/null
+    fs promote eta 1 staging >/dev/null
+    "$FS" serve-lite --port 0 > serve.out 2> serve.err &
+    track_pid $!
+    local port i
+    for i in $(seq 100); do
+        port=$(sed -n 's|^fs serve-lite listening on http://.*:\([0-9][0-9]*\)$|\1|p' serve.out)
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    [ -n "$port" ]
+    run -0 curl -sf "http://127.0.0.1:$port/models/eta/staging"
+    [[ "$output" == *'"metrics":{"auc":0.85,"p":0.30000000000000004}'* ]]
+    assert_equal "$(jq -c '[.version, .stage]' <<<"$output")" '[1,"staging"]'
 }
