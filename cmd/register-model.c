@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,7 +11,20 @@
 #include "parse-options.h"
 #include "banned.h"
 
-/* K=V arguments into a JSON object: numbers for metrics, strings otherwise. */
+static bool has_outer_space(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n && (isspace((unsigned char)s[0]) || isspace((unsigned char)s[n - 1]));
+}
+
+/*
+ * K=V arguments into a JSON object: numbers for metrics, strings otherwise.
+ * Keys and values are taken as written: surrounding whitespace, a key given
+ * twice, and for metrics anything but a finite decimal number (no hex, inf
+ * or nan) are usage errors. A metric too small for a double (1e-400) is
+ * what strtod makes of it, 0 or a subnormal: still the nearest number.
+ */
 static json_t *kv_object(const struct opt_list *l, bool numbers, const char *what,
 			 const char *const *usage, const struct option *options)
 {
@@ -24,11 +38,20 @@ static json_t *kv_object(const struct opt_list *l, bool numbers, const char *wha
 
 		if (parse_kv(l->items[i], &key, &value))
 			usage_error(usage, options, "--%s takes KEY=VALUE, not '%s'", what, l->items[i]);
+		if (has_outer_space(key) || has_outer_space(value))
+			usage_error(usage, options, "%s '%s': leading or trailing whitespace in '%s'",
+				    what, key, l->items[i]);
+		if (json_object_get(obj, key))
+			usage_error(usage, options, "%s '%s' given twice", what, key);
 		if (numbers) {
 			errno = 0;
 			d = strtod(value, &end);
-			if (!*value || *end || errno || !isfinite(d))
-				usage_error(usage, options, "metric '%s': '%s' is not a number", key, value);
+			if (errno == ERANGE && isfinite(d))
+				errno = 0; /* underflow: d is the nearest double */
+			if (!*value || *end || errno || !isfinite(d) || strpbrk(value, "xX"))
+				usage_error(usage, options,
+					    "metric '%s': '%s' is not a number (expected a finite decimal such as 0.85)",
+					    key, value);
 			json_object_set_new(obj, key, json_real(d));
 		} else {
 			json_object_set_new(obj, key, json_string(value));

@@ -83,8 +83,9 @@ done:
 int fs_artifact_store(struct fs_artifact *a, const char *store, const char *src)
 {
 	bool url = starts_with(src, "http://") || starts_with(src, "https://");
-	char *tmp = NULL, *dir = NULL;
+	char *tmp = NULL, *dir = NULL, *base = NULL;
 	struct stat st;
+	mode_t mask;
 	int fd = -1, in = -1, rc = FS_ERR;
 
 	memset(a, 0, sizeof(*a));
@@ -106,14 +107,22 @@ int fs_artifact_store(struct fs_artifact *a, const char *store, const char *src)
 		snprintf(a->uri, sizeof(a->uri), "%s", abs);
 		free(abs);
 	}
-	dir = fs_path_join(store, "sha256");
+	if (fs_mkdir_p(store, 0777) < 0 || !(base = realpath(store, NULL))) {
+		fs_error_set("cannot create artifact store '%s': %s", store, strerror(errno));
+		goto done;
+	}
+	/* the store's own path, no '..' or symlinks: what versions record */
+	dir = fs_path_join(base, "sha256");
 	if (fs_mkdir_p(dir, 0777) < 0) {
 		fs_error_set("cannot create artifact store '%s': %s", dir, strerror(errno));
 		goto done;
 	}
 	tmp = xstrfmt("%s/tmp-XXXXXX", dir);
 	fd = mkstemp(tmp);
-	if (fd < 0) {
+	/* mkstemp makes 0600; a stored artifact is readable like any file written here */
+	mask = umask(0);
+	umask(mask);
+	if (fd < 0 || fchmod(fd, 0644 & ~mask) < 0) {
 		fs_error_set("cannot write to artifact store '%s': %s", dir, strerror(errno));
 		goto done;
 	}
@@ -163,6 +172,7 @@ done:
 	}
 	free(tmp);
 	free(dir);
+	free(base);
 	return rc;
 }
 

@@ -17,7 +17,11 @@ struct fs_artifact {
 	char *path;      /* where the store keeps it (owned) */
 };
 
-/* Store src (a path, relative to the current directory, or a URL). */
+/*
+ * Store src (a path, relative to the current directory, or a URL) under
+ * store, created if missing; a->path is absolute and canonical (realpath of
+ * the store), the file mode 0644 less the umask.
+ */
 int fs_artifact_store(struct fs_artifact *out, const char *store, const char *src);
 void fs_artifact_release(struct fs_artifact *a);
 

@@ -253,3 +253,198 @@ load lib-models
     [ -f ".fs/artifacts/sha256/${sum:0:2}/$sum" ]
     [ ! -e models/v1/.fs ]
 }
+
+@test "register-model: artifact_store in fs.yaml, relative to the repo root, stored without '..'" {
+    models_repo
+    echo 'artifact_store: models/../store/./artifacts' >> fs.yaml
+    fs apply -q
+    mkdir sub
+    echo weights > sub/m.bin
+    cd sub
+    run -0 --separate-stderr fs register-model eta --artifact m.bin --json
+    cd ..
+    local sum root
+    sum=$(sha256sum sub/m.bin | cut -d' ' -f1)
+    root=$(realpath .)
+    assert_equal "$(jq -r '.artifact.path' <<<"$output")" "$root/store/artifacts/sha256/${sum:0:2}/$sum"
+    cmp sub/m.bin "store/artifacts/sha256/${sum:0:2}/$sum"
+    # relative to the root, not to the current directory, and not the default store
+    [ ! -e sub/store ]
+    [ ! -e .fs/artifacts/sha256 ]
+    run -0 fs models eta --json
+    assert_equal "$(jq -r '.versions[0].artifact.path' <<<"$output")" "$root/store/artifacts/sha256/${sum:0:2}/$sum"
+}
+
+@test "register-model: an absolute artifact_store, through a symlink, is stored as its real path" {
+    models_repo
+    mkdir -p "$BATS_TEST_TMPDIR/real/store"
+    ln -s "$BATS_TEST_TMPDIR/real" "$BATS_TEST_TMPDIR/link"
+    echo "artifact_store: $BATS_TEST_TMPDIR/link/x/../store" >> fs.yaml
+    fs apply -q
+    echo weights > m.bin
+    run -0 fs register-model eta --artifact m.bin --json
+    local sum want
+    sum=$(sha256sum m.bin | cut -d' ' -f1)
+    want="$(realpath "$BATS_TEST_TMPDIR/real/store")/sha256/${sum:0:2}/$sum"
+    assert_equal "$(jq -r '.artifact.path' <<<"$output")" "$want"
+    cmp m.bin "$want"
+    [ ! -e .fs/artifacts/sha256 ]
+}
+
+@test "register-model: an artifact_store that cannot be created is fatal and creates no version" {
+    models_repo
+    echo 'artifact_store: fs.yaml/store' >> fs.yaml
+    fs apply -q
+    run -128 --separate-stderr fs register-model eta --artifact fs.yaml
+    assert_equal "$stderr" "fatal: cannot create artifact store '$PWD/fs.yaml/store': Not a directory"
+    run -0 fs models eta --json
+    assert_equal "$(jq '.versions | length' <<<"$output")" "0"
+}
+
+@test "register-model: a stored artifact is mode 0644 less the umask" {
+    models_repo
+    echo one > m1.bin
+    echo two > m2.bin
+    chmod 600 m1.bin m2.bin
+    run -0 fs register-model eta --artifact m1.bin --json
+    assert_equal "$(stat -c %a "$(jq -r .artifact.path <<<"$output")")" "644"
+    run -0 bash -c 'umask 027 && "$FS" register-model eta --artifact m2.bin --json'
+    assert_equal "$(stat -c %a "$(jq -r .artifact.path <<<"$output")")" "640"
+    # an http download too
+    mkdir "$BATS_TEST_TMPDIR/www"
+    echo three > "$BATS_TEST_TMPDIR/www/m3.bin"
+    start_http_server "$BATS_TEST_TMPDIR/www"
+    run -0 fs register-model eta --artifact "http://127.0.0.1:$HTTP_PORT/m3.bin" --json
+    assert_equal "$(stat -c %a "$(jq -r .artifact.path <<<"$output")")" "644"
+    # no temporary file left behind
+    assert_equal "$(find .fs/artifacts -name 'tmp-*' | wc -l)" "0"
+}
+
+@test "register-model: hex, inf and out-of-range metrics are usage errors" {
+    models_repo
+    local m
+    for m in 0x10 0X1p3 -0x1 inf nan infinity 1e400 -1e999; do
+        run -129 --separate-stderr fs register-model eta --artifact fs.yaml --metric "auc=$m"
+        assert_output ""
+        [[ "$stderr" == "error: metric 'auc': '$m' is not a number (expected a finite decimal such as 0.85)"* ]]
+    done
+    run -0 fs models eta --json
+    assert_equal "$(jq '.versions | length' <<<"$output")" "0"
+}
+
+@test "register-model: whitespace around keys or values is a usage error" {
+    models_repo
+    run -129 --separate-stderr fs register-model eta --artifact fs.yaml --metric "auc= 0.9"
+    [[ "$stderr" == "error: metric 'auc': leading or trailing whitespace in 'auc= 0.9'"* ]]
+    run -129 --separate-stderr fs register-model eta --artifact fs.yaml --metric "auc=0.9 "
+    [[ "$stderr" == "error: metric 'auc': leading or trailing whitespace in 'auc=0.9 '"* ]]
+    run -129 --separate-stderr fs register-model eta --artifact fs.yaml --metric " auc=0.9"
+    [[ "$stderr" == "error: metric ' auc': leading or trailing whitespace in ' auc=0.9'"* ]]
+    run -129 --separate-stderr fs register-model eta --artifact fs.yaml --param "lr =0.1"
+    [[ "$stderr" == "error: param 'lr ': leading or trailing whitespace in 'lr =0.1'"* ]]
+    run -129 --separate-stderr fs register-model eta --artifact fs.yaml --tag $'team=a\t'
+    [[ "$stderr" == "error: tag 'team': leading or trailing whitespace in"* ]]
+    # inner spaces are part of the value
+    run -0 fs register-model eta --artifact fs.yaml --tag "owner=Ada Lovelace" --json
+    assert_equal "$(jq -r '.tags.owner' <<<"$output")" "Ada Lovelace"
+    run -0 fs models eta --json
+    assert_equal "$(jq '.versions | length' <<<"$output")" "1"
+}
+
+@test "register-model: a key given twice is a usage error naming it" {
+    models_repo
+    run -129 --separate-stderr fs register-model eta --artifact fs.yaml --metric auc=0.9 --metric rmse=1 --metric auc=0.8
+    [[ "$stderr" == "error: metric 'auc' given twice"* ]]
+    run -129 --separate-stderr fs register-model eta --artifact fs.yaml --param lr=0.1 --param lr=0.1
+    [[ "$stderr" == "error: param 'lr' given twice"* ]]
+    run -129 --separate-stderr fs register-model eta --artifact fs.yaml --tag a=1 --tag a=2
+    [[ "$stderr" == "error: tag 'a' given twice"* ]]
+    # the same key in metrics and params is fine
+    run -0 fs register-model eta --artifact fs.yaml --metric k=3 --param k=3 --json
+    assert_equal "$(jq -c '[.metrics.k, .params.k]' <<<"$output")" '[3,"3"]'
+}
+
+@test "register-model: a metric below the smallest double is kept as the nearest number" {
+    models_repo
+    run -0 --separate-stderr fs register-model eta --artifact fs.yaml --metric p=1e-400 --metric q=4e-320 --json
+    assert_equal "$stderr" ""
+    assert_equal "$(jq -c '.metrics.p' <<<"$output")" "0"
+    [[ "$output" == *'"p": 0.0,'* ]]
+    [[ "$output" == *'"q": 4e-320'* ]]
+}
+
+@test "register-model: creation times follow version order even when a download is slow" {
+    models_repo
+    cat > "$BATS_TEST_TMPDIR/slow.py" <<'PY'
+import http.server, os, sys, time
+class Slow(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        time.sleep(2.5)
+        body = b"slow weights\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+open(sys.argv[1] + ".tmp", "w").write(str(server.server_address[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+server.serve_forever()
+PY
+    python3 "$BATS_TEST_TMPDIR/slow.py" "$BATS_TEST_TMPDIR/slow.port" &
+    track_pid $!
+    wait_for_file "$BATS_TEST_TMPDIR/slow.port"
+    # the slow registration starts first, the fast one gets its version first
+    "$FS" register-model eta --artifact "http://127.0.0.1:$(cat "$BATS_TEST_TMPDIR/slow.port")/m.bin" > slow.out &
+    local slow=$!
+    sleep 1.2
+    echo fast > fast.bin
+    run -0 fs register-model eta --artifact fast.bin
+    assert_output "1"
+    wait "$slow"
+    assert_equal "$(cat slow.out)" "2"
+    run -0 fs models eta --json
+    local c1 c2
+    c1=$(date -u -d "$(jq -r '.versions[0].created_at' <<<"$output")" +%s)
+    c2=$(date -u -d "$(jq -r '.versions[1].created_at' <<<"$output")" +%s)
+    (( c2 >= c1 ))
+    run -0 fs models log eta --json
+    assert_equal "$(jq -c '[.transitions[].version]' <<<"$output")" "[1,2]"
+    assert_equal "$(jq '.transitions[1].at_unix >= .transitions[0].at_unix' <<<"$output")" "true"
+}
+
+@test "register-model: a registry at schema version 1 is migrated on first use" {
+    init_repo
+    local fresh
+    "$FS" apply -q
+    fresh=$(sqlite3 .fs/registry.db 'PRAGMA user_version')
+    (( fresh > 1 ))
+    # what an fs from before the model registry left: objects and applies only
+    sqlite3 .fs/registry.db 'DROP TABLE model_transitions; DROP TABLE model_versions;
+        DROP TABLE IF EXISTS materializations; PRAGMA user_version = 1;'
+    assert_equal "$(sqlite3 .fs/registry.db "SELECT count(*) FROM sqlite_master WHERE name LIKE 'model%'")" "0"
+    run -0 --separate-stderr fs models --json
+    assert_equal "$(jq -c . <<<"$output")" '{"versions":[]}'
+    assert_equal "$(sqlite3 .fs/registry.db 'PRAGMA user_version')" "$fresh"
+    echo weights > m.bin
+    run -0 fs register-model eta --artifact m.bin --metric auc=0.9
+    assert_output "1"
+    run -0 fs promote eta 1 staging
+    run -0 fs models log eta --json
+    assert_equal "$(jq -c '[.transitions[].to]' <<<"$output")" '["none","staging"]'
+    # the applied definitions survived the migration
+    run -0 fs plan
+    assert_output "No changes."
+}
+
+@test "register-model: a registry newer than this fs is refused" {
+    models_repo
+    sqlite3 .fs/registry.db 'PRAGMA user_version = 999'
+    echo weights > m.bin
+    run -128 --separate-stderr fs register-model eta --artifact m.bin
+    [[ "$stderr" == "fatal: registry '"*"registry.db' has schema version 999, newer than this fs knows ("*"): upgrade fs" ]]
+    run -128 --separate-stderr fs models
+    [[ "$stderr" == *"has schema version 999"* ]]
+    assert_equal "$(sqlite3 .fs/registry.db 'SELECT count(*) FROM model_versions')" "0"
+}
