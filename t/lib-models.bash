@@ -65,24 +65,29 @@ start_http_server() {
 }
 
 # A webhook receiver on a free loopback port: appends every request as a
-# JSON line {"path", "status", "headers" (lowercased names), "body"} to
-# $BATS_TEST_TMPDIR/hooks.jsonl and answers the status codes listed in $1
-# (comma-separated, one per request), then 200. Sets HOOK_PORT.
+# JSON line {"path", "status", "headers" (lowercased names), "body", "t"
+# (arrival, unix seconds as a float)} to $BATS_TEST_TMPDIR/hooks.jsonl and
+# answers the status codes listed in $1 (comma-separated, one per request),
+# then 200; with HOOK_DELAY set, it waits that many seconds before each
+# answer. Sets HOOK_PORT.
 start_hook_listener() {
     local dir=$BATS_TEST_TMPDIR
     cat > "$dir/listener.py" <<'EOF'
-import http.server, json, os, sys
+import http.server, json, os, sys, time
 log, portfile = sys.argv[1], sys.argv[2]
 codes = [int(c) for c in sys.argv[3].split(",") if c] if len(sys.argv) > 3 else []
+delay = float(os.environ.get("HOOK_DELAY") or 0)
 
 class Hook(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
+        t = time.time()
         body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
         code = codes.pop(0) if codes else 200
         with open(log, "a") as f:
             f.write(json.dumps({"path": self.path, "status": code,
                                 "headers": {k.lower(): v for k, v in self.headers.items()},
-                                "body": body}) + "\n")
+                                "body": body, "t": t}) + "\n")
+        time.sleep(delay)
         self.send_response(code)
         self.send_header("Content-Length", "0")
         self.end_headers()

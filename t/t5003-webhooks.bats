@@ -282,3 +282,132 @@ for n in (24, 32, 31): print("whsec_" + base64.b64encode(bytes(range(200, 200 + 
     assert_equal "$(requests)" "1"
     assert_equal "$(body 0 | jq -r .version)" "2"
 }
+
+# Seconds between the arrivals of requests $1 and $2.
+gap() {
+    python3 -c 'import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+print("%.3f" % (json.loads(lines[int(sys.argv[3])])["t"] - json.loads(lines[int(sys.argv[2])])["t"]))' \
+        "$BATS_TEST_TMPDIR/hooks.jsonl" "$1" "$2"
+}
+
+# Is the arithmetic comparison $1 true (floats allowed)?
+holds() {
+    python3 -c "import sys; sys.exit(0 if ($1) else 1)"
+}
+
+@test "webhooks: a 429 answer is retried until delivered" {
+    models_repo
+    start_hook_listener 429,429
+    add_webhook "http://127.0.0.1:$HOOK_PORT/hook" "model.registered"
+    run -0 --separate-stderr fs register-model eta --artifact fs.yaml
+    assert_output "1"
+    assert_equal "$stderr" ""
+    assert_equal "$(requests)" "3"
+    assert_equal "$(request 0 | jq -r .status),$(request 1 | jq -r .status),$(request 2 | jq -r .status)" "429,429,200"
+    assert_equal "$(header 2 webhook-id)" "$(header 0 webhook-id)"
+}
+
+@test "webhooks: a 4xx other than 429 is not retried: one request, a warning, exit 0" {
+    models_repo
+    start_hook_listener 404,404,404,404
+    add_webhook "http://127.0.0.1:$HOOK_PORT/hook" "model.registered, model.promoted"
+    run -0 --separate-stderr fs register-model eta --artifact fs.yaml
+    assert_output "1"
+    assert_equal "$stderr" "warning: webhook http://127.0.0.1:$HOOK_PORT/hook: HTTP status 404 (the registration still stands)"
+    assert_equal "$(requests)" "1"
+    run -0 --separate-stderr fs promote eta 1 staging
+    assert_equal "$stderr" "warning: webhook http://127.0.0.1:$HOOK_PORT/hook: HTTP status 404 (the transition still stands)"
+    assert_equal "$(requests)" "2"
+    assert_equal "$(stage_of 1)" "staging"
+}
+
+@test "webhooks: retries back off exponentially from 500 ms" {
+    models_repo
+    unset FS_WEBHOOK_RETRY_MS
+    start_hook_listener 500,500,500
+    add_webhook "http://127.0.0.1:$HOOK_PORT/hook" "model.registered"
+    run -0 --separate-stderr fs register-model eta --artifact fs.yaml
+    assert_equal "$stderr" ""
+    assert_equal "$(requests)" "4"
+    local g1 g2 g3
+    g1=$(gap 0 1)
+    g2=$(gap 1 2)
+    g3=$(gap 2 3)
+    echo "gaps: $g1 $g2 $g3" >&3
+    # about 0.5, 1 and 2 s: each wait about twice the one before
+    holds "0.4 <= $g1 < 1.0"
+    holds "$g2 > 1.5 * $g1 and $g2 < 1.8"
+    holds "$g3 > 1.5 * $g2 and $g3 < 3.5"
+}
+
+@test "webhooks: a connection error is retried with the same backoff" {
+    models_repo
+    unset FS_WEBHOOK_RETRY_MS
+    local port t0 t1
+    port=$(closed_port)
+    add_webhook "http://127.0.0.1:$port/hook" "model.registered"
+    t0=$(date +%s.%N)
+    run -0 --separate-stderr fs register-model eta --artifact fs.yaml
+    t1=$(date +%s.%N)
+    assert_output "1"
+    [[ "$stderr" == "warning: webhook http://127.0.0.1:$port/hook: "*"(the registration still stands)" ]]
+    # four attempts: waits of 0.5 + 1 + 2 s between them
+    holds "$t1 - $t0 >= 3.3"
+    holds "$t1 - $t0 < 8"
+}
+
+@test "webhooks: the default timeout lets a receiver take 2 s" {
+    models_repo
+    unset FS_WEBHOOK_TIMEOUT
+    HOOK_DELAY=2 start_hook_listener
+    add_webhook "http://127.0.0.1:$HOOK_PORT/hook" "model.registered"
+    local t0 t1
+    t0=$(date +%s.%N)
+    run -0 --separate-stderr fs register-model eta --artifact fs.yaml
+    t1=$(date +%s.%N)
+    assert_output "1"
+    assert_equal "$stderr" ""
+    assert_equal "$(requests)" "1"
+    holds "$t1 - $t0 >= 2"
+}
+
+@test "webhooks: FS_WEBHOOK_TIMEOUT=1 gives up on a receiver that takes 2 s" {
+    models_repo
+    export FS_WEBHOOK_TIMEOUT=1
+    HOOK_DELAY=2 start_hook_listener
+    add_webhook "http://127.0.0.1:$HOOK_PORT/hook" "model.registered"
+    run -0 --separate-stderr fs register-model eta --artifact fs.yaml
+    assert_output "1"
+    [[ "$stderr" == "warning: webhook http://127.0.0.1:$HOOK_PORT/hook: "*"timed out"*"(the registration still stands)" ]]
+    assert_equal "$(stage_of 1)" "none"
+    # a timeout is retried
+    (( $(requests) >= 2 ))
+}
+
+@test "webhooks: a promotion that archives the previous holder posts both transitions, in order" {
+    models_repo
+    start_hook_listener
+    add_webhook "http://127.0.0.1:$HOOK_PORT/hook" "model.promoted"
+    register_eta --metric auc=0.9 >/dev/null
+    register_eta --metric auc=0.9 >/dev/null
+    fs promote eta 1 staging >/dev/null
+    fs promote eta 1 production >/dev/null
+    fs promote eta 2 staging >/dev/null
+    assert_equal "$(requests)" "3"
+    run -0 --separate-stderr fs promote eta 2 production --reason "better"
+    assert_equal "$stderr" ""
+    assert_equal "$(requests)" "5"
+    local sum1
+    sum1=$(fs models eta --json | jq -r '.versions[0].artifact.sha256')
+    assert_equal "$(body 3 | jq -c '[.event, .version, .from_stage, .to_stage, .reason, .forced]')" \
+        '["model.promoted",2,"staging","production","better",false]'
+    assert_equal "$(body 4 | jq -c '[.event, .version, .from_stage, .to_stage, .reason, .forced]')" \
+        '["model.promoted",1,"production","archived","replaced in production by version 2",false]'
+    assert_equal "$(body 4 | jq -r .artifact.sha256)" "$sum1"
+    # --keep-existing archives nothing and posts one
+    register_eta --metric auc=0.9 >/dev/null
+    fs promote eta 3 staging --keep-existing >/dev/null
+    assert_equal "$(requests)" "6"
+    assert_equal "$(body 5 | jq -c '[.version, .to_stage]')" '[3,"staging"]'
+}
