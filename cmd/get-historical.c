@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,17 @@
 #include "parse-options.h"
 #include "util.h"
 #include "banned.h"
+
+/* The -o file being written: removed when a signal ends the run. */
+static char *volatile partial_path;
+
+static void remove_partial(int sig)
+{
+	if (partial_path)
+		unlink(partial_path);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
 
 int cmd_get_historical(int argc, const char **argv, struct fs_ctx *ctx)
 {
@@ -51,6 +63,11 @@ int cmd_get_historical(int argc, const char **argv, struct fs_ctx *ctx)
 	if (output) {
 		/* write next to the target, rename at the end: no partial file on failure */
 		tmp = xstrfmt("%s.tmp.%ld", output, (long)getpid());
+		partial_path = tmp;
+		signal(SIGINT, remove_partial);
+		signal(SIGTERM, remove_partial);
+		signal(SIGHUP, remove_partial);
+		signal(SIGQUIT, remove_partial);
 		out = fopen(tmp, "w");
 		if (!out) {
 			rc = die("cannot create '%s': %s", output, strerror(errno));
@@ -69,6 +86,7 @@ int cmd_get_historical(int argc, const char **argv, struct fs_ctx *ctx)
 		}
 		if (rc)
 			unlink(tmp);
+		partial_path = NULL;
 	}
 	if (rc)
 		rc = die_last_error();

@@ -682,6 +682,35 @@ c1,1,2024-05-02T01:00:00Z,11
 EOF
 }
 
+@test "get-historical: -o leaves no partial file when a signal ends the run" {
+    setup_repo
+    driver_csv <<'EOF'
+1,2024-05-01T10:00:00Z,,0.5,10,true
+EOF
+    fs apply -q
+    local sig pid writer i
+    for sig in TERM INT HUP; do
+        rm -f fifo && mkfifo fifo
+        # the entity rows never end: the run waits with its output file open
+        (printf 'driver_id,event_timestamp\n'; exec sleep 30) > fifo &
+        writer=$!
+        "$FS" get-historical --entities fifo -f driver_stats -o out.csv &
+        pid=$!
+        for i in $(seq 100); do
+            compgen -G 'out.csv.tmp.*' > /dev/null && break
+            sleep 0.05
+        done
+        compgen -G 'out.csv.tmp.*' > /dev/null
+        kill -$sig "$pid"
+        run wait "$pid"
+        [ "$status" -gt 128 ]
+        kill "$writer" 2>/dev/null || true
+        wait "$writer" 2>/dev/null || true
+        run -0 ls -A
+        refute_output --partial "out.csv"
+    done
+}
+
 @test "get-historical: the README job on the fs init sample returns values at the current time" {
     init_repo
     fs apply -q
