@@ -499,6 +499,7 @@ int fs_apply_run(struct fs_repo *repo, const struct fs_apply_opts *opts, struct 
 		if (rc)
 			goto done;
 		a->committed = true;
+		fs_test_crash_point("apply-after-git-commit");
 	}
 	if (!a->plan.n)
 		goto done;

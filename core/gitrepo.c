@@ -717,6 +717,7 @@ int fs_git_commit(struct fs_git *g, const struct fs_file *const *changed, size_t
 			goto done;
 		}
 	}
+	fs_test_crash_point("apply-after-git-index");
 	if (git_commit_create(&commit_id, g->repo, "HEAD", author, committer, NULL, msg, tree,
 			      parent ? 1 : 0, (const git_commit **)&parent) < 0) {
 		git_fail("cannot commit");

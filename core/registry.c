@@ -376,8 +376,10 @@ int fs_registry_apply(struct fs_registry *r, const struct fs_plan *plan,
 	sqlite3_finalize(upsert);
 	sqlite3_finalize(del);
 	sqlite3_finalize(ins_ver);
+	fs_test_crash_point("apply-before-registry-commit");
 	if (exec(r, "COMMIT"))
 		goto fail_rollback;
+	fs_test_crash_point("apply-after-registry-commit");
 	*out = version;
 	return 0;
 fail:

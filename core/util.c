@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,4 +238,12 @@ fail:
 	free(tmp);
 	errno = e;
 	return -1;
+}
+
+void fs_test_crash_point(const char *point)
+{
+	const char *at = getenv("FS_TEST_CRASH_AT");
+
+	if (at && !strcmp(at, point))
+		raise(SIGKILL);
 }

@@ -43,5 +43,11 @@ char *fs_path_join(const char *a, const char *b);
 int fs_mkdir_p(const char *path, int mode);
 /* Write data to path atomically (temp file in the same directory + rename). */
 int fs_write_file_atomic(const char *path, const void *data, size_t len);
+/*
+ * For the crash tests (git's GIT_TEST_* convention): when the environment
+ * variable FS_TEST_CRASH_AT names this point, the process kills itself
+ * with SIGKILL right here, as a power cut or an OOM kill would.
+ */
+void fs_test_crash_point(const char *point);
 
 #endif

@@ -113,6 +113,44 @@ source|driver_stats|1"
     integrity_ok
 }
 
+@test "apply: killed at each step of its commit, the registry is as before or as after, and the next apply completes" {
+    init_repo
+    fs apply -q
+    local point days=1 n
+    for point in apply-after-git-index apply-after-git-commit \
+                 apply-before-registry-commit apply-after-registry-commit; do
+        days=$((days + 1))
+        set_ttl ${days}d
+        n=$(q 'SELECT count(*) FROM applies')
+        run env FS_TEST_CRASH_AT=$point "$FS" apply -q
+        assert_equal "$status" 137   # SIGKILL
+        integrity_ok
+        if [ $point = apply-after-registry-commit ]; then
+            assert_equal "$(q 'SELECT count(*) FROM applies')" $((n + 1))
+            assert_equal "$(q 'SELECT git_commit FROM applies ORDER BY version DESC LIMIT 1')" \
+                "$(git rev-parse HEAD)"
+        else
+            assert_equal "$(q 'SELECT count(*) FROM applies')" "$n"
+        fi
+        assert_equal "$(q "SELECT json_extract(spec, '\$.ttl') FROM objects WHERE name = 'driver_hourly_stats'")" \
+            "$([ $point = apply-after-registry-commit ] && echo $((days * 86400)) || echo $(((days - 1) * 86400)))"
+        # the next apply finishes the job, whatever was left
+        run -0 fs apply -q
+        run -0 git status --porcelain
+        assert_output ""
+        assert_equal "$(q 'SELECT count(*) FROM applies')" $((n + 1))
+        assert_equal "$(q 'SELECT git_commit FROM applies ORDER BY version DESC LIMIT 1')" \
+            "$(git rev-parse HEAD)"
+        assert_equal "$(q "SELECT json_extract(spec, '\$.ttl') FROM objects WHERE name = 'driver_hourly_stats'")" \
+            $((days * 86400))
+        run -0 fs plan --exit-code
+        assert_output "No changes."
+    done
+    # one commit per apply: init, then each of the four ttl changes
+    run -0 git rev-list --count HEAD
+    assert_output 5
+}
+
 @test "apply: concurrent applies of different commits both get recorded" {
     init_repo
     fs apply -q
@@ -124,9 +162,13 @@ source|driver_stats|1"
     git commit -q -am "ttl 3d"
     c2=$(git rev-parse HEAD)
     mkdir -p "$R"
+    local p1 p2
     ("$FS" apply -q --rev "$c1"; echo $? > "$R/rc.1") &
+    p1=$!
     ("$FS" apply -q --rev "$c2"; echo $? > "$R/rc.2") &
-    wait
+    p2=$!
+    wait "$p1" || true
+    wait "$p2" || true
     run -0 cat "$R/rc.1" "$R/rc.2"
     assert_output "0
 0"
