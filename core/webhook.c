@@ -89,7 +89,9 @@ static size_t discard(char *p, size_t s, size_t n, void *u)
 int fs_webhook_post(const struct fs_webhook *hook, const char *body)
 {
 	const char *t = getenv("FS_WEBHOOK_TIMEOUT"), *d = getenv("FS_WEBHOOK_RETRY_MS");
-	long timeout = t && atol(t) > 0 ? atol(t) : 5, delay_ms = d && atol(d) >= 0 ? atol(d) : 500;
+	/* unset, empty or not a number: the defaults (FS_WEBHOOK_RETRY_MS=0 is no wait) */
+	long timeout = t && atol(t) > 0 ? atol(t) : 5;
+	long delay_ms = d && *d >= '0' && *d <= '9' ? atol(d) : 500;
 	const char *secret = hook->secret_env ? getenv(hook->secret_env) : NULL;
 	unsigned char rnd[12];
 	char id[64], ts[32], sig[128], hdr[256], err[CURL_ERROR_SIZE];

@@ -411,3 +411,14 @@ holds() {
     assert_equal "$(requests)" "6"
     assert_equal "$(body 5 | jq -c '[.version, .to_stage]')" '[3,"staging"]'
 }
+
+@test "webhooks: an empty FS_WEBHOOK_RETRY_MS counts as unset (500 ms)" {
+    models_repo
+    export FS_WEBHOOK_RETRY_MS=
+    start_hook_listener 500
+    add_webhook "http://127.0.0.1:$HOOK_PORT/hook" "model.registered"
+    run -0 --separate-stderr fs register-model eta --artifact fs.yaml
+    assert_equal "$stderr" ""
+    assert_equal "$(requests)" "2"
+    holds "$(gap 0 1) >= 0.4"
+}
