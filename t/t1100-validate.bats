@@ -471,3 +471,34 @@ run_bounded() {
     assert_equal "$stderr" "fatal: features/deep.yaml:3:7: entity 'rider': 'tags' must be a mapping, not a list"
     assert_unchanged
 }
+
+# ---- fs.yaml webhooks ----
+
+@test "validate: a webhook url that is not http(s) is reported with its position" {
+    echo 'webhooks: [{url: "ftp://example.com/hook", events: [model.promoted]}]' >> fs.yaml
+    apply_fatal "fs.yaml:15:18: webhook url must be http:// or https://"
+}
+
+@test "validate: an unknown webhook event is reported with its position" {
+    printf 'webhooks:\n  - url: http://127.0.0.1:9/hook\n    events: [model.promoted, model.registerd]\n' >> fs.yaml
+    apply_fatal "fs.yaml:17:30: unknown webhook event 'model.registerd' (expected model.registered or model.promoted)"
+}
+
+@test "validate: an unknown webhook key is reported with its position" {
+    echo 'webhooks: [{url: "http://127.0.0.1:9/hook", events: [model.promoted], secret: WH}]' >> fs.yaml
+    apply_fatal "fs.yaml:15:71: unknown key 'secret'"
+}
+
+@test "validate: a webhook without events, or with none, is reported" {
+    echo 'webhooks: [{url: "http://127.0.0.1:9/hook"}]' >> fs.yaml
+    apply_fatal "fs.yaml:15:12: missing 'events'"
+    replace fs.yaml '"http://127.0.0.1:9/hook"}' '"http://127.0.0.1:9/hook", events: []}'
+    apply_fatal "fs.yaml:15:53: 'events' must not be empty"
+}
+
+@test "validate: webhooks must be a list of mappings with a url" {
+    echo 'webhooks: {url: "http://127.0.0.1:9/hook", events: [model.promoted]}' >> fs.yaml
+    apply_fatal "fs.yaml:15:11: 'webhooks' must be a list, not a mapping"
+    replace fs.yaml 'webhooks: {url: "http://127.0.0.1:9/hook", events: [model.promoted]}' 'webhooks: [{events: [model.promoted]}]'
+    apply_fatal "fs.yaml:15:12: missing 'url'"
+}
