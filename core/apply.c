@@ -13,6 +13,7 @@
 #include "lock.h"
 #include "models.h"
 #include "online.h"
+#include "source.h"
 #include "strbuf.h"
 #include "util.h"
 #include "banned.h"
@@ -294,10 +295,8 @@ static json_t *data_deps(const struct fs_defs *defs)
 
 	for (i = 0; i < defs->n; i++) {
 		const struct fs_object *o = &defs->objs[i];
-		const char *type = json_string_value(json_object_get(o->spec, "type"));
-		const char *path = json_string_value(json_object_get(o->spec, "path"));
-		if (o->kind == FS_KIND_SOURCE && path && type &&
-		    (!strcmp(type, "csv") || !strcmp(type, "sqlite")) && !strstr(path, "://"))
+		const char *path = o->kind == FS_KIND_SOURCE ? fs_source_local_file(o->spec) : NULL;
+		if (path)
 			json_array_append_new(deps, json_string(path));
 	}
 	return deps;

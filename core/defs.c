@@ -1,18 +1,14 @@
 #include "defs.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <yaml.h>
 
-#include "csv.h"
 #include "duration.h"
 #include "keymap.h"
-#include "pg.h"
+#include "source.h"
 #include "error.h"
 #include "util.h"
 #include "yamlutil.h"
@@ -30,7 +26,6 @@ const char *const fs_feature_types[] = {
 	"int32", "int64", "float32", "float64", "string", "bool", "timestamp", NULL,
 };
 
-static const char *const source_types[] = { "csv", "sqlite", "postgres", "push", NULL };
 static const char *const entity_types[] = { "int64", "string", NULL };
 static const char *const stages[] = { "none", "staging", "production", "archived", NULL };
 
@@ -156,28 +151,77 @@ static void parse_entity(struct fs_yctx *y, yaml_node_t *m, json_t *spec, const 
 	common_fields(y, m, spec);
 }
 
+/* The spec keys some kinds of source use (path, table...), NULL-terminated; caller frees. */
+static const char **backend_keys(void)
+{
+	const struct fs_source_ops *ops;
+	const char **keys = NULL, *const *k;
+	size_t i, j, n = 0, alloc = 0;
+
+	for (i = 0; (ops = fs_source_backend(i)); i++) {
+		for (k = ops->keys; k && *k; k++) {
+			for (j = 0; j < n && strcmp(keys[j], *k); j++)
+				;
+			if (j < n)
+				continue;
+			ALLOC_GROW(keys, n + 2, alloc);
+			keys[n++] = *k;
+		}
+	}
+	ALLOC_GROW(keys, n + 1, alloc);
+	keys[n] = NULL;
+	return keys;
+}
+
+struct spec_place {
+	struct fs_yctx *y;
+	yaml_node_t *m;
+};
+
+/* A source backend's complaint, at the key it names. */
+static void complain_at(void *ctx, const char *key, const char *msg)
+{
+	struct spec_place *p = ctx;
+	yaml_node_t *n = key ? fs_y_get(p->y, p->m, key) : NULL;
+
+	fs_y_err(p->y, n ? n : p->m, "%s", msg);
+}
+
 static void parse_source(struct fs_yctx *y, yaml_node_t *m, json_t *spec)
 {
-	static const char *const keys[] = { "kind", "name", "type", "path", "table", "query",
-					    "dsn", "batch_source", "timestamp_field",
-					    "created_timestamp_field", "field_mapping",
-					    "description", "owner", "tags", NULL };
-	const char *type = NULL, *path = NULL, *table = NULL, *query = NULL, *dsn = NULL,
-		   *batch = NULL;
-	yaml_node_t *tn, *pn;
+	static const char *const head[] = { "kind", "name", "type" };
+	static const char *const tail[] = { "timestamp_field", "created_timestamp_field",
+					    "field_mapping", "description", "owner", "tags" };
+	const char **bkeys = backend_keys(), **keys, **vals, **types;
+	const struct fs_source_ops *ops = NULL;
+	const char *type = NULL, *path;
+	struct spec_place place = { y, m };
+	size_t nb, i, n = 0;
+	yaml_node_t *tn;
 	json_t *mapping;
+
+	for (nb = 0; bkeys[nb]; nb++)
+		;
+	keys = xcalloc(ARRAY_SIZE(head) + nb + ARRAY_SIZE(tail) + 1, sizeof(*keys));
+	for (i = 0; i < ARRAY_SIZE(head); i++)
+		keys[n++] = head[i];
+	for (i = 0; i < nb; i++)
+		keys[n++] = bkeys[i];
+	for (i = 0; i < ARRAY_SIZE(tail); i++)
+		keys[n++] = tail[i];
+	for (n = 0; fs_source_backend(n); n++)
+		;
+	types = xcalloc(n + 1, sizeof(*types));
+	for (i = 0; i < n; i++)
+		types[i] = fs_source_backend(i)->type;
+	vals = xcalloc(nb + 1, sizeof(*vals));
 
 	fs_y_check_keys(y, m, keys);
 	tn = fs_y_want_str(y, m, "type", true, &type);
-	if (tn && !in_list(type, source_types)) {
-		err_choice(y, tn, "source type", type, source_types);
-		type = NULL;
-	}
-	pn = fs_y_want_str(y, m, "path", false, &path);
-	fs_y_want_str(y, m, "table", false, &table);
-	fs_y_want_str(y, m, "query", false, &query);
-	fs_y_want_str(y, m, "dsn", false, &dsn);
-	fs_y_want_str(y, m, "batch_source", false, &batch);
+	if (tn && !(ops = fs_source_ops_for(type)))
+		err_choice(y, tn, "source type", type, types);
+	for (i = 0; i < nb; i++)
+		fs_y_want_str(y, m, bkeys[i], false, &vals[i]);
 	want_column(y, m, "created_timestamp_field", false, spec);
 	common_fields(y, m, spec);
 	if (fs_y_want_str_map(y, m, "field_mapping", &mapping)) {
@@ -191,62 +235,38 @@ static void parse_source(struct fs_yctx *y, yaml_node_t *m, json_t *spec)
 		}
 		json_object_set_new(spec, "field_mapping", mapping);
 	}
-	if (!type)
-		return;
+	if (!ops)
+		goto done;
 	set_str(spec, "type", type);
-	if (strcmp(type, "push"))
-		want_column(y, m, "timestamp_field", true, spec);
-	else
-		want_column(y, m, "timestamp_field", false, spec);
+	/* a push source's rows, and so their timestamps, are its batch_source's */
+	want_column(y, m, "timestamp_field", ops->open != NULL, spec);
+	for (i = 0; i < nb; i++)
+		set_str(spec, bkeys[i], vals[i]);
+	if (ops->check_spec)
+		ops->check_spec(spec, complain_at, &place);
+	for (i = 0; i < nb; i++) {
+		const char *const *k;
+		struct strbuf sb = STRBUF_INIT;
 
-#define ONLY_FOR(field, val, kinds)                                                              \
-	do {                                                                                     \
-		if (val)                                                                         \
-			fs_y_err(y, fs_y_get(y, m, field), "'%s' is not used by a %s source (only %s)", \
-				 field, type, kinds);                                            \
-	} while (0)
-
-	if (!strcmp(type, "csv")) {
-		if (!pn)
-			fs_y_err(y, m, "missing 'path' (a csv source needs a file path or URL)");
-		ONLY_FOR("table", table, "sqlite and postgres");
-		ONLY_FOR("query", query, "sqlite and postgres");
-		ONLY_FOR("dsn", dsn, "postgres");
-		ONLY_FOR("batch_source", batch, "push");
-	} else if (!strcmp(type, "sqlite")) {
-		if (!pn)
-			fs_y_err(y, m, "missing 'path' (a sqlite source needs a database file)");
-		else if (strstr(path, "://"))
-			fs_y_err(y, pn, "a sqlite source needs a local file, not a URL");
-		if (!table == !query)
-			fs_y_err(y, m, "a sqlite source needs exactly one of 'table' and 'query'");
-		ONLY_FOR("dsn", dsn, "postgres");
-		ONLY_FOR("batch_source", batch, "push");
-	} else if (!strcmp(type, "postgres")) {
-		ONLY_FOR("path", path, "csv and sqlite");
-		if (!table == !query)
-			fs_y_err(y, m, "a postgres source needs exactly one of 'table' and 'query'");
-		ONLY_FOR("batch_source", batch, "push");
-	} else { /* push */
-		if (!batch)
-			fs_y_err(y, m, "missing 'batch_source' (a push source names the csv, sqlite or postgres source that holds its history)");
-		ONLY_FOR("path", path, "csv and sqlite");
-		ONLY_FOR("table", table, "sqlite and postgres");
-		ONLY_FOR("query", query, "sqlite and postgres");
-		ONLY_FOR("dsn", dsn, "postgres");
+		for (k = ops->keys; k && *k && strcmp(*k, bkeys[i]); k++)
+			;
+		if (!vals[i] || (k && *k))
+			continue;
+		fs_source_types_with(&sb, bkeys[i], "and");
+		fs_y_err(y, fs_y_get(y, m, bkeys[i]), "'%s' is not used by a %s source (only %s)",
+			 bkeys[i], type, sb.buf);
+		sb_release(&sb);
 	}
-#undef ONLY_FOR
-	if (pn && strstr(path, "://") && !starts_with(path, "http://") &&
+	path = json_string_value(json_object_get(spec, "path"));
+	if (path && strstr(path, "://") && !starts_with(path, "http://") &&
 	    !starts_with(path, "https://"))
-		fs_y_err(y, pn, "unsupported URL '%s' (only http:// and https://)", path);
-	if (pn && !strcmp(type, "csv") && !strstr(path, "://") && !ends_with(path, ".csv") &&
-	    !*path)
-		fs_y_err(y, pn, "empty path");
-	set_str(spec, "path", path);
-	set_str(spec, "table", table);
-	set_str(spec, "query", query);
-	set_str(spec, "dsn", dsn);
-	set_str(spec, "batch_source", batch);
+		fs_y_err(y, fs_y_get(y, m, "path"), "unsupported URL '%s' (only http:// and https://)",
+			 path);
+done:
+	free(types);
+	free(vals);
+	free(keys);
+	free(bkeys);
 }
 
 static void parse_feature_view(struct fs_yctx *y, yaml_node_t *m, json_t *spec)
@@ -863,20 +883,13 @@ static void check_model(struct validator *v, struct fs_object *o)
 /* ---- data columns ---- */
 
 struct columns {
-	char **names;
-	size_t n;
-	char *where; /* "data/x.csv" or "db.sqlite table 't'" */
+	struct fs_source_columns c; /* from the source's backend */
 	struct fs_keymap *index; /* names, for lookups: a source can feed 1000s of views */
 };
 
 static void columns_free(struct columns *c)
 {
-	size_t i;
-
-	for (i = 0; i < c->n; i++)
-		free(c->names[i]);
-	free(c->names);
-	free(c->where);
+	fs_source_columns_release(&c->c);
 	fs_keymap_free(c->index);
 }
 
@@ -886,167 +899,10 @@ static bool has_column(struct columns *c, const char *name)
 
 	if (!c->index) {
 		c->index = fs_keymap_new();
-		for (i = 0; i < c->n; i++)
-			fs_keymap_intern(c->index, c->names[i], strlen(c->names[i]));
+		for (i = 0; i < c->c.n; i++)
+			fs_keymap_intern(c->index, c->c.names[i], strlen(c->c.names[i]));
 	}
 	return fs_keymap_find(c->index, name, strlen(name)) != FS_KEY_NONE;
-}
-
-static int csv_header(struct validator *v, const char *path, struct columns *out,
-		      char **err)
-{
-	struct strbuf buf = STRBUF_INIT;
-	const struct fs_csv_field *f;
-	struct fs_csv *csv = NULL;
-	size_t n, i;
-	int rc = 0, fd = -1;
-
-	if (v->data->read && !v->data->read(v->data->ctx, path, &buf)) {
-		csv = fs_csv_from_mem(buf.buf, buf.len, path);
-	} else {
-		char *full = path[0] == '/' ? xstrdup(path) : fs_path_join(v->data->root, path);
-		fd = open(full, O_RDONLY | O_CLOEXEC);
-		free(full);
-		if (fd < 0) {
-			*err = xstrfmt("file '%s' %s", path,
-				       errno == ENOENT ? "does not exist" : strerror(errno));
-			return -1;
-		}
-		csv = fs_csv_from_fd(fd, path);
-	}
-	rc = fs_csv_next(csv, &f, &n);
-	if (rc < 0) {
-		*err = xstrdup(fs_error_last());
-		rc = -1;
-	} else if (rc == 0) {
-		*err = xstrfmt("file '%s' is empty (a csv source needs a header row)", path);
-		rc = -1;
-	} else {
-		out->names = xcalloc(n, sizeof(char *));
-		for (i = 0; i < n; i++)
-			out->names[out->n++] = xstrndup(f[i].s, f[i].len);
-		out->where = xstrdup(path);
-		rc = 0;
-	}
-	fs_csv_free(csv);
-	if (fd >= 0)
-		close(fd);
-	sb_release(&buf);
-	return rc;
-}
-
-/*
- * The columns of a sqlite source's table or query (prepared, never run, as
- * the reader prepares it). On error *at names the key the error is about.
- */
-static int sqlite_columns(struct validator *v, const json_t *spec, struct columns *out,
-			  char **err, const char **at)
-{
-	const char *path = json_string_value(json_object_get(spec, "path"));
-	const char *table = json_string_value(json_object_get(spec, "table"));
-	const char *query = json_string_value(json_object_get(spec, "query"));
-	char *full = path[0] == '/' ? xstrdup(path) : fs_path_join(v->data->root, path);
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	char *sql = NULL;
-	int rc = -1, i;
-
-	*at = "path";
-	if (access(full, R_OK) < 0) {
-		*err = xstrfmt("database '%s' %s", path,
-			       errno == ENOENT ? "does not exist" : strerror(errno));
-		goto done;
-	}
-	if (sqlite3_open_v2(full, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		*err = xstrfmt("cannot open database '%s': %s", path, sqlite3_errmsg(db));
-		goto done;
-	}
-	if (table)
-		sql = sqlite3_mprintf("SELECT * FROM \"%w\"", table);
-	else
-		sql = sqlite3_mprintf("%s", query);
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		const char *msg = sqlite3_errmsg(db);
-		if (sqlite3_errcode(db) == SQLITE_NOTADB || sqlite3_errcode(db) == SQLITE_CORRUPT) {
-			*err = xstrfmt("cannot read database '%s': %s", path, msg);
-		} else if (table && starts_with(msg, "no such table")) {
-			*at = "table";
-			*err = xstrfmt("database '%s' has no table '%s'", path, table);
-		} else {
-			*at = table ? "table" : "query";
-			*err = table ? xstrfmt("cannot read table '%s' of database '%s': %s", table,
-					       path, msg)
-				     : xstrfmt("query fails on database '%s': %s", path, msg);
-		}
-		goto done;
-	}
-	if (!st || !sqlite3_stmt_readonly(st) || !sqlite3_column_count(st)) {
-		*at = "query";
-		*err = xstrfmt("query on database '%s' must be a SELECT statement", path);
-		goto done;
-	}
-	out->n = 0;
-	out->names = xcalloc((size_t)sqlite3_column_count(st) + 1, sizeof(char *));
-	for (i = 0; i < sqlite3_column_count(st); i++)
-		out->names[out->n++] = xstrdup(sqlite3_column_name(st, i));
-	out->where = table ? xstrfmt("%s table '%s'", path, table) : xstrfmt("%s query", path);
-	rc = 0;
-done:
-	sqlite3_finalize(st);
-	sqlite3_free(sql);
-	sqlite3_close(db);
-	free(full);
-	return rc;
-}
-
-/*
- * The columns of a postgres source's table or query, through a connection
- * (the query is described, not run), and the types of its timestamp
- * columns checked. On error *at names the key the error is about.
- */
-static int postgres_columns(struct validator *v, const json_t *spec, struct columns *out,
-			    char **err, const char **at)
-{
-	const char *dsn = fs_pg_dsn(spec, v->data->pg_dsn);
-	const char *fields[] = { "timestamp_field", "created_timestamp_field" };
-	struct fs_pg_col *cols = NULL;
-	struct fs_pg *pg = NULL;
-	struct strbuf scratch = STRBUF_INIT;
-	char *what = fs_pg_what(spec);
-	size_t n = 0, i;
-	int rc = -1;
-
-	*at = json_object_get(spec, "dsn") ? "dsn" : "type";
-	if (!dsn || fs_pg_connect(&pg, dsn, what)) {
-		*err = xstrdup(fs_error_last());
-		goto done;
-	}
-	*at = json_object_get(spec, "table") ? "table" : "query";
-	if (fs_pg_describe(pg, spec, &cols, &n)) {
-		*err = xstrdup(fs_error_last());
-		goto done;
-	}
-	for (i = 0; i < ARRAY_SIZE(fields); i++) {
-		const char *f = json_string_value(json_object_get(spec, fields[i]));
-		/* a missing column is reported with the others below */
-		if (f && fs_pg_col_type(cols, n, f) &&
-		    fs_pg_time_column(&scratch, pg, "", cols, n, f, fields[i], what)) {
-			*at = fields[i];
-			*err = xstrdup(fs_error_last());
-			goto done;
-		}
-	}
-	out->names = xcalloc(n + 1, sizeof(char *));
-	for (i = 0; i < n; i++)
-		out->names[out->n++] = xstrdup(cols[i].name);
-	out->where = xstrdup(what);
-	rc = 0;
-done:
-	fs_pg_cols_free(cols, n);
-	fs_pg_close(pg);
-	sb_release(&scratch);
-	free(what);
-	return rc;
 }
 
 /* The source that holds the rows of src (its batch source for push). */
@@ -1061,8 +917,11 @@ static void check_source(struct validator *v, struct fs_object *o)
 	char *what;
 	struct fs_yctx y = obj_ctx(v, o, &what);
 	const char *type = spec_str(o, "type"), *batch = spec_str(o, "batch_source");
-	struct columns cols = { 0 };
+	const struct fs_source_ops *ops;
+	struct columns cols = { { 0 } };
+	const char *at = NULL;
 	char *err = NULL;
+	int rc;
 	json_t *mapping;
 	const char *key;
 	json_t *val;
@@ -1074,54 +933,38 @@ static void check_source(struct validator *v, struct fs_object *o)
 		struct fs_object *b = fs_defs_find(v->defs, FS_KIND_SOURCE, batch);
 		if (!b)
 			unknown_ref(v, &y, node_at(&y, o, "batch_source"), FS_KIND_SOURCE, batch);
-		else if (!strcmp(spec_str(b, "type") ? spec_str(b, "type") : "", "push"))
+		else if ((ops = fs_source_spec_ops(b->spec)) && !ops->open) {
+			struct strbuf sb = STRBUF_INIT;
+			fs_source_types_with(&sb, NULL, "or");
 			fs_y_err(&y, node_at(&y, o, "batch_source"),
-				 "batch_source '%s' is a push source (it must be csv, sqlite or postgres)",
-				 batch);
+				 "batch_source '%s' is a %s source (it must be %s)", batch, ops->type,
+				 sb.buf);
+			sb_release(&sb);
+		}
 		goto done;
 	}
-	if (!strcmp(type, "csv")) {
-		const char *path = spec_str(o, "path");
-		if (!path || strstr(path, "://"))
-			goto done; /* URLs are checked when read */
-		if (csv_header(v, path, &cols, &err)) {
-			fs_y_err(&y, node_at(&y, o, "path"), "%s", err);
-			goto done;
-		}
-	} else if (!strcmp(type, "sqlite")) {
-		const char *at;
-		if (!spec_str(o, "path") || strstr(spec_str(o, "path"), "://") ||
-		    !spec_str(o, "table") == !spec_str(o, "query"))
-			goto done; /* reported when parsed */
-		if (sqlite_columns(v, o->spec, &cols, &err, &at)) {
-			fs_y_err(&y, node_at(&y, o, at), "%s", err);
-			goto done;
-		}
-	} else if (!strcmp(type, "postgres")) {
-		const char *at;
-		if (!v->data->pg_connect || !spec_str(o, "table") == !spec_str(o, "query"))
-			goto done; /* not checked here, or reported when parsed */
-		if (postgres_columns(v, o->spec, &cols, &err, &at)) {
-			fs_y_err(&y, node_at(&y, o, at), "%s", err);
-			goto done;
-		}
-	} else {
+	ops = fs_source_ops_for(type);
+	if (!ops || !ops->columns)
 		goto done;
-	}
+	rc = ops->columns(o->spec, v->data, &cols.c, &err, &at);
+	if (rc < 0)
+		fs_y_err(&y, node_at(&y, o, at), "%s", err);
+	if (rc)
+		goto done;
 
 	if (spec_str(o, "timestamp_field") && !has_column(&cols, spec_str(o, "timestamp_field")))
 		fs_y_err(&y, node_at(&y, o, "timestamp_field"), "%s has no column '%s' (timestamp_field)",
-			 cols.where, spec_str(o, "timestamp_field"));
+			 cols.c.where, spec_str(o, "timestamp_field"));
 	if (spec_str(o, "created_timestamp_field") &&
 	    !has_column(&cols, spec_str(o, "created_timestamp_field")))
 		fs_y_err(&y, node_at(&y, o, "created_timestamp_field"),
-			 "%s has no column '%s' (created_timestamp_field)", cols.where,
+			 "%s has no column '%s' (created_timestamp_field)", cols.c.where,
 			 spec_str(o, "created_timestamp_field"));
 	mapping = json_object_get(o->spec, "field_mapping");
 	json_object_foreach(mapping, key, val) {
 		if (!has_column(&cols, key))
 			fs_y_err(&y, key_node(&y, node_at(&y, o, "field_mapping"), key),
-				 "%s has no column '%s' (in field_mapping)", cols.where, key);
+				 "%s has no column '%s' (in field_mapping)", cols.c.where, key);
 	}
 
 	/* every view reading this source (directly or through a push source) */
@@ -1154,7 +997,7 @@ static void check_source(struct validator *v, struct fs_object *o)
 			if (!has_column(&cols, col))
 				fs_y_err(&vy, node_at(&vy, vo, "source"),
 					 "source '%s' (%s) has no column '%s' (join key of entity '%s')",
-					 o->name, cols.where, col, e->name);
+					 o->name, cols.c.where, col, e->name);
 		}
 		feats = json_object_get(vo->spec, "features");
 		for (j = 0; j < json_array_size(feats); j++) {
@@ -1164,7 +1007,7 @@ static void check_source(struct validator *v, struct fs_object *o)
 			if (!has_column(&cols, col))
 				fs_y_err(&vy, node_at(&vy, vo, "source"),
 					 "source '%s' (%s) has no column '%s' for feature '%s'", o->name,
-					 cols.where, col, f);
+					 cols.c.where, col, f);
 		}
 		free(vwhat);
 	}

@@ -557,12 +557,13 @@ done:
 
 /* ---- the join pushed down into PostgreSQL ---- */
 
-static bool is_postgres(const struct fs_defs *defs, const json_t *source)
+/* The source's rows are in PostgreSQL: the join runs there (pg_join). */
+static bool in_postgres(const struct fs_defs *defs, const json_t *source)
 {
 	const json_t *data = fs_source_data_spec(defs, source);
-	const char *type = data ? json_string_value(json_object_get(data, "type")) : NULL;
+	const struct fs_source_ops *ops = data ? fs_source_spec_ops(data) : NULL;
 
-	return type && !strcmp(type, "postgres");
+	return ops && ops->in_postgres;
 }
 
 /* floor(a / b) for b > 0 */
@@ -1145,7 +1146,7 @@ int fs_historical(struct fs_repo *repo, const struct fs_hist_opts *o, FILE *out)
 	for (i = 0; i < nviews; i++) {
 		if ((rc = key_entities(&views[i], &e)))
 			goto done;
-		if (is_postgres(&defs, views[i].source)) {
+		if (in_postgres(&defs, views[i].source)) {
 			if ((rc = pg_join(&views[i], repo, &defs, &e)))
 				goto done;
 			continue;

@@ -107,7 +107,7 @@ static off_t line_end_after(int fd, off_t at, off_t end)
 	return -1;
 }
 
-int fs_source_csv_split(struct fs_source *src, struct fs_source **second)
+static int csv_split(struct fs_source *src, struct fs_source **second)
 {
 	struct csv_state *st = src->state, *st2;
 	struct fs_source *s2;
@@ -117,7 +117,7 @@ int fs_source_csv_split(struct fs_source *src, struct fs_source **second)
 	int fd2;
 
 	*second = NULL;
-	if (src->ops != &fs_source_csv_ops || fstat(st->fd, &sb) || !S_ISREG(sb.st_mode))
+	if (fstat(st->fd, &sb) || !S_ISREG(sb.st_mode))
 		return 1;
 	start = fs_csv_offset(st->csv);
 	if (sb.st_size - start < 2)
@@ -164,6 +164,82 @@ static void csv_close(struct fs_source *src)
 	free(st);
 }
 
+static const char *const csv_keys[] = { "path", NULL };
+
+static void csv_check_spec(const json_t *spec, fs_source_complain *complain, void *ctx)
+{
+	const char *path = json_string_value(json_object_get(spec, "path"));
+
+	if (!path)
+		complain(ctx, NULL, "missing 'path' (a csv source needs a file path or URL)");
+	else if (!*path)
+		complain(ctx, "path", "empty path");
+}
+
+/* The header row; a URL is checked when read. */
+static int csv_columns(const json_t *spec, const struct fs_data_access *data,
+		       struct fs_source_columns *out, char **err, const char **at)
+{
+	const char *path = json_string_value(json_object_get(spec, "path"));
+	struct strbuf buf = STRBUF_INIT;
+	const struct fs_csv_field *f;
+	struct fs_csv *csv = NULL;
+	size_t n, i;
+	int rc = 0, fd = -1;
+
+	*at = "path";
+	if (!path || strstr(path, "://"))
+		return 1;
+	if (data->read && !data->read(data->ctx, path, &buf)) {
+		csv = fs_csv_from_mem(buf.buf, buf.len, path);
+	} else {
+		char *full = path[0] == '/' ? xstrdup(path) : fs_path_join(data->root, path);
+		fd = open(full, O_RDONLY | O_CLOEXEC);
+		free(full);
+		if (fd < 0) {
+			*err = xstrfmt("file '%s' %s", path,
+				       errno == ENOENT ? "does not exist" : strerror(errno));
+			return -1;
+		}
+		csv = fs_csv_from_fd(fd, path);
+	}
+	rc = fs_csv_next(csv, &f, &n);
+	if (rc < 0) {
+		*err = xstrdup(fs_error_last());
+		rc = -1;
+	} else if (rc == 0) {
+		*err = xstrfmt("file '%s' is empty (a csv source needs a header row)", path);
+		rc = -1;
+	} else {
+		out->names = xcalloc(n, sizeof(char *));
+		for (i = 0; i < n; i++)
+			out->names[out->n++] = xstrndup(f[i].s, f[i].len);
+		out->where = xstrdup(path);
+		rc = 0;
+	}
+	fs_csv_free(csv);
+	if (fd >= 0)
+		close(fd);
+	sb_release(&buf);
+	return rc;
+}
+
+static const char *csv_local_file(const json_t *spec)
+{
+	const char *path = json_string_value(json_object_get(spec, "path"));
+
+	return path && !strstr(path, "://") ? path : NULL;
+}
+
 const struct fs_source_ops fs_source_csv_ops = {
-	"csv", csv_open, csv_next, csv_where, csv_close,
+	.type = "csv",
+	.keys = csv_keys,
+	.check_spec = csv_check_spec,
+	.columns = csv_columns,
+	.local_file = csv_local_file,
+	.open = csv_open,
+	.next = csv_next,
+	.where = csv_where,
+	.close = csv_close,
+	.split = csv_split,
 };

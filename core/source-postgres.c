@@ -5,7 +5,7 @@
  * in UTC, booleans as true/false).
  *
  * Besides reading every row, a postgres source can hand over only the
- * latest row per entity key in a time window (fs_source_pg_latest): the
+ * latest row per entity key in a time window (open_latest): the
  * work of materialization done inside PostgreSQL, so that only one row per
  * key crosses the connection.
  */
@@ -158,10 +158,6 @@ static void pg_close_src(struct fs_source *src)
 	free(st);
 }
 
-const struct fs_source_ops fs_source_postgres_ops = {
-	"postgres", pg_open, pg_next, pg_where, pg_close_src,
-};
-
 /* The order of source rows for exact ties: physical for a table. */
 static void seq_expr(struct strbuf *sql, const json_t *spec)
 {
@@ -171,10 +167,9 @@ static void seq_expr(struct strbuf *sql, const json_t *spec)
 		sb_adds(sql, "row_number() OVER ()");
 }
 
-int fs_source_pg_latest(struct fs_source **out, const json_t *spec, const char *name,
-			const char *root, const struct fs_pg_latest *q)
+static int pg_open_latest(struct fs_source *src, const json_t *spec, const char *root,
+			  const struct fs_source_latest *q)
 {
-	struct fs_source *src = xcalloc(1, sizeof(*src));
 	struct fs_pg_col *cols = NULL;
 	struct strbuf sql = STRBUF_INIT, keys = STRBUF_INIT, ts = STRBUF_INIT, cr = STRBUF_INIT;
 	const char *ts_field = json_string_value(json_object_get(spec, "timestamp_field"));
@@ -184,14 +179,11 @@ int fs_source_pg_latest(struct fs_source **out, const json_t *spec, const char *
 	char *ref, *what = NULL;
 	int rc;
 
-	*out = NULL;
-	src->ops = &fs_source_postgres_ops;
-	src->name = xstrdup(name);
 	if ((rc = pg_start(src, spec, root, &cols, &n)))
 		goto done;
 	st = src->state;
 	rc = FS_EINVALID;
-	what = xstrfmt("source '%s' (%s)", name, src->what);
+	what = xstrfmt("source '%s' (%s)", src->name, src->what);
 	if ((rc = fs_pg_time_column(&ts, st->pg, "s.", cols, n, ts_field, "timestamp_field",
 				    what)) ||
 	    (rc = fs_pg_time_column(&cr, st->pg, "s.", cols, n, cr_field,
@@ -200,7 +192,7 @@ int fs_source_pg_latest(struct fs_source **out, const json_t *spec, const char *
 	rc = FS_EINVALID;
 	for (i = 0; i < q->nkeys; i++) {
 		if (!fs_pg_col_type(cols, n, q->keys[i])) {
-			fs_error_set("source '%s' (%s) has no column '%s' (a join key)", name,
+			fs_error_set("source '%s' (%s) has no column '%s' (a join key)", src->name,
 				     src->what, q->keys[i]);
 			goto done;
 		}
@@ -257,10 +249,80 @@ done:
 	sb_release(&keys);
 	sb_release(&ts);
 	sb_release(&cr);
-	if (rc) {
-		fs_source_close(src);
-		return rc;
-	}
-	*out = src;
-	return 0;
+	return rc;
 }
+
+static const char *const pg_keys[] = { "table", "query", "dsn", NULL };
+
+static void pg_check_spec(const json_t *spec, fs_source_complain *complain, void *ctx)
+{
+	if (!json_object_get(spec, "table") == !json_object_get(spec, "query"))
+		complain(ctx, NULL, "a postgres source needs exactly one of 'table' and 'query'");
+}
+
+/*
+ * The columns of a postgres source's table or query, through a connection
+ * (the query is described, not run), and the types of its timestamp
+ * columns checked; when allowed (data->pg_connect). On error *at names the key the error is about.
+ */
+static int pg_columns(const json_t *spec, const struct fs_data_access *data,
+		      struct fs_source_columns *out, char **err, const char **at)
+{
+	const char *fields[] = { "timestamp_field", "created_timestamp_field" };
+	struct fs_pg_col *cols = NULL;
+	struct fs_pg *pg = NULL;
+	struct strbuf scratch = STRBUF_INIT;
+	const char *dsn;
+	char *what;
+	size_t n = 0, i;
+	int rc = -1;
+
+	if (!data->pg_connect || !json_object_get(spec, "table") == !json_object_get(spec, "query"))
+		return 1; /* not checked here, or reported with the spec */
+	dsn = fs_pg_dsn(spec, data->pg_dsn);
+	what = fs_pg_what(spec);
+	*at = json_object_get(spec, "dsn") ? "dsn" : "type";
+	if (!dsn || fs_pg_connect(&pg, dsn, what)) {
+		*err = xstrdup(fs_error_last());
+		goto done;
+	}
+	*at = json_object_get(spec, "table") ? "table" : "query";
+	if (fs_pg_describe(pg, spec, &cols, &n)) {
+		*err = xstrdup(fs_error_last());
+		goto done;
+	}
+	for (i = 0; i < ARRAY_SIZE(fields); i++) {
+		const char *f = json_string_value(json_object_get(spec, fields[i]));
+		/* a missing column is reported with the others below */
+		if (f && fs_pg_col_type(cols, n, f) &&
+		    fs_pg_time_column(&scratch, pg, "", cols, n, f, fields[i], what)) {
+			*at = fields[i];
+			*err = xstrdup(fs_error_last());
+			goto done;
+		}
+	}
+	out->names = xcalloc(n + 1, sizeof(char *));
+	for (i = 0; i < n; i++)
+		out->names[out->n++] = xstrdup(cols[i].name);
+	out->where = xstrdup(what);
+	rc = 0;
+done:
+	fs_pg_cols_free(cols, n);
+	fs_pg_close(pg);
+	sb_release(&scratch);
+	free(what);
+	return rc;
+}
+
+const struct fs_source_ops fs_source_postgres_ops = {
+	.type = "postgres",
+	.keys = pg_keys,
+	.check_spec = pg_check_spec,
+	.columns = pg_columns,
+	.open = pg_open,
+	.next = pg_next,
+	.where = pg_where,
+	.close = pg_close_src,
+	.open_latest = pg_open_latest,
+	.in_postgres = true,
+};

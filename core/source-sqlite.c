@@ -2,10 +2,12 @@
  * source-sqlite.c: sqlite sources: a database file with a table or a
  * query. Columns and rows as SQLite gives them, as text; SQL NULL is null.
  */
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "source.h"
@@ -91,6 +93,102 @@ static void sq_close(struct fs_source *src)
 	free(st);
 }
 
+static const char *const sq_keys[] = { "path", "table", "query", NULL };
+
+static void sq_check_spec(const json_t *spec, fs_source_complain *complain, void *ctx)
+{
+	const char *path = json_string_value(json_object_get(spec, "path"));
+
+	if (!path)
+		complain(ctx, NULL, "missing 'path' (a sqlite source needs a database file)");
+	else if (strstr(path, "://"))
+		complain(ctx, "path", "a sqlite source needs a local file, not a URL");
+	if (!json_object_get(spec, "table") == !json_object_get(spec, "query"))
+		complain(ctx, NULL, "a sqlite source needs exactly one of 'table' and 'query'");
+}
+
+/*
+ * The columns of a sqlite source's table or query (prepared, never run, as
+ * the reader prepares it). On error *at names the key the error is about.
+ */
+static int sq_columns(const json_t *spec, const struct fs_data_access *data,
+		      struct fs_source_columns *out, char **err, const char **at)
+{
+	const char *path = json_string_value(json_object_get(spec, "path"));
+	const char *table = json_string_value(json_object_get(spec, "table"));
+	const char *query = json_string_value(json_object_get(spec, "query"));
+	char *full;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char *sql = NULL;
+	int rc = -1, i;
+
+	if (!path || strstr(path, "://") || !table == !query)
+		return 1; /* reported with the spec */
+	full = path[0] == '/' ? xstrdup(path) : fs_path_join(data->root, path);
+	*at = "path";
+	if (access(full, R_OK) < 0) {
+		*err = xstrfmt("database '%s' %s", path,
+			       errno == ENOENT ? "does not exist" : strerror(errno));
+		goto done;
+	}
+	if (sqlite3_open_v2(full, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		*err = xstrfmt("cannot open database '%s': %s", path, sqlite3_errmsg(db));
+		goto done;
+	}
+	if (table)
+		sql = sqlite3_mprintf("SELECT * FROM \"%w\"", table);
+	else
+		sql = sqlite3_mprintf("%s", query);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		const char *msg = sqlite3_errmsg(db);
+		if (sqlite3_errcode(db) == SQLITE_NOTADB || sqlite3_errcode(db) == SQLITE_CORRUPT) {
+			*err = xstrfmt("cannot read database '%s': %s", path, msg);
+		} else if (table && starts_with(msg, "no such table")) {
+			*at = "table";
+			*err = xstrfmt("database '%s' has no table '%s'", path, table);
+		} else {
+			*at = table ? "table" : "query";
+			*err = table ? xstrfmt("cannot read table '%s' of database '%s': %s", table,
+					       path, msg)
+				     : xstrfmt("query fails on database '%s': %s", path, msg);
+		}
+		goto done;
+	}
+	if (!st || !sqlite3_stmt_readonly(st) || !sqlite3_column_count(st)) {
+		*at = "query";
+		*err = xstrfmt("query on database '%s' must be a SELECT statement", path);
+		goto done;
+	}
+	out->n = 0;
+	out->names = xcalloc((size_t)sqlite3_column_count(st) + 1, sizeof(char *));
+	for (i = 0; i < sqlite3_column_count(st); i++)
+		out->names[out->n++] = xstrdup(sqlite3_column_name(st, i));
+	out->where = table ? xstrfmt("%s table '%s'", path, table) : xstrfmt("%s query", path);
+	rc = 0;
+done:
+	sqlite3_finalize(st);
+	sqlite3_free(sql);
+	sqlite3_close(db);
+	free(full);
+	return rc;
+}
+
+static const char *sq_local_file(const json_t *spec)
+{
+	const char *path = json_string_value(json_object_get(spec, "path"));
+
+	return path && !strstr(path, "://") ? path : NULL;
+}
+
 const struct fs_source_ops fs_source_sqlite_ops = {
-	"sqlite", sq_open, sq_next, sq_where, sq_close,
+	.type = "sqlite",
+	.keys = sq_keys,
+	.check_spec = sq_check_spec,
+	.columns = sq_columns,
+	.local_file = sq_local_file,
+	.open = sq_open,
+	.next = sq_next,
+	.where = sq_where,
+	.close = sq_close,
 };

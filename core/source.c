@@ -7,11 +7,106 @@
 #include "util.h"
 #include "banned.h"
 
+/*
+ * A push source holds no rows: its batch_source does, read in its place
+ * (fs_source_data_spec). Only its spec is checked here.
+ */
+static void push_check_spec(const json_t *spec, fs_source_complain *complain, void *ctx)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	if (!json_object_get(spec, "batch_source")) {
+		sb_adds(&sb, "missing 'batch_source' (a push source names the ");
+		fs_source_types_with(&sb, NULL, "or");
+		sb_adds(&sb, " source that holds its history)");
+		complain(ctx, NULL, sb.buf);
+	}
+	sb_release(&sb);
+}
+
+static const char *const push_keys[] = { "batch_source", NULL };
+
+static const struct fs_source_ops push_ops = {
+	.type = "push",
+	.keys = push_keys,
+	.check_spec = push_check_spec,
+};
+
+/* The kinds of source: a new one is a file and a line here. */
 static const struct fs_source_ops *const backends[] = {
 	&fs_source_csv_ops,
 	&fs_source_sqlite_ops,
 	&fs_source_postgres_ops,
+	&push_ops,
 };
+
+const struct fs_source_ops *fs_source_backend(size_t i)
+{
+	return i < ARRAY_SIZE(backends) ? backends[i] : NULL;
+}
+
+const struct fs_source_ops *fs_source_ops_for(const char *type)
+{
+	size_t i;
+
+	for (i = 0; type && i < ARRAY_SIZE(backends); i++)
+		if (!strcmp(backends[i]->type, type))
+			return backends[i];
+	return NULL;
+}
+
+const struct fs_source_ops *fs_source_spec_ops(const json_t *spec)
+{
+	return fs_source_ops_for(json_string_value(json_object_get(spec, "type")));
+}
+
+static bool uses_key(const struct fs_source_ops *ops, const char *key)
+{
+	const char *const *k;
+
+	if (!key)
+		return ops->open != NULL;
+	for (k = ops->keys; k && *k; k++)
+		if (!strcmp(*k, key))
+			return true;
+	return false;
+}
+
+void fs_source_types_with(struct strbuf *out, const char *key, const char *conj)
+{
+	size_t i, n = 0, total = 0;
+
+	for (i = 0; i < ARRAY_SIZE(backends); i++)
+		total += uses_key(backends[i], key);
+	for (i = 0; i < ARRAY_SIZE(backends); i++) {
+		if (!uses_key(backends[i], key))
+			continue;
+		if (n && n + 1 == total)
+			sb_addf(out, " %s ", conj);
+		else if (n)
+			sb_adds(out, ", ");
+		sb_adds(out, backends[i]->type);
+		n++;
+	}
+}
+
+const char *fs_source_local_file(const json_t *spec)
+{
+	const struct fs_source_ops *ops = fs_source_spec_ops(spec);
+
+	return ops && ops->local_file ? ops->local_file(spec) : NULL;
+}
+
+void fs_source_columns_release(struct fs_source_columns *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		free(c->names[i]);
+	free(c->names);
+	free(c->where);
+	memset(c, 0, sizeof(*c));
+}
 
 const json_t *fs_source_data_spec(const struct fs_defs *defs, const json_t *source)
 {
@@ -30,8 +125,8 @@ int fs_source_open(struct fs_source **out, const struct fs_defs *defs, const jso
 	const json_t *spec = fs_source_data_spec(defs, source);
 	const char *name = json_string_value(json_object_get(source, "name"));
 	const char *type;
+	const struct fs_source_ops *ops;
 	struct fs_source *src;
-	size_t i;
 	int rc;
 
 	*out = NULL;
@@ -40,16 +135,14 @@ int fs_source_open(struct fs_source **out, const struct fs_defs *defs, const jso
 		return FS_ENOTFOUND;
 	}
 	type = json_string_value(json_object_get(spec, "type"));
-	for (i = 0; i < ARRAY_SIZE(backends); i++)
-		if (!strcmp(backends[i]->type, type))
-			break;
-	if (i == ARRAY_SIZE(backends)) {
+	ops = fs_source_ops_for(type);
+	if (!ops || !ops->open) {
 		fs_error_set("source '%s': reading %s sources is not supported by this build", name,
 			     type);
 		return FS_ERR;
 	}
 	src = xcalloc(1, sizeof(*src));
-	src->ops = backends[i];
+	src->ops = ops;
 	src->name = xstrdup(name);
 	if ((rc = src->ops->open(src, spec, root))) {
 		fs_source_close(src);
@@ -57,6 +150,33 @@ int fs_source_open(struct fs_source **out, const struct fs_defs *defs, const jso
 	}
 	*out = src;
 	return 0;
+}
+
+int fs_source_open_latest(struct fs_source **out, const json_t *spec, const char *name,
+			  const char *root, const struct fs_source_latest *q)
+{
+	const struct fs_source_ops *ops = fs_source_spec_ops(spec);
+	struct fs_source *src;
+	int rc;
+
+	*out = NULL;
+	if (!ops || !ops->open_latest)
+		return 1;
+	src = xcalloc(1, sizeof(*src));
+	src->ops = ops;
+	src->name = xstrdup(name);
+	if ((rc = ops->open_latest(src, spec, root, q))) {
+		fs_source_close(src);
+		return rc;
+	}
+	*out = src;
+	return 0;
+}
+
+int fs_source_split(struct fs_source *src, struct fs_source **second)
+{
+	*second = NULL;
+	return src->ops->split ? src->ops->split(src, second) : 1;
 }
 
 int fs_source_next(struct fs_source *src, const struct fs_cell **cells)

@@ -188,14 +188,14 @@ int fs_viewscan_open_window(struct fs_viewscan **out, const struct fs_defs *defs
 	const char *sname = json_string_value(json_object_get(view->spec, "source"));
 	const struct fs_object *so = fs_defs_find(defs, FS_KIND_SOURCE, sname);
 	const json_t *data = so ? fs_source_data_spec(defs, so->spec) : NULL;
-	const char *type = data ? json_string_value(json_object_get(data, "type")) : NULL;
-	struct fs_pg_latest q = { 0 };
+	const struct fs_source_ops *ops = data ? fs_source_spec_ops(data) : NULL;
+	struct fs_source_latest q = { 0 };
 	const char **cols = NULL;
 	struct fs_viewscan *s;
 	size_t i;
 	int rc;
 
-	if (!type || strcmp(type, "postgres"))
+	if (!ops || !ops->open_latest)
 		return fs_viewscan_open(out, defs, view, root);
 	*out = NULL;
 	s = scan_new(view);
@@ -210,8 +210,8 @@ int fs_viewscan_open_window(struct fs_viewscan **out, const struct fs_defs *defs
 	q.nkeys = s->keys.n;
 	q.start_us = start_us;
 	q.end_us = end_us;
-	if ((rc = fs_source_pg_latest(&s->src, data,
-				      json_string_value(json_object_get(data, "name")), root, &q)) ||
+	if ((rc = fs_source_open_latest(&s->src, data,
+					json_string_value(json_object_get(data, "name")), root, &q)) ||
 	    (rc = setup(s, data, false)))
 		goto fail;
 	free(cols);
@@ -247,7 +247,7 @@ int fs_viewscan_split(struct fs_viewscan *s, const struct fs_defs *defs,
 	int rc;
 
 	*second = NULL;
-	if (!s->own_src || (rc = fs_source_csv_split(s->src, &src2)))
+	if (!s->own_src || (rc = fs_source_split(s->src, &src2)))
 		return 1;
 	s2 = scan_new(s->view);
 	s2->own_src = true;
