@@ -912,6 +912,26 @@ static const struct fs_object *data_source(struct validator *v, const struct fs_
 	return batch ? fs_defs_find(v->defs, FS_KIND_SOURCE, batch) : src;
 }
 
+/* The column of a timestamp field (key), found as the readers find it: through field_mapping. */
+static void time_column(struct fs_yctx *y, const struct fs_object *o, struct columns *cols,
+			const char *key)
+{
+	const char *field = spec_str(o, key), *col;
+
+	if (!field)
+		return;
+	col = fs_source_column_for(o->spec, field);
+	if (has_column(cols, col))
+		return;
+	if (!strcmp(col, field))
+		fs_y_err(y, node_at(y, o, key), "%s has no column '%s' (%s)", cols->c.where, col,
+			 key);
+	else
+		fs_y_err(y, node_at(y, o, key),
+			 "%s has no column '%s' (%s '%s', through field_mapping)", cols->c.where, col,
+			 key, field);
+}
+
 static void check_source(struct validator *v, struct fs_object *o)
 {
 	char *what;
@@ -952,14 +972,8 @@ static void check_source(struct validator *v, struct fs_object *o)
 	if (rc)
 		goto done;
 
-	if (spec_str(o, "timestamp_field") && !has_column(&cols, spec_str(o, "timestamp_field")))
-		fs_y_err(&y, node_at(&y, o, "timestamp_field"), "%s has no column '%s' (timestamp_field)",
-			 cols.c.where, spec_str(o, "timestamp_field"));
-	if (spec_str(o, "created_timestamp_field") &&
-	    !has_column(&cols, spec_str(o, "created_timestamp_field")))
-		fs_y_err(&y, node_at(&y, o, "created_timestamp_field"),
-			 "%s has no column '%s' (created_timestamp_field)", cols.c.where,
-			 spec_str(o, "created_timestamp_field"));
+	time_column(&y, o, &cols, "timestamp_field");
+	time_column(&y, o, &cols, "created_timestamp_field");
 	mapping = json_object_get(o->spec, "field_mapping");
 	json_object_foreach(mapping, key, val) {
 		if (!has_column(&cols, key))

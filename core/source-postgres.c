@@ -184,9 +184,12 @@ static int pg_open_latest(struct fs_source *src, const json_t *spec, const char 
 	st = src->state;
 	rc = FS_EINVALID;
 	what = xstrfmt("source '%s' (%s)", src->name, src->what);
-	if ((rc = fs_pg_time_column(&ts, st->pg, "s.", cols, n, ts_field, "timestamp_field",
-				    what)) ||
-	    (rc = fs_pg_time_column(&cr, st->pg, "s.", cols, n, cr_field,
+	/* the columns as every reader finds them: through field_mapping */
+	if ((rc = fs_pg_time_column(&ts, st->pg, "s.", cols, n,
+				    ts_field ? fs_source_column_for(spec, ts_field) : NULL,
+				    "timestamp_field", what)) ||
+	    (rc = fs_pg_time_column(&cr, st->pg, "s.", cols, n,
+				    cr_field ? fs_source_column_for(spec, cr_field) : NULL,
 				    "created_timestamp_field", what)))
 		goto done;
 	rc = FS_EINVALID;
@@ -293,6 +296,8 @@ static int pg_columns(const json_t *spec, const struct fs_data_access *data,
 	}
 	for (i = 0; i < ARRAY_SIZE(fields); i++) {
 		const char *f = json_string_value(json_object_get(spec, fields[i]));
+		if (f)
+			f = fs_source_column_for(spec, f);
 		/* a missing column is reported with the others below */
 		if (f && fs_pg_col_type(cols, n, f) &&
 		    fs_pg_time_column(&scratch, pg, "", cols, n, f, fields[i], what)) {

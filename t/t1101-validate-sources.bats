@@ -193,3 +193,63 @@ query: SELECT * FROM nope
     run -0 fs get-historical --entities rows.csv -f driver_hourly_stats:conv_rate
     assert_line --index 1 --regexp '^1001,[^,]+,0\.07$'
 }
+
+# ---- timestamp fields through field_mapping ----
+
+# mapped_times HEADER: the driver source's timestamp fields read from columns
+# t and c (field_mapping), data/driver_stats.csv rewritten with HEADER.
+mapped_times() {
+    replace $D "created_timestamp_field: created
+" "created_timestamp_field: created
+field_mapping:
+  t: event_timestamp
+  c: created
+"
+    cat > $CSV <<CSV
+$1
+1001,2024-05-01T10:00:00Z,0.10,0.50,10,2024-05-01T10:00:00Z
+1001,2024-05-01T11:00:00Z,0.20,0.60,20,2024-05-01T11:00:00Z
+1001,2024-05-01T11:00:00Z,0.30,0.70,30,2024-05-01T11:30:00Z
+1001,2024-05-01T11:00:00Z,0.40,0.80,40,2024-05-01T11:10:00Z
+CSV
+}
+
+@test "validate sources: timestamp fields renamed by field_mapping are found through it and read" {
+    mapped_times "driver_id,t,conv_rate,acc_rate,avg_daily_trips,c"
+    run -0 --separate-stderr fs apply -q
+    assert_equal "$stderr" ""
+    run -0 fs plan --exit-code
+
+    # 10:30 sees the 10:00 row; at 11:00 three rows tie on t and the
+    # greatest c (11:30) wins over the later row (11:10)
+    printf 'driver_id,event_timestamp\n1001,2024-05-01T10:30:00Z\n1001,2024-05-01T11:00:00Z\n1001,2024-05-01T09:00:00Z\n' > rows.csv
+    run -0 --separate-stderr fs get-historical --entities rows.csv \
+        -f driver_hourly_stats:conv_rate -f driver_hourly_stats:avg_daily_trips
+    assert_equal "$output" "driver_id,event_timestamp,conv_rate,avg_daily_trips
+1001,2024-05-01T10:30:00Z,0.10,10
+1001,2024-05-01T11:00:00Z,0.30,30
+1001,2024-05-01T09:00:00Z,,"
+}
+
+@test "validate sources: a timestamp field's mapped column that is missing is reported" {
+    mapped_times "driver_id,ts,conv_rate,acc_rate,avg_daily_trips,cr"
+    apply_fails \
+        "error: features/driver.yaml:14:18: source 'driver_stats': data/driver_stats.csv has no column 't' (timestamp_field 'event_timestamp', through field_mapping)" \
+        "error: features/driver.yaml:15:26: source 'driver_stats': data/driver_stats.csv has no column 'c' (created_timestamp_field 'created', through field_mapping)" \
+        "error: features/driver.yaml:17:3: source 'driver_stats': data/driver_stats.csv has no column 't' (in field_mapping)" \
+        "error: features/driver.yaml:18:3: source 'driver_stats': data/driver_stats.csv has no column 'c' (in field_mapping)" \
+        "fatal: 4 errors in definitions"
+}
+
+@test "validate sources: a timestamp field is not found under its own name when field_mapping renames another column to it" {
+    # the readers take column t for event_timestamp: a column named
+    # event_timestamp is not used, and t must exist
+    mapped_times "driver_id,event_timestamp,conv_rate,acc_rate,avg_daily_trips,c"
+    replace $D "  c: created
+" ""
+    apply_fails \
+        "error: features/driver.yaml:14:18: source 'driver_stats': data/driver_stats.csv has no column 't' (timestamp_field 'event_timestamp', through field_mapping)" \
+        "error: features/driver.yaml:15:26: source 'driver_stats': data/driver_stats.csv has no column 'created' (created_timestamp_field)" \
+        "error: features/driver.yaml:17:3: source 'driver_stats': data/driver_stats.csv has no column 't' (in field_mapping)" \
+        "fatal: 3 errors in definitions"
+}
