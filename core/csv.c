@@ -328,3 +328,15 @@ size_t fs_csv_line(const struct fs_csv *c)
 {
 	return c->rec_line;
 }
+
+int fs_csv_count_error(const char *name, size_t line, char *const *header, size_t ncols,
+		       size_t n)
+{
+	if (n < ncols)
+		fs_error_set("%s:%zu: %zu field%s, expected %zu: no value for column '%s'", name, line,
+			     n, n == 1 ? "" : "s", ncols, header[n]);
+	else
+		fs_error_set("%s:%zu: %zu fields, expected %zu: field %zu has no column in the header",
+			     name, line, n, ncols, ncols + 1);
+	return FS_EINVALID;
+}

@@ -46,4 +46,12 @@ off_t fs_csv_offset(const struct fs_csv *csv);
 /* The line on which the last record returned started (1-based). */
 size_t fs_csv_line(const struct fs_csv *csv);
 
+/*
+ * Set the error for a record at name:line of n fields under a header of
+ * ncols names (n != ncols), naming the first column without a value or the
+ * first field without a column; FS_EINVALID.
+ */
+int fs_csv_count_error(const char *name, size_t line, char *const *header, size_t ncols,
+		       size_t n);
+
 #endif

@@ -259,9 +259,7 @@ static int read_entities(struct erows *e, const char *path, const char *ts_colum
 	while ((rc = fs_csv_next(csv, &f, &n)) == 1) {
 		size_t line = fs_csv_line(csv);
 		if (n != e->ncols) {
-			fs_error_set("%s:%zu: expected %zu fields, found %zu", e->name, line, e->ncols,
-				     n);
-			rc = FS_EINVALID;
+			rc = fs_csv_count_error(e->name, line, e->cols, e->ncols, n);
 			goto done;
 		}
 		ALLOC_GROW(e->ts, e->n + 1, e->ts_alloc);

@@ -74,11 +74,9 @@ static int csv_next(struct fs_source *src, const struct fs_cell **cells)
 
 	if (rc <= 0)
 		return rc;
-	if (n != src->ncolumns) {
-		fs_error_set("%s:%zu: expected %zu fields, found %zu", src->what,
-			     fs_csv_line(st->csv), src->ncolumns, n);
-		return FS_EINVALID;
-	}
+	if (n != src->ncolumns)
+		return fs_csv_count_error(src->what, fs_csv_line(st->csv), src->columns,
+					  src->ncolumns, n);
 	for (i = 0; i < n; i++) {
 		st->cells[i].s = f[i].s;
 		st->cells[i].len = f[i].len;
