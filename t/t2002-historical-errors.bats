@@ -207,6 +207,25 @@ source_rows() {
     assert_equal "$stderr" "fatal: data/driver.csv:4: 8 fields, expected 7: field 8 has no column in the header"
 }
 
+@test "get-historical errors: every source row is checked, not only the rows of wanted keys" {
+    # rows.csv asks for driver 1 only: driver 2's rows are still read and checked
+    source_rows 2,2024-05-01T10:00:00Z,,abc,10,3,true
+    hist_fails --entities rows.csv -f driver_stats
+    assert_equal "$stderr" "fatal: data/driver.csv:3: column 'conv_rate': 'abc' is not a float64 (feature 'conv_rate' of feature_view 'driver_stats')"
+    source_rows "$GOOD" 2,2024-05-01T10:00:00Z,,0.5,3.5,3,true
+    hist_fails --entities rows.csv -f driver_stats:trips
+    assert_equal "$stderr" "fatal: data/driver.csv:4: column 'trips': '3.5' is not an int64 (feature 'trips' of feature_view 'driver_stats')"
+    source_rows 2,yesterday,,0.5,10,3,true
+    hist_fails --entities rows.csv -f driver_stats
+    assert_equal "$stderr" "fatal: data/driver.csv:3: column 'event_timestamp': bad timestamp 'yesterday'"
+    source_rows x,2024-05-01T10:00:00Z,,0.5,10,3,true
+    hist_fails --entities rows.csv -f driver_stats
+    assert_equal "$stderr" "fatal: data/driver.csv:3: column 'driver_id': 'x' is not an int64 (join key of entity 'driver')"
+    source_rows 2,2024-05-01T10:00:00Z,,0.5,10,3,true,extra
+    hist_fails --entities rows.csv -f driver_stats
+    assert_equal "$stderr" "fatal: data/driver.csv:3: 8 fields, expected 7: field 8 has no column in the header"
+}
+
 @test "get-historical errors: an unterminated quote in the source" {
     source_rows '1,2024-05-01T10:00:00Z,,0.5,10,3,"true'
     hist_fails --entities rows.csv -f driver_stats
