@@ -174,7 +174,7 @@ static void csv_check_spec(const json_t *spec, fs_source_complain *complain, voi
 		complain(ctx, "path", "empty path");
 }
 
-/* The header row; a URL is checked when read. */
+/* The header row. */
 static int csv_columns(const json_t *spec, const struct fs_data_access *data,
 		       struct fs_source_columns *out, char **err, const char **at)
 {
@@ -186,8 +186,8 @@ static int csv_columns(const json_t *spec, const struct fs_data_access *data,
 	int rc = 0, fd = -1;
 
 	*at = "path";
-	if (!path || strstr(path, "://"))
-		return 1;
+	if (!path || !*path || strstr(path, "://"))
+		return 1; /* reported with the spec, or checked when read */
 	if (data->read && !data->read(data->ctx, path, &buf)) {
 		csv = fs_csv_from_mem(buf.buf, buf.len, path);
 	} else {

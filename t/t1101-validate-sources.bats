@@ -40,6 +40,11 @@ path: data/driver_stats.csv
     apply_fatal "features/driver.yaml:13:7: source 'driver_stats': file 'data/empty.csv' is empty (a csv source needs a header row)"
 }
 
+@test "validate sources: an empty csv path is reported once" {
+    replace $D "path: data/driver_stats.csv" "path: ''"
+    apply_fatal "features/driver.yaml:13:7: source 'driver_stats': empty path"
+}
+
 @test "validate sources: a csv file without the timestamp field is reported" {
     replace $CSV "driver_id,event_timestamp," "driver_id,ts,"
     apply_fatal "features/driver.yaml:14:18: source 'driver_stats': data/driver_stats.csv has no column 'event_timestamp' (timestamp_field)"
