@@ -54,9 +54,7 @@ static int read_table(const char *source, const char *path, struct fs_source **o
 	cells = xcalloc(ncols + 1, sizeof(*cells));
 	while ((rc = fs_csv_next(csv, &f, &n)) == 1) {
 		if (n != ncols) {
-			fs_error_set("%s:%zu: expected %zu fields, found %zu", name, fs_csv_line(csv),
-				     ncols, n);
-			rc = FS_EINVALID;
+			rc = fs_csv_count_error(name, fs_csv_line(csv), (*out)->columns, ncols, n);
 			break;
 		}
 		for (i = 0; i < n; i++) {

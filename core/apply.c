@@ -308,8 +308,11 @@ static bool has_remote_checks(const struct fs_defs *defs)
 	size_t i;
 
 	for (i = 0; i < defs->n; i++) {
-		const char *type = json_string_value(json_object_get(defs->objs[i].spec, "type"));
-		if (defs->objs[i].kind == FS_KIND_SOURCE && type && !strcmp(type, "postgres"))
+		const struct fs_source_ops *ops;
+		if (defs->objs[i].kind != FS_KIND_SOURCE)
+			continue;
+		ops = fs_source_spec_ops(defs->objs[i].spec);
+		if (ops && ops->in_postgres)
 			return true;
 	}
 	return false;

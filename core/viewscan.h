@@ -78,7 +78,7 @@ int fs_viewscan_open_rows(struct fs_viewscan **out, const struct fs_defs *defs,
 /*
  * Split a scan just opened (no row read) of a csv source in two halves to
  * read on two threads: s reads the first, *second the rest (see
- * fs_source_csv_split: on any error, rescan the whole file for the right
+ * fs_source_split: on any error, rescan the whole file for the right
  * message). 0 when split, 1 when the source cannot be, or an error.
  */
 int fs_viewscan_split(struct fs_viewscan *s, const struct fs_defs *defs,

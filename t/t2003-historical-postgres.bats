@@ -284,7 +284,7 @@ EOF2
     run -0 fs plan
     assert_output "No changes."
     assert [ ! -e .fs/plan-cache ]
-    psql_fs -c 'ALTER TABLE "Hand Stats" RENAME TO gone'
+    psql_fs -c 'ALTER TABLE "Hand Stats" RENAME TO gone_since_plan'
     run -128 --separate-stderr fs plan
     assert_equal "$stderr" "fatal: features/hand.yaml:9:8: source 'hand_src': table 'Hand Stats' does not exist"
 }

@@ -155,7 +155,10 @@ push_bad() {
     # a row of the wrong width
     printf '%s\n' "$HEADER" 1,2024-05-01T10:00:00Z,,0.5,5 > bad3.csv
     run -128 --separate-stderr fs push trips_push bad3.csv
-    assert_equal "$stderr" "fatal: bad3.csv:2: expected 6 fields, found 5"
+    assert_equal "$stderr" "fatal: bad3.csv:2: 5 fields, expected 6: no value for column 'acc_rate'"
+    printf '%s\n' "$HEADER" 1,2024-05-01T10:00:00Z,,0.5,5,0.25,9 > bad4.csv
+    run -128 --separate-stderr fs push trips_push bad4.csv
+    assert_equal "$stderr" "fatal: bad4.csv:2: 7 fields, expected 6: field 7 has no column in the header"
     assert_equal "$(online pa:trips 1)" "1=-@$EP"
     assert_equal "$(status_keys pa) $(status_keys pb)" "0 0"
 }
