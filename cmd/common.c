@@ -6,7 +6,7 @@
 #include "builtin.h"
 #include "duration.h"
 #include "error.h"
-#include "models.h"
+#include "jsonout.h"
 #include "util.h"
 #include "webhook.h"
 #include "banned.h"

@@ -5,6 +5,7 @@
 
 #include "builtin.h"
 #include "error.h"
+#include "jsonout.h"
 #include "models.h"
 #include "parse-options.h"
 #include "timeutil.h"

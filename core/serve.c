@@ -7,6 +7,7 @@
 
 #include "error.h"
 #include "historical.h"
+#include "jsonout.h"
 #include "models.h"
 #include "serving.h"
 #include "source.h"
