@@ -509,13 +509,19 @@ start_http() {
     python3 -u -m http.server --bind 127.0.0.1 --directory "$1" 0 \
         > "$BATS_TEST_TMPDIR/http.log" 2>&1 3>&- &
     HTTP_PID=$!
+    await_http_port
+}
+
+# wait for the server just started to print "... port N ..." in http.log;
+# sets HTTP_PORT
+await_http_port() {
     local i
     for i in $(seq 100); do
         HTTP_PORT=$(sed -n 's/.* port \([0-9][0-9]*\).*/\1/p' "$BATS_TEST_TMPDIR/http.log")
         [ -n "$HTTP_PORT" ] && return 0
         sleep 0.1
     done
-    echo "http.server did not start: $(cat "$BATS_TEST_TMPDIR/http.log")" >&2
+    echo "http server did not start: $(cat "$BATS_TEST_TMPDIR/http.log")" >&2
     return 1
 }
 
@@ -564,17 +570,11 @@ class H(http.server.BaseHTTPRequestHandler):
         self.wfile.flush()
     def log_message(self, *a): pass
 s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-print("port", s.server_address[1], flush=True)
+print("serving on port", s.server_address[1], "now", flush=True)
 s.serve_forever()
 PY
     HTTP_PID=$!
-    local i
-    for i in $(seq 100); do
-        HTTP_PORT=$(sed -n 's/^port \([0-9][0-9]*\)$/\1/p' "$BATS_TEST_TMPDIR/http.log")
-        [ -n "$HTTP_PORT" ] && return 0
-        sleep 0.1
-    done
-    return 1
+    await_http_port
 }
 
 @test "get-historical: http failures (timeout, 500, short body, refused) fail naming the URL, leaving nothing" {
