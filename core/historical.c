@@ -315,6 +315,8 @@ struct hview {
 	char *text;
 	size_t text_len, text_alloc;
 	uint32_t *best; /* per entity row: kept source row, or NONE */
+	/* per key: the earliest and latest entity row timestamps */
+	int64_t *kmin, *kmax;
 };
 
 static void hview_free(struct hview *h)
@@ -332,6 +334,8 @@ static void hview_free(struct hview *h)
 	free(h->nulls);
 	free(h->text);
 	free(h->best);
+	free(h->kmin);
+	free(h->kmax);
 }
 
 static int setup_view(struct hview *h, const struct fs_defs *defs, const struct fs_object *view,
@@ -384,7 +388,7 @@ static int key_entities(struct hview *h, const struct erows *e)
 	struct strbuf kb = STRBUF_INIT;
 	const char *vals[64];
 	size_t lens[64];
-	size_t r, i;
+	size_t r, i, n;
 	int rc = 0;
 
 	if (h->vkeys.n > 64) {
@@ -408,7 +412,38 @@ static int key_entities(struct hview *h, const struct erows *e)
 		rc = 0;
 	}
 	sb_release(&kb);
-	return rc;
+	if (rc)
+		return rc;
+	/*
+	 * A source row later than every entity row of its key, or older than
+	 * the earliest one's window, matches none: the scan need not keep it.
+	 */
+	n = fs_keymap_size(h->keys);
+	h->kmin = xmalloc((n + 1) * sizeof(*h->kmin));
+	h->kmax = xmalloc((n + 1) * sizeof(*h->kmax));
+	for (i = 0; i < n; i++) {
+		h->kmin[i] = INT64_MAX;
+		h->kmax[i] = INT64_MIN;
+	}
+	for (r = 0; r < e->n; r++) {
+		uint32_t k = h->ekey[r];
+		if (k == NONE)
+			continue;
+		if (e->ts[r] < h->kmin[k])
+			h->kmin[k] = e->ts[r];
+		if (e->ts[r] > h->kmax[k])
+			h->kmax[k] = e->ts[r];
+	}
+	return 0;
+}
+
+/* Can a source row of key id at ts fall in the window of some entity row? */
+static bool may_match(const struct hview *h, uint32_t id, int64_t ts)
+{
+	if (ts > h->kmax[id])
+		return false;
+	/* kmin - ttl without overflow: ts < kmin - ttl */
+	return !h->ttl_us || ts >= h->kmin[id] || h->kmin[id] - ts <= h->ttl_us;
 }
 
 static int source_col(struct fs_source *src, const json_t *spec, const char *name,
@@ -510,7 +545,9 @@ static int scan_source(struct hview *h, const struct fs_repo *repo, const struct
 			break;
 		}
 		id = rc ? fs_keymap_find(h->keys, kb.buf, kb.len) : NONE;
-		/* validate every value; keep the row only when its key is wanted */
+		if (id != NONE && !may_match(h, id, ts))
+			id = NONE;
+		/* validate every value; keep the row only when it may be chosen */
 		base = h->n * h->nfeats;
 		if (id != NONE) {
 			ALLOC_GROW(h->key, h->n + 1, h->alloc_key);
