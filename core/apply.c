@@ -458,10 +458,8 @@ int fs_apply_run(struct fs_repo *repo, const struct fs_apply_opts *opts, struct 
 	struct fs_git *git;
 	int rc;
 
-	if (!repo->registry) { /* fs.yaml is invalid: report it with the definitions */
-		rc = fs_apply_prepare(repo, opts, a, diags);
-		return rc ? rc : config_problems(repo, diags);
-	}
+	if (!repo->registry) /* fs.yaml is invalid: prepare reports it with the definitions */
+		return fs_apply_prepare(repo, opts, a, diags);
 	lpath = lock_path(repo);
 	rc = fs_lock_acquire(&a->lock, lpath, true);
 	free(lpath);
