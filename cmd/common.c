@@ -42,20 +42,10 @@ void warning(const char *fmt, ...)
 
 int die_diags(struct fs_diags *diags, const char *what)
 {
-	size_t i;
+	char *text = fs_diags_report(diags, what);
 
-	if (diags->n == 1) {
-		char *s = fs_diag_format(&diags->items[0]);
-		fprintf(stderr, "fatal: %s\n", s);
-		free(s);
-		return EXIT_FATAL;
-	}
-	for (i = 0; i < diags->n; i++) {
-		char *s = fs_diag_format(&diags->items[i]);
-		fprintf(stderr, "error: %s\n", s);
-		free(s);
-	}
-	fprintf(stderr, "fatal: %zu errors in %s\n", diags->n, what);
+	fputs(text, stderr);
+	free(text);
 	return EXIT_FATAL;
 }
 

@@ -54,7 +54,7 @@ static char *project_name(const char *dir)
 }
 
 /* does .gitignore text already ignore .fs/ at the top level? */
-static int ignores_fs_dir(const char *text)
+static bool ignores_fs_dir(const char *text)
 {
 	static const char *const forms[] = { ".fs/", "/.fs/", ".fs", "/.fs" };
 	const char *line = text, *end;
@@ -65,11 +65,11 @@ static int ignores_fs_dir(const char *text)
 		len = (size_t)(end - line);
 		while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
 			len--;
-		for (i = 0; i < sizeof(forms) / sizeof(*forms); i++)
+		for (i = 0; i < ARRAY_SIZE(forms); i++)
 			if (len == strlen(forms[i]) && !memcmp(line, forms[i], len))
-				return 1;
+				return true;
 	}
-	return 0;
+	return false;
 }
 
 static int write_file(const char *dir, const char *rel, const char *data, size_t len,
@@ -117,7 +117,7 @@ int fs_init_repo(const char *dir, int64_t now, char commit_out[FS_OID_HEXSZ + 1]
 	}
 	free(path);
 	/* never overwrite a user's file with a template */
-	for (i = 0; i < sizeof(ours) / sizeof(*ours); i++) {
+	for (i = 0; i < ARRAY_SIZE(ours); i++) {
 		path = fs_path_join(dir, ours[i]);
 		rc = lstat(path, &st);
 		free(path);
