@@ -9,42 +9,7 @@
 #include "util.h"
 #include "banned.h"
 
-/*
- * libyaml's scanner takes time quadratic in the nesting depth of flow
- * collections ("[[[[...]]]]" 100000 deep runs for minutes), so refuse deep
- * nesting before parsing. Brackets are counted in the raw text, quoted or
- * not: no real definition comes near the limit.
- */
-#define MAX_FLOW_DEPTH 1000
-
-static int check_flow_depth(const char *buf, size_t len, const char *file,
-			    struct fs_diags *diags)
-{
-	size_t i, depth = 0;
-	int line = 1, col = 1;
-
-	for (i = 0; i < len; i++, col++) {
-		if (buf[i] == '\n') {
-			line++;
-			col = 0;
-		} else if (buf[i] == '[' || buf[i] == '{') {
-			if (++depth > MAX_FLOW_DEPTH) {
-				fs_diags_add(diags, file, line, col,
-					     "invalid YAML: collections nested more than %d deep",
-					     MAX_FLOW_DEPTH);
-				return FS_EINVALID;
-			}
-		} else if ((buf[i] == ']' || buf[i] == '}') && depth) {
-			depth--;
-		}
-	}
-	return 0;
-}
-
-/*
- * libyaml leaves the marks unset for a reader error (bad UTF-8, a control
- * character): the place is the byte offset. Column counts bytes.
- */
+/* The 1-based line and column (in bytes) of byte offset off of buf. */
 static void offset_position(const char *buf, size_t len, size_t off, int *line, int *col)
 {
 	size_t i, start = 0;
@@ -58,6 +23,36 @@ static void offset_position(const char *buf, size_t len, size_t off, int *line, 
 			start = i + 1;
 		}
 	*col = (int)(off - start) + 1;
+}
+
+/*
+ * libyaml's scanner takes time quadratic in the nesting depth of flow
+ * collections ("[[[[...]]]]" 100000 deep runs for minutes), so refuse deep
+ * nesting before parsing. Brackets are counted in the raw text, quoted or
+ * not: no real definition comes near the limit.
+ */
+#define MAX_FLOW_DEPTH 1000
+
+static int check_flow_depth(const char *buf, size_t len, const char *file,
+			    struct fs_diags *diags)
+{
+	size_t i, depth = 0;
+	int line, col;
+
+	for (i = 0; i < len; i++) {
+		if (buf[i] == '[' || buf[i] == '{') {
+			if (++depth > MAX_FLOW_DEPTH) {
+				offset_position(buf, len, i, &line, &col);
+				fs_diags_add(diags, file, line, col,
+					     "invalid YAML: collections nested more than %d deep",
+					     MAX_FLOW_DEPTH);
+				return FS_EINVALID;
+			}
+		} else if ((buf[i] == ']' || buf[i] == '}') && depth) {
+			depth--;
+		}
+	}
+	return 0;
 }
 
 int fs_y_load_all(const char *buf, size_t len, const char *file, struct fs_diags *diags,
@@ -83,6 +78,7 @@ int fs_y_load_all(const char *buf, size_t len, const char *file, struct fs_diags
 						       : &parser.context_mark;
 			int line = (int)m->line + 1, col = (int)m->column + 1;
 
+			/* a reader error (bad UTF-8, a control character) has only an offset */
 			if (parser.error == YAML_READER_ERROR)
 				offset_position(buf, len, parser.problem_offset, &line, &col);
 			fs_diags_add(diags, file, line, col,
