@@ -445,25 +445,26 @@ int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, str
 	return plan_impact(repo, a);
 }
 
-static char *lock_path(struct fs_repo *repo)
+int fs_apply_lock(struct fs_repo *repo, struct fs_lock **out)
 {
-	return xstrfmt("%s.lock", fs_registry_path(repo->registry));
+	char *path = xstrfmt("%s.lock", fs_registry_path(repo->registry));
+	int rc = fs_lock_acquire(out, path, true);
+
+	free(path);
+	return rc;
 }
 
 int fs_apply_run(struct fs_repo *repo, const struct fs_apply_opts *opts, struct fs_apply *a,
 		 struct fs_diags *diags)
 {
 	struct fs_apply_record rec;
-	char *lpath, *summary = NULL, *author = NULL;
+	char *summary = NULL, *author = NULL;
 	struct fs_git *git;
 	int rc;
 
 	if (!repo->registry) /* fs.yaml is invalid: prepare reports it with the definitions */
 		return fs_apply_prepare(repo, opts, a, diags);
-	lpath = lock_path(repo);
-	rc = fs_lock_acquire(&a->lock, lpath, true);
-	free(lpath);
-	if (rc)
+	if ((rc = fs_apply_lock(repo, &a->lock)))
 		return rc;
 	if ((rc = fs_apply_prepare(repo, opts, a, diags)))
 		return rc;

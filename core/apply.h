@@ -58,6 +58,12 @@ struct fs_apply {
 int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, struct fs_apply *out,
 		     struct fs_diags *diags);
 /*
+ * The lock apply holds from reading the registry to writing it
+ * (<registry>.lock), waiting for it: whoever must not land between apply's
+ * checks and its write takes it too (promotions into production).
+ */
+int fs_apply_lock(struct fs_repo *repo, struct fs_lock **out);
+/*
  * Take the apply lock, prepare, commit and register. Refuses (FS_EINVALID,
  * message) to delete a view or feature that a production model version was
  * trained on, unless opts->force.

@@ -6,10 +6,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "apply.h"
 #include "artifact.h"
 #include "error.h"
 #include "jsonout.h"
-#include "lock.h"
 #include "strbuf.h"
 #include "timeutil.h"
 #include "util.h"
@@ -452,22 +452,6 @@ static void check_skew(const struct fs_defs *defs, const json_t *version, json_t
 	}
 }
 
-/*
- * Promotions into production take the lock `fs apply` holds from reading
- * the registry to writing it (<registry>.lock, as in apply.c): apply's
- * production guard judges which versions are in production, and a
- * promotion landing between its check and its write would lose the
- * features it was trained on.
- */
-static int lock_against_apply(struct fs_repo *repo, struct fs_lock **out)
-{
-	char *path = xstrfmt("%s.lock", fs_registry_path(repo->registry));
-	int rc = fs_lock_acquire(out, path, true);
-
-	free(path);
-	return rc;
-}
-
 static bool is_guarded(const char *stage)
 {
 	return !strcmp(stage, "production") || !strcmp(stage, "staging");
@@ -492,7 +476,12 @@ int fs_model_promote(struct fs_repo *repo, const struct fs_promote_opts *o, json
 		rc = FS_EINVALID;
 		goto done;
 	}
-	if (!strcmp(o->stage, "production") && (rc = lock_against_apply(repo, &lock)))
+	/*
+	 * apply's production guard judges which versions are in production: a
+	 * promotion landing between its check and its write would lose the
+	 * features it was trained on.
+	 */
+	if (!strcmp(o->stage, "production") && (rc = fs_apply_lock(repo, &lock)))
 		goto done;
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
 		rc = db_fail(db, "cannot start transaction");
