@@ -234,11 +234,6 @@ static void digest(char out[FS_OID_HEXSZ + 1], const struct strbuf *sb)
 	git_oid_tostr(out, FS_OID_HEXSZ + 1, &oid);
 }
 
-static char *data_path(const char *root, const char *path)
-{
-	return path[0] == '/' ? xstrdup(path) : fs_path_join(root, path);
-}
-
 /* What the validation of these files read, as one digest. */
 static void inputs_digest(char out[FS_OID_HEXSZ + 1], const char *root,
 			  const struct fs_files *files, const json_t *deps)
@@ -251,7 +246,7 @@ static void inputs_digest(char out[FS_OID_HEXSZ + 1], const char *root,
 	for (i = 0; i < files->n; i++)
 		sb_addf(&sb, "%s%c%s\n", files->items[i].path, 0, files->items[i].oid);
 	json_array_foreach((json_t *)deps, i, d) {
-		char *full = data_path(root, json_string_value(d));
+		char *full = fs_path_resolve(root, json_string_value(d));
 		struct stat st;
 		if (stat(full, &st) == 0)
 			sb_addf(&sb, "%s %lld %lld.%09ld %llu\n", full, (long long)st.st_size,

@@ -18,11 +18,6 @@ struct parse_state {
 	int ndocs;
 };
 
-static char *resolve(const char *root, const char *path)
-{
-	return path[0] == '/' ? xstrdup(path) : fs_path_join(root, path);
-}
-
 static void parse_online(struct fs_yctx *y, struct fs_config *cfg, const char *root,
 			 yaml_node_t *m)
 {
@@ -52,7 +47,7 @@ static void parse_online(struct fs_yctx *y, struct fs_config *cfg, const char *r
 	cfg->online_type = xstrdup(type);
 	if (path) {
 		free(cfg->online_path);
-		cfg->online_path = resolve(root, path);
+		cfg->online_path = fs_path_resolve(root, path);
 	}
 	if (url)
 		cfg->online_url = xstrdup(url);
@@ -157,11 +152,11 @@ static void parse_doc(void *data, yaml_document_t *doc, yaml_node_t *root)
 		cfg->project = xstrdup(project);
 	if (fs_y_want_str(&y, root, "registry", false, &registry)) {
 		free(cfg->registry_path);
-		cfg->registry_path = resolve(st->root, registry);
+		cfg->registry_path = fs_path_resolve(st->root, registry);
 	}
 	if (fs_y_want_str(&y, root, "artifact_store", false, &artifacts)) {
 		free(cfg->artifact_store);
-		cfg->artifact_store = resolve(st->root, artifacts);
+		cfg->artifact_store = fs_path_resolve(st->root, artifacts);
 	}
 	if ((m = fs_y_want_map(&y, root, "online_store", false)))
 		parse_online(&y, cfg, st->root, m);
@@ -181,7 +176,7 @@ static void env_override(char **field, const char *var, const char *root, bool i
 	if (!v || !*v)
 		return;
 	free(*field);
-	*field = is_path ? resolve(root, v) : xstrdup(v);
+	*field = is_path ? fs_path_resolve(root, v) : xstrdup(v);
 }
 
 int fs_config_parse(struct fs_config **out, const char *root, const char *text, size_t len,

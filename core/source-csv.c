@@ -40,7 +40,7 @@ static int csv_open(struct fs_source *src, const json_t *spec, const char *root)
 		if (st->fd < 0)
 			return FS_ERR;
 	} else {
-		char *full = path[0] == '/' ? xstrdup(path) : fs_path_join(root, path);
+		char *full = fs_path_resolve(root, path);
 		st->fd = open(full, O_RDONLY | O_CLOEXEC);
 		free(full);
 		if (st->fd < 0) {
@@ -191,7 +191,7 @@ static int csv_columns(const json_t *spec, const struct fs_data_access *data,
 	if (data->read && !data->read(data->ctx, path, &buf)) {
 		csv = fs_csv_from_mem(buf.buf, buf.len, path);
 	} else {
-		char *full = path[0] == '/' ? xstrdup(path) : fs_path_join(data->root, path);
+		char *full = fs_path_resolve(data->root, path);
 		fd = open(full, O_RDONLY | O_CLOEXEC);
 		free(full);
 		if (fd < 0) {
@@ -222,19 +222,12 @@ static int csv_columns(const json_t *spec, const struct fs_data_access *data,
 	return rc;
 }
 
-static const char *csv_local_file(const json_t *spec)
-{
-	const char *path = json_string_value(json_object_get(spec, "path"));
-
-	return path && !strstr(path, "://") ? path : NULL;
-}
-
 const struct fs_source_ops fs_source_csv_ops = {
 	.type = "csv",
 	.keys = csv_keys,
 	.check_spec = csv_check_spec,
 	.columns = csv_columns,
-	.local_file = csv_local_file,
+	.local_file = fs_source_path_if_local,
 	.open = csv_open,
 	.next = csv_next,
 	.where = csv_where,

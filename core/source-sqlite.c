@@ -27,7 +27,7 @@ static int sq_open(struct fs_source *src, const json_t *spec, const char *root)
 	const char *table = json_string_value(json_object_get(spec, "table"));
 	const char *query = json_string_value(json_object_get(spec, "query"));
 	struct sqlite_state *st = xcalloc(1, sizeof(*st));
-	char *full = path[0] == '/' ? xstrdup(path) : fs_path_join(root, path);
+	char *full = fs_path_resolve(root, path);
 	char *sql;
 	int i, rc;
 
@@ -125,7 +125,7 @@ static int sq_columns(const json_t *spec, const struct fs_data_access *data,
 
 	if (!path || strstr(path, "://") || !table == !query)
 		return 1; /* reported with the spec */
-	full = path[0] == '/' ? xstrdup(path) : fs_path_join(data->root, path);
+	full = fs_path_resolve(data->root, path);
 	*at = "path";
 	if (access(full, R_OK) < 0) {
 		*err = xstrfmt("database '%s' %s", path,
@@ -174,19 +174,12 @@ done:
 	return rc;
 }
 
-static const char *sq_local_file(const json_t *spec)
-{
-	const char *path = json_string_value(json_object_get(spec, "path"));
-
-	return path && !strstr(path, "://") ? path : NULL;
-}
-
 const struct fs_source_ops fs_source_sqlite_ops = {
 	.type = "sqlite",
 	.keys = sq_keys,
 	.check_spec = sq_check_spec,
 	.columns = sq_columns,
-	.local_file = sq_local_file,
+	.local_file = fs_source_path_if_local,
 	.open = sq_open,
 	.next = sq_next,
 	.where = sq_where,

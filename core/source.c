@@ -90,6 +90,13 @@ void fs_source_types_with(struct strbuf *out, const char *key, const char *conj)
 	}
 }
 
+const char *fs_source_path_if_local(const json_t *spec)
+{
+	const char *path = json_string_value(json_object_get(spec, "path"));
+
+	return path && !strstr(path, "://") ? path : NULL;
+}
+
 const char *fs_source_local_file(const json_t *spec)
 {
 	const struct fs_source_ops *ops = fs_source_spec_ops(spec);

@@ -138,6 +138,8 @@ const struct fs_source_ops *fs_source_spec_ops(const json_t *spec);
 void fs_source_types_with(struct strbuf *out, const char *key, const char *conj);
 /* The local file validation of a source spec reads, or NULL (see local_file). */
 const char *fs_source_local_file(const json_t *spec);
+/* A local_file for the kinds whose data is at 'path': it, unless a URL. */
+const char *fs_source_path_if_local(const json_t *spec);
 void fs_source_columns_release(struct fs_source_columns *c);
 
 /*

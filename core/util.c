@@ -173,6 +173,11 @@ bool fs_is_valid_project(const char *s)
 	return true;
 }
 
+char *fs_path_resolve(const char *root, const char *path)
+{
+	return path[0] == '/' ? xstrdup(path) : fs_path_join(root, path);
+}
+
 char *fs_path_join(const char *a, const char *b)
 {
 	size_t la = strlen(a);

@@ -39,6 +39,8 @@ bool fs_is_valid_project(const char *s);
 
 /* Join a and b with exactly one '/' between them. */
 char *fs_path_join(const char *a, const char *b);
+/* path as it is when absolute, else relative to root; caller frees. */
+char *fs_path_resolve(const char *root, const char *path);
 /* mkdir -p; returns 0 or -1 with errno. */
 int fs_mkdir_p(const char *path, int mode);
 /* Write data to path atomically (temp file in the same directory + rename). */
