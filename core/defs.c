@@ -6,6 +6,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "agg.h"
 #include "duration.h"
 #include "keymap.h"
 #include "source.h"
@@ -269,10 +270,133 @@ done:
 	free(bkeys);
 }
 
+/* One aggregation of a view into aggs; its feature (name, result type) into features. */
+static void parse_aggregation(struct fs_yctx *y, yaml_node_t *f, struct fs_keymap *seen,
+			      json_t *aggs, json_t *features, int64_t *hops, size_t *nhops,
+			      yaml_node_t **hop_at)
+{
+	static const char *const akeys[] = { "name", "function", "column", "window", "hop",
+					     "type", "description", "tags", NULL };
+	const char *aname = NULL, *fn = NULL, *col = NULL, *win = NULL, *hop = NULL,
+		   *type = NULL, *desc = NULL;
+	yaml_node_t *nn, *fnn, *cn, *wn, *hn, *tn;
+	enum fs_agg_fn func = FS_AGG_COUNT;
+	enum fs_type ctype = FS_T_FLOAT64;
+	int64_t window = 0, hopv = 0;
+	bool ok = true;
+	json_t *a, *tags;
+	size_t i;
+
+	if (f->type != YAML_MAPPING_NODE) {
+		fs_y_err(y, f, "an aggregation must be a mapping like {name: x, function: count, window: 30m}, not %s",
+			 fs_y_type_name(f));
+		return;
+	}
+	fs_y_check_keys(y, f, akeys);
+	nn = fs_y_want_str(y, f, "name", true, &aname);
+	fnn = fs_y_want_str(y, f, "function", true, &fn);
+	cn = fs_y_want_str(y, f, "column", false, &col);
+	wn = fs_y_want_str(y, f, "window", true, &win);
+	hn = fs_y_want_str(y, f, "hop", false, &hop);
+	tn = fs_y_want_str(y, f, "type", false, &type);
+	if (nn && !fs_is_valid_name(aname)) {
+		fs_y_err(y, nn, "bad feature name '%s' (lowercase letters, digits and '_', not starting with a digit)",
+			 aname);
+		aname = NULL;
+	}
+	if (fnn && fs_agg_fn_parse(&func, fn)) {
+		err_choice(y, fnn, "aggregation function", fn, fs_agg_fn_names);
+		ok = false;
+	} else if (!fnn) {
+		ok = false;
+	}
+	if (cn && !is_column_name(col)) {
+		fs_y_err(y, cn, "bad column name '%s' in 'column'", col);
+		ok = false;
+	}
+	if (ok && !cn && func != FS_AGG_COUNT) {
+		fs_y_err(y, f, "aggregation '%s': function %s needs a 'column'", aname ? aname : "?", fn);
+		ok = false;
+	}
+	if (tn && fs_type_parse(&ctype, type)) {
+		err_choice(y, tn, "column type", type, fs_feature_types);
+		ok = false;
+	}
+	if (ok && cn && fs_agg_fn_numeric(func) && !fs_type_is_numeric(ctype))
+		fs_y_err(y, tn ? tn : f, "aggregation '%s': %s needs a numeric column (int32, int64, float32 or float64), not %s",
+			 aname ? aname : "?", fn, fs_type_name(ctype)), ok = false;
+	if (wn) {
+		if (fs_duration_parse(&window, win) || window <= 0) {
+			fs_y_err(y, wn, "bad window '%s' (expected a duration above 0 with a unit s m h d w, e.g. 30m, 1h)",
+				 win);
+			ok = false;
+		}
+	} else {
+		ok = false;
+	}
+	if (hn) {
+		if (fs_duration_parse(&hopv, hop) || hopv <= 0) {
+			fs_y_err(y, hn, "bad hop '%s' (expected a duration above 0 with a unit s m h d w, e.g. 1m)",
+				 hop);
+			ok = false;
+		}
+	} else if (window > 0) {
+		hopv = fs_agg_default_hop(window);
+	}
+	if (ok && window % hopv) {
+		fs_y_err(y, hn, "hop '%s' does not divide the window '%s'", hop, win);
+		ok = false;
+	} else if (ok && window / hopv > 10000) {
+		fs_y_err(y, hn ? hn : wn, "window '%s' is %lld hops of %llds: at most 10000 tiles per window (use a larger hop)",
+			 win, (long long)(window / hopv), (long long)hopv);
+		ok = false;
+	}
+	if (ok) {
+		for (i = 0; i < *nhops; i++) {
+			if (hops[i] % hopv && hopv % hops[i]) {
+				fs_y_err(y, hn ? hn : wn, "hop of %llds and hop of %llds (at %d:%d) do not divide each other: the hops of one view must",
+					 (long long)hopv, (long long)hops[i], fs_y_line(hop_at[i]),
+					 fs_y_col(hop_at[i]));
+				ok = false;
+				break;
+			}
+		}
+		if (ok && *nhops < 64) {
+			hops[*nhops] = hopv;
+			hop_at[(*nhops)++] = hn ? hn : wn;
+		}
+	}
+	if (!aname)
+		return;
+	if (fs_keymap_find(seen, aname, strlen(aname)) != FS_KEY_NONE) {
+		fs_y_err(y, nn, "duplicate feature '%s'", aname);
+		return;
+	}
+	fs_keymap_intern(seen, aname, strlen(aname));
+	a = json_object();
+	set_str(a, "name", aname);
+	set_str(a, "function", fnn ? fn : NULL);
+	set_str(a, "column", col);
+	json_object_set_new(a, "window", json_integer(window));
+	json_object_set_new(a, "hop", json_integer(hopv));
+	if (col)
+		set_str(a, "type", fs_type_name(ctype));
+	fs_y_want_str(y, f, "description", false, &desc);
+	set_str(a, "description", desc);
+	if (fs_y_want_str_map(y, f, "tags", &tags))
+		json_object_set_new(a, "tags", tags);
+	json_array_append_new(aggs, a);
+	/* the features the view serves: what every reader of features sees */
+	json_array_append_new(features,
+			      json_pack("{s:s, s:s}", "name", aname, "type",
+					fs_type_name(fs_agg_result_type(func, ctype, col != NULL))));
+}
+
 static void parse_feature_view(struct fs_yctx *y, yaml_node_t *m, json_t *spec)
 {
 	static const char *const keys[] = { "kind", "name", "entities", "source", "ttl", "online",
-					    "features", "description", "owner", "tags", NULL };
+					    "features", "aggregations", "description", "owner",
+					    "tags", NULL };
 	static const char *const fkeys[] = { "name", "type", "description", "tags", NULL };
 	const char *source = NULL, *ttl = NULL;
 	yaml_node_t *n, *seq;
@@ -301,6 +425,37 @@ static void parse_feature_view(struct fs_yctx *y, yaml_node_t *m, json_t *spec)
 	json_object_set_new(spec, "online", json_boolean(online));
 	common_fields(y, m, spec);
 
+	if (fs_y_get(y, m, "aggregations")) {
+		int64_t hops[64];
+		yaml_node_t *hop_at[64];
+		size_t nhops = 0;
+		json_t *aggs;
+
+		if (fs_y_get(y, m, "features")) {
+			fs_y_err(y, key_node(y, m, "aggregations"),
+				 "a feature view has 'features' or 'aggregations', not both");
+			return;
+		}
+		if (n)
+			fs_y_err(y, n, "ttl does not apply to a view with aggregations (each has its window)");
+		seq = fs_y_want_seq(y, m, "aggregations", true);
+		if (!seq)
+			return;
+		if (!fs_y_seq_len(seq)) {
+			fs_y_err(y, seq, "'aggregations' must not be empty");
+			return;
+		}
+		aggs = json_array();
+		features = json_array();
+		seen = fs_keymap_new();
+		for (i = 0; i < fs_y_seq_len(seq); i++)
+			parse_aggregation(y, fs_y_seq_item(y, seq, i), seen, aggs, features, hops,
+					  &nhops, hop_at);
+		fs_keymap_free(seen);
+		json_object_set_new(spec, "aggregations", aggs);
+		json_object_set_new(spec, "features", features);
+		return;
+	}
 	seq = fs_y_want_seq(y, m, "features", true);
 	if (!seq)
 		return;
@@ -1013,7 +1168,19 @@ static void check_source(struct validator *v, struct fs_object *o)
 					 "source '%s' (%s) has no column '%s' (join key of entity '%s')",
 					 o->name, cols.c.where, col, e->name);
 		}
-		feats = json_object_get(vo->spec, "features");
+		feats = json_object_get(vo->spec, "aggregations");
+		for (j = 0; j < json_array_size(feats); j++) {
+			json_t *a = json_array_get(feats, j);
+			const char *f = json_string_value(json_object_get(a, "column"));
+			const char *col = f ? fs_source_column_for(o->spec, f) : NULL;
+			yaml_node_t *an = vo->node ? fs_y_seq_item(&vy, fs_y_get(&vy, vo->node, "aggregations"), j) : NULL;
+			if (col && !has_column(&cols, col))
+				fs_y_err(&vy, an ? key_node(&vy, an, "column") : node_at(&vy, vo, "source"),
+					 "source '%s' (%s) has no column '%s' (column of aggregation '%s')",
+					 o->name, cols.c.where, col,
+					 json_string_value(json_object_get(a, "name")));
+		}
+		feats = feats ? NULL : json_object_get(vo->spec, "features");
 		for (j = 0; j < json_array_size(feats); j++) {
 			const char *f =
 				json_string_value(json_object_get(json_array_get(feats, j), "name"));

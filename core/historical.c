@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agg.h"
 #include "csv.h"
 #include "error.h"
 #include "keymap.h"
@@ -1016,6 +1017,220 @@ static void merge(struct hview *h, const struct erows *e)
 	free(es);
 }
 
+/* ---- aggregation views: the windows, one pass over (key, time) ---- */
+
+/* One event of an aggregation view, kept for the walk. */
+struct aev {
+	uint32_t key, idx; /* idx: order in the source, the last tie-break */
+	int64_t ts, cr;
+};
+
+static int cmp_aev(const void *a, const void *b)
+{
+	const struct aev *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	if (x->cr != y->cr)
+		return x->cr < y->cr ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Can an event of key id at ts fall in a window of some entity row? */
+static bool agg_may_match(const struct hview *h, uint32_t id, int64_t ts, int64_t reach)
+{
+	return ts < h->kmax[id] && (ts >= h->kmin[id] || h->kmin[id] - ts <= reach);
+}
+
+/* Put one result into the output slot of entity row r, feature f. */
+static void keep_result(struct hview *h, size_t r, size_t f, const struct fs_agg *a,
+			const struct fs_agg_result *res)
+{
+	size_t slot = r * h->nfeats + f;
+	struct fs_scan_value sv;
+	char buf[64];
+
+	fs_agg_result_value(a, res, buf, sizeof(buf), &sv);
+	h->nulls[slot] = sv.null;
+	h->vals[slot] = 0;
+	if (sv.null)
+		return;
+	if (fs_type_is_text(a->result))
+		text_add(h, slot, sv.text, sv.len);
+	else
+		h->vals[slot] = sv.iv;
+}
+
+/*
+ * The aggregation features of every entity row: the events of the keys
+ * asked for, sorted by (key, ts, created, order), walked with the entity
+ * rows of the same key in time order; each row reads the tiles the events
+ * before it filled (fs_agg_key, as the online store holds them).
+ */
+static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs_defs *defs,
+		    const struct erows *e)
+{
+	struct fs_aggview av;
+	struct fs_viewscan *scan = NULL;
+	struct fs_agg_key *k = NULL;
+	struct fs_agg_result *res = NULL, *empty = NULL;
+	struct fs_agg_value *in = NULL;
+	struct aev *ev = NULL;
+	struct gent *E = NULL;
+	size_t *es = NULL, *fill = NULL, *fmap = NULL;
+	int64_t *cell = NULL; /* nev * ncols: int, double bits or text offset */
+	unsigned char *cnull = NULL;
+	struct strbuf text = STRBUF_INIT;
+	size_t nev = 0, aev_alloc = 0, cell_alloc = 0, null_alloc = 0, nkeys, i, j, c, r;
+	const struct strbuf *key;
+	const struct fs_scan_value *vals;
+	int64_t ts, cr, reach;
+	int rc;
+
+	if ((rc = fs_aggview_load(&av, h->view->spec)))
+		return rc;
+	reach = av.max_window_us + av.max_hop_us;
+	fmap = xcalloc(h->nfeats + 1, sizeof(*fmap));
+	for (i = 0; i < h->nfeats; i++)
+		for (j = 0; j < av.n; j++)
+			if (!strcmp(av.aggs[j].name, h->feats[i].name))
+				fmap[i] = j;
+	if ((rc = fs_viewscan_open(&scan, defs, h->view, repo->root)))
+		goto done;
+	/* the events that can fall in some row's window, their values compact */
+	while ((rc = fs_viewscan_next(scan, &key, &ts, &cr, &vals)) == 1) {
+		uint32_t id = key ? fs_keymap_find(h->keys, key->buf, key->len) : NONE;
+
+		if (id == NONE || !agg_may_match(h, id, ts, reach))
+			continue;
+		if (nev >= NONE - 1) {
+			fs_error_set("feature_view '%s': too many matching events", h->view->name);
+			rc = FS_ERR;
+			goto done;
+		}
+		ALLOC_GROW(ev, nev + 1, aev_alloc);
+		ev[nev] = (struct aev){ id, (uint32_t)nev, ts, cr };
+		ALLOC_GROW(cell, (nev + 1) * av.ncols + 1, cell_alloc);
+		ALLOC_GROW(cnull, (nev + 1) * av.ncols + 1, null_alloc);
+		for (c = 0; c < av.ncols; c++) {
+			struct fs_agg_value v;
+			size_t slot = nev * av.ncols + c;
+
+			fs_agg_value_from_scan(&v, av.col_types[c], &vals[c]);
+			cnull[slot] = v.null;
+			if (v.null)
+				cell[slot] = 0;
+			else if (av.col_types[c] == FS_T_STRING) {
+				cell[slot] = (int64_t)text.len;
+				sb_add(&text, v.s, v.len);
+				sb_addc(&text, '\0');
+			} else if (av.col_types[c] == FS_T_FLOAT32 || av.col_types[c] == FS_T_FLOAT64)
+				memcpy(&cell[slot], &v.d, 8);
+			else
+				cell[slot] = v.i;
+		}
+		nev++;
+	}
+	if (rc < 0)
+		goto done;
+	rc = 0;
+	if (nev > 1)
+		qsort(ev, nev, sizeof(*ev), cmp_aev);
+
+	/* the entity rows by key, each key's in time order */
+	nkeys = fs_keymap_size(h->keys);
+	es = group_starts(h->ekey, e->n, nkeys);
+	fill = xmalloc((nkeys + 1) * sizeof(*fill));
+	memcpy(fill, es, (nkeys + 1) * sizeof(*fill));
+	E = xmalloc((e->n + 1) * sizeof(*E));
+	for (r = 0; r < e->n; r++) {
+		if (h->ekey[r] == NONE)
+			continue;
+		E[fill[h->ekey[r]]].ts = e->ts[r];
+		E[fill[h->ekey[r]]++].idx = (uint32_t)r;
+	}
+
+	/* every row first gets the values of an empty window */
+	h->n = e->n;
+	h->vals = xcalloc(e->n * h->nfeats + 1, sizeof(*h->vals));
+	h->nulls = xcalloc(e->n * h->nfeats + 1, 1);
+	h->best = xmalloc((e->n + 1) * sizeof(*h->best));
+	k = fs_agg_key_new(&av);
+	res = xcalloc(av.n + 1, sizeof(*res));
+	empty = xcalloc(av.n + 1, sizeof(*empty));
+	in = xcalloc(av.ncols + 1, sizeof(*in));
+	fs_agg_key_read(k, 0, empty);
+	for (r = 0; r < e->n; r++) {
+		h->best[r] = (uint32_t)r;
+		for (i = 0; i < h->nfeats; i++)
+			keep_result(h, r, i, &av.aggs[fmap[i]], &empty[fmap[i]]);
+	}
+
+	/* one walk per key */
+	for (i = 0, j = 0; i < nkeys; i++) {
+		struct gent *ge = E + es[i];
+		size_t ne = es[i + 1] - es[i], x, n = 0;
+
+		while (j < nev && ev[j].key < i)
+			j++;
+		if (!ne || j >= nev || ev[j].key != i)
+			continue;
+		sort_run(ge, ne, sizeof(*ge), cmp_gent);
+		fs_agg_key_clear(k);
+		for (x = 0; x < ne; x++) {
+			int64_t t = ge[x].ts;
+			while (j < nev && ev[j].key == i && ev[j].ts < t) {
+				const struct aev *a = &ev[j++];
+				for (c = 0; c < av.ncols; c++) {
+					size_t slot = (size_t)a->idx * av.ncols + c;
+					memset(&in[c], 0, sizeof(in[c]));
+					in[c].null = cnull[slot];
+					if (in[c].null)
+						continue;
+					if (av.col_types[c] == FS_T_STRING) {
+						in[c].s = text.buf + cell[slot];
+						in[c].len = strlen(in[c].s);
+					} else if (av.col_types[c] == FS_T_FLOAT32 ||
+						   av.col_types[c] == FS_T_FLOAT64) {
+						memcpy(&in[c].d, &cell[slot], 8);
+					} else {
+						in[c].i = cell[slot];
+					}
+				}
+				fs_agg_key_add(k, a->ts, a->cr, in);
+				n++;
+			}
+			if (!n)
+				continue; /* no event before this row: the empty window */
+			if (!(x & 15))
+				fs_agg_key_prune(k, t);
+			fs_agg_key_read(k, t, res);
+			for (c = 0; c < h->nfeats; c++)
+				keep_result(h, ge[x].idx, c, &av.aggs[fmap[c]], &res[fmap[c]]);
+		}
+		while (j < nev && ev[j].key == i)
+			j++;
+	}
+done:
+	fs_viewscan_close(scan);
+	fs_agg_key_free(k);
+	fs_aggview_release(&av);
+	free(res);
+	free(empty);
+	free(in);
+	free(ev);
+	free(E);
+	free(es);
+	free(fill);
+	free(fmap);
+	free(cell);
+	free(cnull);
+	sb_release(&text);
+	return rc;
+}
+
 /* ---- output ---- */
 
 struct outcol {
@@ -1181,6 +1396,11 @@ int fs_historical(struct fs_repo *repo, const struct fs_hist_opts *o, FILE *out)
 	for (i = 0; i < nviews; i++) {
 		if ((rc = key_entities(&views[i], &e)))
 			goto done;
+		if (fs_view_is_agg(views[i].view->spec)) {
+			if ((rc = agg_join(&views[i], repo, &defs, &e)))
+				goto done;
+			continue;
+		}
 		if (in_postgres(&defs, views[i].source)) {
 			if ((rc = pg_join(&views[i], repo, &defs, &e)))
 				goto done;

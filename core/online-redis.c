@@ -9,15 +9,21 @@
  * win. A batch is atomic in Redis; a view's whole write is not (a killed
  * run leaves a mix of old and new records, each of them valid; the next
  * run completes the work because its interval was not recorded).
+ * Updates (fs_online_update) read and write each chunk of records as an
+ * optimistic transaction (WATCH, MGET, MULTI/EXEC), done again when a
+ * concurrent writer changed one of its records.
  */
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "error.h"
+#include "keymap.h"
 #include "online.h"
+#include "strbuf.h"
 #include "util.h"
 #include "banned.h"
 
@@ -240,37 +246,42 @@ static int64_t get_be64(const unsigned char *p)
 	return (int64_t)u;
 }
 
+/* Make schema the view's, dropping first the records stored under another. */
+static int schema_ensure(struct fs_online *o, const char *view, const char *schema)
+{
+	struct rd *s = o->state;
+	bool same, exists;
+	redisReply *r;
+	char *k;
+	int rc;
+
+	if ((rc = schema_is(o, view, schema, &same, &exists)) || same)
+		return rc;
+	if (exists && (rc = rd_drop(o, view)))
+		return rc;
+	k = key_of(o, view, "schema");
+	r = redisCommand(s->c, "SET %s %s", k, schema);
+	free(k);
+	if (!r || r->type == REDIS_REPLY_ERROR)
+		rc = fail(o, "cannot write schema", r);
+	freeReplyObject(r);
+	return rc;
+}
+
 static int rd_write(struct fs_online *o, const char *view, const char *schema,
 		    const struct fs_online_rec *recs, size_t n, size_t *written)
 {
 	struct rd *s = o->state;
 	char *prefix = key_of(o, view, "r:"), *counter = key_of(o, view, "n");
 	size_t plen = strlen(prefix), i, pending = 0;
-	bool same, exists;
 	const char **argv = xcalloc(2 * BATCH + 8, sizeof(char *));
 	size_t *argl = xcalloc(2 * BATCH + 8, sizeof(size_t));
 	char **bufs = xcalloc(2 * BATCH + 8, sizeof(char *));
 	char nkeys[32];
 	int rc;
 
-	if ((rc = schema_is(o, view, schema, &same, &exists)))
+	if ((rc = schema_ensure(o, view, schema)))
 		goto done;
-	if (!same) {
-		redisReply *r;
-		if (exists && (rc = rd_drop(o, view)))
-			goto done;
-		{
-			char *k = key_of(o, view, "schema");
-			r = redisCommand(s->c, "SET %s %s", k, schema);
-			free(k);
-		}
-		if (!r || r->type == REDIS_REPLY_ERROR) {
-			rc = fail(o, "cannot write schema", r);
-			freeReplyObject(r);
-			goto done;
-		}
-		freeReplyObject(r);
-	}
 	for (i = 0; i < n; i += BATCH) {
 		size_t m = n - i < BATCH ? n - i : BATCH, j, a = 0;
 
@@ -392,6 +403,326 @@ done:
 	return rc;
 }
 
+/*
+ * rd_update goes through the records in chunks: WATCH a chunk's keys and
+ * the schema key, MGET them, ask fn, then MULTI, SET/DEL, INCRBY, EXEC. A
+ * chunk that a concurrent writer touched in between is not written (EXEC
+ * answers nil) and is done again from the WATCH, fn being asked again.
+ */
+#define UPDATE_CHUNK 500
+#define UPDATE_TRIES 50
+#define UPDATE_RETRY 1 /* try_chunk: a watched key changed */
+
+/* What rd_update's chunks share. */
+struct upd {
+	struct fs_online *o;
+	const char *view, *schema;
+	char *skey, *counter, *prefix;
+	size_t plen;
+	fs_online_update_fn fn;
+	void *ctx;
+};
+
+/* A record to update: its entity key and index in keys (SIZE_MAX: not asked for). */
+struct upd_key {
+	const void *key;
+	size_t keylen;
+	size_t i;
+};
+
+/* fn's answer for record j of a chunk: delete it, or write vals[voff, voff + vlen). */
+struct upd_op {
+	size_t j;
+	bool del;
+	size_t voff, vlen;
+};
+
+/*
+ * One try at the m records of ks. argv and argl hold a command name, the
+ * schema key and the m record keys. Returns 0, UPDATE_RETRY, or a negative
+ * code (fn's own when it abandoned). Nothing stays watched on return.
+ */
+static int try_chunk(struct upd *u, const struct upd_key *ks, size_t m, const char **argv,
+		     size_t *argl, struct upd_op *ops, struct strbuf *vals)
+{
+	struct rd *s = u->o->state;
+	redisReply *w = NULL, *r = NULL, *x = NULL;
+	const redisReply *sr;
+	size_t j, k, nops = 0;
+	long long delta = 0;
+	bool watching = false;
+	int rc = 0;
+
+	argv[0] = "WATCH";
+	argl[0] = 5;
+	redisAppendCommandArgv(s->c, (int)(m + 2), argv, argl);
+	argv[0] = "MGET";
+	argl[0] = 4;
+	redisAppendCommandArgv(s->c, (int)(m + 2), argv, argl);
+	if (redisGetReply(s->c, (void **)&w) != REDIS_OK ||
+	    redisGetReply(s->c, (void **)&r) != REDIS_OK) {
+		rc = fail(u->o, "cannot read", NULL);
+		goto done;
+	}
+	watching = true;
+	if (!w || w->type != REDIS_REPLY_STATUS) {
+		rc = fail(u->o, "cannot watch", w);
+		goto done;
+	}
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != m + 1) {
+		rc = fail(u->o, "cannot read", r);
+		goto done;
+	}
+	sr = r->element[0];
+	if (sr->type != REDIS_REPLY_STRING || sr->len != strlen(u->schema) ||
+	    memcmp(sr->str, u->schema, sr->len)) {
+		fs_error_set("online store '%s': view '%s' changed schema during the update",
+			     u->o->where, u->view);
+		rc = FS_ERR;
+		goto done;
+	}
+
+	sb_reset(vals);
+	for (j = 0; j < m; j++) {
+		const redisReply *e = r->element[j + 1];
+		bool exists = e->type == REDIS_REPLY_STRING;
+		struct fs_online_hit old = { 0 };
+		struct fs_online_rec out = { 0 };
+		unsigned char head[16];
+
+		/* not asked for, and deleted since the scan: no longer the view's */
+		if (!exists && ks[j].i == SIZE_MAX)
+			continue;
+		if (exists && e->len >= 16) {
+			old.found = true;
+			old.ts = get_be64((const unsigned char *)e->str);
+			old.created = get_be64((const unsigned char *)e->str + 8);
+			old.val = e->str + 16;
+			old.vallen = e->len - 16;
+		}
+		rc = u->fn(u->ctx, ks[j].key, ks[j].keylen, ks[j].i, &old, &out);
+		if (rc < 0)
+			goto done;
+		if (rc == 1) {
+			rc = 0;
+			if (exists) {
+				ops[nops++] = (struct upd_op){ .j = j, .del = true };
+				delta--;
+			}
+			continue;
+		}
+		rc = 0;
+		put_be64(head, out.ts);
+		put_be64(head + 8, out.created);
+		ops[nops++] = (struct upd_op){ .j = j, .voff = vals->len, .vlen = 16 + out.vallen };
+		sb_add(vals, head, sizeof(head));
+		if (out.vallen)
+			sb_add(vals, out.val, out.vallen);
+		if (!exists)
+			delta++;
+	}
+	if (!nops)
+		goto done;
+
+	redisAppendCommand(s->c, "MULTI");
+	for (k = 0; k < nops; k++) {
+		const char *key = argv[ops[k].j + 2];
+		size_t keylen = argl[ops[k].j + 2];
+		if (ops[k].del)
+			redisAppendCommand(s->c, "DEL %b", key, keylen);
+		else
+			redisAppendCommand(s->c, "SET %b %b", key, keylen, vals->buf + ops[k].voff,
+					   ops[k].vlen);
+	}
+	if (delta)
+		redisAppendCommand(s->c, "INCRBY %s %lld", u->counter, delta);
+	redisAppendCommand(s->c, "EXEC");
+	watching = false; /* EXEC unwatches, whatever it answers */
+	/* MULTI's OK and a QUEUED for each command; read them all to stay in step */
+	for (k = 0; k < 1 + nops + (delta != 0); k++) {
+		redisReply *q = NULL;
+		if (redisGetReply(s->c, (void **)&q) != REDIS_OK) {
+			rc = fail(u->o, "cannot write", NULL);
+			goto done;
+		}
+		if (!rc && (!q || q->type != REDIS_REPLY_STATUS))
+			rc = fail(u->o, "cannot write", q);
+		freeReplyObject(q);
+	}
+	if (redisGetReply(s->c, (void **)&x) != REDIS_OK) {
+		rc = fail(u->o, "cannot write", NULL);
+		goto done;
+	}
+	if (rc)
+		goto done;
+	if (x && x->type == REDIS_REPLY_NIL) {
+		rc = UPDATE_RETRY;
+		goto done;
+	}
+	if (!x || x->type != REDIS_REPLY_ARRAY) {
+		rc = fail(u->o, "cannot write", x);
+		goto done;
+	}
+	for (k = 0; k < x->elements; k++)
+		if (x->element[k]->type == REDIS_REPLY_ERROR) {
+			rc = fail(u->o, "cannot write", x->element[k]);
+			goto done;
+		}
+done:
+	if (watching)
+		freeReplyObject(redisCommand(s->c, "UNWATCH"));
+	freeReplyObject(w);
+	freeReplyObject(r);
+	freeReplyObject(x);
+	return rc;
+}
+
+/* Update the m records of ks (m > 0), trying again while concurrent writes get in the way. */
+static int update_chunk(struct upd *u, const struct upd_key *ks, size_t m)
+{
+	const char **argv = xmalloc((m + 2) * sizeof(*argv));
+	size_t *argl = xmalloc((m + 2) * sizeof(*argl));
+	struct upd_op *ops = xmalloc(m * sizeof(*ops));
+	struct strbuf keys = STRBUF_INIT, vals = STRBUF_INIT;
+	size_t j, off = 0;
+	int tries, rc = UPDATE_RETRY;
+
+	for (j = 0; j < m; j++) {
+		sb_add(&keys, u->prefix, u->plen);
+		if (ks[j].keylen)
+			sb_add(&keys, ks[j].key, ks[j].keylen);
+	}
+	argv[1] = u->skey;
+	argl[1] = strlen(u->skey);
+	for (j = 0; j < m; j++) {
+		argv[j + 2] = keys.buf + off;
+		argl[j + 2] = u->plen + ks[j].keylen;
+		off += argl[j + 2];
+	}
+	for (tries = 0; rc == UPDATE_RETRY && tries < UPDATE_TRIES; tries++) {
+		if (tries)
+			usleep(1000 * (useconds_t)tries); /* let the other writer get ahead */
+		rc = try_chunk(u, ks, m, argv, argl, ops, &vals);
+	}
+	if (rc == UPDATE_RETRY) {
+		fs_error_set("online store '%s': view '%s': update given up after %d tries:"
+			     " concurrent writes kept changing its records",
+			     u->o->where, u->view, UPDATE_TRIES);
+		rc = FS_ERR;
+	}
+	free(argv);
+	free(argl);
+	free(ops);
+	sb_release(&keys);
+	sb_release(&vals);
+	return rc;
+}
+
+static int update_all(struct upd *u, const struct upd_key *ks, size_t n)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; !rc && i < n; i += UPDATE_CHUNK)
+		rc = update_chunk(u, ks + i, n - i < UPDATE_CHUNK ? n - i : UPDATE_CHUNK);
+	return rc;
+}
+
+/*
+ * Add to seen the entity keys of the view's records. Project and view
+ * names hold no glob characters ([A-Za-z0-9_-] and [a-z0-9_]), and ":r:"
+ * right after the view's name keeps another view's records out.
+ */
+static int scan_records(struct upd *u, struct fs_keymap *seen)
+{
+	struct rd *s = u->o->state;
+	char *pattern = xstrfmt("%s*", u->prefix);
+	char cursor[32] = "0";
+	int rc = 0;
+
+	do {
+		redisReply *r = redisCommand(s->c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
+		const redisReply *ks;
+		size_t i;
+
+		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING ||
+		    r->element[1]->type != REDIS_REPLY_ARRAY) {
+			rc = fail(u->o, "cannot scan", r);
+			freeReplyObject(r);
+			break;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+		ks = r->element[1];
+		for (i = 0; i < ks->elements; i++) {
+			const redisReply *e = ks->element[i];
+			if (e->type == REDIS_REPLY_STRING && e->len >= u->plen &&
+			    !memcmp(e->str, u->prefix, u->plen))
+				fs_keymap_intern(seen, e->str + u->plen, e->len - u->plen);
+		}
+		freeReplyObject(r);
+	} while (strcmp(cursor, "0"));
+	free(pattern);
+	return rc;
+}
+
+/*
+ * Not atomic as a whole: each chunk is committed on its own, so when fn
+ * abandons (or an error stops the update) the chunks done before stay
+ * written; the chunk fn abandoned is not. With all, the records not asked
+ * for are found with SCAN first and updated before the ones asked for;
+ * one a concurrent writer deletes in between is skipped, and one it
+ * creates is not visited.
+ */
+static int rd_update(struct fs_online *o, const char *view, const char *schema,
+		     const struct fs_online_rec *keys, size_t n, bool all, fs_online_update_fn fn,
+		     void *ctx)
+{
+	struct upd u = { .o = o, .view = view, .schema = schema, .fn = fn, .ctx = ctx };
+	struct fs_keymap *seen = NULL;
+	struct upd_key *ks = NULL;
+	size_t i, nasked;
+	int rc;
+
+	u.skey = key_of(o, view, "schema");
+	u.counter = key_of(o, view, "n");
+	u.prefix = key_of(o, view, "r:");
+	u.plen = strlen(u.prefix);
+	if ((rc = schema_ensure(o, view, schema)))
+		goto done;
+	if (all) {
+		seen = fs_keymap_new();
+		for (i = 0; i < n; i++)
+			fs_keymap_intern(seen, keys[i].keylen ? keys[i].key : "", keys[i].keylen);
+		nasked = fs_keymap_size(seen);
+		if ((rc = scan_records(&u, seen)))
+			goto done;
+		/* ids from nasked on: the records not asked for */
+		ks = xcalloc(fs_keymap_size(seen) - nasked + 1, sizeof(*ks));
+		for (i = nasked; i < fs_keymap_size(seen); i++) {
+			ks[i - nasked].key = fs_keymap_key(seen, (uint32_t)i, &ks[i - nasked].keylen);
+			ks[i - nasked].i = SIZE_MAX;
+		}
+		if ((rc = update_all(&u, ks, fs_keymap_size(seen) - nasked)))
+			goto done;
+		free(ks);
+	}
+	ks = xcalloc(n + 1, sizeof(*ks));
+	for (i = 0; i < n; i++) {
+		ks[i].key = keys[i].key;
+		ks[i].keylen = keys[i].keylen;
+		ks[i].i = i;
+	}
+	rc = update_all(&u, ks, n);
+done:
+	free(ks);
+	fs_keymap_free(seen);
+	free(u.skey);
+	free(u.counter);
+	free(u.prefix);
+	return rc;
+}
+
 static int rd_count(struct fs_online *o, const char *view, const char *schema, int64_t *n)
 {
 	struct rd *s = o->state;
@@ -432,5 +763,13 @@ static void rd_close(struct fs_online *o)
 }
 
 const struct fs_online_ops fs_online_redis_ops = {
-	"redis", rd_open, rd_write, rd_read, rd_drop, rd_count, rd_ping, rd_close,
+	.type = "redis",
+	.open = rd_open,
+	.write = rd_write,
+	.read = rd_read,
+	.drop = rd_drop,
+	.update = rd_update,
+	.count = rd_count,
+	.ping = rd_ping,
+	.close = rd_close,
 };

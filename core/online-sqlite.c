@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "keymap.h"
 #include "online.h"
 #include "strbuf.h"
 #include "util.h"
@@ -445,6 +446,186 @@ static void sq_close(struct fs_online *o)
 	free(s);
 }
 
+/* The view's id under schema, creating (or recreating, under another schema) it. */
+static int view_id_create(struct fs_online *o, const char *view, const char *schema, int64_t *id)
+{
+	struct sq *s = o->state;
+	sqlite3_stmt *ins;
+	bool other;
+
+	*id = view_id(s, view, schema, &other);
+	if (*id)
+		return 0;
+	if (other && drop_in_tx(o, view))
+		return FS_ERR;
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO views(name, schema) VALUES (?, ?)", -1, &ins,
+			       NULL) != SQLITE_OK)
+		return fail(o, "cannot register view");
+	sqlite3_bind_text(ins, 1, view, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 2, schema, -1, SQLITE_STATIC);
+	if (sqlite3_step(ins) != SQLITE_DONE) {
+		sqlite3_finalize(ins);
+		return fail(o, "cannot register view");
+	}
+	sqlite3_finalize(ins);
+	*id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+/* Ask fn about one record and write or delete what it says. */
+static int update_one(struct fs_online *o, sqlite3_stmt *put, sqlite3_stmt *del, const void *key,
+		      size_t keylen, size_t i, const struct fs_online_hit *old,
+		      fs_online_update_fn fn, void *ctx)
+{
+	struct sq *s = o->state;
+	struct fs_online_rec rec = { 0 };
+	sqlite3_stmt *st;
+	int rc = fn(ctx, key, keylen, i, old, &rec);
+
+	if (rc < 0)
+		return rc;
+	if (rc == 1 && !old->found)
+		return 0;
+	st = rc == 1 ? del : put;
+	sqlite3_reset(st);
+	sqlite3_bind_blob(st, 2, key, (int)keylen, SQLITE_STATIC);
+	if (st == put) {
+		sqlite3_bind_int64(st, 3, rec.ts);
+		sqlite3_bind_int64(st, 4, rec.created);
+		sqlite3_bind_blob(st, 5, rec.vallen ? rec.val : "", (int)rec.vallen, SQLITE_STATIC);
+	}
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		fs_error_set("online store '%s': cannot write: %s", o->where, sqlite3_errmsg(s->db));
+		return FS_ERR;
+	}
+	return 0;
+}
+
+static int sq_update(struct fs_online *o, const char *view, const char *schema,
+		     const struct fs_online_rec *keys, size_t n, bool all, fs_online_update_fn fn,
+		     void *ctx)
+{
+	struct sq *s = o->state;
+	sqlite3_stmt *get = NULL, *put = NULL, *del = NULL, *scan = NULL;
+	struct fs_keymap *asked = NULL;
+	struct fs_online_hit hit;
+	int64_t id;
+	size_t i;
+	int rc = FS_ERR;
+
+	if (exec(o, "BEGIN IMMEDIATE"))
+		return FS_ERR;
+	if (view_id_create(o, view, schema, &id))
+		goto done;
+	if (sqlite3_prepare_v2(s->db, "SELECT ts, created, vals FROM rows WHERE view = ?1 AND key = ?2",
+			       -1, &get, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db,
+			       "INSERT OR REPLACE INTO rows(view, key, ts, created, vals)"
+			       " VALUES (?1, ?2, ?3, ?4, ?5)",
+			       -1, &put, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "DELETE FROM rows WHERE view = ?1 AND key = ?2", -1, &del,
+			       NULL) != SQLITE_OK) {
+		fail(o, "cannot prepare update");
+		goto done;
+	}
+	sqlite3_bind_int64(get, 1, id);
+	sqlite3_bind_int64(put, 1, id);
+	sqlite3_bind_int64(del, 1, id);
+	if (all) {
+		/* the records not asked for: read them all first, then change them */
+		struct strbuf kb = STRBUF_INIT, vb = STRBUF_INIT;
+		struct { size_t koff, klen, voff, vlen; int64_t ts, cr; } *other = NULL;
+		size_t nother = 0, alloc = 0;
+
+		asked = fs_keymap_new();
+		for (i = 0; i < n; i++)
+			fs_keymap_intern(asked, keys[i].key, keys[i].keylen);
+		if (sqlite3_prepare_v2(s->db, "SELECT key, ts, created, vals FROM rows WHERE view = ?1",
+				       -1, &scan, NULL) != SQLITE_OK) {
+			fail(o, "cannot prepare update");
+			goto done;
+		}
+		sqlite3_bind_int64(scan, 1, id);
+		while ((rc = sqlite3_step(scan)) == SQLITE_ROW) {
+			const void *k = sqlite3_column_blob(scan, 0);
+			size_t kl = (size_t)sqlite3_column_bytes(scan, 0);
+			if (fs_keymap_find(asked, k, kl) != FS_KEY_NONE)
+				continue;
+			ALLOC_GROW(other, nother + 1, alloc);
+			other[nother].koff = kb.len;
+			other[nother].klen = kl;
+			sb_add(&kb, k, kl);
+			other[nother].voff = vb.len;
+			other[nother].vlen = (size_t)sqlite3_column_bytes(scan, 3);
+			sb_add(&vb, sqlite3_column_blob(scan, 3), other[nother].vlen);
+			other[nother].ts = sqlite3_column_int64(scan, 1);
+			other[nother].cr = sqlite3_column_int64(scan, 2);
+			nother++;
+		}
+		rc = rc == SQLITE_DONE ? 0 : fail(o, "cannot read");
+		for (i = 0; !rc && i < nother; i++) {
+			hit.found = true;
+			hit.ts = other[i].ts;
+			hit.created = other[i].cr;
+			hit.val = vb.buf + other[i].voff;
+			hit.vallen = other[i].vlen;
+			rc = update_one(o, put, del, kb.buf + other[i].koff, other[i].klen, SIZE_MAX,
+					&hit, fn, ctx);
+		}
+		free(other);
+		sb_release(&kb);
+		sb_release(&vb);
+		if (rc)
+			goto done;
+	}
+	for (i = 0; i < n; i++) {
+		struct strbuf vb = STRBUF_INIT;
+		memset(&hit, 0, sizeof(hit));
+		sqlite3_reset(get);
+		sqlite3_bind_blob(get, 2, keys[i].key, (int)keys[i].keylen, SQLITE_STATIC);
+		rc = sqlite3_step(get);
+		if (rc == SQLITE_ROW) {
+			hit.found = true;
+			hit.ts = sqlite3_column_int64(get, 0);
+			hit.created = sqlite3_column_int64(get, 1);
+			hit.vallen = (size_t)sqlite3_column_bytes(get, 2);
+			sb_add(&vb, sqlite3_column_blob(get, 2), hit.vallen);
+			hit.val = vb.buf;
+		} else if (rc != SQLITE_DONE) {
+			fail(o, "cannot read");
+			rc = FS_ERR;
+			goto done;
+		}
+		sqlite3_reset(get);
+		rc = update_one(o, put, del, keys[i].key, keys[i].keylen, i, &hit, fn, ctx);
+		sb_release(&vb);
+		if (rc)
+			goto done;
+	}
+	rc = 0;
+done:
+	sqlite3_finalize(get);
+	sqlite3_finalize(put);
+	sqlite3_finalize(del);
+	sqlite3_finalize(scan);
+	fs_keymap_free(asked);
+	if (rc) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return rc;
+	}
+	return exec(o, "COMMIT");
+}
+
 const struct fs_online_ops fs_online_sqlite_ops = {
-	"sqlite", sq_open, sq_write, sq_read, sq_drop, sq_count, sq_ping, sq_close,
+	.type = "sqlite",
+	.open = sq_open,
+	.write = sq_write,
+	.read = sq_read,
+	.drop = sq_drop,
+	.update = sq_update,
+	.count = sq_count,
+	.ping = sq_ping,
+	.close = sq_close,
 };

@@ -42,6 +42,19 @@ struct fs_online_hit {
 
 struct fs_online;
 
+/*
+ * One record's change in fs_online_update. i is the record's index in the
+ * keys asked for, or SIZE_MAX for another record of the view (update with
+ * all). old is what is stored (found false when nothing). fn returns 0 with
+ * out->ts, out->created, out->val, out->vallen set to write the new record
+ * (out->key is ignored; val stays valid until fn is called again or the
+ * update returns), 1 to delete the record (or leave it absent), or a
+ * negative code to abandon the whole update (nothing written where the
+ * backend is atomic).
+ */
+typedef int (*fs_online_update_fn)(void *ctx, const void *key, size_t keylen, size_t i,
+				   const struct fs_online_hit *old, struct fs_online_rec *out);
+
 struct fs_online_ops {
 	const char *type;
 	int (*open)(struct fs_online *o, const struct fs_config *cfg);
@@ -51,6 +64,13 @@ struct fs_online_ops {
 	int (*read)(struct fs_online *o, const char *view, const char *schema,
 		    const struct fs_online_rec *keys, size_t n, struct fs_online_hit *hits);
 	int (*drop)(struct fs_online *o, const char *view);
+	/*
+	 * Read-modify-write (fs_online_update): for each of keys, and with all
+	 * for every other record of the view, fn decides the new record.
+	 */
+	int (*update)(struct fs_online *o, const char *view, const char *schema,
+		      const struct fs_online_rec *keys, size_t n, bool all,
+		      fs_online_update_fn fn, void *ctx);
 	int (*count)(struct fs_online *o, const char *view, const char *schema, int64_t *n);
 	int (*ping)(struct fs_online *o);
 	void (*close)(struct fs_online *o);
@@ -73,6 +93,20 @@ int fs_online_read(struct fs_online *o, const char *view, const char *schema,
 		   const struct fs_online_rec *keys, size_t n, struct fs_online_hit *hits);
 void fs_online_hits_release(struct fs_online_hit *hits, size_t n);
 int fs_online_drop(struct fs_online *o, const char *view);
+/*
+ * Change records by what they hold (the tiles of aggregation views): the
+ * records of keys (and with all, every other record of the view) are read,
+ * passed to fn, and what fn returns is written, as one transaction in
+ * SQLite; in Redis each record's read and write are atomic together
+ * (WATCH/MULTI), the update as a whole is not (when fn abandons, records
+ * committed before stay), and fn may be called again for a record when a
+ * concurrent write forced a retry. A view stored under another
+ * schema is dropped first, as by fs_online_write. Keys of keys must be
+ * distinct.
+ */
+int fs_online_update(struct fs_online *o, const char *view, const char *schema,
+		     const struct fs_online_rec *keys, size_t n, bool all, fs_online_update_fn fn,
+		     void *ctx);
 int fs_online_count(struct fs_online *o, const char *view, const char *schema, int64_t *n);
 int fs_online_ping(struct fs_online *o);
 

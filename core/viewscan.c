@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agg.h"
 #include "error.h"
 #include "timeutil.h"
 #include "util.h"
@@ -91,6 +92,7 @@ struct fs_viewscan {
 	const char **feat_names;
 	enum fs_type *types;
 	size_t nfeat;
+	bool agg; /* the columns are those an aggregation view aggregates */
 	const char *ts_field, *cr_field;
 	struct strbuf kb;
 	struct fs_scan_value *vals;
@@ -133,15 +135,31 @@ static int setup(struct fs_viewscan *s, const json_t *data, bool created_optiona
 	for (i = 0; i < s->keys.n; i++)
 		if ((s->key_col[i] = column(s, data, s->keys.names[i], "join key")) < 0)
 			return FS_EINVALID;
-	s->types = fs_view_types(s->view->spec, &s->nfeat);
-	s->feat_col = xcalloc(s->nfeat + 1, sizeof(int));
-	s->feat_names = xcalloc(s->nfeat + 1, sizeof(char *));
-	s->vals = xcalloc(s->nfeat + 1, sizeof(*s->vals));
-	json_array_foreach(json_object_get(s->view->spec, "features"), i, f) {
-		s->feat_names[i] = json_string_value(json_object_get(f, "name"));
-		if ((s->feat_col[i] = column(s, data, s->feat_names[i], "feature")) < 0)
-			return FS_EINVALID;
+	if (fs_view_is_agg(s->view->spec)) {
+		/* an aggregation view reads the columns it aggregates */
+		struct fs_aggview av;
+		int rc = fs_aggview_load(&av, s->view->spec);
+		if (rc)
+			return rc;
+		s->agg = true;
+		s->nfeat = av.ncols;
+		s->types = xcalloc(av.ncols + 1, sizeof(*s->types));
+		s->feat_names = xcalloc(av.ncols + 1, sizeof(char *));
+		memcpy(s->types, av.col_types, av.ncols * sizeof(*s->types));
+		memcpy(s->feat_names, av.cols, av.ncols * sizeof(char *));
+		fs_aggview_release(&av);
+	} else {
+		s->types = fs_view_types(s->view->spec, &s->nfeat);
+		s->feat_names = xcalloc(s->nfeat + 1, sizeof(char *));
+		json_array_foreach(json_object_get(s->view->spec, "features"), i, f)
+			s->feat_names[i] = json_string_value(json_object_get(f, "name"));
 	}
+	s->feat_col = xcalloc(s->nfeat + 1, sizeof(int));
+	s->vals = xcalloc(s->nfeat + 1, sizeof(*s->vals));
+	for (i = 0; i < s->nfeat; i++)
+		if ((s->feat_col[i] = column(s, data, s->feat_names[i],
+					     s->agg ? "aggregated column" : "feature")) < 0)
+			return FS_EINVALID;
 	return 0;
 }
 
@@ -311,7 +329,9 @@ int fs_viewscan_next(struct fs_viewscan *s, const struct strbuf **key, int64_t *
 				 s->src->columns[s->feat_col[i]], c->s,
 				 s->types[i] == FS_T_INT32 || s->types[i] == FS_T_INT64 ? "an" : "a",
 				 fs_type_name(s->types[i]));
-			return row_error(s, "%s (feature '%s')", msg, s->feat_names[i]);
+			return row_error(s, s->agg ? "%s (aggregated by feature_view '%s')"
+					       : "%s (feature '%s')",
+					 msg, s->agg ? s->view->name : s->feat_names[i]);
 		}
 	}
 	*values = s->vals;
