@@ -125,15 +125,19 @@ static void print_table(json_t *resp)
 int cmd_get_online(int argc, const char **argv, struct fs_ctx *ctx)
 {
 	static const char *const usage[] = {
-		"fs get-online (-f <ref>)... (-e <key=value>[,<key=value>...])... [--full-feature-names] [--json]",
+		"fs get-online (-f <ref>)... (-e <key=value>[,<key=value>...])... [--at <time>] [--full-feature-names] [--json]",
 		NULL
 	};
 	struct opt_list refs = { 0 }, rows = { 0 };
 	bool json = false, full = false;
+	const char *at = NULL;
+	int64_t now_us = (int64_t)time(NULL) * FS_USEC;
 	const struct option options[] = {
 		OPT_LIST('f', "features", &refs, "ref",
 			 "view:feature, a view or a feature service; repeatable"),
 		OPT_LIST('e', "entity", &rows, "key=value", "one entity row; repeatable"),
+		OPT_STRING(0, "at", &at, "time",
+			   "read as at this time (default now): windows of aggregations and max age"),
 		OPT_BOOL(0, "full-feature-names", &full, "name features view__feature"),
 		OPT_BOOL(0, "json", &json, "print the response of serve-lite's /get-online-features"),
 		OPT_END(),
@@ -150,6 +154,8 @@ int cmd_get_online(int argc, const char **argv, struct fs_ctx *ctx)
 		usage_error(usage, options, "at least one -f <ref> is required");
 	if (!rows.n)
 		usage_error(usage, options, "at least one -e <key=value> is required");
+	if (at && fs_time_parse_arg(at, now_us / FS_USEC, &now_us))
+		usage_error(usage, options, "--at: %s", fs_error_last());
 	if (fs_registry_load(ctx->repo->registry, &defs)) {
 		rc = die_last_error();
 		goto done;
@@ -158,8 +164,7 @@ int cmd_get_online(int argc, const char **argv, struct fs_ctx *ctx)
 		usage_error(usage, options, "%s", fs_error_last());
 	if (fs_resolve_refs(&defs, refs.items, refs.n, full, &resolved) ||
 	    fs_online_open(&store, ctx->repo->config) ||
-	    fs_online_response(store, &defs, resolved, entities, (int64_t)time(NULL) * FS_USEC,
-			       &out)) {
+	    fs_online_response(store, &defs, resolved, entities, now_us, &out)) {
 		rc = die_last_error();
 		goto done;
 	}

@@ -966,6 +966,7 @@ void fs_agg_meta_encode(const struct fs_agg_meta *m, struct strbuf *out)
 {
 	sb_reset(out);
 	sb_addc(out, AGG_FORMAT);
+	put64(out, m->batch_end_us);
 	put64(out, m->newest_us);
 	put64(out, m->applied);
 	put64(out, m->late);
@@ -977,11 +978,12 @@ bool fs_agg_meta_decode(struct fs_agg_meta *m, const void *buf, size_t len)
 	unsigned char format = 0;
 
 	get(&r, &format, 1);
+	get(&r, &m->batch_end_us, 8);
 	get(&r, &m->newest_us, 8);
 	get(&r, &m->applied, 8);
 	get(&r, &m->late, 8);
 	if (r.bad || format != AGG_FORMAT || r.p != r.end) {
-		m->newest_us = INT64_MIN;
+		m->batch_end_us = m->newest_us = INT64_MIN;
 		m->applied = m->late = 0;
 		return false;
 	}

@@ -159,13 +159,18 @@ size_t fs_agg_key_ntiles(const struct fs_agg_key *k);
 void fs_agg_result_value(const struct fs_agg *a, const struct fs_agg_result *r, char *buf,
 			 size_t buflen, struct fs_scan_value *out);
 
-/* The per-view record of stream state stored beside the tiles (key ""). */
+/*
+ * The per-view record stored beside the tiles (under the empty key, which
+ * no entity key encodes to), changed in the same write as the tiles.
+ */
 struct fs_agg_meta {
-	int64_t newest_us; /* newest event applied by push or stream (INT64_MIN: none) */
-	int64_t applied;   /* events applied */
-	int64_t late;      /* events before the batch end, not applied */
+	int64_t batch_end_us; /* tiles before it are the batch's (INT64_MIN: none) */
+	int64_t newest_us;    /* newest event applied by push or stream (INT64_MIN: none) */
+	int64_t applied;      /* events applied by push or stream */
+	int64_t late;         /* events before the batch end, not applied */
 };
 void fs_agg_meta_encode(const struct fs_agg_meta *m, struct strbuf *out);
+/* false (and *m as for a view never written) when malformed */
 bool fs_agg_meta_decode(struct fs_agg_meta *m, const void *buf, size_t len);
 
 /* The hash approx_count_distinct feeds a value through (tests mirror it). */

@@ -605,7 +605,7 @@ static int update_chunk(struct upd *u, const struct upd_key *ks, size_t m)
 		rc = try_chunk(u, ks, m, argv, argl, ops, &vals);
 	}
 	if (rc == UPDATE_RETRY) {
-		fs_error_set("online store '%s': view '%s': update given up after %d tries:"
+		fs_error_set("online store '%s': view '%s': update gave up after %d tries:"
 			     " concurrent writes kept changing its records",
 			     u->o->where, u->view, UPDATE_TRIES);
 		rc = FS_ERR;

@@ -551,6 +551,8 @@ static int sq_update(struct fs_online *o, const char *view, const char *schema,
 		while ((rc = sqlite3_step(scan)) == SQLITE_ROW) {
 			const void *k = sqlite3_column_blob(scan, 0);
 			size_t kl = (size_t)sqlite3_column_bytes(scan, 0);
+			if (!k)
+				k = ""; /* an empty blob */
 			if (fs_keymap_find(asked, k, kl) != FS_KEY_NONE)
 				continue;
 			ALLOC_GROW(other, nother + 1, alloc);

@@ -108,6 +108,15 @@ char *fs_view_schema(const struct fs_defs *defs, const struct fs_object *view)
 	json_array_foreach(json_object_get(view->spec, "features"), i, f)
 		sb_addf(&sb, "|f:%s:%s", json_string_value(json_object_get(f, "name")),
 			json_string_value(json_object_get(f, "type")));
+	/* the tiles of an aggregation view are decoded by its aggregations */
+	json_array_foreach(json_object_get(view->spec, "aggregations"), i, f) {
+		const char *col = json_string_value(json_object_get(f, "column"));
+		const char *type = json_string_value(json_object_get(f, "type"));
+		sb_addf(&sb, "|a:%s:%s:%s:%s:%lld:%lld", json_string_value(json_object_get(f, "name")),
+			json_string_value(json_object_get(f, "function")), col ? col : "",
+			type ? type : "", (long long)json_integer_value(json_object_get(f, "window")),
+			(long long)json_integer_value(json_object_get(f, "hop")));
+	}
 	return sb_detach(&sb);
 }
 

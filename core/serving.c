@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agg-online.h"
 #include "error.h"
 #include "keymap.h"
 #include "timeutil.h"
@@ -111,6 +112,8 @@ struct pview {
 	size_t nfeat;
 	char *schema;
 	int64_t ttl_us;
+	bool agg; /* an aggregation view: values computed from tiles at read time */
+	struct fs_aggview av;
 };
 
 struct pcol {
@@ -134,6 +137,8 @@ void fs_serve_plan_free(struct fs_serve_plan *p)
 		return;
 	for (i = 0; i < p->nviews; i++) {
 		fs_view_keys_release(&p->views[i].keys);
+		if (p->views[i].agg)
+			fs_aggview_release(&p->views[i].av);
 		free(p->views[i].types);
 		free(p->views[i].schema);
 	}
@@ -176,6 +181,13 @@ int fs_serve_plan_build(struct fs_serve_plan **out, const struct fs_defs *defs, 
 			v->types = fs_view_types(v->view->spec, &v->nfeat);
 			v->schema = fs_view_schema(defs, v->view);
 			v->ttl_us = json_integer_value(json_object_get(v->view->spec, "ttl")) * FS_USEC;
+			if (fs_view_is_agg(v->view->spec)) {
+				if ((rc = fs_aggview_load(&v->av, v->view->spec))) {
+					fs_serve_plan_free(p);
+					return rc;
+				}
+				v->agg = true;
+			}
 		}
 		c->view = j;
 		c->name = xstrdup(json_string_value(json_object_get(ref, "column")));
@@ -222,6 +234,10 @@ struct rview {
 	bool *ok;                   /* a record decoded */
 	char (*ts)[FS_TIME_BUFSZ + 2]; /* the event time as a JSON string */
 	size_t *tslen;
+	/* aggregation views: per value, its window's status and newest event */
+	bool *present;
+	int64_t *ets;
+	struct strbuf text; /* the text of float and string results */
 };
 
 static void rview_release(struct rview *r, size_t nrows)
@@ -237,10 +253,56 @@ static void rview_release(struct rview *r, size_t nrows)
 	free(r->ok);
 	free(r->ts);
 	free(r->tslen);
+	free(r->present);
+	free(r->ets);
+	sb_release(&r->text);
+}
+
+/*
+ * The values of an aggregation view's rows at time now: each record's
+ * tiles merged over each window. Text results are copied, as the tiles
+ * are those of one row at a time.
+ */
+static void read_aggs(const struct pview *v, struct rview *r, size_t nrows, int64_t now)
+{
+	struct fs_agg_key *k = fs_agg_key_new(&v->av);
+	struct fs_agg_result *res = xcalloc(v->av.n + 1, sizeof(*res));
+	size_t i, f, *off = xcalloc(nrows * v->nfeat + 1, sizeof(*off));
+
+	r->present = xcalloc(nrows * v->nfeat + 1, sizeof(bool));
+	r->ets = xcalloc(nrows * v->nfeat + 1, sizeof(int64_t));
+	sb_init(&r->text);
+	for (i = 0; i < nrows; i++) {
+		const struct fs_online_hit *h = &r->hits[i];
+		if (r->nokey[i] || !h->found || !fs_agg_key_decode(k, h->val, h->vallen))
+			fs_agg_key_clear(k);
+		fs_agg_key_read(k, now, res);
+		for (f = 0; f < v->nfeat && f < v->av.n; f++) {
+			size_t slot = i * v->nfeat + f;
+			struct fs_scan_value *sv = &r->vals[slot];
+			char buf[64];
+
+			fs_agg_result_value(&v->av.aggs[f], &res[f], buf, sizeof(buf), sv);
+			r->present[slot] = res[f].present;
+			r->ets[slot] = res[f].event_ts;
+			off[slot] = SIZE_MAX;
+			if (!sv->null && sv->text) {
+				off[slot] = r->text.len;
+				sb_add(&r->text, sv->text, sv->len);
+			}
+		}
+		r->ok[i] = true;
+	}
+	for (i = 0; i < nrows * v->nfeat; i++)
+		if (off[i] != SIZE_MAX && !r->vals[i].null && r->vals[i].text)
+			r->vals[i].text = r->text.buf + off[i];
+	free(off);
+	free(res);
+	fs_agg_key_free(k);
 }
 
 static int read_view(const struct pview *v, struct rview *r, struct fs_online *store,
-		     const json_t *entities, size_t nrows)
+		     const json_t *entities, size_t nrows, int64_t now)
 {
 	struct strbuf one = STRBUF_INIT;
 	json_t *cols[64];
@@ -299,6 +361,10 @@ static int read_view(const struct pview *v, struct rview *r, struct fs_online *s
 		r->recs[i].key = r->kb.buf + r->koff[i];
 	if ((rc = fs_online_read(store, v->view->name, v->schema, r->recs, nrows, r->hits)))
 		goto done;
+	if (v->agg) {
+		read_aggs(v, r, nrows, now);
+		goto done;
+	}
 	for (i = 0; i < nrows; i++) {
 		const struct fs_online_hit *h = &r->hits[i];
 		r->ok[i] = h->found && !r->nokey[i] &&
@@ -310,6 +376,33 @@ static int read_view(const struct pview *v, struct rview *r, struct fs_online *s
 done:
 	sb_release(&one);
 	return rc;
+}
+
+/* An aggregation feature's statuses and event timestamps (then closes its result). */
+static void agg_statuses(struct strbuf *out, const struct pview *v, const struct rview *r,
+			 size_t feat, size_t nrows)
+{
+	char buf[FS_TIME_BUFSZ + 2];
+	size_t j;
+
+	for (j = 0; j < nrows; j++) {
+		if (j)
+			put(out, ",", 1);
+		if (r->present[j * v->nfeat + feat])
+			PUTL(out, "\"PRESENT\"");
+		else
+			PUTL(out, "\"NOT_FOUND\"");
+	}
+	PUTL(out, "],\"event_timestamps\":[");
+	for (j = 0; j < nrows; j++) {
+		if (j)
+			put(out, ",", 1);
+		if (r->present[j * v->nfeat + feat])
+			put(out, buf, quote_time(buf, r->ets[j * v->nfeat + feat]));
+		else
+			PUTL(out, EPOCH);
+	}
+	PUTL(out, "]}");
 }
 
 int fs_online_response_plan(struct fs_online *store, const struct fs_serve_plan *p,
@@ -344,7 +437,7 @@ int fs_online_response_plan(struct fs_online *store, const struct fs_serve_plan 
 		first = false;
 	}
 	for (i = 0; i < p->nviews; i++)
-		if ((rc = read_view(&p->views[i], &rv[i], store, entities, nrows)))
+		if ((rc = read_view(&p->views[i], &rv[i], store, entities, nrows, now_us)))
 			goto done;
 	sb_grow(out, (p->ncols + 1) * (nrows + 1) * 48); /* values, statuses, times */
 
@@ -407,6 +500,10 @@ int fs_online_response_plan(struct fs_online *store, const struct fs_serve_plan 
 				fs_value_json(out, v->types[c->feat], val->iv, val->text, val->len);
 		}
 		PUTL(out, "],\"statuses\":[");
+		if (v->agg) {
+			agg_statuses(out, v, r, c->feat, nrows);
+			continue;
+		}
 		for (j = 0; j < nrows; j++) {
 			val = &r->vals[j * v->nfeat + c->feat];
 			if (j)
@@ -490,6 +587,13 @@ static int push_collect(struct push_view *p, const struct fs_defs *defs, const s
 	fs_source_table_rewind(rows);
 	if ((rc = fs_viewscan_open_rows(&scan, defs, v, data, rows)))
 		return rc;
+	if (fs_view_is_agg(v->spec)) {
+		/* checked here, applied to the tiles with the other views' writes */
+		while ((rc = fs_viewscan_next(scan, &key, &ts, &cr, &sv)) == 1)
+			p->nrows++;
+		fs_viewscan_close(scan);
+		return rc;
+	}
 	types = fs_view_types(v->spec, &nfeat);
 	/* newest wins inside the push too */
 	while ((rc = fs_viewscan_next(scan, &key, &ts, &cr, &sv)) == 1) {
@@ -564,8 +668,27 @@ int fs_push(struct fs_online *store, const struct fs_defs *defs, const char *sou
 	}
 	/* every row checked for every view: a bad row has written nothing */
 	for (i = 0; !rc && i < nviews; i++) {
-		char *schema = fs_view_schema(defs, pv[i].view);
+		char *schema;
 		size_t written = 0;
+
+		if (fs_view_is_agg(pv[i].view->spec)) {
+			struct fs_viewscan *scan = NULL;
+			struct fs_agg_applied ap;
+			fs_source_table_rewind(rows);
+			rc = fs_viewscan_open_rows(&scan, defs, pv[i].view, data, rows);
+			if (!rc)
+				rc = fs_agg_apply(store, defs, pv[i].view, scan, &ap);
+			fs_viewscan_close(scan);
+			if (!rc)
+				json_array_append_new(res, json_pack("{s:s, s:I, s:I, s:I, s:I}", "view",
+								     pv[i].view->name, "rows",
+								     (json_int_t)ap.rows, "keys_written",
+								     (json_int_t)ap.keys, "applied",
+								     (json_int_t)ap.applied, "late",
+								     (json_int_t)ap.late));
+			continue;
+		}
+		schema = fs_view_schema(defs, pv[i].view);
 
 		rc = fs_online_write(store, pv[i].view->name, schema, pv[i].recs, pv[i].n, &written);
 		free(schema);

@@ -1,0 +1,368 @@
+#include "agg-online.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "keymap.h"
+#include "util.h"
+#include "banned.h"
+
+/* floor(a / b) * b for b > 0 */
+static int64_t floor_to(int64_t a, int64_t b)
+{
+	return (a / b - (a % b < 0)) * b;
+}
+
+/* The tiles of many keys, built in memory before one update. */
+struct keyset {
+	const struct fs_aggview *av;
+	struct fs_keymap *ids;
+	struct fs_agg_key **keys; /* by id */
+	size_t alloc;
+};
+
+static struct fs_agg_key *keyset_get(struct keyset *ks, const struct strbuf *key)
+{
+	uint32_t id = fs_keymap_find(ks->ids, key->buf, key->len);
+
+	if (id == FS_KEY_NONE) {
+		id = fs_keymap_intern(ks->ids, key->buf, key->len);
+		ALLOC_GROW(ks->keys, (size_t)id + 1, ks->alloc);
+		ks->keys[id] = fs_agg_key_new(ks->av);
+	}
+	return ks->keys[id];
+}
+
+static void keyset_release(struct keyset *ks)
+{
+	size_t i;
+
+	for (i = 0; ks->ids && i < fs_keymap_size(ks->ids); i++)
+		fs_agg_key_free(ks->keys[i]);
+	free(ks->keys);
+	fs_keymap_free(ks->ids);
+}
+
+/* The records to update: the meta record first, then every key of ks. */
+static struct fs_online_rec *keyset_recs(const struct keyset *ks, size_t *n)
+{
+	size_t nk = fs_keymap_size(ks->ids), i;
+	struct fs_online_rec *recs = xcalloc(nk + 2, sizeof(*recs));
+
+	recs[0].key = "";
+	recs[0].keylen = 0;
+	for (i = 0; i < nk; i++)
+		recs[i + 1].key = fs_keymap_key(ks->ids, (uint32_t)i, &recs[i + 1].keylen);
+	*n = nk + 1;
+	return recs;
+}
+
+static void to_values(const struct fs_aggview *av, const struct fs_scan_value *vals,
+		      struct fs_agg_value *in)
+{
+	size_t c;
+
+	for (c = 0; c < av->ncols; c++)
+		fs_agg_value_from_scan(&in[c], av->col_types[c], &vals[c]);
+}
+
+/* What an update callback works with. */
+struct upd {
+	const struct fs_aggview *av;
+	struct keyset *ks;
+	struct fs_agg_key *old; /* scratch: a stored record, decoded */
+	struct strbuf enc;
+	struct fs_agg_meta meta;
+	/* materialize */
+	bool rebuild;
+	int64_t batch_end;
+	/* apply */
+	const struct fs_agg_applied *counts;
+	int64_t newest;
+	size_t written;
+};
+
+static void meta_of(const struct fs_online_hit *old, struct fs_agg_meta *m)
+{
+	if (!old->found || !fs_agg_meta_decode(m, old->val, old->vallen)) {
+		m->batch_end_us = m->newest_us = INT64_MIN;
+		m->applied = m->late = 0;
+	}
+}
+
+/* out = the encoded tiles of k (deleted when it has none) */
+static int put_key(struct upd *u, struct fs_agg_key *k, struct fs_online_rec *out)
+{
+	if (fs_agg_key_empty(k))
+		return 1;
+	fs_agg_key_prune(k, fs_agg_key_newest(k));
+	fs_agg_key_encode(k, &u->enc);
+	out->ts = fs_agg_key_newest(k);
+	out->created = 0;
+	out->val = u->enc.buf;
+	out->vallen = u->enc.len;
+	u->written++;
+	return 0;
+}
+
+/* Decode a stored record into u->old; a malformed one counts as empty. */
+static void load_old(struct upd *u, const struct fs_online_hit *old)
+{
+	if (!old->found || !fs_agg_key_decode(u->old, old->val, old->vallen))
+		fs_agg_key_clear(u->old);
+}
+
+static int rebuild_fn(void *ctx, const void *key, size_t keylen, size_t i,
+		      const struct fs_online_hit *old, struct fs_online_rec *out)
+{
+	struct upd *u = ctx;
+	struct fs_agg_key *k;
+
+	if (!keylen) {
+		meta_of(old, &u->meta);
+		u->meta.batch_end_us = u->batch_end;
+		fs_agg_meta_encode(&u->meta, &u->enc);
+		out->ts = u->batch_end;
+		out->val = u->enc.buf;
+		out->vallen = u->enc.len;
+		return 0;
+	}
+	/* the stream's tiles at or after the batch end stay, the rest is the batch's */
+	load_old(u, old);
+	fs_agg_key_cut_before(u->old, u->batch_end);
+	if (i == SIZE_MAX)
+		return put_key(u, u->old, out);
+	k = u->ks->keys[i - 1];
+	fs_agg_key_merge(k, u->old);
+	return put_key(u, k, out);
+}
+
+int fs_agg_materialize(struct fs_online *store, const struct fs_defs *defs,
+		       const struct fs_object *view, const char *root, int64_t end_us,
+		       struct fs_agg_mat *out)
+{
+	struct fs_aggview av;
+	struct keyset ks = { 0 };
+	struct fs_viewscan *scan = NULL;
+	struct fs_online_rec *recs = NULL;
+	struct fs_agg_value *in = NULL;
+	struct upd u = { 0 };
+	const struct strbuf *key;
+	const struct fs_scan_value *vals;
+	char *schema = NULL;
+	int64_t ts, cr;
+	size_t n, i;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = fs_aggview_load(&av, view->spec)))
+		return rc;
+	out->batch_end_us = floor_to(end_us, av.max_hop_us);
+	out->start_us = out->batch_end_us - av.max_window_us;
+	ks.av = &av;
+	ks.ids = fs_keymap_new();
+	in = xcalloc(av.ncols + 1, sizeof(*in));
+	if ((rc = fs_viewscan_open(&scan, defs, view, root)))
+		goto done;
+	while ((rc = fs_viewscan_next(scan, &key, &ts, &cr, &vals)) == 1) {
+		if (!key || ts < out->start_us || ts >= out->batch_end_us)
+			continue;
+		out->rows++;
+		to_values(&av, vals, in);
+		fs_agg_key_add(keyset_get(&ks, key), ts, cr, in);
+	}
+	if (rc < 0)
+		goto done;
+	out->keys = fs_keymap_size(ks.ids);
+	/* only the tiles that reads at or after the batch end need */
+	for (i = 0; i < out->keys; i++)
+		fs_agg_key_prune(ks.keys[i], out->batch_end_us);
+	recs = keyset_recs(&ks, &n);
+	u.av = &av;
+	u.ks = &ks;
+	u.old = fs_agg_key_new(&av);
+	u.rebuild = true;
+	u.batch_end = out->batch_end_us;
+	schema = fs_view_schema(defs, view);
+	rc = fs_online_update(store, view->name, schema, recs, n, true, rebuild_fn, &u);
+	out->written = u.written;
+done:
+	fs_viewscan_close(scan);
+	fs_agg_key_free(u.old);
+	sb_release(&u.enc);
+	keyset_release(&ks);
+	fs_aggview_release(&av);
+	free(recs);
+	free(schema);
+	free(in);
+	return rc;
+}
+
+/* The events of one apply, by key, checked and held until the update. */
+struct pending {
+	int64_t ts, cr;
+	uint32_t key;
+	size_t vals; /* index of its first value in the value array */
+};
+
+struct applyctx {
+	struct upd u;
+	struct pending *ev;
+	size_t nev;
+	struct fs_agg_value *vals; /* nev * ncols, strings in text */
+	size_t *first, *next;      /* per key its events, in order, linked */
+	struct fs_agg_applied *out;
+};
+
+static int apply_fn(void *ctx, const void *key, size_t keylen, size_t i,
+		    const struct fs_online_hit *old, struct fs_online_rec *out)
+{
+	struct applyctx *a = ctx;
+	struct upd *u = &a->u;
+	size_t j;
+
+	if (!keylen) {
+		/* first: the batch end decides which events are late */
+		meta_of(old, &u->meta);
+		u->batch_end = u->meta.batch_end_us;
+		a->out->applied = a->out->late = 0;
+		for (j = 0; j < a->nev; j++) {
+			if (a->ev[j].ts < u->batch_end) {
+				a->out->late++;
+			} else {
+				a->out->applied++;
+				if (a->ev[j].ts > u->meta.newest_us)
+					u->meta.newest_us = a->ev[j].ts;
+			}
+		}
+		u->meta.applied += (int64_t)a->out->applied;
+		u->meta.late += (int64_t)a->out->late;
+		fs_agg_meta_encode(&u->meta, &u->enc);
+		out->ts = u->meta.newest_us;
+		out->val = u->enc.buf;
+		out->vallen = u->enc.len;
+		u->written = 0;
+		return 0;
+	}
+	load_old(u, old);
+	for (j = a->first[i - 1]; j != SIZE_MAX; j = a->next[j]) {
+		const struct pending *p = &a->ev[j];
+		if (p->ts >= u->batch_end)
+			fs_agg_key_add(u->old, p->ts, p->cr, &a->vals[p->vals]);
+	}
+	if (fs_agg_key_empty(u->old))
+		return 1;
+	return put_key(u, u->old, out);
+}
+
+int fs_agg_apply(struct fs_online *store, const struct fs_defs *defs,
+		 const struct fs_object *view, struct fs_viewscan *scan,
+		 struct fs_agg_applied *out)
+{
+	struct fs_aggview av;
+	struct keyset ks = { 0 };
+	struct applyctx a = { { 0 } };
+	struct fs_online_rec *recs = NULL;
+	struct strbuf text = STRBUF_INIT;
+	const struct strbuf *key;
+	const struct fs_scan_value *vals;
+	size_t ev_alloc = 0, val_alloc = 0, n, i, c;
+	char *schema = NULL;
+	int64_t ts, cr;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = fs_aggview_load(&av, view->spec)))
+		return rc;
+	ks.av = &av;
+	ks.ids = fs_keymap_new();
+	/* every event checked and copied before anything is written */
+	while ((rc = fs_viewscan_next(scan, &key, &ts, &cr, &vals)) == 1) {
+		out->rows++;
+		if (!key)
+			continue;
+		ALLOC_GROW(a.ev, a.nev + 1, ev_alloc);
+		a.ev[a.nev].ts = ts;
+		a.ev[a.nev].cr = cr;
+		a.ev[a.nev].key = fs_keymap_intern(ks.ids, key->buf, key->len);
+		a.ev[a.nev].vals = a.nev * av.ncols;
+		ALLOC_GROW(a.vals, (a.nev + 1) * av.ncols + 1, val_alloc);
+		for (c = 0; c < av.ncols; c++) {
+			struct fs_agg_value *v = &a.vals[a.nev * av.ncols + c];
+			fs_agg_value_from_scan(v, av.col_types[c], &vals[c]);
+			if (!v->null && av.col_types[c] == FS_T_STRING) {
+				/* an offset for now: text moves as it grows */
+				v->i = (int64_t)text.len;
+				sb_add(&text, v->s, v->len);
+				v->s = NULL;
+			}
+		}
+		a.nev++;
+	}
+	if (rc < 0)
+		goto done;
+	for (i = 0; i < a.nev * av.ncols; i++)
+		if (!a.vals[i].null && av.col_types[i % av.ncols] == FS_T_STRING)
+			a.vals[i].s = text.buf + a.vals[i].i;
+	ks.keys = xcalloc(fs_keymap_size(ks.ids) + 1, sizeof(*ks.keys));
+	{
+		size_t nk = fs_keymap_size(ks.ids), *last = xmalloc((nk + 1) * sizeof(*last));
+		a.first = xmalloc((nk + 1) * sizeof(*a.first));
+		a.next = xmalloc((a.nev + 1) * sizeof(*a.next));
+		for (i = 0; i < nk; i++)
+			a.first[i] = last[i] = SIZE_MAX;
+		for (i = 0; i < a.nev; i++) {
+			uint32_t k = a.ev[i].key;
+			a.next[i] = SIZE_MAX;
+			if (last[k] == SIZE_MAX)
+				a.first[k] = i;
+			else
+				a.next[last[k]] = i;
+			last[k] = i;
+		}
+		free(last);
+	}
+	recs = keyset_recs(&ks, &n);
+	a.u.av = &av;
+	a.u.ks = &ks;
+	a.u.old = fs_agg_key_new(&av);
+	a.out = out;
+	schema = fs_view_schema(defs, view);
+	rc = fs_online_update(store, view->name, schema, recs, n, false, apply_fn, &a);
+	out->keys = a.u.written;
+	if (rc) {
+		out->applied = out->late = 0;
+		out->keys = 0;
+	}
+done:
+	fs_agg_key_free(a.u.old);
+	sb_release(&a.u.enc);
+	free(ks.keys);
+	fs_keymap_free(ks.ids);
+	fs_aggview_release(&av);
+	free(recs);
+	free(schema);
+	free(a.ev);
+	free(a.vals);
+	free(a.first);
+	free(a.next);
+	sb_release(&text);
+	return rc;
+}
+
+int fs_agg_meta_read(struct fs_online *store, const struct fs_defs *defs,
+		     const struct fs_object *view, struct fs_agg_meta *out)
+{
+	struct fs_online_rec rec = { "", 0, 0, 0, NULL, 0 };
+	struct fs_online_hit hit;
+	char *schema = fs_view_schema(defs, view);
+	int rc = fs_online_read(store, view->name, schema, &rec, 1, &hit);
+
+	free(schema);
+	meta_of(&hit, out);
+	if (rc)
+		hit.found = false;
+	fs_online_hits_release(&hit, 1);
+	return rc;
+}
