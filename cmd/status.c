@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "agg-online.h"
 #include "builtin.h"
 #include "duration.h"
 #include "error.h"
@@ -60,23 +61,49 @@ int cmd_status(int argc, const char **argv, struct fs_ctx *ctx)
 			goto done;
 		}
 		free(schema);
+		if (fs_view_is_agg(o->spec)) {
+			/* the batch and the events pushed or streamed after it */
+			struct fs_agg_meta m;
+			if (fs_agg_meta_read(store, &defs, o, &m)) {
+				rc = die_last_error();
+				goto done;
+			}
+			if (keys > 0 && (m.batch_end_us != INT64_MIN || m.newest_us != INT64_MIN))
+				keys--; /* the view's own record */
+			if (m.newest_us != INT64_MIN && (!have_end || m.newest_us > end)) {
+				end = m.newest_us; /* fresh to its newest event */
+				have_end = true;
+			}
+		}
 		if (have_end) {
 			char when[FS_TIME_BUFSZ];
 			int64_t staleness = now - end / FS_USEC;
 			fs_time_format_us(when, end);
-			json_array_append_new(views, json_pack("{s:s, s:s, s:I, s:I}", "name", o->name,
-							       "last_end", when, "staleness_seconds",
-							       (json_int_t)staleness, "keys",
-							       (json_int_t)keys));
+			v = json_pack("{s:s, s:s, s:I, s:I}", "name", o->name, "last_end", when,
+				      "staleness_seconds", (json_int_t)staleness, "keys",
+				      (json_int_t)keys);
 			if (max_s >= 0 && staleness > max_s)
 				stale = true;
 		} else {
-			json_array_append_new(views, json_pack("{s:s, s:n, s:n, s:I}", "name", o->name,
-							       "last_end", "staleness_seconds", "keys",
-							       (json_int_t)keys));
+			v = json_pack("{s:s, s:n, s:n, s:I}", "name", o->name, "last_end",
+				      "staleness_seconds", "keys", (json_int_t)keys);
 			if (max_s >= 0)
 				stale = true; /* never materialized: infinitely stale */
 		}
+		if (fs_view_is_agg(o->spec)) {
+			struct fs_agg_meta m;
+			char be[FS_TIME_BUFSZ], ne[FS_TIME_BUFSZ];
+			fs_agg_meta_read(store, &defs, o, &m);
+			if (m.batch_end_us != INT64_MIN)
+				fs_time_format_us(be, m.batch_end_us);
+			if (m.newest_us != INT64_MIN)
+				fs_time_format_us(ne, m.newest_us);
+			json_object_set_new(v, "batch_end", m.batch_end_us != INT64_MIN ? json_string(be) : json_null());
+			json_object_set_new(v, "newest_event", m.newest_us != INT64_MIN ? json_string(ne) : json_null());
+			json_object_set_new(v, "events_applied", json_integer(m.applied));
+			json_object_set_new(v, "late", json_integer(m.late));
+		}
+		json_array_append_new(views, v);
 	}
 	if (json) {
 		print_json(json_pack("{s:O}", "views", views));
@@ -92,6 +119,14 @@ int cmd_status(int argc, const char **argv, struct fs_ctx *ctx)
 				       ? json_string_value(json_object_get(v, "last_end"))
 				       : "-",
 			       dur, (long long)json_integer_value(json_object_get(v, "keys")));
+			if (json_object_get(v, "late")) {
+				json_t *be = json_object_get(v, "batch_end"), *ne = json_object_get(v, "newest_event");
+				printf("  batch end %s, newest event %s, %lld events applied after it, %lld late\n",
+				       json_is_string(be) ? json_string_value(be) : "-",
+				       json_is_string(ne) ? json_string_value(ne) : "-",
+				       (long long)json_integer_value(json_object_get(v, "events_applied")),
+				       (long long)json_integer_value(json_object_get(v, "late")));
+			}
 		}
 	}
 	if (stale) {

@@ -20,6 +20,7 @@ struct keyset {
 	struct fs_keymap *ids;
 	struct fs_agg_key **keys; /* by id */
 	size_t alloc;
+	int64_t horizon; /* of every key: fs_agg_key_set_horizon */
 };
 
 static struct fs_agg_key *keyset_get(struct keyset *ks, const struct strbuf *key)
@@ -30,6 +31,7 @@ static struct fs_agg_key *keyset_get(struct keyset *ks, const struct strbuf *key
 		id = fs_keymap_intern(ks->ids, key->buf, key->len);
 		ALLOC_GROW(ks->keys, (size_t)id + 1, ks->alloc);
 		ks->keys[id] = fs_agg_key_new(ks->av);
+		fs_agg_key_set_horizon(ks->keys[id], ks->horizon);
 	}
 	return ks->keys[id];
 }
@@ -162,6 +164,7 @@ int fs_agg_materialize(struct fs_online *store, const struct fs_defs *defs,
 	out->start_us = out->batch_end_us - av.max_window_us;
 	ks.av = &av;
 	ks.ids = fs_keymap_new();
+	ks.horizon = out->batch_end_us;
 	in = xcalloc(av.ncols + 1, sizeof(*in));
 	if ((rc = fs_viewscan_open(&scan, defs, view, root)))
 		goto done;
@@ -277,6 +280,7 @@ int fs_agg_apply(struct fs_online *store, const struct fs_defs *defs,
 		return rc;
 	ks.av = &av;
 	ks.ids = fs_keymap_new();
+	ks.horizon = INT64_MIN;
 	/* every event checked and copied before anything is written */
 	while ((rc = fs_viewscan_next(scan, &key, &ts, &cr, &vals)) == 1) {
 		out->rows++;

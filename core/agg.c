@@ -170,6 +170,7 @@ struct fs_agg_key {
 	const struct fs_aggview *v;
 	struct tiles *per; /* per aggregation, tiles in idx order */
 	int64_t newest;
+	int64_t horizon; /* fs_agg_key_set_horizon */
 };
 
 static void val_free(struct val *x)
@@ -465,6 +466,7 @@ struct fs_agg_key *fs_agg_key_new(const struct fs_aggview *v)
 	k->v = v;
 	k->per = xcalloc(v->n + 1, sizeof(*k->per));
 	k->newest = INT64_MIN;
+	k->horizon = INT64_MIN;
 	return k;
 }
 
@@ -491,6 +493,11 @@ void fs_agg_key_free(struct fs_agg_key *k)
 		free(k->per[a].t);
 	free(k->per);
 	free(k);
+}
+
+void fs_agg_key_set_horizon(struct fs_agg_key *k, int64_t t)
+{
+	k->horizon = t;
 }
 
 int64_t fs_agg_key_newest(const struct fs_agg_key *k)
@@ -554,8 +561,14 @@ void fs_agg_key_add(struct fs_agg_key *k, int64_t ts, int64_t cr,
 
 	for (a = 0; a < k->v->n; a++) {
 		const struct fs_agg *ag = &k->v->aggs[a];
-		struct tile *t = tile_at(&k->per[a], floor_div(ts, ag->hop_us));
+		int64_t idx = floor_div(ts, ag->hop_us);
+		struct tile *t;
 		struct val x;
+
+		if (k->horizon != INT64_MIN &&
+		    idx < floor_div(k->horizon, ag->hop_us) - ag->window_us / ag->hop_us)
+			continue;
+		t = tile_at(&k->per[a], idx);
 
 		t->events++;
 		if (ts > t->newest)
@@ -685,37 +698,102 @@ static void finish(const struct fs_agg *ag, const struct tile *acc, struct fs_ag
 	}
 }
 
-void fs_agg_key_read(const struct fs_agg_key *k, int64_t t, struct fs_agg_result *out)
+/* Merge the tiles of ts with lo <= idx <= hi into acc, in order. */
+static void merge_range(const struct fs_agg *ag, struct tile *acc, const struct tiles *ts,
+			int64_t lo, int64_t hi)
 {
-	size_t a, i;
+	size_t i = ts->n;
+
+	/* the first tile in the range, searched from the end (reads are recent) */
+	while (i > 0 && ts->t[i - 1].idx >= lo)
+		i--;
+	for (; i < ts->n && ts->t[i].idx <= hi; i++)
+		tile_merge(ag, acc, &ts->t[i]);
+}
+
+/* The value of a string result, pointing into the tiles of ts (acc's copy is freed). */
+static const char *string_in(const struct tiles *ts, const char *s, size_t len)
+{
+	size_t j;
+
+	for (j = 0; j < ts->n; j++)
+		if (ts->t[j].v.s && ts->t[j].v.len == len && !memcmp(ts->t[j].v.s, s, len))
+			return ts->t[j].v.s;
+	return NULL;
+}
+
+static void read_tiles(const struct fs_agg_key *k, const struct fs_agg_key *cur_from, int64_t t,
+		       struct fs_agg_result *out)
+{
+	size_t a;
 
 	for (a = 0; a < k->v->n; a++) {
 		const struct fs_agg *ag = &k->v->aggs[a];
-		const struct tiles *ts = &k->per[a];
 		int64_t cur = floor_div(t, ag->hop_us), lo = cur - ag->window_us / ag->hop_us;
 		struct tile acc;
-		size_t first = ts->n;
 
 		memset(&acc, 0, sizeof(acc));
 		tile_reset(&acc, lo);
-		/* the first tile in the window, searched from the end (reads are recent) */
-		while (first > 0 && ts->t[first - 1].idx >= lo)
-			first--;
-		for (i = first; i < ts->n && ts->t[i].idx <= cur; i++)
-			tile_merge(ag, &acc, &ts->t[i]);
+		if (cur_from) {
+			merge_range(ag, &acc, &k->per[a], lo, cur - 1);
+			merge_range(ag, &acc, &cur_from->per[a], cur, cur);
+		} else {
+			merge_range(ag, &acc, &k->per[a], lo, cur);
+		}
 		finish(ag, &acc, &out[a]);
 		if (out[a].s) {
-			/* point into the key's tiles, which outlive acc */
-			size_t j;
-			for (j = first; j < ts->n && ts->t[j].idx <= cur; j++)
-				if (ts->t[j].v.s && ts->t[j].v.len == out[a].len &&
-				    !memcmp(ts->t[j].v.s, out[a].s, out[a].len)) {
-					out[a].s = ts->t[j].v.s;
-					break;
-				}
+			const char *s = string_in(&k->per[a], out[a].s, out[a].len);
+			if (!s && cur_from)
+				s = string_in(&cur_from->per[a], out[a].s, out[a].len);
+			out[a].s = s;
 		}
 		tile_free(&acc);
 	}
+}
+
+void fs_agg_key_read(const struct fs_agg_key *k, int64_t t, struct fs_agg_result *out)
+{
+	read_tiles(k, NULL, t, out);
+}
+
+void fs_agg_key_read_split(const struct fs_agg_key *k, const struct fs_agg_key *cur, int64_t t,
+			   struct fs_agg_result *out)
+{
+	read_tiles(k, cur, t, out);
+}
+
+void fs_agg_key_put(struct fs_agg_key *k, size_t a, int64_t idx, const struct fs_agg_partial *p)
+{
+	const struct fs_agg *ag = &k->v->aggs[a];
+	struct tile t;
+
+	memset(&t, 0, sizeof(t));
+	tile_reset(&t, idx);
+	t.events = p->events;
+	t.newest = p->newest;
+	t.n = p->n;
+	t.isum = p->isum;
+	t.dsum = p->dsum;
+	t.mean = p->mean;
+	t.m2 = p->m2;
+	t.v.i = p->v.i;
+	t.v.d = p->v.d;
+	t.v.s = p->v.s ? xstrndup(p->v.s, p->v.len) : NULL;
+	t.v.len = (uint32_t)p->v.len;
+	t.vts = p->vts;
+	t.vcr = p->vcr;
+	tile_merge(ag, tile_at(&k->per[a], idx), &t);
+	tile_free(&t);
+	if (p->events && p->newest > k->newest)
+		k->newest = p->newest;
+}
+
+void fs_agg_key_put_distinct(struct fs_agg_key *k, size_t a, int64_t idx,
+			     const struct fs_agg_value *x)
+{
+	struct val v = { x->i, x->d, (char *)x->s, (uint32_t)x->len };
+
+	hll_add(tile_at(&k->per[a], idx), k->v->aggs[a].type, &v);
 }
 
 void fs_agg_result_value(const struct fs_agg *a, const struct fs_agg_result *r, char *buf,

@@ -126,6 +126,13 @@ void fs_agg_key_clear(struct fs_agg_key *k);
  */
 void fs_agg_key_add(struct fs_agg_key *k, int64_t ts, int64_t cr,
 		    const struct fs_agg_value *vals);
+/*
+ * Ignore, from now on, events that no read at or after t can need (those
+ * before floor(t, hop) - window of each aggregation): what materialize
+ * sets to the batch end, so that a source of many days holds tiles of one
+ * window only. INT64_MIN (the default): keep all.
+ */
+void fs_agg_key_set_horizon(struct fs_agg_key *k, int64_t t);
 /* The newest event time added (INT64_MIN when none). */
 int64_t fs_agg_key_newest(const struct fs_agg_key *k);
 bool fs_agg_key_empty(const struct fs_agg_key *k);
@@ -145,6 +152,31 @@ void fs_agg_key_merge(struct fs_agg_key *k, const struct fs_agg_key *b);
  * floor(t, hop) - window up to and including floor(t, hop).
  */
 void fs_agg_key_read(const struct fs_agg_key *k, int64_t t, struct fs_agg_result *out);
+/*
+ * The same, with the tile floor(t, hop) of each aggregation taken from
+ * cur instead of k (the events of that tile before t, aggregated
+ * elsewhere: PostgreSQL).
+ */
+void fs_agg_key_read_split(const struct fs_agg_key *k, const struct fs_agg_key *cur, int64_t t,
+			   struct fs_agg_result *out);
+
+/* A partial aggregate of one tile computed elsewhere (PostgreSQL). */
+struct fs_agg_partial {
+	int64_t events; /* events of the key in the tile */
+	int64_t newest; /* the newest one's time */
+	int64_t n;      /* non-null values (count with a column, and all others) */
+	int64_t isum;   /* sum over an int column */
+	double dsum;    /* sum over a float column, avg */
+	double mean, m2; /* var, stddev: mean and sum of squared deviations */
+	struct fs_agg_value v; /* min, max, first, last */
+	int64_t vts, vcr;      /* first, last: the (ts, created) of v's event */
+};
+/* Merge p into tile idx of aggregation a of k. */
+void fs_agg_key_put(struct fs_agg_key *k, size_t a, int64_t idx, const struct fs_agg_partial *p);
+/* approx_count_distinct: count value x in the registers of tile idx of aggregation a. */
+void fs_agg_key_put_distinct(struct fs_agg_key *k, size_t a, int64_t idx,
+			     const struct fs_agg_value *x);
+
 /* Serialize (the online record) and back; decode false when malformed. */
 void fs_agg_key_encode(const struct fs_agg_key *k, struct strbuf *out);
 bool fs_agg_key_decode(struct fs_agg_key *k, const void *buf, size_t len);

@@ -1136,8 +1136,26 @@ static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs
 	if (rc < 0)
 		goto done;
 	rc = 0;
-	if (nev > 1)
-		qsort(ev, nev, sizeof(*ev), cmp_aev);
+	/* grouped by key (counting sort), each group sorted by time */
+	{
+		size_t nk = fs_keymap_size(h->keys), *gs = xcalloc(nk + 2, sizeof(*gs)), *gf;
+		struct aev *sorted = xmalloc((nev + 1) * sizeof(*sorted));
+
+		for (i = 0; i < nev; i++)
+			gs[ev[i].key + 1]++;
+		for (i = 0; i < nk; i++)
+			gs[i + 1] += gs[i];
+		gf = xmalloc((nk + 1) * sizeof(*gf));
+		memcpy(gf, gs, (nk + 1) * sizeof(*gf));
+		for (i = 0; i < nev; i++)
+			sorted[gf[ev[i].key]++] = ev[i];
+		for (i = 0; i < nk; i++)
+			sort_run(sorted + gs[i], gs[i + 1] - gs[i], sizeof(*sorted), cmp_aev);
+		free(ev);
+		ev = sorted;
+		free(gs);
+		free(gf);
+	}
 
 	/* the entity rows by key, each key's in time order */
 	nkeys = fs_keymap_size(h->keys);
@@ -1228,6 +1246,532 @@ done:
 	free(cell);
 	free(cnull);
 	sb_release(&text);
+	return rc;
+}
+
+/* ---- aggregation views on a postgres source: the partials in PostgreSQL ---- */
+
+/* "((x) / h - CASE WHEN (x) % h < 0 THEN 1 ELSE 0 END)": floor(x / h) */
+static void sql_floor_div(struct strbuf *sb, const char *x, int64_t h)
+{
+	sb_addf(sb, "((%s) / %lld - CASE WHEN (%s) %% %lld < 0 THEN 1 ELSE 0 END)", x,
+		(long long)h, x, (long long)h);
+}
+
+/*
+ * The partial aggregate columns of aggregation a over the rows of s that
+ * pass cond (SQL, or NULL): events, newest, n, then what its function
+ * needs (see parse_partial).
+ */
+static void partial_sql(struct strbuf *sb, const struct fs_aggview *av, size_t a,
+			const unsigned int *coid, const char *cond)
+{
+	const struct fs_agg *ag = &av->aggs[a];
+	char col[32], filt[512], nn[600];
+	const char *coll = ag->col >= 0 && ag->type == FS_T_STRING ? " COLLATE \"C\"" : "";
+	struct strbuf e = STRBUF_INIT;
+
+	snprintf(col, sizeof(col), "s.c%d", ag->col);
+	snprintf(filt, sizeof(filt), "%s%s%s", cond ? " FILTER (WHERE " : "", cond ? cond : "",
+		 cond ? ")" : "");
+	snprintf(nn, sizeof(nn), " FILTER (WHERE %s IS NOT NULL%s%s)", col, cond ? " AND " : "",
+		 cond ? cond : "");
+	sb_addf(sb, ", count(*)%s, max(s.fs__ts)%s", filt, filt);
+	if (ag->col < 0) {
+		sb_addf(sb, ", count(*)%s", filt);
+		return;
+	}
+	sb_addf(sb, ", count(%s)%s", col, filt);
+	switch (ag->fn) {
+	case FS_AGG_SUM:
+		if (ag->result == FS_T_INT64)
+			sb_addf(sb, ", (sum(%s::bigint)%s)::text", col, filt);
+		else
+			sb_addf(sb, ", sum(%s::float8)%s", col, filt);
+		break;
+	case FS_AGG_AVG:
+		sb_addf(sb, ", sum(%s::float8)%s", col, filt);
+		break;
+	case FS_AGG_VAR:
+	case FS_AGG_STDDEV:
+		sb_addf(sb, ", avg(%s::float8)%s, var_pop(%s::float8)%s * count(%s)%s", col, filt,
+			col, filt, col, filt);
+		break;
+	case FS_AGG_MIN:
+	case FS_AGG_MAX:
+		sb_addf(&e, "%s(%s%s)%s", ag->fn == FS_AGG_MIN ? "min" : "max", col, coll, filt);
+		sb_adds(sb, ", ");
+		fs_pg_text_expr(sb, e.buf, coid[ag->col]);
+		break;
+	case FS_AGG_FIRST:
+	case FS_AGG_LAST: {
+		const char *dir = ag->fn == FS_AGG_FIRST ? "" : " DESC";
+		const char *nulls = ag->fn == FS_AGG_FIRST ? "FIRST" : "LAST";
+		char order[256];
+		snprintf(order, sizeof(order), "ORDER BY s.fs__ts%s, s.fs__cr%s NULLS %s, %s%s%s", dir,
+			 dir, nulls, col, coll, dir);
+		sb_addf(&e, "(array_agg(%s %s)%s)[1]", col, order, nn);
+		sb_adds(sb, ", ");
+		fs_pg_text_expr(sb, e.buf, coid[ag->col]);
+		sb_addf(sb, ", (array_agg(s.fs__ts %s)%s)[1], (array_agg(s.fs__cr %s)%s)[1]", order,
+			nn, order, nn);
+		break;
+	}
+	default:
+		break;
+	}
+	sb_release(&e);
+}
+
+/* The number of columns partial_sql gives for aggregation a. */
+static size_t partial_ncols(const struct fs_agg *ag)
+{
+	if (ag->col < 0)
+		return 3;
+	switch (ag->fn) {
+	case FS_AGG_SUM:
+	case FS_AGG_AVG:
+	case FS_AGG_MIN:
+	case FS_AGG_MAX:
+		return 4;
+	case FS_AGG_VAR:
+	case FS_AGG_STDDEV:
+		return 5;
+	case FS_AGG_FIRST:
+	case FS_AGG_LAST:
+		return 6;
+	default:
+		return 3;
+	}
+}
+
+static bool cell_int(const struct fs_cell *c, int64_t *v)
+{
+	*v = 0;
+	return c->null || fs_parse_int64(c->s, c->len, v);
+}
+
+static bool cell_double(const struct fs_cell *c, double *d)
+{
+	char buf[64], *end;
+
+	*d = 0;
+	if (c->null)
+		return true;
+	if (c->len >= sizeof(buf))
+		return false;
+	memcpy(buf, c->s, c->len);
+	buf[c->len] = '\0';
+	*d = strtod(buf, &end);
+	return end != buf;
+}
+
+/* A value of the column's type from its text (strings point into the cell). */
+static bool cell_value(const struct fs_cell *c, enum fs_type t, struct fs_agg_value *v)
+{
+	memset(v, 0, sizeof(*v));
+	if (c->null)
+		return true;
+	if (t == FS_T_STRING) {
+		v->s = c->s;
+		v->len = c->len;
+		return true;
+	}
+	if (t == FS_T_FLOAT32 || t == FS_T_FLOAT64)
+		return cell_double(c, &v->d);
+	return fs_value_parse(t, c->s, c->len, &v->i);
+}
+
+/* Cells of one aggregation's partial (partial_sql) into p. */
+static bool parse_partial(const struct fs_agg *ag, const struct fs_cell *c, struct fs_agg_partial *p)
+{
+	bool ok;
+
+	memset(p, 0, sizeof(*p));
+	ok = cell_int(&c[0], &p->events) && cell_int(&c[1], &p->newest) && cell_int(&c[2], &p->n);
+	if (!ok || ag->col < 0)
+		return ok;
+	switch (ag->fn) {
+	case FS_AGG_SUM:
+		return ag->result == FS_T_INT64 ? cell_int(&c[3], &p->isum) : cell_double(&c[3], &p->dsum);
+	case FS_AGG_AVG:
+		return cell_double(&c[3], &p->dsum);
+	case FS_AGG_VAR:
+	case FS_AGG_STDDEV:
+		return cell_double(&c[3], &p->mean) && cell_double(&c[4], &p->m2);
+	case FS_AGG_MIN:
+	case FS_AGG_MAX:
+		return cell_value(&c[3], ag->type, &p->v);
+	case FS_AGG_FIRST:
+	case FS_AGG_LAST:
+		if (!cell_value(&c[3], ag->type, &p->v) || !cell_int(&c[4], &p->vts))
+			return false;
+		p->vcr = INT64_MIN;
+		return c[5].null || fs_parse_int64(c[5].s, c[5].len, &p->vcr);
+	default:
+		return true;
+	}
+}
+
+/*
+ * Aggregation features of a view whose source is in PostgreSQL. The
+ * events never leave it: PostgreSQL aggregates them into partials, per
+ * (key, tile of the smallest hop) for the complete tiles and per entity
+ * row for the events of its current tile before it, and fs merges those
+ * partials with the same kernel as everywhere (fs_agg_key_read_split).
+ * approx_count_distinct gets each tile's distinct values (its registers
+ * are fs's own hash).
+ */
+static int agg_pg_join(struct hview *h, const struct fs_repo *repo, const struct fs_defs *defs,
+		       const struct erows *e)
+{
+	const json_t *data = fs_source_data_spec(defs, h->source);
+	const char *sname = json_string_value(json_object_get(h->source, "name"));
+	const char *ts_field = json_string_value(json_object_get(data, "timestamp_field"));
+	const char *cr_field = json_string_value(json_object_get(data, "created_timestamp_field"));
+	const char *dsn = fs_pg_dsn(data, repo->config ? repo->config->offline_dsn : NULL);
+	struct strbuf sql = STRBUF_INIT, in = STRBUF_INIT, q = STRBUF_INIT, kb = STRBUF_INIT;
+	char *pwhat = fs_pg_what(data), *what = xstrfmt("source '%s' (%s)", sname, pwhat);
+	struct fs_aggview av;
+	struct fs_pg *pg = NULL;
+	struct fs_pg_col *cols = NULL;
+	struct fs_agg_key **keys = NULL, **cur = NULL, *none = NULL;
+	struct fs_agg_result *res = NULL;
+	unsigned int *coid = NULL;
+	size_t ncols = 0, nkeys, *fmap = NULL, i, a, r, n, pass;
+	const struct fs_cell *cells;
+	int64_t minhop, maxhop;
+	const char *col;
+	int rc;
+
+	if ((rc = fs_aggview_load(&av, h->view->spec))) {
+		free(pwhat);
+		free(what);
+		return rc;
+	}
+	minhop = av.max_hop_us;
+	for (a = 0; a < av.n; a++)
+		if (av.aggs[a].hop_us < minhop)
+			minhop = av.aggs[a].hop_us;
+	maxhop = av.max_hop_us;
+	nkeys = fs_keymap_size(h->keys);
+	keys = xcalloc(nkeys + 1, sizeof(*keys));
+	for (i = 0; i < nkeys; i++)
+		keys[i] = fs_agg_key_new(&av);
+	cur = xcalloc(e->n + 1, sizeof(*cur));
+	coid = xcalloc(av.ncols + 1, sizeof(*coid));
+	fmap = xcalloc(h->nfeats + 1, sizeof(*fmap));
+	for (i = 0; i < h->nfeats; i++)
+		for (a = 0; a < av.n; a++)
+			if (!strcmp(av.aggs[a].name, h->feats[i].name))
+				fmap[i] = a;
+	rc = FS_ERR;
+	if (!dsn) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "%s", fs_error_last());
+		fs_error_set("%s: %s", what, msg);
+		goto done;
+	}
+	if ((rc = fs_pg_connect(&pg, dsn, what)))
+		goto done;
+	if ((rc = fs_pg_describe(pg, data, &cols, &ncols))) {
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s", fs_error_last());
+		fs_error_set("%s: %s", what, msg);
+		goto done;
+	}
+
+	/* the source: keys, times, the aggregated columns, raw */
+	rc = FS_EINVALID;
+	sb_adds(&sql, "SELECT ");
+	for (i = 0; i < h->vkeys.n; i++) {
+		if (!pg_col(data, cols, ncols, h->vkeys.names[i], "a join key", what, &col))
+			goto done;
+		fs_pg_ident(&sql, pg, col);
+		sb_addf(&sql, "::%s AS k%zu, ", h->vkeys.is_int[i] ? "bigint" : "text", i);
+	}
+	if ((rc = fs_pg_time_column(&sql, pg, "", cols, ncols, fs_source_column_for(data, ts_field),
+				    "timestamp_field", what)))
+		goto done;
+	sb_adds(&sql, " AS fs__ts, ");
+	if ((rc = fs_pg_time_column(&sql, pg, "", cols, ncols,
+				    cr_field ? fs_source_column_for(data, cr_field) : NULL,
+				    "created_timestamp_field", what)))
+		goto done;
+	sb_adds(&sql, " AS fs__cr");
+	rc = FS_EINVALID;
+	for (i = 0; i < av.ncols; i++) {
+		if (!(coid[i] = pg_col(data, cols, ncols, av.cols[i], "an aggregated column", what, &col)))
+			goto done;
+		sb_adds(&sql, ", ");
+		fs_pg_ident(&sql, pg, col);
+		sb_addf(&sql, " AS c%zu", i);
+	}
+	sb_adds(&sql, " FROM ");
+	fs_pg_from(&sql, pg, data);
+
+	/* the entity rows (with their tile of the largest hop), and each key's reach */
+	sb_reset(&q);
+	sb_adds(&q, "CREATE TEMP TABLE fs_entities (idx bigint, ts bigint, b bigint");
+	for (i = 0; i < h->vkeys.n; i++)
+		sb_addf(&q, ", k%zu %s", i, h->vkeys.is_int[i] ? "bigint" : "text");
+	sb_adds(&q, ")");
+	if ((rc = fs_pg_exec(pg, "SET work_mem = '256MB'")) || (rc = fs_pg_exec(pg, q.buf)))
+		goto done;
+	/* b: the tile of the largest hop, which holds every aggregation's current tile */
+	{
+		for (r = 0; r < e->n; r++) {
+			if (h->ekey[r] == NONE)
+				continue;
+			sb_addf(&in, "%zu\t%lld\t%lld", r, (long long)e->ts[r],
+				(long long)floor_div(e->ts[r], maxhop));
+			for (i = 0; i < h->vkeys.n; i++) {
+				const char *v = efield(e, r, (size_t)h->key_ecol[i]);
+				int64_t iv = 0;
+				sb_addc(&in, '\t');
+				if (h->vkeys.is_int[i] && fs_parse_int64(v, strlen(v), &iv))
+					sb_addf(&in, "%lld", (long long)iv);
+				else
+					fs_pg_copy_text(&in, v, strlen(v));
+			}
+			sb_addc(&in, '\n');
+		}
+	}
+	if ((rc = fs_pg_copy_in(pg, "COPY fs_entities FROM STDIN", in.buf, in.len)) ||
+	    (rc = fs_pg_exec(pg, "ANALYZE fs_entities")))
+		goto done;
+	sb_reset(&q);
+	sb_adds(&q, "CREATE TEMP TABLE fs_keys AS SELECT ");
+	key_list(&q, h);
+	sb_addf(&q, ", min(ts) - %lld AS lo, max(ts) AS hi FROM fs_entities GROUP BY ",
+		(long long)(av.max_window_us + maxhop));
+	key_list(&q, h);
+	if ((rc = fs_pg_exec(pg, q.buf)) || (rc = fs_pg_exec(pg, "ANALYZE fs_keys")))
+		goto done;
+
+	/*
+	 * pass 0: complete tiles, per (key, tile of the smallest hop);
+	 * pass 1: per entity row, the events of its current tile before it
+	 */
+	for (pass = 0; pass < 2; pass++) {
+		size_t want = pass ? 1 : h->vkeys.n + 1;
+		sb_reset(&q);
+		sb_adds(&q, "COPY (SELECT ");
+		if (pass == 0) {
+			for (i = 0; i < h->vkeys.n; i++)
+				sb_addf(&q, "s.k%zu::text, ", i);
+			sql_floor_div(&q, "s.fs__ts", minhop);
+		} else {
+			sb_adds(&q, "e.idx");
+		}
+		for (a = 0; a < av.n; a++) {
+			char cond[256], fl[200];
+			struct strbuf f = STRBUF_INIT;
+			sql_floor_div(&f, "e.ts", av.aggs[a].hop_us);
+			snprintf(fl, sizeof(fl), "%s", f.buf);
+			sb_release(&f);
+			snprintf(cond, sizeof(cond), "s.fs__ts >= %s * %lld", fl,
+				 (long long)av.aggs[a].hop_us);
+			partial_sql(&q, &av, a, coid, pass ? cond : NULL);
+			want += partial_ncols(&av.aggs[a]);
+		}
+		sb_addf(&q, " FROM (%s) s JOIN ", sql.buf);
+		if (pass == 0) {
+			sb_adds(&q, "fs_keys e ON s.fs__ts >= e.lo AND s.fs__ts < e.hi");
+			keys_equal(&q, h);
+			sb_adds(&q, " GROUP BY ");
+			for (i = 0; i < h->vkeys.n; i++)
+				sb_addf(&q, "s.k%zu, ", i);
+			sql_floor_div(&q, "s.fs__ts", minhop);
+			sb_adds(&q, " ORDER BY 1");
+		} else {
+			sb_adds(&q, "fs_entities e ON ");
+			sql_floor_div(&q, "s.fs__ts", maxhop);
+			sb_adds(&q, " = e.b AND s.fs__ts < e.ts");
+			keys_equal(&q, h);
+			sb_adds(&q, " GROUP BY e.idx");
+		}
+		sb_adds(&q, ") TO STDOUT");
+		if ((rc = fs_pg_copy_out(pg, q.buf)))
+			goto done;
+		while ((rc = fs_pg_copy_row(pg, &cells, &n)) == 1) {
+			struct fs_agg_key *k;
+			int64_t idx, tile;
+			size_t off;
+
+			if (n != want) {
+				rc = FS_ERR;
+				break;
+			}
+			if (pass == 0) {
+				const char *kv[64];
+				size_t kl[64];
+				uint32_t id;
+				for (i = 0; i < h->vkeys.n && i < 64; i++) {
+					kv[i] = cells[i].s;
+					kl[i] = cells[i].null ? 0 : cells[i].len;
+				}
+				if (fs_key_encode(&h->vkeys, &kb, kv, kl) != 1 ||
+				    (id = fs_keymap_find(h->keys, kb.buf, kb.len)) == NONE ||
+				    !fs_parse_int64(cells[h->vkeys.n].s, cells[h->vkeys.n].len, &tile)) {
+					rc = FS_ERR;
+					break;
+				}
+				k = keys[id];
+				off = h->vkeys.n + 1;
+			} else {
+				if (!fs_parse_int64(cells[0].s, cells[0].len, &idx) || idx < 0 ||
+				    (size_t)idx >= e->n) {
+					rc = FS_ERR;
+					break;
+				}
+				if (!cur[idx])
+					cur[idx] = fs_agg_key_new(&av);
+				k = cur[idx];
+				tile = floor_div(e->ts[idx], minhop);
+				off = 1;
+			}
+			for (a = 0; a < av.n; a++) {
+				const struct fs_agg *ag = &av.aggs[a];
+				struct fs_agg_partial p;
+				int64_t t = floor_div(tile * minhop, ag->hop_us);
+				if (!parse_partial(ag, cells + off, &p)) {
+					rc = FS_ERR;
+					break;
+				}
+				if (p.events)
+					fs_agg_key_put(k, a, t, &p);
+				off += partial_ncols(ag);
+			}
+			if (rc == FS_ERR)
+				break;
+		}
+		if (rc == FS_ERR) {
+			fs_error_set("%s: unexpected result row from PostgreSQL", what);
+			goto done;
+		}
+		if (rc < 0)
+			goto done;
+	}
+
+	/* approx_count_distinct: the distinct values, per tile and per row */
+	for (a = 0; a < av.n; a++) {
+		const struct fs_agg *ag = &av.aggs[a];
+		if (ag->fn != FS_AGG_APPROX_COUNT_DISTINCT)
+			continue;
+		for (pass = 0; pass < 2; pass++) {
+			char c[32];
+			snprintf(c, sizeof(c), "s.c%d", ag->col);
+			sb_reset(&q);
+			sb_adds(&q, "COPY (SELECT DISTINCT ");
+			if (pass == 0) {
+				for (i = 0; i < h->vkeys.n; i++)
+					sb_addf(&q, "s.k%zu::text, ", i);
+				sql_floor_div(&q, "s.fs__ts", ag->hop_us);
+			} else {
+				sb_adds(&q, "e.idx");
+			}
+			sb_adds(&q, ", ");
+			fs_pg_text_expr(&q, c, coid[ag->col]);
+			sb_addf(&q, " FROM (%s) s JOIN ", sql.buf);
+			if (pass == 0) {
+				sb_adds(&q, "fs_keys e ON s.fs__ts >= e.lo AND s.fs__ts < e.hi");
+			} else {
+				sb_adds(&q, "fs_entities e ON ");
+				sql_floor_div(&q, "s.fs__ts", maxhop);
+				sb_addf(&q, " = e.b AND s.fs__ts < e.ts AND s.fs__ts >= ");
+				sql_floor_div(&q, "e.ts", ag->hop_us);
+				sb_addf(&q, " * %lld", (long long)ag->hop_us);
+			}
+			keys_equal(&q, h);
+			sb_addf(&q, " WHERE %s IS NOT NULL) TO STDOUT", c);
+			if ((rc = fs_pg_copy_out(pg, q.buf)))
+				goto done;
+			while ((rc = fs_pg_copy_row(pg, &cells, &n)) == 1) {
+				struct fs_agg_value v;
+				struct fs_agg_key *k;
+				int64_t idx, tile;
+				size_t vi = pass ? 1 : h->vkeys.n + 1;
+
+				if (n != vi + 1 || !cell_value(&cells[vi], ag->type, &v)) {
+					rc = FS_ERR;
+					break;
+				}
+				if (pass == 0) {
+					const char *kv[64];
+					size_t kl[64];
+					uint32_t id;
+					for (i = 0; i < h->vkeys.n && i < 64; i++) {
+						kv[i] = cells[i].s;
+						kl[i] = cells[i].null ? 0 : cells[i].len;
+					}
+					if (fs_key_encode(&h->vkeys, &kb, kv, kl) != 1 ||
+					    (id = fs_keymap_find(h->keys, kb.buf, kb.len)) == NONE ||
+					    !fs_parse_int64(cells[h->vkeys.n].s, cells[h->vkeys.n].len,
+							    &tile)) {
+						rc = FS_ERR;
+						break;
+					}
+					k = keys[id];
+				} else {
+					if (!fs_parse_int64(cells[0].s, cells[0].len, &idx) || idx < 0 ||
+					    (size_t)idx >= e->n) {
+						rc = FS_ERR;
+						break;
+					}
+					if (!cur[idx])
+						cur[idx] = fs_agg_key_new(&av);
+					k = cur[idx];
+					tile = floor_div(e->ts[idx], ag->hop_us);
+				}
+				fs_agg_key_put_distinct(k, a, tile, &v);
+			}
+			if (rc == FS_ERR) {
+				fs_error_set("%s: unexpected result row from PostgreSQL", what);
+				goto done;
+			}
+			if (rc < 0)
+				goto done;
+		}
+	}
+	rc = 0;
+
+	/* every row: its key's tiles before its own, and its own tile's events before it */
+	h->n = e->n;
+	h->vals = xcalloc(e->n * h->nfeats + 1, sizeof(*h->vals));
+	h->nulls = xcalloc(e->n * h->nfeats + 1, 1);
+	h->best = xmalloc((e->n + 1) * sizeof(*h->best));
+	res = xcalloc(av.n + 1, sizeof(*res));
+	none = fs_agg_key_new(&av);
+	for (r = 0; r < e->n; r++) {
+		h->best[r] = (uint32_t)r;
+		if (h->ekey[r] == NONE)
+			fs_agg_key_read(none, e->ts[r], res);
+		else
+			fs_agg_key_read_split(keys[h->ekey[r]], cur[r] ? cur[r] : none, e->ts[r], res);
+		for (i = 0; i < h->nfeats; i++)
+			keep_result(h, r, i, &av.aggs[fmap[i]], &res[fmap[i]]);
+	}
+done:
+	for (i = 0; keys && i < nkeys; i++)
+		fs_agg_key_free(keys[i]);
+	for (r = 0; cur && r < e->n; r++)
+		fs_agg_key_free(cur[r]);
+	fs_agg_key_free(none);
+	free(keys);
+	free(cur);
+	free(res);
+	free(coid);
+	free(fmap);
+	fs_pg_cols_free(cols, ncols);
+	fs_pg_close(pg);
+	fs_aggview_release(&av);
+	sb_release(&sql);
+	sb_release(&in);
+	sb_release(&q);
+	sb_release(&kb);
+	free(pwhat);
+	free(what);
 	return rc;
 }
 
@@ -1397,7 +1941,10 @@ int fs_historical(struct fs_repo *repo, const struct fs_hist_opts *o, FILE *out)
 		if ((rc = key_entities(&views[i], &e)))
 			goto done;
 		if (fs_view_is_agg(views[i].view->spec)) {
-			if ((rc = agg_join(&views[i], repo, &defs, &e)))
+			rc = in_postgres(&defs, views[i].source)
+				     ? agg_pg_join(&views[i], repo, &defs, &e)
+				     : agg_join(&views[i], repo, &defs, &e);
+			if (rc)
 				goto done;
 			continue;
 		}

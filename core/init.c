@@ -38,6 +38,34 @@ char *fs_init_sample_csv(int64_t now)
 	return sb_detach(&sb);
 }
 
+/*
+ * The sample trips: for each driver, one to three trips in each of the
+ * SAMPLE_HOURS hours before the hour of now (none later than now, so that
+ * a materialization up to now holds them all), at fixed minutes and fares,
+ * the last one late in its hour (a read at now finds trips in the last hour).
+ */
+char *fs_init_sample_trips_csv(int64_t now)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int64_t hour = now - now % 3600;
+	int d, k, j;
+
+	sb_adds(&sb, "driver_id,event_timestamp,fare\n");
+	for (k = SAMPLE_HOURS; k >= 1; k--) {
+		for (d = 0; d < SAMPLE_DRIVERS; d++) {
+			int id = 1001 + d, trips = 1 + (id + k) % 3;
+			for (j = trips - 1; j >= 0; j--) {
+				char ts[FS_TIME_BUFSZ];
+				int minute = 59 - j * 20 - (id * 7 + k * 11) % 20;
+				fs_time_format(ts, hour - (int64_t)k * 3600 + minute * 60);
+				sb_addf(&sb, "%d,%s,%.2f\n", id, ts,
+					5.0 + (double)((id * 13 + k * 7 + j * 29) % 400) / 10.0);
+			}
+		}
+	}
+	return sb_detach(&sb);
+}
+
 static char *project_name(const char *dir)
 {
 	char *abs = realpath(dir, NULL), *base, *p;
@@ -98,9 +126,11 @@ int fs_init_repo(const char *dir, int64_t now, char commit_out[FS_OID_HEXSZ + 1]
 	struct strbuf cfg = STRBUF_INIT, ign = STRBUF_INIT;
 	const struct fs_embedded *tmpl = fs_embedded_get("fs.yaml");
 	const struct fs_file **list = NULL;
-	char *path = fs_path_join(dir, "fs.yaml"), *project = NULL, *csv = NULL, *at, *gi;
+	char *path = fs_path_join(dir, "fs.yaml"), *project = NULL, *csv = NULL, *trips = NULL;
+	char *at, *gi;
 	struct fs_git *git = NULL;
-	static const char *const ours[] = { "features/driver.yaml", "data/driver_stats.csv" };
+	static const char *const ours[] = { "features/driver.yaml", "data/driver_stats.csv",
+					    "data/driver_trips.csv" };
 	struct stat st;
 	size_t i;
 	int rc;
@@ -153,11 +183,13 @@ int fs_init_repo(const char *dir, int64_t now, char commit_out[FS_OID_HEXSZ + 1]
 	}
 	free(gi);
 	csv = fs_init_sample_csv(now);
+	trips = fs_init_sample_trips_csv(now);
 	tmpl = fs_embedded_get("driver.yaml");
 	if ((rc = write_file(dir, "fs.yaml", cfg.buf, cfg.len, &files)) ||
 	    (rc = write_file(dir, ".gitignore", ign.buf, ign.len, &files)) ||
 	    (rc = write_file(dir, "features/driver.yaml", tmpl->data, tmpl->len, &files)) ||
-	    (rc = write_file(dir, "data/driver_stats.csv", csv, strlen(csv), &files)))
+	    (rc = write_file(dir, "data/driver_stats.csv", csv, strlen(csv), &files)) ||
+	    (rc = write_file(dir, "data/driver_trips.csv", trips, strlen(trips), &files)))
 		goto done;
 	if ((rc = fs_git_open(&git, dir)))
 		goto done;
@@ -174,5 +206,6 @@ done:
 	sb_release(&ign);
 	free(project);
 	free(csv);
+	free(trips);
 	return rc;
 }

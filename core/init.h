@@ -1,7 +1,8 @@
 /*
  * init.h: creating a feature repository (`fs init`): a git repository,
- * fs.yaml, example definitions, a small deterministic sample data set whose
- * timestamps end at the hour of creation, .gitignore, and a first commit.
+ * fs.yaml, example definitions, small deterministic sample data sets whose
+ * timestamps end at the hour of creation (hourly statistics, and trips for
+ * the windowed features), .gitignore, and a first commit.
  */
 #ifndef FS_INIT_H
 #define FS_INIT_H
@@ -18,5 +19,7 @@
 int fs_init_repo(const char *dir, int64_t now, char commit_out[FS_OID_HEXSZ + 1]);
 /* The sample CSV for time now (exposed for tests). Caller frees. */
 char *fs_init_sample_csv(int64_t now);
+/* The sample trips CSV (events of the aggregation view) for time now. Caller frees. */
+char *fs_init_sample_trips_csv(int64_t now);
 
 #endif
