@@ -344,19 +344,25 @@ static void parse_aggregation(struct fs_yctx *y, yaml_node_t *f, struct fs_keyma
 		hopv = fs_agg_default_hop(window);
 	}
 	if (ok && window % hopv) {
-		fs_y_err(y, hn, "hop '%s' does not divide the window '%s'", hop, win);
+		fs_y_err(y, hn, "aggregation '%s': hop '%s' does not divide the window '%s'",
+			 aname ? aname : "?", hop, win);
 		ok = false;
 	} else if (ok && window / hopv > 10000) {
-		fs_y_err(y, hn ? hn : wn, "window '%s' is %lld hops of %llds: at most 10000 tiles per window (use a larger hop)",
-			 win, (long long)(window / hopv), (long long)hopv);
+		char h1[64];
+		fs_duration_format(h1, sizeof(h1), hopv);
+		fs_y_err(y, hn ? hn : wn, "aggregation '%s': window '%s' is %lld hops of %s: at most 10000 tiles per window (use a larger hop)",
+			 aname ? aname : "?", win, (long long)(window / hopv), h1);
 		ok = false;
 	}
 	if (ok) {
 		for (i = 0; i < *nhops; i++) {
 			if (hops[i] % hopv && hopv % hops[i]) {
-				fs_y_err(y, hn ? hn : wn, "hop of %llds and hop of %llds (at %d:%d) do not divide each other: the hops of one view must",
-					 (long long)hopv, (long long)hops[i], fs_y_line(hop_at[i]),
-					 fs_y_col(hop_at[i]));
+				char h1[64], h2[64];
+				fs_duration_format(h1, sizeof(h1), hopv);
+				fs_duration_format(h2, sizeof(h2), hops[i]);
+				fs_y_err(y, hn ? hn : wn, "aggregation '%s': its hop %s%s and the hop %s of the aggregation at %d:%d do not divide each other (the hops of one view must)",
+					 aname ? aname : "?", h1, hn ? "" : " (the default for its window)",
+					 h2, fs_y_line(hop_at[i]), fs_y_col(hop_at[i]));
 				ok = false;
 				break;
 			}
