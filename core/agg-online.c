@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agg-events.h"
 #include "error.h"
 #include "keymap.h"
 #include "util.h"
@@ -14,60 +15,52 @@ static int64_t floor_to(int64_t a, int64_t b)
 	return (a / b - (a % b < 0)) * b;
 }
 
-/* The tiles of many keys, built in memory before one update. */
+/* The keys of one update, interned. */
 struct keyset {
 	const struct fs_aggview *av;
 	struct fs_keymap *ids;
-	struct fs_agg_key **keys; /* by id */
-	size_t alloc;
-	int64_t horizon; /* of every key: fs_agg_key_set_horizon */
 };
 
-static struct fs_agg_key *keyset_get(struct keyset *ks, const struct strbuf *key)
+static int cmp_rec(const void *a, const void *b)
 {
-	uint32_t id = fs_keymap_find(ks->ids, key->buf, key->len);
+	const struct fs_online_rec *x = a, *y = b;
+	size_t n = x->keylen < y->keylen ? x->keylen : y->keylen;
+	int c = n ? memcmp(x->key, y->key, n) : 0;
 
-	if (id == FS_KEY_NONE) {
-		id = fs_keymap_intern(ks->ids, key->buf, key->len);
-		ALLOC_GROW(ks->keys, (size_t)id + 1, ks->alloc);
-		ks->keys[id] = fs_agg_key_new(ks->av);
-		fs_agg_key_set_horizon(ks->keys[id], ks->horizon);
-	}
-	return ks->keys[id];
+	return c ? c : (x->keylen > y->keylen) - (x->keylen < y->keylen);
 }
 
-static void keyset_release(struct keyset *ks)
-{
-	size_t i;
-
-	for (i = 0; ks->ids && i < fs_keymap_size(ks->ids); i++)
-		fs_agg_key_free(ks->keys[i]);
-	free(ks->keys);
-	fs_keymap_free(ks->ids);
-}
-
-/* The records to update: the meta record first, then every key of ks. */
-static struct fs_online_rec *keyset_recs(const struct keyset *ks, size_t *n)
+/*
+ * The records to update: the meta record first, then every key of ks in
+ * key order (a B-tree appended to, not searched at random); (*ids)[i] is
+ * the key id of recs[i] (unused for the meta record).
+ */
+static struct fs_online_rec *keyset_recs(const struct keyset *ks, size_t *n, uint32_t **ids)
 {
 	size_t nk = fs_keymap_size(ks->ids), i;
 	struct fs_online_rec *recs = xcalloc(nk + 2, sizeof(*recs));
 
 	recs[0].key = "";
 	recs[0].keylen = 0;
-	for (i = 0; i < nk; i++)
+	for (i = 0; i < nk; i++) {
 		recs[i + 1].key = fs_keymap_key(ks->ids, (uint32_t)i, &recs[i + 1].keylen);
+		recs[i + 1].ts = (int64_t)i; /* the id, through the sort */
+	}
+	qsort(recs + 1, nk, sizeof(*recs), cmp_rec);
+	*ids = xcalloc(nk + 2, sizeof(**ids));
+	for (i = 0; i < nk; i++) {
+		(*ids)[i + 1] = (uint32_t)recs[i + 1].ts;
+		recs[i + 1].ts = 0;
+	}
 	*n = nk + 1;
 	return recs;
 }
 
-static void to_values(const struct fs_aggview *av, const struct fs_scan_value *vals,
-		      struct fs_agg_value *in)
-{
-	size_t c;
-
-	for (c = 0; c < av->ncols; c++)
-		fs_agg_value_from_scan(&in[c], av->col_types[c], &vals[c]);
-}
+/* The encoded batch tiles of one key, in an arena. */
+struct blob {
+	size_t off, len;
+	int64_t newest;
+};
 
 /* What an update callback works with. */
 struct upd {
@@ -83,6 +76,11 @@ struct upd {
 	const struct fs_agg_applied *counts;
 	int64_t newest;
 	size_t written;
+	const uint32_t *ids; /* key id of each record asked for (keyset_recs) */
+	/* materialize: the batch's tiles, encoded, by key id */
+	const struct blob *blobs;
+	const struct strbuf *arena;
+	struct fs_agg_key *scratch;
 };
 
 static void meta_of(const struct fs_online_hit *old, struct fs_agg_meta *m)
@@ -119,7 +117,7 @@ static int rebuild_fn(void *ctx, const void *key, size_t keylen, size_t i,
 		      const struct fs_online_hit *old, struct fs_online_rec *out)
 {
 	struct upd *u = ctx;
-	struct fs_agg_key *k;
+	const struct blob *b;
 
 	if (!keylen) {
 		meta_of(old, &u->meta);
@@ -135,9 +133,23 @@ static int rebuild_fn(void *ctx, const void *key, size_t keylen, size_t i,
 	fs_agg_key_cut_before(u->old, u->batch_end);
 	if (i == SIZE_MAX)
 		return put_key(u, u->old, out);
-	k = u->ks->keys[i - 1];
-	fs_agg_key_merge(k, u->old);
-	return put_key(u, k, out);
+	b = &u->blobs[u->ids[i]];
+	if (!fs_agg_key_empty(u->old)) {
+		struct fs_agg_key *k = u->scratch;
+		if (!fs_agg_key_decode(k, u->arena->buf + b->off, b->len)) {
+			fs_error_set("aggregation tiles: cannot decode what was just encoded");
+			return FS_ERR;
+		}
+		fs_agg_key_merge(k, u->old);
+		return put_key(u, k, out);
+	}
+	/* nothing of the stream's: the batch's tiles as they were encoded */
+	out->ts = b->newest;
+	out->created = 0;
+	out->val = u->arena->buf + b->off;
+	out->vallen = b->len;
+	u->written++;
+	return 0;
 }
 
 int fs_agg_materialize(struct fs_online *store, const struct fs_defs *defs,
@@ -147,14 +159,20 @@ int fs_agg_materialize(struct fs_online *store, const struct fs_defs *defs,
 	struct fs_aggview av;
 	struct keyset ks = { 0 };
 	struct fs_viewscan *scan = NULL;
+	struct fs_agg_events *events = NULL;
 	struct fs_online_rec *recs = NULL;
 	struct fs_agg_value *in = NULL;
+	struct fs_agg_key *k = NULL;
+	struct strbuf arena = STRBUF_INIT, enc = STRBUF_INIT;
+	struct blob *blobs = NULL;
 	struct upd u = { 0 };
+	uint32_t *ids = NULL;
+	const size_t *start;
 	const struct strbuf *key;
 	const struct fs_scan_value *vals;
 	char *schema = NULL;
 	int64_t ts, cr;
-	size_t n, i;
+	size_t n, i, j;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -164,27 +182,51 @@ int fs_agg_materialize(struct fs_online *store, const struct fs_defs *defs,
 	out->start_us = out->batch_end_us - av.max_window_us;
 	ks.av = &av;
 	ks.ids = fs_keymap_new();
-	ks.horizon = out->batch_end_us;
 	in = xcalloc(av.ncols + 1, sizeof(*in));
+	events = fs_agg_events_new(&av);
 	if ((rc = fs_viewscan_open(&scan, defs, view, root)))
 		goto done;
 	while ((rc = fs_viewscan_next(scan, &key, &ts, &cr, &vals)) == 1) {
 		if (!key || ts < out->start_us || ts >= out->batch_end_us)
 			continue;
 		out->rows++;
-		to_values(&av, vals, in);
-		fs_agg_key_add(keyset_get(&ks, key), ts, cr, in);
+		fs_agg_events_add(events, fs_keymap_intern(ks.ids, key->buf, key->len), ts, cr,
+				  vals);
 	}
 	if (rc < 0)
 		goto done;
+	rc = 0;
+
+	/* key by key, while its tiles are in the cache: built, encoded, dropped */
 	out->keys = fs_keymap_size(ks.ids);
-	/* only the tiles that reads at or after the batch end need */
-	for (i = 0; i < out->keys; i++)
-		fs_agg_key_prune(ks.keys[i], out->batch_end_us);
-	recs = keyset_recs(&ks, &n);
+	/* in time order: tiles are appended, and sums add up as get-historical's do */
+	start = fs_agg_events_group(events, out->keys, true);
+	blobs = xcalloc(out->keys + 1, sizeof(*blobs));
+	k = fs_agg_key_new(&av);
+	fs_agg_key_set_horizon(k, out->batch_end_us);
+	for (i = 0; i < out->keys; i++) {
+		fs_agg_key_clear(k);
+		for (j = start[i]; j < start[i + 1]; j++) {
+			fs_agg_events_get(events, j, &ts, &cr, in);
+			fs_agg_key_add(k, ts, cr, in);
+		}
+		fs_agg_key_encode(k, &enc);
+		blobs[i].off = arena.len;
+		blobs[i].len = enc.len;
+		blobs[i].newest = fs_agg_key_newest(k);
+		sb_add(&arena, enc.buf, enc.len);
+	}
+	fs_agg_events_free(events);
+	events = NULL;
+
+	recs = keyset_recs(&ks, &n, &ids);
+	u.ids = ids;
 	u.av = &av;
 	u.ks = &ks;
 	u.old = fs_agg_key_new(&av);
+	u.scratch = k;
+	u.blobs = blobs;
+	u.arena = &arena;
 	u.rebuild = true;
 	u.batch_end = out->batch_end_us;
 	schema = fs_view_schema(defs, view);
@@ -192,11 +234,17 @@ int fs_agg_materialize(struct fs_online *store, const struct fs_defs *defs,
 	out->written = u.written;
 done:
 	fs_viewscan_close(scan);
+	fs_agg_events_free(events);
 	fs_agg_key_free(u.old);
+	fs_agg_key_free(k);
 	sb_release(&u.enc);
-	keyset_release(&ks);
+	sb_release(&enc);
+	sb_release(&arena);
+	fs_keymap_free(ks.ids);
 	fs_aggview_release(&av);
+	free(blobs);
 	free(recs);
+	free(ids);
 	free(schema);
 	free(in);
 	return rc;
@@ -249,7 +297,7 @@ static int apply_fn(void *ctx, const void *key, size_t keylen, size_t i,
 		return 0;
 	}
 	load_old(u, old);
-	for (j = a->first[i - 1]; j != SIZE_MAX; j = a->next[j]) {
+	for (j = a->first[u->ids[i]]; j != SIZE_MAX; j = a->next[j]) {
 		const struct pending *p = &a->ev[j];
 		if (p->ts >= u->batch_end)
 			fs_agg_key_add(u->old, p->ts, p->cr, &a->vals[p->vals]);
@@ -270,6 +318,7 @@ int fs_agg_apply(struct fs_online *store, const struct fs_defs *defs,
 	struct strbuf text = STRBUF_INIT;
 	const struct strbuf *key;
 	const struct fs_scan_value *vals;
+	uint32_t *ids = NULL;
 	size_t ev_alloc = 0, val_alloc = 0, n, i, c;
 	char *schema = NULL;
 	int64_t ts, cr;
@@ -280,7 +329,6 @@ int fs_agg_apply(struct fs_online *store, const struct fs_defs *defs,
 		return rc;
 	ks.av = &av;
 	ks.ids = fs_keymap_new();
-	ks.horizon = INT64_MIN;
 	/* every event checked and copied before anything is written */
 	while ((rc = fs_viewscan_next(scan, &key, &ts, &cr, &vals)) == 1) {
 		out->rows++;
@@ -309,7 +357,6 @@ int fs_agg_apply(struct fs_online *store, const struct fs_defs *defs,
 	for (i = 0; i < a.nev * av.ncols; i++)
 		if (!a.vals[i].null && av.col_types[i % av.ncols] == FS_T_STRING)
 			a.vals[i].s = text.buf + a.vals[i].i;
-	ks.keys = xcalloc(fs_keymap_size(ks.ids) + 1, sizeof(*ks.keys));
 	{
 		size_t nk = fs_keymap_size(ks.ids), *last = xmalloc((nk + 1) * sizeof(*last));
 		a.first = xmalloc((nk + 1) * sizeof(*a.first));
@@ -327,7 +374,8 @@ int fs_agg_apply(struct fs_online *store, const struct fs_defs *defs,
 		}
 		free(last);
 	}
-	recs = keyset_recs(&ks, &n);
+	recs = keyset_recs(&ks, &n, &ids);
+	a.u.ids = ids;
 	a.u.av = &av;
 	a.u.ks = &ks;
 	a.u.old = fs_agg_key_new(&av);
@@ -342,7 +390,6 @@ int fs_agg_apply(struct fs_online *store, const struct fs_defs *defs,
 done:
 	fs_agg_key_free(a.u.old);
 	sb_release(&a.u.enc);
-	free(ks.keys);
 	fs_keymap_free(ks.ids);
 	fs_aggview_release(&av);
 	free(recs);
@@ -351,6 +398,7 @@ done:
 	free(a.vals);
 	free(a.first);
 	free(a.next);
+	free(ids);
 	sb_release(&text);
 	return rc;
 }

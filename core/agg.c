@@ -817,28 +817,70 @@ void fs_agg_result_value(const struct fs_agg *a, const struct fs_agg_result *r, 
 
 /* ---- encoding: one online record per key ---- */
 
-#define AGG_FORMAT 1
+/*
+ * Per aggregation its number of tiles, then per tile: the index (as the
+ * difference from the previous one), events, the newest event (from the
+ * tile's start), non-null values, and what the function keeps. Integers
+ * are zigzag varints (most are small differences), doubles 8 bytes.
+ */
+#define AGG_FORMAT 2
 
-static void put64(struct strbuf *sb, int64_t v)
+/* 8 bytes, stored in place (the size known: no call to memcpy) */
+static inline void put64(struct strbuf *sb, int64_t v)
 {
-	sb_add(sb, &v, 8);
+	if (sb->alloc - sb->len < 9)
+		sb_grow(sb, 8);
+	memcpy(sb->buf + sb->len, &v, 8);
+	sb->len += 8;
+	sb->buf[sb->len] = '\0';
 }
 
-static void putd(struct strbuf *sb, double d)
+static inline void putd(struct strbuf *sb, double d)
 {
-	sb_add(sb, &d, 8);
+	int64_t v;
+
+	memcpy(&v, &d, 8);
+	put64(sb, v);
+}
+
+static inline void putu(struct strbuf *sb, uint64_t v)
+{
+	if (sb->alloc - sb->len < 11)
+		sb_grow(sb, 10);
+	while (v >= 0x80) {
+		sb->buf[sb->len++] = (char)(v | 0x80);
+		v >>= 7;
+	}
+	sb->buf[sb->len++] = (char)v;
+	sb->buf[sb->len] = '\0';
+}
+
+/* a signed value, zigzag-encoded */
+static inline void puts64(struct strbuf *sb, int64_t v)
+{
+	putu(sb, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+/* a - b, wrapping (either may be INT64_MIN) */
+static inline int64_t wdiff(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+
+static inline int64_t wadd(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a + (uint64_t)b);
 }
 
 static void put_val(struct strbuf *sb, enum fs_type t, const struct val *x)
 {
 	if (t == FS_T_STRING) {
-		uint32_t l = x->len;
-		sb_add(sb, &l, 4);
-		sb_add(sb, x->s ? x->s : "", l);
+		putu(sb, x->len);
+		sb_add(sb, x->s ? x->s : "", x->len);
 	} else if (is_float(t)) {
 		putd(sb, x->d);
 	} else {
-		put64(sb, x->i);
+		puts64(sb, x->i);
 	}
 }
 
@@ -851,19 +893,23 @@ void fs_agg_key_encode(const struct fs_agg_key *k, struct strbuf *out)
 	put64(out, k->newest);
 	for (a = 0; a < k->v->n; a++) {
 		const struct fs_agg *ag = &k->v->aggs[a];
-		uint32_t n = (uint32_t)k->per[a].n;
+		int64_t prev = 0;
 
-		sb_add(out, &n, 4);
-		for (i = 0; i < n; i++) {
+		putu(out, k->per[a].n);
+		for (i = 0; i < k->per[a].n; i++) {
 			const struct tile *t = &k->per[a].t[i];
-			put64(out, t->idx);
-			put64(out, t->events);
-			put64(out, t->newest);
-			put64(out, t->n);
+			int64_t start = (int64_t)((uint64_t)t->idx * (uint64_t)ag->hop_us);
+			puts64(out, wdiff(t->idx, prev));
+			prev = t->idx;
+			putu(out, (uint64_t)t->events);
+			puts64(out, wdiff(t->newest, start));
+			putu(out, (uint64_t)t->n);
 			switch (ag->fn) {
 			case FS_AGG_SUM:
-				put64(out, t->isum);
-				putd(out, t->dsum);
+				if (ag->result == FS_T_INT64)
+					puts64(out, t->isum);
+				else
+					putd(out, t->dsum);
 				break;
 			case FS_AGG_AVG:
 				putd(out, t->dsum);
@@ -875,8 +921,8 @@ void fs_agg_key_encode(const struct fs_agg_key *k, struct strbuf *out)
 				break;
 			case FS_AGG_FIRST:
 			case FS_AGG_LAST:
-				put64(out, t->vts);
-				put64(out, t->vcr);
+				puts64(out, wdiff(t->vts, start));
+				puts64(out, wdiff(t->vcr, t->vts));
 				/* fall through */
 			case FS_AGG_MIN:
 			case FS_AGG_MAX:
@@ -889,7 +935,7 @@ void fs_agg_key_encode(const struct fs_agg_key *k, struct strbuf *out)
 				for (j = 0; t->hll && j < FS_HLL_REGS; j++)
 					nz += t->hll[j] != 0;
 				if (nz * 3 < FS_HLL_REGS) {
-					sb_add(out, &nz, 4);
+					putu(out, nz);
 					for (j = 0; t->hll && j < FS_HLL_REGS; j++) {
 						if (t->hll[j]) {
 							uint16_t idx = (uint16_t)j;
@@ -898,8 +944,7 @@ void fs_agg_key_encode(const struct fs_agg_key *k, struct strbuf *out)
 						}
 					}
 				} else {
-					uint32_t dense = UINT32_MAX;
-					sb_add(out, &dense, 4);
+					putu(out, FS_HLL_REGS + 1); /* dense */
 					sb_add(out, t->hll, FS_HLL_REGS);
 				}
 				break;
@@ -916,7 +961,7 @@ struct rd {
 	bool bad;
 };
 
-static void get(struct rd *r, void *dst, size_t n)
+static inline void get(struct rd *r, void *dst, size_t n)
 {
 	if (r->bad || (size_t)(r->end - r->p) < n) {
 		r->bad = true;
@@ -927,23 +972,49 @@ static void get(struct rd *r, void *dst, size_t n)
 	r->p += n;
 }
 
+static inline uint64_t getu(struct rd *r)
+{
+	uint64_t v = 0;
+	unsigned shift = 0;
+
+	while (!r->bad) {
+		unsigned char c;
+		if (r->p == r->end || shift > 63) {
+			r->bad = true;
+			break;
+		}
+		c = *r->p++;
+		v |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80))
+			return v;
+		shift += 7;
+	}
+	return 0;
+}
+
+static inline int64_t gets64(struct rd *r)
+{
+	uint64_t u = getu(r);
+
+	return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
 static void get_val(struct rd *r, enum fs_type t, struct val *x)
 {
 	if (t == FS_T_STRING) {
-		uint32_t l;
-		get(r, &l, 4);
-		if (r->bad || (size_t)(r->end - r->p) < l) {
+		uint64_t l = getu(r);
+		if (r->bad || (uint64_t)(r->end - r->p) < l) {
 			r->bad = true;
 			return;
 		}
 		free(x->s);
-		x->s = xstrndup((const char *)r->p, l);
-		x->len = l;
+		x->s = xstrndup((const char *)r->p, (size_t)l);
+		x->len = (uint32_t)l;
 		r->p += l;
 	} else if (is_float(t)) {
 		get(r, &x->d, 8);
 	} else {
-		get(r, &x->i, 8);
+		x->i = gets64(r);
 	}
 }
 
@@ -961,25 +1032,31 @@ bool fs_agg_key_decode(struct fs_agg_key *k, const void *buf, size_t len)
 	for (a = 0; a < k->v->n && !r.bad; a++) {
 		const struct fs_agg *ag = &k->v->aggs[a];
 		struct tiles *ts = &k->per[a];
-		uint32_t n;
+		uint64_t n = getu(&r);
+		int64_t prev = 0;
 
-		get(&r, &n, 4);
-		if (r.bad || n > (size_t)(r.end - r.p) / 32)
-			return false;
+		/* every tile takes at least 4 bytes */
+		if (r.bad || n > (uint64_t)(r.end - r.p) / 4)
+			return fs_agg_key_clear(k), false;
 		ALLOC_GROW(ts->t, n + 1, ts->alloc);
 		for (i = 0; i < n && !r.bad; i++) {
 			struct tile *t = &ts->t[ts->n++];
+			int64_t start;
 			memset(t, 0, sizeof(*t));
-			get(&r, &t->idx, 8);
-			get(&r, &t->events, 8);
-			get(&r, &t->newest, 8);
-			get(&r, &t->n, 8);
-			if (i && t->idx <= ts->t[i - 1].idx)
+			t->idx = wadd(prev, gets64(&r));
+			if (i && t->idx <= prev)
 				r.bad = true;
+			prev = t->idx;
+			start = (int64_t)((uint64_t)t->idx * (uint64_t)ag->hop_us);
+			t->events = (int64_t)getu(&r);
+			t->newest = wadd(start, gets64(&r));
+			t->n = (int64_t)getu(&r);
 			switch (ag->fn) {
 			case FS_AGG_SUM:
-				get(&r, &t->isum, 8);
-				get(&r, &t->dsum, 8);
+				if (ag->result == FS_T_INT64)
+					t->isum = gets64(&r);
+				else
+					get(&r, &t->dsum, 8);
 				break;
 			case FS_AGG_AVG:
 				get(&r, &t->dsum, 8);
@@ -991,8 +1068,8 @@ bool fs_agg_key_decode(struct fs_agg_key *k, const void *buf, size_t len)
 				break;
 			case FS_AGG_FIRST:
 			case FS_AGG_LAST:
-				get(&r, &t->vts, 8);
-				get(&r, &t->vcr, 8);
+				t->vts = wadd(start, gets64(&r));
+				t->vcr = wadd(t->vts, gets64(&r));
 				/* fall through */
 			case FS_AGG_MIN:
 			case FS_AGG_MAX:
@@ -1000,12 +1077,11 @@ bool fs_agg_key_decode(struct fs_agg_key *k, const void *buf, size_t len)
 					get_val(&r, ag->type, &t->v);
 				break;
 			case FS_AGG_APPROX_COUNT_DISTINCT: {
-				uint32_t nz;
-				get(&r, &nz, 4);
+				uint64_t nz = getu(&r);
 				if (r.bad)
 					break;
 				t->hll = xcalloc(FS_HLL_REGS, 1);
-				if (nz == UINT32_MAX) {
+				if (nz == FS_HLL_REGS + 1) {
 					get(&r, t->hll, FS_HLL_REGS);
 					for (j = 0; j < FS_HLL_REGS; j++)
 						if (t->hll[j] > 51)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agg-events.h"
 #include "agg.h"
 #include "csv.h"
 #include "error.h"
@@ -1019,25 +1020,6 @@ static void merge(struct hview *h, const struct erows *e)
 
 /* ---- aggregation views: the windows, one pass over (key, time) ---- */
 
-/* One event of an aggregation view, kept for the walk. */
-struct aev {
-	uint32_t key, idx; /* idx: order in the source, the last tie-break */
-	int64_t ts, cr;
-};
-
-static int cmp_aev(const void *a, const void *b)
-{
-	const struct aev *x = a, *y = b;
-
-	if (x->key != y->key)
-		return x->key < y->key ? -1 : 1;
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	if (x->cr != y->cr)
-		return x->cr < y->cr ? -1 : 1;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
 /* Can an event of key id at ts fall in a window of some entity row? */
 static bool agg_may_match(const struct hview *h, uint32_t id, int64_t ts, int64_t reach)
 {
@@ -1074,16 +1056,13 @@ static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs
 {
 	struct fs_aggview av;
 	struct fs_viewscan *scan = NULL;
+	struct fs_agg_events *events = NULL;
 	struct fs_agg_key *k = NULL;
 	struct fs_agg_result *res = NULL, *empty = NULL;
 	struct fs_agg_value *in = NULL;
-	struct aev *ev = NULL;
 	struct gent *E = NULL;
-	size_t *es = NULL, *fill = NULL, *fmap = NULL;
-	int64_t *cell = NULL; /* nev * ncols: int, double bits or text offset */
-	unsigned char *cnull = NULL;
-	struct strbuf text = STRBUF_INIT;
-	size_t nev = 0, aev_alloc = 0, cell_alloc = 0, null_alloc = 0, nkeys, i, j, c, r;
+	size_t *es = NULL, *fill = NULL, *fmap = NULL, nkeys, i, j, c, r;
+	const size_t *evs;
 	const struct strbuf *key;
 	const struct fs_scan_value *vals;
 	int64_t ts, cr, reach;
@@ -1099,66 +1078,27 @@ static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs
 				fmap[i] = j;
 	if ((rc = fs_viewscan_open(&scan, defs, h->view, repo->root)))
 		goto done;
-	/* the events that can fall in some row's window, their values compact */
+	/* the events that can fall in some row's window, kept compact */
+	events = fs_agg_events_new(&av);
 	while ((rc = fs_viewscan_next(scan, &key, &ts, &cr, &vals)) == 1) {
 		uint32_t id = key ? fs_keymap_find(h->keys, key->buf, key->len) : NONE;
 
 		if (id == NONE || !agg_may_match(h, id, ts, reach))
 			continue;
-		if (nev >= NONE - 1) {
+		if (fs_agg_events_count(events) >= NONE - 1) {
 			fs_error_set("feature_view '%s': too many matching events", h->view->name);
 			rc = FS_ERR;
 			goto done;
 		}
-		ALLOC_GROW(ev, nev + 1, aev_alloc);
-		ev[nev] = (struct aev){ id, (uint32_t)nev, ts, cr };
-		ALLOC_GROW(cell, (nev + 1) * av.ncols + 1, cell_alloc);
-		ALLOC_GROW(cnull, (nev + 1) * av.ncols + 1, null_alloc);
-		for (c = 0; c < av.ncols; c++) {
-			struct fs_agg_value v;
-			size_t slot = nev * av.ncols + c;
-
-			fs_agg_value_from_scan(&v, av.col_types[c], &vals[c]);
-			cnull[slot] = v.null;
-			if (v.null)
-				cell[slot] = 0;
-			else if (av.col_types[c] == FS_T_STRING) {
-				cell[slot] = (int64_t)text.len;
-				sb_add(&text, v.s, v.len);
-				sb_addc(&text, '\0');
-			} else if (av.col_types[c] == FS_T_FLOAT32 || av.col_types[c] == FS_T_FLOAT64)
-				memcpy(&cell[slot], &v.d, 8);
-			else
-				cell[slot] = v.i;
-		}
-		nev++;
+		fs_agg_events_add(events, id, ts, cr, vals);
 	}
 	if (rc < 0)
 		goto done;
 	rc = 0;
-	/* grouped by key (counting sort), each group sorted by time */
-	{
-		size_t nk = fs_keymap_size(h->keys), *gs = xcalloc(nk + 2, sizeof(*gs)), *gf;
-		struct aev *sorted = xmalloc((nev + 1) * sizeof(*sorted));
-
-		for (i = 0; i < nev; i++)
-			gs[ev[i].key + 1]++;
-		for (i = 0; i < nk; i++)
-			gs[i + 1] += gs[i];
-		gf = xmalloc((nk + 1) * sizeof(*gf));
-		memcpy(gf, gs, (nk + 1) * sizeof(*gf));
-		for (i = 0; i < nev; i++)
-			sorted[gf[ev[i].key]++] = ev[i];
-		for (i = 0; i < nk; i++)
-			sort_run(sorted + gs[i], gs[i + 1] - gs[i], sizeof(*sorted), cmp_aev);
-		free(ev);
-		ev = sorted;
-		free(gs);
-		free(gf);
-	}
+	nkeys = fs_keymap_size(h->keys);
+	evs = fs_agg_events_group(events, nkeys, true);
 
 	/* the entity rows by key, each key's in time order */
-	nkeys = fs_keymap_size(h->keys);
 	es = group_starts(h->ekey, e->n, nkeys);
 	fill = xmalloc((nkeys + 1) * sizeof(*fill));
 	memcpy(fill, es, (nkeys + 1) * sizeof(*fill));
@@ -1186,38 +1126,23 @@ static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs
 			keep_result(h, r, i, &av.aggs[fmap[i]], &empty[fmap[i]]);
 	}
 
-	/* one walk per key */
-	for (i = 0, j = 0; i < nkeys; i++) {
+	/* one walk per key: the events before each row in its tiles, then a read */
+	for (i = 0; i < nkeys; i++) {
 		struct gent *ge = E + es[i];
 		size_t ne = es[i + 1] - es[i], x, n = 0;
 
-		while (j < nev && ev[j].key < i)
-			j++;
-		if (!ne || j >= nev || ev[j].key != i)
+		j = evs[i];
+		if (!ne || j == evs[i + 1])
 			continue;
 		sort_run(ge, ne, sizeof(*ge), cmp_gent);
 		fs_agg_key_clear(k);
 		for (x = 0; x < ne; x++) {
 			int64_t t = ge[x].ts;
-			while (j < nev && ev[j].key == i && ev[j].ts < t) {
-				const struct aev *a = &ev[j++];
-				for (c = 0; c < av.ncols; c++) {
-					size_t slot = (size_t)a->idx * av.ncols + c;
-					memset(&in[c], 0, sizeof(in[c]));
-					in[c].null = cnull[slot];
-					if (in[c].null)
-						continue;
-					if (av.col_types[c] == FS_T_STRING) {
-						in[c].s = text.buf + cell[slot];
-						in[c].len = strlen(in[c].s);
-					} else if (av.col_types[c] == FS_T_FLOAT32 ||
-						   av.col_types[c] == FS_T_FLOAT64) {
-						memcpy(&in[c].d, &cell[slot], 8);
-					} else {
-						in[c].i = cell[slot];
-					}
-				}
-				fs_agg_key_add(k, a->ts, a->cr, in);
+			for (; j < evs[i + 1]; j++) {
+				fs_agg_events_get(events, j, &ts, &cr, in);
+				if (ts >= t)
+					break;
+				fs_agg_key_add(k, ts, cr, in);
 				n++;
 			}
 			if (!n)
@@ -1228,24 +1153,19 @@ static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs
 			for (c = 0; c < h->nfeats; c++)
 				keep_result(h, ge[x].idx, c, &av.aggs[fmap[c]], &res[fmap[c]]);
 		}
-		while (j < nev && ev[j].key == i)
-			j++;
 	}
 done:
 	fs_viewscan_close(scan);
+	fs_agg_events_free(events);
 	fs_agg_key_free(k);
 	fs_aggview_release(&av);
 	free(res);
 	free(empty);
 	free(in);
-	free(ev);
 	free(E);
 	free(es);
 	free(fill);
 	free(fmap);
-	free(cell);
-	free(cnull);
-	sb_release(&text);
 	return rc;
 }
 

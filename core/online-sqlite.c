@@ -2,6 +2,12 @@
  * online-sqlite.c: the embedded online store, one SQLite file (WAL). A
  * view's batch is one transaction: after a crash the view holds either all
  * of it or none of it.
+ *
+ * Records of plain views live in a WITHOUT ROWID table (key and values in
+ * the B-tree leaf: one search a read). The tiles of aggregation views
+ * (a schema with aggregations, fs_view_schema's "|a:") are larger, a
+ * kilobyte or more: they live in a rowid table, whose leaves hold them
+ * without overflow pages.
  */
 #include <errno.h>
 #include <sqlite3.h>
@@ -17,8 +23,14 @@
 
 struct sq {
 	sqlite3 *db;
-	sqlite3_stmt *get_view, *get_row, *begin, *commit;
+	sqlite3_stmt *get_view, *get_row, *get_tile, *begin, *commit;
 };
+
+/* Does a view of this schema keep its records in the tiles table? */
+static bool has_tiles(const char *schema)
+{
+	return strstr(schema, "|a:") != NULL;
+}
 
 /* Run a prepared statement without results (BEGIN, COMMIT). */
 static int step(struct fs_online *o, sqlite3_stmt *st)
@@ -65,7 +77,10 @@ static int sq_open(struct fs_online *o, const struct fs_config *cfg)
 			 "  name TEXT NOT NULL UNIQUE, schema TEXT NOT NULL);"
 			 "CREATE TABLE IF NOT EXISTS rows (view INTEGER NOT NULL, key BLOB NOT NULL,"
 			 "  ts INTEGER NOT NULL, created INTEGER NOT NULL, vals BLOB NOT NULL,"
-			 "  PRIMARY KEY (view, key)) WITHOUT ROWID;",
+			 "  PRIMARY KEY (view, key)) WITHOUT ROWID;"
+			 "CREATE TABLE IF NOT EXISTS tiles (view INTEGER NOT NULL, key BLOB NOT NULL,"
+			 "  ts INTEGER NOT NULL, created INTEGER NOT NULL, vals BLOB NOT NULL,"
+			 "  UNIQUE (view, key));",
 			 NULL, NULL, &err) != SQLITE_OK) {
 		fs_error_set("online store '%s': %s", o->where, err ? err : "cannot create schema");
 		sqlite3_free(err);
@@ -77,6 +92,10 @@ static int sq_open(struct fs_online *o, const struct fs_config *cfg)
 			       "SELECT r.ts, r.created, r.vals FROM views v JOIN rows r ON r.view = v.id"
 			       " WHERE v.name = ?1 AND v.schema = ?2 AND r.key = ?3",
 			       -1, &s->get_row, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db,
+			       "SELECT r.ts, r.created, r.vals FROM views v JOIN tiles r ON r.view = v.id"
+			       " WHERE v.name = ?1 AND v.schema = ?2 AND r.key = ?3",
+			       -1, &s->get_tile, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db, "BEGIN", -1, &s->begin, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(s->db, "COMMIT", -1, &s->commit, NULL) != SQLITE_OK)
 		return fail(o, "cannot prepare");
@@ -113,15 +132,21 @@ static int drop_in_tx(struct fs_online *o, const char *view)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(s->db,
-			       "DELETE FROM rows WHERE view = (SELECT id FROM views WHERE name = ?1);",
-			       -1, &st, NULL) != SQLITE_OK)
-		return fail(o, "cannot drop");
-	sqlite3_bind_text(st, 1, view, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return fail(o, "cannot drop");
+	static const char *const tables[] = {
+		"DELETE FROM rows WHERE view = (SELECT id FROM views WHERE name = ?1);",
+		"DELETE FROM tiles WHERE view = (SELECT id FROM views WHERE name = ?1);",
+	};
+	size_t t;
+
+	for (t = 0; t < ARRAY_SIZE(tables); t++) {
+		if (sqlite3_prepare_v2(s->db, tables[t], -1, &st, NULL) != SQLITE_OK)
+			return fail(o, "cannot drop");
+		sqlite3_bind_text(st, 1, view, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return fail(o, "cannot drop");
+	}
 	if (sqlite3_prepare_v2(s->db, "DELETE FROM views WHERE name = ?1", -1, &st, NULL) != SQLITE_OK)
 		return fail(o, "cannot drop");
 	sqlite3_bind_text(st, 1, view, -1, SQLITE_STATIC);
@@ -365,36 +390,39 @@ static int sq_read(struct fs_online *o, const char *view, const char *schema,
 		   const struct fs_online_rec *keys, size_t n, struct fs_online_hit *hits)
 {
 	struct sq *s = o->state;
+	sqlite3_stmt *get = has_tiles(schema) ? s->get_tile : s->get_row;
 	bool tx = n > 1; /* one statement is consistent by itself */
 	size_t i;
 
 	/* one read transaction: a consistent view of the batch */
 	if (tx && step(o, s->begin))
 		return FS_ERR;
-	sqlite3_bind_text(s->get_row, 1, view, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s->get_row, 2, schema, -1, SQLITE_STATIC);
+	sqlite3_bind_text(get, 1, view, -1, SQLITE_STATIC);
+	sqlite3_bind_text(get, 2, schema, -1, SQLITE_STATIC);
 	for (i = 0; i < n; i++) {
 		int rc;
-		sqlite3_reset(s->get_row);
-		sqlite3_bind_blob(s->get_row, 3, keys[i].key, (int)keys[i].keylen, SQLITE_STATIC);
-		rc = sqlite3_step(s->get_row);
+		sqlite3_reset(get);
+		sqlite3_bind_blob(get, 3, keys[i].keylen ? keys[i].key : "", (int)keys[i].keylen,
+				  SQLITE_STATIC);
+		rc = sqlite3_step(get);
 		if (rc == SQLITE_ROW) {
-			const void *v = sqlite3_column_blob(s->get_row, 2);
+			const void *v = sqlite3_column_blob(get, 2);
 			hits[i].found = true;
-			hits[i].ts = sqlite3_column_int64(s->get_row, 0);
-			hits[i].created = sqlite3_column_int64(s->get_row, 1);
-			hits[i].vallen = (size_t)sqlite3_column_bytes(s->get_row, 2);
+			hits[i].ts = sqlite3_column_int64(get, 0);
+			hits[i].created = sqlite3_column_int64(get, 1);
+			hits[i].vallen = (size_t)sqlite3_column_bytes(get, 2);
 			hits[i].val = xmalloc(hits[i].vallen + 1);
-			memcpy(hits[i].val, v, hits[i].vallen);
+			if (hits[i].vallen)
+				memcpy(hits[i].val, v, hits[i].vallen);
 		} else if (rc != SQLITE_DONE) {
-			sqlite3_reset(s->get_row);
+			sqlite3_reset(get);
 			if (tx)
 				exec(o, "ROLLBACK");
 			return fail(o, "cannot read");
 		}
 	}
-	sqlite3_reset(s->get_row);
-	sqlite3_clear_bindings(s->get_row);
+	sqlite3_reset(get);
+	sqlite3_clear_bindings(get);
 	return tx ? step(o, s->commit) : 0;
 }
 
@@ -419,8 +447,10 @@ static int sq_count(struct fs_online *o, const char *view, const char *schema, i
 	*n = 0;
 	if (!id)
 		return 0;
-	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM rows WHERE view = ?", -1, &st, NULL) !=
-	    SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db,
+			       has_tiles(schema) ? "SELECT count(*) FROM tiles WHERE view = ?"
+						 : "SELECT count(*) FROM rows WHERE view = ?",
+			       -1, &st, NULL) != SQLITE_OK)
 		return fail(o, "cannot count");
 	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) == SQLITE_ROW)
@@ -440,6 +470,7 @@ static void sq_close(struct fs_online *o)
 
 	sqlite3_finalize(s->get_view);
 	sqlite3_finalize(s->get_row);
+	sqlite3_finalize(s->get_tile);
 	sqlite3_finalize(s->begin);
 	sqlite3_finalize(s->commit);
 	sqlite3_close(s->db);
@@ -470,6 +501,16 @@ static int view_id_create(struct fs_online *o, const char *view, const char *sch
 	sqlite3_finalize(ins);
 	*id = sqlite3_last_insert_rowid(s->db);
 	return 0;
+}
+
+/* Prepare sql with %s replaced by the table of schema's records. */
+static int prepare_in(struct sq *s, sqlite3_stmt **st, const char *sql, const char *schema)
+{
+	char *text = xstrfmt(sql, has_tiles(schema) ? "tiles" : "rows");
+	int rc = sqlite3_prepare_v2(s->db, text, -1, st, NULL);
+
+	free(text);
+	return rc != SQLITE_OK;
 }
 
 /* Ask fn about one record and write or delete what it says. */
@@ -519,14 +560,13 @@ static int sq_update(struct fs_online *o, const char *view, const char *schema,
 		return FS_ERR;
 	if (view_id_create(o, view, schema, &id))
 		goto done;
-	if (sqlite3_prepare_v2(s->db, "SELECT ts, created, vals FROM rows WHERE view = ?1 AND key = ?2",
-			       -1, &get, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(s->db,
-			       "INSERT OR REPLACE INTO rows(view, key, ts, created, vals)"
-			       " VALUES (?1, ?2, ?3, ?4, ?5)",
-			       -1, &put, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(s->db, "DELETE FROM rows WHERE view = ?1 AND key = ?2", -1, &del,
-			       NULL) != SQLITE_OK) {
+	if (prepare_in(s, &get, "SELECT ts, created, vals FROM %s WHERE view = ?1 AND key = ?2",
+		       schema) ||
+	    prepare_in(s, &put,
+		       "INSERT OR REPLACE INTO %s(view, key, ts, created, vals)"
+		       " VALUES (?1, ?2, ?3, ?4, ?5)",
+		       schema) ||
+	    prepare_in(s, &del, "DELETE FROM %s WHERE view = ?1 AND key = ?2", schema)) {
 		fail(o, "cannot prepare update");
 		goto done;
 	}
@@ -542,8 +582,8 @@ static int sq_update(struct fs_online *o, const char *view, const char *schema,
 		asked = fs_keymap_new();
 		for (i = 0; i < n; i++)
 			fs_keymap_intern(asked, keys[i].key, keys[i].keylen);
-		if (sqlite3_prepare_v2(s->db, "SELECT key, ts, created, vals FROM rows WHERE view = ?1",
-				       -1, &scan, NULL) != SQLITE_OK) {
+		if (prepare_in(s, &scan, "SELECT key, ts, created, vals FROM %s WHERE view = ?1",
+			       schema)) {
 			fail(o, "cannot prepare update");
 			goto done;
 		}
