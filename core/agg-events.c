@@ -87,6 +87,37 @@ size_t fs_agg_events_count(const struct fs_agg_events *e)
 	return e->n;
 }
 
+void fs_agg_events_append(struct fs_agg_events *e, struct fs_agg_events *src,
+			  const uint32_t *ids)
+{
+	size_t nc = e->v->ncols, i, c, base = e->n * nc, text = e->text.len;
+
+	ALLOC_GROW(e->ev, e->n + src->n + 1, e->alloc);
+	for (i = 0; i < src->n; i++) {
+		struct ev x = src->ev[i];
+		x.key = ids[x.key];
+		x.idx = (uint32_t)(e->n + x.idx);
+		e->ev[e->n + i] = x;
+	}
+	if (nc && src->n) {
+		ALLOC_GROW(e->cell, base + src->n * nc + 1, e->cell_alloc);
+		ALLOC_GROW(e->null, base + src->n * nc + 1, e->null_alloc);
+		memcpy(e->cell + base, src->cell, src->n * nc * sizeof(*e->cell));
+		memcpy(e->null + base, src->null, src->n * nc);
+		for (c = 0; c < nc; c++) {
+			if (e->v->col_types[c] != FS_T_STRING)
+				continue;
+			for (i = 0; i < src->n; i++)
+				if (!e->null[base + i * nc + c])
+					e->cell[base + i * nc + c] += (int64_t)text;
+		}
+	}
+	sb_add(&e->text, src->text.buf, src->text.len);
+	e->n += src->n;
+	src->n = 0;
+	sb_reset(&src->text);
+}
+
 static int cmp_time(const void *a, const void *b)
 {
 	const struct ev *x = a, *y = b;

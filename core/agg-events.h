@@ -22,6 +22,12 @@ void fs_agg_events_add(struct fs_agg_events *e, uint32_t key, int64_t ts, int64_
 		       const struct fs_scan_value *vals);
 size_t fs_agg_events_count(const struct fs_agg_events *e);
 /*
+ * Move the events of src (not grouped yet) after those of e, their keys
+ * renamed: key k of src becomes ids[k]. src is left empty.
+ */
+void fs_agg_events_append(struct fs_agg_events *e, struct fs_agg_events *src,
+			  const uint32_t *ids);
+/*
  * Group the events by key (ids below nkeys): afterwards the events of key
  * k are [start[k], start[k + 1]) (start: nkeys + 1 entries, owned by e),
  * in source order, or with by_time in (ts, created, source) order.

@@ -1,7 +1,9 @@
 #include "agg-online.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agg-events.h"
 #include "error.h"
@@ -152,13 +154,126 @@ static int rebuild_fn(void *ctx, const void *key, size_t keylen, size_t i,
 	return 0;
 }
 
+/* One reader of the source: all of it, or half of a csv file. */
+struct half {
+	const struct fs_aggview *av;
+	struct fs_viewscan *scan;
+	struct fs_keymap *ids;
+	struct fs_agg_events *events;
+	int64_t start, end;
+	size_t rows;
+	int rc;
+};
+
+static void *scan_half(void *arg)
+{
+	struct half *h = arg;
+	const struct strbuf *key;
+	const struct fs_scan_value *vals;
+	int64_t ts, cr;
+	int rc;
+
+	h->ids = fs_keymap_new();
+	h->events = fs_agg_events_new(h->av);
+	while ((rc = fs_viewscan_next(h->scan, &key, &ts, &cr, &vals)) == 1) {
+		if (!key || ts < h->start || ts >= h->end)
+			continue;
+		h->rows++;
+		fs_agg_events_add(h->events, fs_keymap_intern(h->ids, key->buf, key->len), ts, cr,
+				  vals);
+	}
+	h->rc = rc < 0 ? rc : 0;
+	return NULL;
+}
+
+static void half_release(struct half *h)
+{
+	fs_viewscan_close(h->scan);
+	fs_keymap_free(h->ids);
+	fs_agg_events_free(h->events);
+	memset(h, 0, sizeof(*h));
+}
+
+/* Two threads when there are two CPUs (FS_MATERIALIZE_THREADS=1: one, for tests). */
+static bool use_threads(void)
+{
+	const char *env = getenv("FS_MATERIALIZE_THREADS");
+
+	if (env && *env)
+		return atoi(env) > 1;
+	return sysconf(_SC_NPROCESSORS_ONLN) > 1;
+}
+
+/*
+ * The events of the batch interval into *events, their keys in *ids: a
+ * csv file read in two halves on two threads (the second half's keys then
+ * renamed into the first's), anything else, or after any error (so that
+ * the message names the right line), on one.
+ */
+static int scan_events(const struct fs_aggview *av, const struct fs_defs *defs,
+		       const struct fs_object *view, const char *root, struct fs_agg_mat *out,
+		       struct fs_keymap **ids, struct fs_agg_events **events)
+{
+	struct half a = { 0 }, b = { 0 };
+	pthread_t tid;
+	int rc;
+
+	a.av = b.av = av;
+	a.start = b.start = out->start_us;
+	a.end = b.end = out->batch_end_us;
+	if ((rc = fs_viewscan_open(&a.scan, defs, view, root)))
+		return rc;
+	rc = use_threads() ? fs_viewscan_split(a.scan, defs, &b.scan) : 1;
+	if (rc == 0 && !pthread_create(&tid, NULL, scan_half, &b)) {
+		scan_half(&a);
+		pthread_join(tid, NULL);
+		if (!a.rc && !b.rc) {
+			size_t n = fs_keymap_size(b.ids), i;
+			uint32_t *map = xmalloc((n + 1) * sizeof(*map));
+			for (i = 0; i < n; i++) {
+				size_t len;
+				const void *k = fs_keymap_key(b.ids, (uint32_t)i, &len);
+				map[i] = fs_keymap_intern(a.ids, k, len);
+			}
+			fs_agg_events_append(a.events, b.events, map);
+			free(map);
+			out->rows = a.rows + b.rows;
+			goto found;
+		}
+	}
+	if (rc != 1) {
+		/* start over on one thread: a split failed, or a half found an error */
+		half_release(&a);
+		half_release(&b);
+		a.av = av;
+		a.start = out->start_us;
+		a.end = out->batch_end_us;
+		if ((rc = fs_viewscan_open(&a.scan, defs, view, root)))
+			return rc;
+	}
+	scan_half(&a);
+	if (a.rc) {
+		rc = a.rc;
+		half_release(&a);
+		return rc;
+	}
+	out->rows = a.rows;
+found:
+	*ids = a.ids;
+	*events = a.events;
+	a.ids = NULL;
+	a.events = NULL;
+	half_release(&a);
+	half_release(&b);
+	return 0;
+}
+
 int fs_agg_materialize(struct fs_online *store, const struct fs_defs *defs,
 		       const struct fs_object *view, const char *root, int64_t end_us,
 		       struct fs_agg_mat *out)
 {
 	struct fs_aggview av;
 	struct keyset ks = { 0 };
-	struct fs_viewscan *scan = NULL;
 	struct fs_agg_events *events = NULL;
 	struct fs_online_rec *recs = NULL;
 	struct fs_agg_value *in = NULL;
@@ -168,8 +283,6 @@ int fs_agg_materialize(struct fs_online *store, const struct fs_defs *defs,
 	struct upd u = { 0 };
 	uint32_t *ids = NULL;
 	const size_t *start;
-	const struct strbuf *key;
-	const struct fs_scan_value *vals;
 	char *schema = NULL;
 	int64_t ts, cr;
 	size_t n, i, j;
@@ -181,21 +294,9 @@ int fs_agg_materialize(struct fs_online *store, const struct fs_defs *defs,
 	out->batch_end_us = floor_to(end_us, av.max_hop_us);
 	out->start_us = out->batch_end_us - av.max_window_us;
 	ks.av = &av;
-	ks.ids = fs_keymap_new();
 	in = xcalloc(av.ncols + 1, sizeof(*in));
-	events = fs_agg_events_new(&av);
-	if ((rc = fs_viewscan_open(&scan, defs, view, root)))
+	if ((rc = scan_events(&av, defs, view, root, out, &ks.ids, &events)))
 		goto done;
-	while ((rc = fs_viewscan_next(scan, &key, &ts, &cr, &vals)) == 1) {
-		if (!key || ts < out->start_us || ts >= out->batch_end_us)
-			continue;
-		out->rows++;
-		fs_agg_events_add(events, fs_keymap_intern(ks.ids, key->buf, key->len), ts, cr,
-				  vals);
-	}
-	if (rc < 0)
-		goto done;
-	rc = 0;
 
 	/* key by key, while its tiles are in the cache: built, encoded, dropped */
 	out->keys = fs_keymap_size(ks.ids);
@@ -233,7 +334,6 @@ int fs_agg_materialize(struct fs_online *store, const struct fs_defs *defs,
 	rc = fs_online_update(store, view->name, schema, recs, n, true, rebuild_fn, &u);
 	out->written = u.written;
 done:
-	fs_viewscan_close(scan);
 	fs_agg_events_free(events);
 	fs_agg_key_free(u.old);
 	fs_agg_key_free(k);

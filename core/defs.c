@@ -221,8 +221,14 @@ static void parse_source(struct fs_yctx *y, yaml_node_t *m, json_t *spec)
 	tn = fs_y_want_str(y, m, "type", true, &type);
 	if (tn && !(ops = fs_source_ops_for(type)))
 		err_choice(y, tn, "source type", type, types);
-	for (i = 0; i < nb; i++)
-		fs_y_want_str(y, m, bkeys[i], false, &vals[i]);
+	for (i = 0; i < nb; i++) {
+		json_t *map;
+		/* kafka's options (for librdkafka) is the one backend key holding a map */
+		if (strcmp(bkeys[i], "options"))
+			fs_y_want_str(y, m, bkeys[i], false, &vals[i]);
+		else if (fs_y_want_str_map(y, m, bkeys[i], &map))
+			json_object_set_new(spec, bkeys[i], map);
+	}
 	want_column(y, m, "created_timestamp_field", false, spec);
 	common_fields(y, m, spec);
 	if (fs_y_want_str_map(y, m, "field_mapping", &mapping)) {
@@ -251,7 +257,7 @@ static void parse_source(struct fs_yctx *y, yaml_node_t *m, json_t *spec)
 
 		for (k = ops->keys; k && *k && strcmp(*k, bkeys[i]); k++)
 			;
-		if (!vals[i] || (k && *k))
+		if (!json_object_get(spec, bkeys[i]) || (k && *k))
 			continue;
 		fs_source_types_with(&sb, bkeys[i], "and");
 		fs_y_err(y, fs_y_get(y, m, bkeys[i]), "'%s' is not used by a %s source (only %s)",

@@ -8,15 +8,17 @@
 #include "banned.h"
 
 /*
- * A push source holds no rows: its batch_source does, read in its place
- * (fs_source_data_spec). Only its spec is checked here.
+ * push, kafka and redis_stream sources hold no rows: their batch_source
+ * does, read in its place offline (fs_source_data_spec). Only their specs
+ * are checked here: a broker or a Redis server is never contacted at apply.
  */
-static void push_check_spec(const json_t *spec, fs_source_complain *complain, void *ctx)
+static void want_batch_source(const json_t *spec, fs_source_complain *complain, void *ctx)
 {
 	struct strbuf sb = STRBUF_INIT;
 
 	if (!json_object_get(spec, "batch_source")) {
-		sb_adds(&sb, "missing 'batch_source' (a push source names the ");
+		sb_addf(&sb, "missing 'batch_source' (a %s source names the ",
+			json_string_value(json_object_get(spec, "type")));
 		fs_source_types_with(&sb, NULL, "or");
 		sb_adds(&sb, " source that holds its history)");
 		complain(ctx, NULL, sb.buf);
@@ -29,7 +31,116 @@ static const char *const push_keys[] = { "batch_source", NULL };
 static const struct fs_source_ops push_ops = {
 	.type = "push",
 	.keys = push_keys,
-	.check_spec = push_check_spec,
+	.check_spec = want_batch_source,
+};
+
+/* Kafka's rule for topic names: 1 to 249 of [a-zA-Z0-9._-], not "." or "..". */
+static bool is_topic_name(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+
+	return n && n == strlen(s) && n <= 249 && strcmp(s, ".") && strcmp(s, "..");
+}
+
+/* dead_letter, when given, must not be what is read (bad messages would come back). */
+static void check_dead_letter(const json_t *spec, const char *read, const char *what,
+			      fs_source_complain *complain, void *ctx)
+{
+	const char *dlq = json_string_value(json_object_get(spec, "dead_letter"));
+	struct strbuf sb = STRBUF_INIT;
+
+	if (!dlq || !read || strcmp(dlq, read))
+		return;
+	sb_addf(&sb,
+		"dead_letter '%s' is the %s this source reads (bad messages would be read again)",
+		dlq, what);
+	complain(ctx, "dead_letter", sb.buf);
+	sb_release(&sb);
+}
+
+/*
+ * A kafka source: JSON messages of topic, read by `fs stream` (librdkafka,
+ * consumer group group, options passed to it as they are). brokers may be
+ * left to FS_KAFKA_BROKERS at run time.
+ */
+static void kafka_check_spec(const json_t *spec, fs_source_complain *complain, void *ctx)
+{
+	static const char *const names[] = { "topic", "dead_letter" };
+	const char *format = json_string_value(json_object_get(spec, "format"));
+	const char *s;
+	struct strbuf sb = STRBUF_INIT;
+	size_t i;
+
+	if (!json_object_get(spec, "topic"))
+		complain(ctx, NULL, "missing 'topic' (a kafka source needs the topic it reads)");
+	if (!json_object_get(spec, "timestamp_field"))
+		complain(ctx, NULL,
+			 "missing 'timestamp_field' (a kafka source needs the message field "
+			 "holding the event time)");
+	want_batch_source(spec, complain, ctx);
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		s = json_string_value(json_object_get(spec, names[i]));
+		if (!s || is_topic_name(s))
+			continue;
+		sb_reset(&sb);
+		sb_addf(&sb,
+			"bad topic name '%s' in '%s' (1 to 249 letters, digits, '.', '_' or '-')",
+			s, names[i]);
+		complain(ctx, names[i], sb.buf);
+	}
+	if (format && strcmp(format, "json")) {
+		sb_reset(&sb);
+		sb_addf(&sb, "unsupported format '%s' (only json)", format);
+		complain(ctx, "format", sb.buf);
+	}
+	s = json_string_value(json_object_get(spec, "brokers"));
+	if (s && !*s)
+		complain(ctx, "brokers", "empty 'brokers' (leave it out to use FS_KAFKA_BROKERS)");
+	check_dead_letter(spec, json_string_value(json_object_get(spec, "topic")), "topic",
+			  complain, ctx);
+	sb_release(&sb);
+}
+
+/* options is a map of strings (defs.c reads it so, the one backend key that is) */
+static const char *const kafka_keys[] = { "topic", "brokers", "group", "format", "dead_letter",
+					  "options", "batch_source", NULL };
+
+static const struct fs_source_ops kafka_ops = {
+	.type = "kafka",
+	.keys = kafka_keys,
+	.check_spec = kafka_check_spec,
+};
+
+/*
+ * A redis_stream source: the entries of the stream key stream, read by `fs
+ * stream` (hiredis). url defaults to the online store's Redis at run time;
+ * timestamp_field to the entry id's milliseconds.
+ */
+static void redis_stream_check_spec(const json_t *spec, fs_source_complain *complain, void *ctx)
+{
+	const char *url = json_string_value(json_object_get(spec, "url"));
+	struct strbuf sb = STRBUF_INIT;
+
+	if (!json_object_get(spec, "stream"))
+		complain(ctx, NULL,
+			 "missing 'stream' (a redis_stream source needs the stream key it reads)");
+	want_batch_source(spec, complain, ctx);
+	if (url && !starts_with(url, "redis://")) {
+		sb_addf(&sb, "unsupported URL '%s' (only redis://)", url);
+		complain(ctx, "url", sb.buf);
+	}
+	check_dead_letter(spec, json_string_value(json_object_get(spec, "stream")), "stream",
+			  complain, ctx);
+	sb_release(&sb);
+}
+
+static const char *const redis_stream_keys[] = { "stream", "url", "dead_letter", "batch_source",
+						 NULL };
+
+static const struct fs_source_ops redis_stream_ops = {
+	.type = "redis_stream",
+	.keys = redis_stream_keys,
+	.check_spec = redis_stream_check_spec,
 };
 
 /* The kinds of source: a new one is a file and a line here. */
@@ -38,6 +149,8 @@ static const struct fs_source_ops *const backends[] = {
 	&fs_source_sqlite_ops,
 	&fs_source_postgres_ops,
 	&push_ops,
+	&kafka_ops,
+	&redis_stream_ops,
 };
 
 const struct fs_source_ops *fs_source_backend(size_t i)
