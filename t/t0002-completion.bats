@@ -97,9 +97,11 @@ feature_service"
     assert_equal "$stderr" ""
     assert_output "driver"
     run -0 complete_fs fs describe feature_view ""
-    assert_output "driver_hourly_stats"
+    assert_output "driver_hourly_stats
+driver_trip_stats"
     run -0 complete_fs fs describe source d
-    assert_output "driver_stats"
+    assert_output "driver_stats
+driver_trips"
     run -0 complete_fs fs describe model x
     assert_output ""
     # nothing after the name
@@ -142,7 +144,9 @@ feature_service"
     assert_output "plan"
     run -0 complete_fs fs log driver_
     assert_output "driver_stats
+driver_trips
 driver_hourly_stats
+driver_trip_stats
 driver_activity_v1"
 }
 
@@ -175,6 +179,7 @@ driver_activity_v1"
     cd repo
     run -0 complete_fs fs get-online -f d
     assert_output "driver_hourly_stats
+driver_trip_stats
 driver_activity_v1"
     run -0 complete_fs fs get-historical --entities rows.csv -f driver_a
     assert_output "driver_activity_v1"
@@ -184,11 +189,27 @@ driver_activity_v1"
     applied_repo
     cd repo
     run -0 complete_fs fs materialize -v ""
-    assert_output "driver_hourly_stats"
+    assert_output "driver_hourly_stats
+driver_trip_stats"
     run -0 complete_fs fs materialize-incremental n
     assert_output "now"
     run -0 complete_fs fs materialize now-1
     assert_output --partial "now-1h"
+}
+
+@test "completion: --at of get-online offers now-style times" {
+    applied_repo
+    cd repo
+    run -0 complete_fs fs get-online --a
+    assert_output "--at="
+    run -0 complete_fs fs get-online -f driver_trip_stats --at now-1
+    assert_output "now-1h
+now-1d"
+    # "--at=n": bash splits the word at '='
+    run -0 complete_fs fs get-online --at = n
+    assert_output "now
+now-1h
+now-1d"
 }
 
 @test "completion: --rev of plan offers git revisions" {

@@ -58,9 +58,19 @@ name: driver_hourly_stats
 kind: feature_service
 name: driver_activity_v1
 kind: model
-name: eta"
+name: eta
+kind: source
+name: driver_trips
+kind: feature_view
+name: driver_trip_stats"
     run -0 grep -x 'ttl: 1d' features/driver.yaml
     run -0 grep -x 'path: data/driver_stats.csv' features/driver.yaml
+    run -0 grep -x 'path: data/driver_trips.csv' features/driver.yaml
+    run -0 grep -A3 -x 'aggregations:' features/driver.yaml
+    assert_output "aggregations:
+  - {name: trips_1h, function: count, window: 1h}
+  - {name: fare_sum_1h, function: sum, column: fare, window: 1h}
+  - {name: fare_max_1d, function: max, column: fare, window: 1d}"
 }
 
 @test "init: writes 24 hours of sample data for 5 drivers ending at the current hour" {
@@ -96,6 +106,63 @@ name: eta"
     assert_output 0
 }
 
+@test "init: writes trips for 5 drivers in the 24 hours before the current hour" {
+    local before after hour
+    before=$(date +%s)
+    init_repo
+    after=$(date +%s)
+    run -0 head -1 data/driver_trips.csv
+    assert_output "driver_id,event_timestamp,fare"
+    # every driver has one to three trips in each of the 24 hours
+    run -0 sh -c "tail -n +2 data/driver_trips.csv | cut -c1-18 | sort | uniq -c |
+        awk '\$1 < 1 || \$1 > 3' | wc -l"
+    assert_output 0
+    run -0 sh -c "tail -n +2 data/driver_trips.csv | cut -c1-18 | sort -u | wc -l"
+    assert_output 120
+    # all of them before the hour of init, none older than 24 hours before it
+    hour=$((after - after % 3600))
+    [ $((before - before % 3600)) -eq "$hour" ] || hour=0 # the clock ticked over: skip
+    if [ "$hour" -ne 0 ]; then
+        run -0 sh -c "tail -n +2 data/driver_trips.csv | cut -d, -f2 | sort | sed -n '1p;\$p'"
+        assert_equal "$(epoch "${lines[0]}")" $((hour - 24 * 3600 + $(epoch "${lines[0]}") % 3600))
+        [ "$(epoch "${lines[1]}")" -lt "$hour" ]
+        [ "$(epoch "${lines[1]}")" -ge $((hour - 3600)) ]
+    fi
+    # fares are numbers with two decimals, timestamps RFC 3339 UTC
+    run -0 sh -c "tail -n +2 data/driver_trips.csv |
+        awk -F, '\$1 !~ /^100[1-5]\$/ || \$2 !~ /^[0-9-]+T[0-9:]+Z\$/ || \$3 !~ /^[0-9]+\\.[0-9][0-9]\$/' | wc -l"
+    assert_output 0
+    # fixed values: two inits in the same hour write the same trips
+    fs init -q ../again
+    after=$(date +%s)
+    [ $((after - after % 3600)) -ne "$hour" ] || cmp data/driver_trips.csv ../again/data/driver_trips.csv
+}
+
+@test "init: the sample's windowed features read the same offline and online" {
+    init_repo
+    fs apply -q
+    local hour rows
+    # the hour after the last trip: the batch end of a materialization up to it
+    hour=$(tail -1 data/driver_trips.csv | cut -d, -f2 | cut -c1-13):00:00Z
+    hour=$(date -u -d "$hour + 1 hour" +%Y-%m-%dT%H:%M:%SZ)
+    fs materialize "$hour" "$hour" -v driver_trip_stats
+    printf 'driver_id,event_timestamp\n' > rows.csv
+    for d in 1001 1002 1003 1004 1005 1006; do printf '%s,%s\n' $d "$hour" >> rows.csv; done
+    run -0 fs get-historical --entities rows.csv -f driver_trip_stats
+    offline=$output
+    # the trips of the last hour, counted from the file
+    run -0 sh -c "grep -c '^1001,$(date -u -d "$hour - 1 hour" +%Y-%m-%dT%H)' data/driver_trips.csv"
+    assert_equal "$(sed -n 2p <<< "$offline" | cut -d, -f3)" "$output"
+    assert_equal "$(sed -n 7p <<< "$offline")" "1006,$hour,0,0,"
+    run -0 fs get-online -f driver_trip_stats --at "$hour" --json \
+        -e driver_id=1001 -e driver_id=1002 -e driver_id=1003 -e driver_id=1004 -e driver_id=1005 -e driver_id=1006
+    online=$(jq -r '[.results[0].values, .results[1].values, .results[2].values, .results[3].values] |
+        transpose[] | map(. // "") | "\(.[0]),'"$hour"',\(.[1]),\(.[2]),\(.[3])"' <<< "$output")
+    assert_equal "$online" "$(tail -n +2 <<< "$offline")"
+    assert_equal "$(jq -c '.results[1].statuses' <<< "$output")" \
+        '["PRESENT","PRESENT","PRESENT","PRESENT","PRESENT","NOT_FOUND"]'
+}
+
 @test "init: writes a .gitignore holding .fs/" {
     init_repo
     run -0 cat .gitignore
@@ -114,6 +181,7 @@ name: eta"
     run -0 git ls-tree -r --name-only HEAD
     assert_output ".gitignore
 data/driver_stats.csv
+data/driver_trips.csv
 features/driver.yaml
 fs.yaml"
     run -0 git log -1 --format='%s|%an <%ae>'
@@ -213,7 +281,7 @@ build/"
 }
 
 @test "init: never overwrites a file of the user's with a template" {
-    for f in features/driver.yaml data/driver_stats.csv; do
+    for f in features/driver.yaml data/driver_stats.csv data/driver_trips.csv; do
         rm -rf proj
         mkdir -p "proj/$(dirname "$f")"
         echo mine > "proj/$f"
@@ -275,6 +343,7 @@ first"
     run -0 git -C top ls-tree -r --name-only HEAD
     assert_output "features/.gitignore
 features/data/driver_stats.csv
+features/data/driver_trips.csv
 features/features/driver.yaml
 features/fs.yaml"
     run -0 git -C top status --porcelain

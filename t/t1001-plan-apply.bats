@@ -7,9 +7,9 @@ DEFS=features/driver.yaml
 
 set_ttl() { sed -i "s/^ttl: .*/ttl: $1/" "$DEFS"; }
 
-# Drop the last document of the example definitions: the model eta.
+# Drop the fifth document of the example definitions: the model eta.
 drop_model() {
-    awk '/^---$/ { n++ } n < 4' "$DEFS" > "$DEFS.new" && mv "$DEFS.new" "$DEFS"
+    awk '/^---$/ { n++ } n != 4' "$DEFS" > "$DEFS.new" && mv "$DEFS.new" "$DEFS"
 }
 
 add_customer() {
@@ -29,11 +29,13 @@ applies() { sqlite3 .fs/registry.db "SELECT version FROM applies ORDER BY versio
     assert_equal "$stderr" ""
     assert_output "+ entity driver
 + source driver_stats
++ source driver_trips
 + feature_view driver_hourly_stats
++ feature_view driver_trip_stats
 + feature_service driver_activity_v1
 + model eta
 
-5 to add, 0 to change, 0 to delete."
+7 to add, 0 to change, 0 to delete."
 }
 
 @test "plan: shows No changes. after apply" {
@@ -96,7 +98,7 @@ applies() { sqlite3 .fs/registry.db "SELECT version FROM applies ORDER BY versio
 @test "plan: --exit-code exits 1 with changes and 0 without" {
     init_repo
     run -1 fs plan --exit-code
-    assert_line "5 to add, 0 to change, 0 to delete."
+    assert_line "7 to add, 0 to change, 0 to delete."
     fs apply -q
     run -0 fs plan --exit-code
     assert_output "No changes."
@@ -199,12 +201,14 @@ assert p == {"changes": [], "resets": [], "summary": {"add": 0, "change": 0, "de
     assert_equal "$stderr" ""
     assert_output "+ entity driver
 + source driver_stats
++ source driver_trips
 + feature_view driver_hourly_stats
++ feature_view driver_trip_stats
 + feature_service driver_activity_v1
 + model eta
 Applied registry version 1 (commit ${head:0:12})."
     run -0 fs ls
-    assert_equal "${#lines[@]}" 5
+    assert_equal "${#lines[@]}" 7
 }
 
 @test "apply: numbers registry versions 1, 2, 3 only when something changed" {
@@ -249,8 +253,10 @@ Applied registry version 1 (commit ${head:0:12})."
     assert_output "entity|driver|1|1
 feature_service|driver_activity_v1|1|1
 feature_view|driver_hourly_stats|2|2
+feature_view|driver_trip_stats|1|1
 model|eta|1|1
-source|driver_stats|1|1"
+source|driver_stats|1|1
+source|driver_trips|1|1"
     # every version's full spec is kept
     run -0 sqlite3 .fs/registry.db "SELECT version, op, json_extract(spec, '\$.ttl') FROM object_versions WHERE name = 'driver_hourly_stats' ORDER BY version"
     assert_output "1|+|86400
@@ -270,7 +276,7 @@ source|driver_stats|1|1"
     assert_output ""
     run -0 fs ls
     refute_output --partial "eta"
-    assert_equal "${#lines[@]}" 4
+    assert_equal "${#lines[@]}" 6
     run -0 sqlite3 .fs/registry.db "SELECT op, version, applied_in FROM object_versions WHERE name = 'eta' ORDER BY applied_in"
     assert_output "+|1|1
 -|1|2"
@@ -353,7 +359,7 @@ assert a == {"registry_version": None, "commit": sys.argv[1], "committed": False
     [ -f "$BATS_TEST_TMPDIR/elsewhere/reg.db" ]
     [ ! -e .fs/registry.db ]
     run -0 sqlite3 "$BATS_TEST_TMPDIR/elsewhere/reg.db" "SELECT count(*) FROM objects"
-    assert_output 5
+    assert_output 7
     FS_REGISTRY="$BATS_TEST_TMPDIR/elsewhere/reg.db" run -0 fs ls entity
     assert_output --regexp '^entity +driver +v1$'
     FS_REGISTRY="$BATS_TEST_TMPDIR/elsewhere/reg.db" run -0 fs apply

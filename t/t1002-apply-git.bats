@@ -187,7 +187,7 @@ Applied registry version 2 (commit ${head:0:12})."
     echo "x" > data/more.csv
     run -0 fs apply --no-commit -q
     run -0 sqlite3 .fs/registry.db "SELECT count(*) FROM objects"
-    assert_output 5
+    assert_output 7
 }
 
 @test "apply: --rev applies an older commit without touching the working tree" {

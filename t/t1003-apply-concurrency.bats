@@ -88,7 +88,7 @@ EOF
     run -0 q 'SELECT version FROM applies'
     assert_output 1
     run -0 q 'SELECT count(*) FROM objects'
-    assert_output 5
+    assert_output 7
     set_ttl 2d
     printf 'kind: entity\nname: customer\njoin_key: customer_id\ntype: string\n' \
         > features/customer.yaml
@@ -103,8 +103,10 @@ EOF
 entity|driver|1
 feature_service|driver_activity_v1|1
 feature_view|driver_hourly_stats|2
+feature_view|driver_trip_stats|1
 model|eta|1
-source|driver_stats|1"
+source|driver_stats|1
+source|driver_trips|1"
     run -0 git rev-list --count HEAD
     assert_output 2
     run -0 git status --porcelain
@@ -207,7 +209,7 @@ source|driver_stats|1"
     init_repo
     gen_entities 8 125 0
     fs apply -q
-    local old=1005 round files=8 v expect
+    local old=1007 round files=8 v expect
     run -0 q 'SELECT count(*) FROM objects'
     assert_output $old
     for round in $(seq 1 20); do

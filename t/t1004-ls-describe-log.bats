@@ -32,7 +32,9 @@ three_applies() {
     assert_equal "$stderr" ""
     assert_output "$(row entity driver 1)
 $(row source driver_stats 1)
+$(row source driver_trips 1)
 $(row feature_view driver_hourly_stats 1)
+$(row feature_view driver_trip_stats 1)
 $(row feature_service driver_activity_v1 1)
 $(row model eta 1)"
     assert_line --index 0 --regexp '^entity +driver +v1$'
@@ -44,7 +46,9 @@ $(row model eta 1)"
     assert_output "$(row entity customer 1)
 $(row entity driver 1)
 $(row source driver_stats 1)
+$(row source driver_trips 1)
 $(row feature_view driver_hourly_stats 2)
+$(row feature_view driver_trip_stats 1)
 $(row feature_service driver_activity_v1 1)
 $(row model eta 1)"
 }
@@ -52,7 +56,8 @@ $(row model eta 1)"
 @test "ls: a kind filters the list" {
     three_applies
     run -0 fs ls feature_view
-    assert_output "$(row feature_view driver_hourly_stats 2)"
+    assert_output "$(row feature_view driver_hourly_stats 2)
+$(row feature_view driver_trip_stats 1)"
     run -0 fs ls entity
     assert_output "$(row entity customer 1)
 $(row entity driver 1)"
@@ -64,7 +69,8 @@ $(row entity driver 1)"
     assert_output "$(row entity customer 1)
 $(row entity driver 1)"
     run -0 fs ls feature_views
-    assert_output "$(row feature_view driver_hourly_stats 2)"
+    assert_output "$(row feature_view driver_hourly_stats 2)
+$(row feature_view driver_trip_stats 1)"
 }
 
 @test "ls: an unknown kind is a usage error" {
@@ -95,7 +101,9 @@ assert list(d) == ["objects"], d
 got = [(o["kind"], o["name"], o["version"], o["registry_version"]) for o in d["objects"]]
 assert got == [("entity", "customer", 1, 3), ("entity", "driver", 1, 1),
                ("source", "driver_stats", 1, 1),
+               ("source", "driver_trips", 1, 1),
                ("feature_view", "driver_hourly_stats", 2, 2),
+               ("feature_view", "driver_trip_stats", 1, 1),
                ("feature_service", "driver_activity_v1", 1, 1),
                ("model", "eta", 1, 1)], got
 assert all(sorted(o) == ["kind", "name", "registry_version", "version"] for o in d["objects"])
@@ -238,11 +246,13 @@ registry version 1
 commit: $c1
 author: Test User <test@example.com>
 
-    fs apply: +entity driver, +source driver_stats, +feature_view driver_hourly_stats, +feature_service driver_activity_v1, +model eta
+    fs apply: +entity driver, +source driver_stats, +source driver_trips, +feature_view driver_hourly_stats, +feature_view driver_trip_stats and 2 more
 
     + entity driver (version 1)
     + source driver_stats (version 1)
+    + source driver_trips (version 1)
     + feature_view driver_hourly_stats (version 1)
+    + feature_view driver_trip_stats (version 1)
     + feature_service driver_activity_v1 (version 1)
     + model eta (version 1)"
 }
@@ -309,8 +319,8 @@ assert a[1]["summary"] == "longer ttl", a[1]
 assert a[1]["changes"] == [{"op": "~", "kind": "feature_view", "name": "driver_hourly_stats", "version": 2}], a[1]
 assert a[0]["changes"] == [{"op": "+", "kind": "entity", "name": "customer", "version": 1}], a[0]
 assert [(c["op"], c["name"]) for c in a[2]["changes"]] == [
-    ("+", "driver"), ("+", "driver_stats"), ("+", "driver_hourly_stats"),
-    ("+", "driver_activity_v1"), ("+", "eta")], a[2]
+    ("+", "driver"), ("+", "driver_stats"), ("+", "driver_trips"), ("+", "driver_hourly_stats"),
+    ("+", "driver_trip_stats"), ("+", "driver_activity_v1"), ("+", "eta")], a[2]
 ' <<<"$output"
 }
 

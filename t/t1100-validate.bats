@@ -199,7 +199,7 @@ description: A driver"
     apply_fatal "features/driver.yaml:12:7: source 'driver_stats': unknown source type 'cvs' (did you mean 'csv'?)"
 
     replace $D "type: cvs" "type: parquet"
-    apply_fatal "features/driver.yaml:12:7: source 'driver_stats': unknown source type 'parquet' (expected one of: csv sqlite postgres push)"
+    apply_fatal "features/driver.yaml:12:7: source 'driver_stats': unknown source type 'parquet' (expected one of: csv sqlite postgres push kafka redis_stream)"
 }
 
 @test "validate: bad ttl is reported" {

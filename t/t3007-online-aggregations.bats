@@ -181,3 +181,87 @@ batch_then_push() {
     use_backend redis
     batch_then_push 22
 }
+
+# A source of a few thousand events: materialize reads it in two halves on
+# two threads; the result must not depend on it.
+big_source_repo() {
+    init_repo
+    rm features/driver.yaml
+    python3 - <<'PY'
+import random
+random.seed(11)
+with open("data/ev.csv", "w") as f:
+    f.write("tok,ts,amount,buyer\n")
+    for i in range(6000):
+        f.write("%d,%d,%d,%s\n" % (random.randint(1, 40), 1714550400 + random.randint(0, 86400),
+                                   random.randint(-5, 100), random.choice("abcdefgh")))
+PY
+    cat > features/v.yaml <<'Y'
+kind: entity
+name: tok
+join_key: tok
+type: int64
+---
+kind: source
+name: ev
+type: csv
+path: data/ev.csv
+timestamp_field: ts
+---
+kind: feature_view
+name: w
+entities: [tok]
+source: ev
+aggregations:
+  - {name: n, function: count, window: 2h}
+  - {name: s, function: sum, column: amount, type: int64, window: 1d}
+  - {name: f, function: first, column: buyer, type: string, window: 1d}
+  - {name: d, function: approx_count_distinct, column: buyer, type: string, window: 1d}
+Y
+    fs apply -q
+}
+
+@test "online aggregations: materialize reads a csv source on two threads or one alike" {
+    big_source_repo
+    entities=()
+    for k in $(seq 1 41); do entities+=(-e "tok=$k"); done
+    run -0 fs materialize 2024-05-01 2024-05-02T09:00:00Z
+    run -0 --separate-stderr fs get-online -f w "${entities[@]}" --at 2024-05-02T09:00:00Z --json
+    two=$output
+    rm .fs/online.db*
+    FS_MATERIALIZE_THREADS=1 run -0 fs materialize 2024-05-01 2024-05-02T09:00:00Z
+    run -0 --separate-stderr fs get-online -f w "${entities[@]}" --at 2024-05-02T09:00:00Z --json
+    [ "$output" = "$two" ]
+    # and the values are those of get-historical at that time
+    { echo tok,event_timestamp; for k in $(seq 1 41); do echo "$k,2024-05-02T09:00:00Z"; done; } > at.csv
+    run -0 --separate-stderr fs get-historical --entities at.csv -f w
+    run -0 python3 - "$two" "$output" <<'PY'
+import csv, io, json, sys
+on = json.loads(sys.argv[1])
+off = list(csv.DictReader(io.StringIO(sys.argv[2])))
+names = on["metadata"]["feature_names"]
+for c, name in enumerate(names[1:], 1):
+    for r, row in enumerate(off):
+        v = on["results"][c]["values"][r]
+        assert (row[name] == "" and v is None) or row[name] == str(v), (name, r, row[name], v)
+print(sum(1 for x in on["results"][1]["values"] if x))
+PY
+    [ "$output" -gt 30 ]
+}
+
+@test "online aggregations: a bad row late in a split source names its line and writes nothing" {
+    big_source_repo
+    run -0 fs materialize 2024-05-01 2024-05-02T09:00:00Z
+    run -0 --separate-stderr fs get-online -f w -e tok=3 --at 2024-05-02T09:00:00Z --json
+    before=$output
+    sed -i '5900s/,[-0-9]*,\([a-h]\)$/,many,\1/' data/ev.csv
+    run -0 grep -n ',many,' data/ev.csv
+    assert_output --partial '5900:'
+    run -128 --separate-stderr fs materialize 2024-05-01 2024-05-02T10:00:00Z
+    [[ "$stderr" == *"data/ev.csv:5900: column 'amount': 'many' is not an int64"* ]]
+    run -0 --separate-stderr fs get-online -f w -e tok=3 --at 2024-05-02T09:00:00Z --json
+    [ "$output" = "$before" ]
+    run -0 fs status --json
+    run -0 jq -r '.views[] | select(.name == "w") | .batch_end' <<< "$output"
+    assert_output 2024-05-02T09:00:00Z
+}

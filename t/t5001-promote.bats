@@ -397,7 +397,7 @@ hint: fix the causes, or use --force (recorded in 'fs models log')"
     sed -i 's/^name: driver_hourly_stats$/name: driver_stats_v2/; s/  - driver_hourly_stats: /  - driver_stats_v2: /' features/driver.yaml
     fs apply -q
     run -0 fs ls feature_view --json
-    assert_equal "$(jq -c '[.objects[].name]' <<<"$output")" '["driver_stats_v2"]'
+    assert_equal "$(jq -c '[.objects[].name]' <<<"$output")" '["driver_stats_v2","driver_trip_stats"]'
     run -1 --separate-stderr fs promote eta 1 production
     [[ "$stderr" == *"  - skew: feature_view 'driver_hourly_stats' is no longer registered"* ]]
     assert_equal "$(stage_of 1)" "staging"

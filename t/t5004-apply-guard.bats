@@ -70,7 +70,9 @@ rename_view() {
     assert_equal "$(registry_dump)" "$before"
     run -0 fs apply -q --force
     run -0 fs ls feature_view
-    assert_output --regexp '^feature_view +driver_daily_stats +v1$'
+    assert_equal "${#lines[@]}" 2
+    assert_line --index 0 --regexp '^feature_view +driver_daily_stats +v1$'
+    assert_line --index 1 --regexp '^feature_view +driver_trip_stats +v1$'
 }
 
 @test "apply guard: a change that keeps the trained-on features applies" {
