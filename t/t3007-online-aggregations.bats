@@ -265,3 +265,89 @@ PY
     run -0 jq -r '.views[] | select(.name == "w") | .batch_end' <<< "$output"
     assert_output 2024-05-02T09:00:00Z
 }
+
+# A view on a push source over the big csv source, for push, status and
+# schema-change tests.
+push_repo() {
+    big_source_repo
+    cat >> features/v.yaml <<'Y'
+---
+kind: source
+name: live
+type: push
+batch_source: ev
+---
+kind: feature_view
+name: lw
+entities: [tok]
+source: live
+aggregations:
+  - {name: n, function: count, window: 1h}
+  - {name: s, function: sum, column: amount, type: int64, window: 1h}
+Y
+    fs apply -q
+}
+
+@test "online aggregations: a push with a missing column or a bad value names it and writes nothing" {
+    push_repo
+    run -0 fs materialize 2024-05-01 2024-05-02T09:00:00Z -v lw
+    printf 'tok,ts,amount,buyer\n7,2024-05-02T09:10:00Z,5,a\n' | fs push live -
+    run -0 --separate-stderr fs get-online -f lw -e tok=7 --at 2024-05-02T09:30:00Z --json
+    before=$output
+    [[ "$before" == *'"values":[1]'*'"values":[5]'* ]]
+    printf 'tok,ts,buyer\n7,2024-05-02T09:20:00Z,a\n' > missing.csv
+    run -128 --separate-stderr fs push live missing.csv
+    [[ "$stderr" == *"has no column 'amount'"* ]]
+    printf 'tok,ts,amount,buyer\n7,2024-05-02T09:20:00Z,3,a\n7,2024-05-02T09:21:00Z,x,b\n' > bad.csv
+    run -128 --separate-stderr fs push live bad.csv
+    [[ "$stderr" == *"bad.csv:3: column 'amount': 'x' is not an int64"* ]]
+    run -0 --separate-stderr fs get-online -f lw -e tok=7 --at 2024-05-02T09:30:00Z --json
+    [ "$output" = "$before" ]
+}
+
+@test "online aggregations: status shows the batch end, the newest pushed event, applied and late" {
+    push_repo
+    # batch end 08:00 (the hops are 1m); the events of 07:00-08:00 go into tiles
+    run -0 fs materialize 2024-05-01 2024-05-02T08:00:00Z -v lw
+    printf 'tok,ts,amount,buyer\n7,2024-05-02T08:10:00Z,5,a\n8,2024-05-02T08:20:00Z,1,b\n9,2024-05-02T07:59:59Z,4,c\n41,2024-05-02T08:05:00Z,1,d\n' |
+        fs push live -
+    # the keys: those with events in [07:00, 08:00) of the source, and the new key 41
+    keys=$(python3 -c 'import csv
+ks = {r["tok"] for r in csv.DictReader(open("data/ev.csv")) if 1714633200 <= int(r["ts"]) < 1714636800}
+print(len(ks | {"41"}))')
+    [ "$keys" -gt 10 ]
+    run -0 fs status --json
+    run -0 jq -c '.views[] | select(.name == "lw") | [.batch_end, .newest_event, .events_applied, .late, .last_end, .keys]' <<< "$output"
+    # tok 9's event is before the batch end: late, not applied
+    assert_output "[\"2024-05-02T08:00:00Z\",\"2024-05-02T08:20:00Z\",3,1,\"2024-05-02T08:20:00Z\",$keys]"
+    run -0 fs status
+    assert_output --partial "batch end 2024-05-02T08:00:00Z, newest event 2024-05-02T08:20:00Z, 3 events applied after it, 1 late"
+    # and a later materialization keeps the counts
+    run -0 fs materialize 2024-05-01 2024-05-02T08:00:00Z -v lw
+    run -0 fs status --json
+    run -0 jq -c '.views[] | select(.name == "lw") | [.events_applied, .late]' <<< "$output"
+    assert_output '[3,1]'
+}
+
+# the status of feature n (the first after the join key) for tok=7 at 08:00
+n_status() {
+    fs get-online -f lw -e tok=7 --at 2024-05-02T08:00:00Z --json | jq -r '.results[1].statuses[0]'
+}
+
+@test "online aggregations: changing an aggregation drops the view's tiles" {
+    push_repo
+    run -0 fs materialize 2024-05-01 2024-05-02T08:00:00Z -v lw
+    grep -q '^7,171463[3-6]' data/ev.csv  # tok 7 has an event in [07:00, 08:00)
+    run -0 n_status
+    assert_output PRESENT
+    sed -i 's/{name: s, function: sum, column: amount, type: int64, window: 1h}/{name: s, function: sum, column: amount, type: int64, window: 2h}/' features/v.yaml
+    run -0 fs plan
+    assert_output --partial "~ feature_view lw: aggregations"
+    assert_output --partial "Drops the online data and materialization state of: lw"
+    fs apply -q
+    run -0 n_status
+    assert_output NOT_FOUND
+    run -0 fs status --json
+    run -0 jq -c '.views[] | select(.name == "lw") | [.batch_end, .keys]' <<< "$output"
+    assert_output '[null,0]'
+}
