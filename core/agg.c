@@ -171,6 +171,13 @@ struct fs_agg_key {
 	struct tiles *per; /* per aggregation, tiles in idx order */
 	int64_t newest;
 	int64_t horizon; /* fs_agg_key_set_horizon */
+	/*
+	 * Per aggregation, the tile of the newest event without the events at
+	 * exactly its time: what a read at that very time merges in its place
+	 * (the window ends before t). Valid while before_ok.
+	 */
+	struct tile *before;
+	bool before_ok;
 };
 
 static void val_free(struct val *x)
@@ -457,6 +464,14 @@ static void tile_merge(const struct fs_agg *ag, struct tile *a, const struct til
 	a->n += b->n;
 }
 
+/* dst (freed first) becomes an empty tile idx with src's events merged in. */
+static void tile_copy(const struct fs_agg *ag, struct tile *dst, int64_t idx, const struct tile *src)
+{
+	tile_reset(dst, idx);
+	if (src)
+		tile_merge(ag, dst, src);
+}
+
 /* ---- the tiles of a key ---- */
 
 struct fs_agg_key *fs_agg_key_new(const struct fs_aggview *v)
@@ -465,6 +480,7 @@ struct fs_agg_key *fs_agg_key_new(const struct fs_aggview *v)
 
 	k->v = v;
 	k->per = xcalloc(v->n + 1, sizeof(*k->per));
+	k->before = xcalloc(v->n + 1, sizeof(*k->before));
 	k->newest = INT64_MIN;
 	k->horizon = INT64_MIN;
 	return k;
@@ -478,8 +494,10 @@ void fs_agg_key_clear(struct fs_agg_key *k)
 		for (i = 0; i < k->per[a].n; i++)
 			tile_free(&k->per[a].t[i]);
 		k->per[a].n = 0;
+		tile_free(&k->before[a]);
 	}
 	k->newest = INT64_MIN;
+	k->before_ok = false;
 }
 
 void fs_agg_key_free(struct fs_agg_key *k)
@@ -492,6 +510,7 @@ void fs_agg_key_free(struct fs_agg_key *k)
 	for (a = 0; a < k->v->n; a++)
 		free(k->per[a].t);
 	free(k->per);
+	free(k->before);
 	free(k);
 }
 
@@ -525,6 +544,21 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return a / b - (a % b < 0);
 }
 
+/* The tile idx of ts, or NULL. */
+static struct tile *tile_find(const struct tiles *ts, int64_t idx)
+{
+	size_t lo = 0, hi = ts->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ts->t[mid].idx < idx)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < ts->n && ts->t[lo].idx == idx ? &ts->t[lo] : NULL;
+}
+
 /* The tile idx of ts, found or inserted in order. */
 static struct tile *tile_at(struct tiles *ts, int64_t idx)
 {
@@ -554,32 +588,46 @@ static struct tile *tile_at(struct tiles *ts, int64_t idx)
 	return &ts->t[lo];
 }
 
+/* x into tile t of aggregation ag (t->newest and the counts too). */
+static void tile_add_event(const struct fs_agg *ag, struct tile *t, int64_t ts, int64_t cr,
+			   const struct fs_agg_value *vals)
+{
+	struct val x;
+
+	t->events++;
+	if (ts > t->newest)
+		t->newest = ts;
+	if (ag->col >= 0 && event_val(ag, vals, &x))
+		tile_add_value(ag, t, ts, cr, &x);
+	else if (ag->col < 0)
+		t->n++;
+}
+
 void fs_agg_key_add(struct fs_agg_key *k, int64_t ts, int64_t cr,
 		    const struct fs_agg_value *vals)
 {
+	bool newer = ts > k->newest, first = k->newest == INT64_MIN;
 	size_t a;
 
 	for (a = 0; a < k->v->n; a++) {
 		const struct fs_agg *ag = &k->v->aggs[a];
 		int64_t idx = floor_div(ts, ag->hop_us);
-		struct tile *t;
-		struct val x;
+		bool skip = k->horizon != INT64_MIN &&
+			    idx < floor_div(k->horizon, ag->hop_us) - ag->window_us / ag->hop_us;
 
-		if (k->horizon != INT64_MIN &&
-		    idx < floor_div(k->horizon, ag->hop_us) - ag->window_us / ag->hop_us)
-			continue;
-		t = tile_at(&k->per[a], idx);
-
-		t->events++;
-		if (ts > t->newest)
-			t->newest = ts;
-		if (ag->col >= 0 && event_val(ag, vals, &x))
-			tile_add_value(ag, t, ts, cr, &x);
-		else if (ag->col < 0)
-			t->n++;
+		/* the newest tile as it is before events at the newest time */
+		if (newer)
+			tile_copy(ag, &k->before[a], idx, tile_find(&k->per[a], idx));
+		else if ((k->before_ok || first) && ts < k->newest && !skip &&
+			 k->before[a].idx == idx)
+			tile_add_event(ag, &k->before[a], ts, cr, vals);
+		if (!skip)
+			tile_add_event(ag, tile_at(&k->per[a], idx), ts, cr, vals);
 	}
-	if (ts > k->newest)
+	if (newer) {
 		k->newest = ts;
+		k->before_ok = true;
+	}
 }
 
 /* Keep the tiles i with keep(i): lo <= idx < hi. */
@@ -623,24 +671,54 @@ void fs_agg_key_cut_before(struct fs_agg_key *k, int64_t end_us)
 {
 	size_t a;
 
+	int64_t was = k->newest;
+
 	for (a = 0; a < k->v->n; a++)
 		keep_range(&k->per[a], floor_div(end_us, k->v->aggs[a].hop_us), INT64_MAX);
 	k->newest = newest_tile(k);
+	if (k->newest != was)
+		k->before_ok = false;
 }
 
 void fs_agg_key_cut_from(struct fs_agg_key *k, int64_t end_us)
 {
 	size_t a;
 
+	int64_t was = k->newest;
+
 	for (a = 0; a < k->v->n; a++)
 		keep_range(&k->per[a], INT64_MIN, floor_div(end_us, k->v->aggs[a].hop_us));
 	k->newest = newest_tile(k);
+	if (k->newest != was)
+		k->before_ok = false;
 }
 
 void fs_agg_key_merge(struct fs_agg_key *k, const struct fs_agg_key *b)
 {
 	size_t a, i;
 
+	/* the tile before the newest time: of the two, with the other's events in it */
+	for (a = 0; a < k->v->n && b->newest != INT64_MIN; a++) {
+		const struct fs_agg *ag = &k->v->aggs[a];
+		const struct tile *kt, *bt;
+		if (b->newest > k->newest) {
+			int64_t idx = floor_div(b->newest, ag->hop_us);
+			kt = tile_find(&k->per[a], idx);
+			tile_copy(ag, &k->before[a], idx, &b->before[a]);
+			if (kt)
+				tile_merge(ag, &k->before[a], kt);
+		} else if (b->newest < k->newest) {
+			bt = tile_find(&b->per[a], k->before[a].idx);
+			if (bt)
+				tile_merge(ag, &k->before[a], bt);
+		} else {
+			tile_merge(ag, &k->before[a], &b->before[a]);
+		}
+	}
+	if (b->newest > k->newest)
+		k->before_ok = b->before_ok;
+	else if (b->newest == k->newest)
+		k->before_ok = k->before_ok && b->before_ok;
 	for (a = 0; a < k->v->n; a++) {
 		const struct fs_agg *ag = &k->v->aggs[a];
 		for (i = 0; i < b->per[a].n; i++) {
@@ -737,6 +815,10 @@ static void read_tiles(const struct fs_agg_key *k, const struct fs_agg_key *cur_
 		if (cur_from) {
 			merge_range(ag, &acc, &k->per[a], lo, cur - 1);
 			merge_range(ag, &acc, &cur_from->per[a], cur, cur);
+		} else if (t == k->newest && k->before_ok && k->before[a].idx == cur) {
+			/* the window ends before t: not the events at exactly t */
+			merge_range(ag, &acc, &k->per[a], lo, cur - 1);
+			tile_merge(ag, &acc, &k->before[a]);
 		} else {
 			merge_range(ag, &acc, &k->per[a], lo, cur);
 		}
@@ -745,6 +827,9 @@ static void read_tiles(const struct fs_agg_key *k, const struct fs_agg_key *cur_
 			const char *s = string_in(&k->per[a], out[a].s, out[a].len);
 			if (!s && cur_from)
 				s = string_in(&cur_from->per[a], out[a].s, out[a].len);
+			if (!s && k->before[a].v.s && k->before[a].v.len == out[a].len &&
+			    !memcmp(k->before[a].v.s, out[a].s, out[a].len))
+				s = k->before[a].v.s;
 			out[a].s = s;
 		}
 		tile_free(&acc);
@@ -823,7 +908,7 @@ void fs_agg_result_value(const struct fs_agg *a, const struct fs_agg_result *r, 
  * tile's start), non-null values, and what the function keeps. Integers
  * are zigzag varints (most are small differences), doubles 8 bytes.
  */
-#define AGG_FORMAT 2
+#define AGG_FORMAT 3
 
 /* 8 bytes, stored in place (the size known: no call to memcpy) */
 static inline void put64(struct strbuf *sb, int64_t v)
@@ -884,74 +969,86 @@ static void put_val(struct strbuf *sb, enum fs_type t, const struct val *x)
 	}
 }
 
+/* One tile, its index as the difference from *prev (then set to it). */
+static void put_tile(struct strbuf *out, const struct fs_agg *ag, const struct tile *t,
+		     int64_t *prev)
+{
+	int64_t start = (int64_t)((uint64_t)t->idx * (uint64_t)ag->hop_us);
+	size_t j;
+
+	puts64(out, wdiff(t->idx, *prev));
+	*prev = t->idx;
+	putu(out, (uint64_t)t->events);
+	puts64(out, wdiff(t->newest, start));
+	putu(out, (uint64_t)t->n);
+	switch (ag->fn) {
+	case FS_AGG_SUM:
+		if (ag->result == FS_T_INT64)
+			puts64(out, t->isum);
+		else
+			putd(out, t->dsum);
+		break;
+	case FS_AGG_AVG:
+		putd(out, t->dsum);
+		break;
+	case FS_AGG_VAR:
+	case FS_AGG_STDDEV:
+		putd(out, t->mean);
+		putd(out, t->m2);
+		break;
+	case FS_AGG_FIRST:
+	case FS_AGG_LAST:
+		puts64(out, wdiff(t->vts, start));
+		puts64(out, wdiff(t->vcr, t->vts));
+		/* fall through */
+	case FS_AGG_MIN:
+	case FS_AGG_MAX:
+		if (t->n)
+			put_val(out, ag->type, &t->v);
+		break;
+	case FS_AGG_APPROX_COUNT_DISTINCT: {
+		/* sparse (index, rank) pairs while they are shorter */
+		uint32_t nz = 0;
+		for (j = 0; t->hll && j < FS_HLL_REGS; j++)
+			nz += t->hll[j] != 0;
+		if (nz * 3 < FS_HLL_REGS) {
+			putu(out, nz);
+			for (j = 0; t->hll && j < FS_HLL_REGS; j++) {
+				if (t->hll[j]) {
+					uint16_t idx = (uint16_t)j;
+					sb_add(out, &idx, 2);
+					sb_addc(out, (char)t->hll[j]);
+				}
+			}
+		} else {
+			putu(out, FS_HLL_REGS + 1); /* dense */
+			sb_add(out, t->hll, FS_HLL_REGS);
+		}
+		break;
+	}
+	case FS_AGG_COUNT:
+		break;
+	}
+}
+
 void fs_agg_key_encode(const struct fs_agg_key *k, struct strbuf *out)
 {
-	size_t a, i, j;
+	size_t a, i;
 
 	sb_reset(out);
 	sb_addc(out, AGG_FORMAT);
 	put64(out, k->newest);
+	sb_addc(out, k->before_ok);
 	for (a = 0; a < k->v->n; a++) {
 		const struct fs_agg *ag = &k->v->aggs[a];
 		int64_t prev = 0;
 
 		putu(out, k->per[a].n);
-		for (i = 0; i < k->per[a].n; i++) {
-			const struct tile *t = &k->per[a].t[i];
-			int64_t start = (int64_t)((uint64_t)t->idx * (uint64_t)ag->hop_us);
-			puts64(out, wdiff(t->idx, prev));
-			prev = t->idx;
-			putu(out, (uint64_t)t->events);
-			puts64(out, wdiff(t->newest, start));
-			putu(out, (uint64_t)t->n);
-			switch (ag->fn) {
-			case FS_AGG_SUM:
-				if (ag->result == FS_T_INT64)
-					puts64(out, t->isum);
-				else
-					putd(out, t->dsum);
-				break;
-			case FS_AGG_AVG:
-				putd(out, t->dsum);
-				break;
-			case FS_AGG_VAR:
-			case FS_AGG_STDDEV:
-				putd(out, t->mean);
-				putd(out, t->m2);
-				break;
-			case FS_AGG_FIRST:
-			case FS_AGG_LAST:
-				puts64(out, wdiff(t->vts, start));
-				puts64(out, wdiff(t->vcr, t->vts));
-				/* fall through */
-			case FS_AGG_MIN:
-			case FS_AGG_MAX:
-				if (t->n)
-					put_val(out, ag->type, &t->v);
-				break;
-			case FS_AGG_APPROX_COUNT_DISTINCT: {
-				/* sparse (index, rank) pairs while they are shorter */
-				uint32_t nz = 0;
-				for (j = 0; t->hll && j < FS_HLL_REGS; j++)
-					nz += t->hll[j] != 0;
-				if (nz * 3 < FS_HLL_REGS) {
-					putu(out, nz);
-					for (j = 0; t->hll && j < FS_HLL_REGS; j++) {
-						if (t->hll[j]) {
-							uint16_t idx = (uint16_t)j;
-							sb_add(out, &idx, 2);
-							sb_addc(out, (char)t->hll[j]);
-						}
-					}
-				} else {
-					putu(out, FS_HLL_REGS + 1); /* dense */
-					sb_add(out, t->hll, FS_HLL_REGS);
-				}
-				break;
-			}
-			case FS_AGG_COUNT:
-				break;
-			}
+		for (i = 0; i < k->per[a].n; i++)
+			put_tile(out, ag, &k->per[a].t[i], &prev);
+		if (k->before_ok) {
+			prev = 0;
+			put_tile(out, ag, &k->before[a], &prev);
 		}
 	}
 }
@@ -1018,17 +1115,89 @@ static void get_val(struct rd *r, enum fs_type t, struct val *x)
 	}
 }
 
+/* One tile (put_tile), its index from *prev; r->bad when malformed. */
+static void get_tile(struct rd *r, const struct fs_agg *ag, struct tile *t, int64_t *prev)
+{
+	int64_t start;
+	size_t j;
+
+	memset(t, 0, sizeof(*t));
+	t->idx = wadd(*prev, gets64(r));
+	*prev = t->idx;
+	start = (int64_t)((uint64_t)t->idx * (uint64_t)ag->hop_us);
+	t->events = (int64_t)getu(r);
+	t->newest = wadd(start, gets64(r));
+	t->n = (int64_t)getu(r);
+	switch (ag->fn) {
+	case FS_AGG_SUM:
+		if (ag->result == FS_T_INT64)
+			t->isum = gets64(r);
+		else
+			get(r, &t->dsum, 8);
+		break;
+	case FS_AGG_AVG:
+		get(r, &t->dsum, 8);
+		break;
+	case FS_AGG_VAR:
+	case FS_AGG_STDDEV:
+		get(r, &t->mean, 8);
+		get(r, &t->m2, 8);
+		break;
+	case FS_AGG_FIRST:
+	case FS_AGG_LAST:
+		t->vts = wadd(start, gets64(r));
+		t->vcr = wadd(t->vts, gets64(r));
+		/* fall through */
+	case FS_AGG_MIN:
+	case FS_AGG_MAX:
+		if (t->n)
+			get_val(r, ag->type, &t->v);
+		break;
+	case FS_AGG_APPROX_COUNT_DISTINCT: {
+		uint64_t nz = getu(r);
+		if (r->bad)
+			break;
+		t->hll = xcalloc(FS_HLL_REGS, 1);
+		if (nz == FS_HLL_REGS + 1) {
+			get(r, t->hll, FS_HLL_REGS);
+			for (j = 0; j < FS_HLL_REGS; j++)
+				if (t->hll[j] > 51)
+					r->bad = true;
+			break;
+		}
+		if (nz > FS_HLL_REGS) {
+			r->bad = true;
+			break;
+		}
+		for (j = 0; j < nz && !r->bad; j++) {
+			uint16_t idx;
+			uint8_t rank;
+			get(r, &idx, 2);
+			get(r, &rank, 1);
+			if (idx >= FS_HLL_REGS || rank > 51)
+				r->bad = true;
+			else
+				t->hll[idx] = rank;
+		}
+		break;
+	}
+	case FS_AGG_COUNT:
+		break;
+	}
+}
+
 bool fs_agg_key_decode(struct fs_agg_key *k, const void *buf, size_t len)
 {
 	struct rd r = { buf, (const unsigned char *)buf + len, false };
-	unsigned char format = 0;
-	size_t a, i, j;
+	unsigned char format = 0, before_ok = 0;
+	size_t a, i;
 
 	fs_agg_key_clear(k);
 	get(&r, &format, 1);
 	if (format != AGG_FORMAT)
 		return false;
 	get(&r, &k->newest, 8);
+	get(&r, &before_ok, 1);
 	for (a = 0; a < k->v->n && !r.bad; a++) {
 		const struct fs_agg *ag = &k->v->aggs[a];
 		struct tiles *ts = &k->per[a];
@@ -1036,80 +1205,24 @@ bool fs_agg_key_decode(struct fs_agg_key *k, const void *buf, size_t len)
 		int64_t prev = 0;
 
 		/* every tile takes at least 4 bytes */
-		if (r.bad || n > (uint64_t)(r.end - r.p) / 4)
-			return fs_agg_key_clear(k), false;
+		if (r.bad || n > (uint64_t)(r.end - r.p) / 4) {
+			r.bad = true;
+			break;
+		}
 		ALLOC_GROW(ts->t, n + 1, ts->alloc);
 		for (i = 0; i < n && !r.bad; i++) {
 			struct tile *t = &ts->t[ts->n++];
-			int64_t start;
-			memset(t, 0, sizeof(*t));
-			t->idx = wadd(prev, gets64(&r));
-			if (i && t->idx <= prev)
+			get_tile(&r, ag, t, &prev);
+			if (i && t->idx <= ts->t[i - 1].idx)
 				r.bad = true;
-			prev = t->idx;
-			start = (int64_t)((uint64_t)t->idx * (uint64_t)ag->hop_us);
-			t->events = (int64_t)getu(&r);
-			t->newest = wadd(start, gets64(&r));
-			t->n = (int64_t)getu(&r);
-			switch (ag->fn) {
-			case FS_AGG_SUM:
-				if (ag->result == FS_T_INT64)
-					t->isum = gets64(&r);
-				else
-					get(&r, &t->dsum, 8);
-				break;
-			case FS_AGG_AVG:
-				get(&r, &t->dsum, 8);
-				break;
-			case FS_AGG_VAR:
-			case FS_AGG_STDDEV:
-				get(&r, &t->mean, 8);
-				get(&r, &t->m2, 8);
-				break;
-			case FS_AGG_FIRST:
-			case FS_AGG_LAST:
-				t->vts = wadd(start, gets64(&r));
-				t->vcr = wadd(t->vts, gets64(&r));
-				/* fall through */
-			case FS_AGG_MIN:
-			case FS_AGG_MAX:
-				if (t->n)
-					get_val(&r, ag->type, &t->v);
-				break;
-			case FS_AGG_APPROX_COUNT_DISTINCT: {
-				uint64_t nz = getu(&r);
-				if (r.bad)
-					break;
-				t->hll = xcalloc(FS_HLL_REGS, 1);
-				if (nz == FS_HLL_REGS + 1) {
-					get(&r, t->hll, FS_HLL_REGS);
-					for (j = 0; j < FS_HLL_REGS; j++)
-						if (t->hll[j] > 51)
-							r.bad = true;
-					break;
-				}
-				if (nz > FS_HLL_REGS) {
-					r.bad = true;
-					break;
-				}
-				for (j = 0; j < nz && !r.bad; j++) {
-					uint16_t idx;
-					uint8_t rank;
-					get(&r, &idx, 2);
-					get(&r, &rank, 1);
-					if (idx >= FS_HLL_REGS || rank > 51)
-						r.bad = true;
-					else
-						t->hll[idx] = rank;
-				}
-				break;
-			}
-			case FS_AGG_COUNT:
-				break;
-			}
+		}
+		if (before_ok && !r.bad) {
+			prev = 0;
+			get_tile(&r, ag, &k->before[a], &prev);
 		}
 	}
-	if (r.bad || r.p != r.end) {
+	k->before_ok = before_ok == 1;
+	if (r.bad || r.p != r.end || before_ok > 1) {
 		fs_agg_key_clear(k);
 		return false;
 	}

@@ -351,3 +351,35 @@ n_status() {
     run -0 jq -c '.views[] | select(.name == "lw") | [.batch_end, .keys]' <<< "$output"
     assert_output '[null,0]'
 }
+
+@test "online aggregations: a read at exactly the newest event's time leaves out the events at that time" {
+    push_repo
+    # every event of the source pushed (no batch: all applied), then more at
+    # 2024-05-02T09:00:00Z, the newest time, for some keys (twice for tok 3)
+    tail -n +2 data/ev.csv > all.csv
+    { echo tok,ts,amount,buyer; cat all.csv
+      printf '3,1714640400,7,z\n3,1714640400,9,y\n5,1714640400,1,x\n40,1714640400,2,w\n'; } > push.csv
+    fs push live push.csv
+    cp push.csv data/ev.csv  # the same events offline
+    for t in 2024-05-02T09:00:00Z 2024-05-02T09:00:00.000001Z; do
+        { echo tok,event_timestamp; for k in 3 5 40 7; do echo "$k,$t"; done; } > at.csv
+        run -0 --separate-stderr fs get-historical --entities at.csv -f lw
+        offline=$output
+        run -0 --separate-stderr fs get-online -f lw -e tok=3 -e tok=5 -e tok=40 -e tok=7 --at "$t" --json
+        run -0 python3 - "$output" "$offline" <<'PY'
+import csv, io, json, sys
+on = json.loads(sys.argv[1])
+off = list(csv.DictReader(io.StringIO(sys.argv[2])))
+for c, name in enumerate(on["metadata"]["feature_names"][1:], 1):
+    for r, row in enumerate(off):
+        v = on["results"][c]["values"][r]
+        assert row[name] == str(v), (name, row["tok"], row[name], v)
+print(off[0]["s"])
+PY
+        echo "$t: $output" >> sums
+    done
+    # at 09:00 the events of 09:00 are not counted; a microsecond later they are
+    run -0 cat sums
+    [ "${lines[0]%%: *}" = 2024-05-02T09:00:00Z ]
+    [ "$(( ${lines[1]##*: } - ${lines[0]##*: } ))" -eq 16 ]
+}
