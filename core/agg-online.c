@@ -268,6 +268,45 @@ found:
 	return 0;
 }
 
+/* The batch's tiles of keys [lo, hi), encoded into an arena. */
+struct build {
+	const struct fs_aggview *av;
+	const struct fs_agg_events *events;
+	const size_t *start;
+	struct blob *blobs;
+	size_t lo, hi;
+	int64_t horizon;
+	struct strbuf arena;
+};
+
+static void *build_keys(void *arg)
+{
+	struct build *b = arg;
+	struct fs_agg_key *k = fs_agg_key_new(b->av);
+	struct fs_agg_value *in = xcalloc(b->av->ncols + 1, sizeof(*in));
+	struct strbuf enc = STRBUF_INIT;
+	int64_t ts, cr;
+	size_t i, j;
+
+	fs_agg_key_set_horizon(k, b->horizon);
+	for (i = b->lo; i < b->hi; i++) {
+		fs_agg_key_clear(k);
+		for (j = b->start[i]; j < b->start[i + 1]; j++) {
+			fs_agg_events_get(b->events, j, &ts, &cr, in);
+			fs_agg_key_add(k, ts, cr, in);
+		}
+		fs_agg_key_encode(k, &enc);
+		b->blobs[i].off = b->arena.len;
+		b->blobs[i].len = enc.len;
+		b->blobs[i].newest = fs_agg_key_newest(k);
+		sb_add(&b->arena, enc.buf, enc.len);
+	}
+	sb_release(&enc);
+	free(in);
+	fs_agg_key_free(k);
+	return NULL;
+}
+
 int fs_agg_materialize(struct fs_online *store, const struct fs_defs *defs,
 		       const struct fs_object *view, const char *root, int64_t end_us,
 		       struct fs_agg_mat *out)
@@ -276,16 +315,14 @@ int fs_agg_materialize(struct fs_online *store, const struct fs_defs *defs,
 	struct keyset ks = { 0 };
 	struct fs_agg_events *events = NULL;
 	struct fs_online_rec *recs = NULL;
-	struct fs_agg_value *in = NULL;
 	struct fs_agg_key *k = NULL;
-	struct strbuf arena = STRBUF_INIT, enc = STRBUF_INIT;
+	struct strbuf arena = STRBUF_INIT;
 	struct blob *blobs = NULL;
 	struct upd u = { 0 };
 	uint32_t *ids = NULL;
 	const size_t *start;
 	char *schema = NULL;
-	int64_t ts, cr;
-	size_t n, i, j;
+	size_t n, i;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -294,7 +331,6 @@ int fs_agg_materialize(struct fs_online *store, const struct fs_defs *defs,
 	out->batch_end_us = floor_to(end_us, av.max_hop_us);
 	out->start_us = out->batch_end_us - av.max_window_us;
 	ks.av = &av;
-	in = xcalloc(av.ncols + 1, sizeof(*in));
 	if ((rc = scan_events(&av, defs, view, root, out, &ks.ids, &events)))
 		goto done;
 
@@ -303,20 +339,28 @@ int fs_agg_materialize(struct fs_online *store, const struct fs_defs *defs,
 	/* in time order: tiles are appended, and sums add up as get-historical's do */
 	start = fs_agg_events_group(events, out->keys, true);
 	blobs = xcalloc(out->keys + 1, sizeof(*blobs));
-	k = fs_agg_key_new(&av);
-	fs_agg_key_set_horizon(k, out->batch_end_us);
-	for (i = 0; i < out->keys; i++) {
-		fs_agg_key_clear(k);
-		for (j = start[i]; j < start[i + 1]; j++) {
-			fs_agg_events_get(events, j, &ts, &cr, in);
-			fs_agg_key_add(k, ts, cr, in);
-		}
-		fs_agg_key_encode(k, &enc);
-		blobs[i].off = arena.len;
-		blobs[i].len = enc.len;
-		blobs[i].newest = fs_agg_key_newest(k);
-		sb_add(&arena, enc.buf, enc.len);
+	{
+		/* two threads, each half of the keys into an arena of its own */
+		struct build b[2] = { { &av, events, start, blobs, 0, out->keys / 2, out->batch_end_us,
+					STRBUF_INIT },
+				      { &av, events, start, blobs, out->keys / 2, out->keys,
+					out->batch_end_us, STRBUF_INIT } };
+		pthread_t tid;
+		bool two = use_threads() && out->keys > 1 &&
+			   !pthread_create(&tid, NULL, build_keys, &b[1]);
+
+		build_keys(&b[0]);
+		if (two)
+			pthread_join(tid, NULL);
+		else
+			build_keys(&b[1]);
+		for (i = b[1].lo; i < b[1].hi; i++)
+			blobs[i].off += b[0].arena.len;
+		sb_add(&b[0].arena, b[1].arena.buf, b[1].arena.len);
+		sb_release(&b[1].arena);
+		arena = b[0].arena;
 	}
+	k = fs_agg_key_new(&av);
 	fs_agg_events_free(events);
 	events = NULL;
 
@@ -338,7 +382,6 @@ done:
 	fs_agg_key_free(u.old);
 	fs_agg_key_free(k);
 	sb_release(&u.enc);
-	sb_release(&enc);
 	sb_release(&arena);
 	fs_keymap_free(ks.ids);
 	fs_aggview_release(&av);
@@ -346,7 +389,6 @@ done:
 	free(recs);
 	free(ids);
 	free(schema);
-	free(in);
 	return rc;
 }
 
