@@ -765,6 +765,73 @@ static void window_join_sql(struct strbuf *sb, const struct hview *h, const char
 }
 
 /*
+ * Connect to the PostgreSQL holding the source's rows (data: the source
+ * spec with the rows) and describe its columns; errors are prefixed with
+ * what (the source).
+ */
+static int pg_source_open(const struct fs_repo *repo, const json_t *data, const char *what,
+			  struct fs_pg **pg, struct fs_pg_col **cols, size_t *ncols)
+{
+	const char *dsn = fs_pg_dsn(data, repo->config ? repo->config->offline_dsn : NULL);
+	char msg[1024];
+	int rc;
+
+	if (!dsn) {
+		snprintf(msg, sizeof(msg), "%s", fs_error_last());
+		fs_error_set("%s: %s", what, msg);
+		return FS_ERR;
+	}
+	if ((rc = fs_pg_connect(pg, dsn, what)))
+		return rc;
+	if ((rc = fs_pg_describe(*pg, data, cols, ncols))) {
+		snprintf(msg, sizeof(msg), "%s", fs_error_last());
+		fs_error_set("%s: %s", what, msg);
+	}
+	return rc;
+}
+
+/* "SELECT <join keys> AS k0..., <time> AS fs__ts, <created> AS fs__cr" of the source. */
+static int pg_source_select(struct strbuf *sql, const struct hview *h, struct fs_pg *pg,
+			    const json_t *data, const struct fs_pg_col *cols, size_t ncols,
+			    const char *what)
+{
+	const char *ts_field = json_string_value(json_object_get(data, "timestamp_field"));
+	const char *cr_field = json_string_value(json_object_get(data, "created_timestamp_field"));
+	const char *col;
+	size_t i;
+	int rc;
+
+	sb_adds(sql, "SELECT ");
+	for (i = 0; i < h->vkeys.n; i++) {
+		if (!pg_col(data, cols, ncols, h->vkeys.names[i], "a join key", what, &col))
+			return FS_EINVALID;
+		fs_pg_ident(sql, pg, col);
+		sb_addf(sql, "::%s AS k%zu, ", h->vkeys.is_int[i] ? "bigint" : "text", i);
+	}
+	if ((rc = fs_pg_time_column(sql, pg, "", cols, ncols, fs_source_column_for(data, ts_field),
+				    "timestamp_field", what)))
+		return rc;
+	sb_adds(sql, " AS fs__ts, ");
+	if ((rc = fs_pg_time_column(sql, pg, "", cols, ncols,
+				    cr_field ? fs_source_column_for(data, cr_field) : NULL,
+				    "created_timestamp_field", what)))
+		return rc;
+	sb_adds(sql, " AS fs__cr");
+	return 0;
+}
+
+/* "CREATE TEMP TABLE fs_entities (idx, ts, b, k0...)" */
+static void pg_entities_table(struct strbuf *sql, const struct hview *h)
+{
+	size_t i;
+
+	sb_adds(sql, "CREATE TEMP TABLE fs_entities (idx bigint, ts bigint, b bigint");
+	for (i = 0; i < h->vkeys.n; i++)
+		sb_addf(sql, ", k%zu %s", i, h->vkeys.is_int[i] ? "bigint" : "text");
+	sb_adds(sql, ")");
+}
+
+/*
  * The as-of join of one view as SQL: the entity rows go into a temporary
  * table through COPY, PostgreSQL finds per entity row the source row with
  * the same keys and the greatest (ts, created, row order) at or before its
@@ -776,15 +843,12 @@ static int pg_join(struct hview *h, const struct fs_repo *repo, const struct fs_
 {
 	const json_t *data = fs_source_data_spec(defs, h->source);
 	const char *sname = json_string_value(json_object_get(h->source, "name"));
-	const char *ts_field = json_string_value(json_object_get(data, "timestamp_field"));
-	const char *cr_field = json_string_value(json_object_get(data, "created_timestamp_field"));
-	const char *dsn = fs_pg_dsn(data, repo->config ? repo->config->offline_dsn : NULL);
 	struct strbuf sql = STRBUF_INIT, in = STRBUF_INIT, ref = STRBUF_INIT;
 	struct fs_pg *pg = NULL;
 	struct fs_pg_col *cols = NULL;
 	const struct fs_cell *cells;
 	char *pwhat = fs_pg_what(data), *what = xstrfmt("source '%s' (%s)", sname, pwhat);
-	unsigned int *foid = xcalloc(h->nfeats + 1, sizeof(*foid)), oid;
+	unsigned int *foid = xcalloc(h->nfeats + 1, sizeof(*foid));
 	size_t ncols = 0, n, i, r;
 	const char *col;
 	int rc = FS_ERR;
@@ -792,27 +856,11 @@ static int pg_join(struct hview *h, const struct fs_repo *repo, const struct fs_
 	h->best = xmalloc((e->n + 1) * sizeof(*h->best));
 	for (r = 0; r < e->n; r++)
 		h->best[r] = NONE;
-	if (!dsn) {
-		char msg[512];
-		snprintf(msg, sizeof(msg), "%s", fs_error_last());
-		fs_error_set("%s: %s", what, msg);
+	if ((rc = pg_source_open(repo, data, what, &pg, &cols, &ncols)))
 		goto done;
-	}
-	if ((rc = fs_pg_connect(&pg, dsn, what)))
-		goto done;
-	if ((rc = fs_pg_describe(pg, data, &cols, &ncols))) {
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "%s", fs_error_last());
-		fs_error_set("%s: %s", what, msg);
-		goto done;
-	}
 
 	/* the entity rows, in a temporary table */
-	rc = FS_EINVALID;
-	sb_adds(&sql, "CREATE TEMP TABLE fs_entities (idx bigint, ts bigint, b bigint");
-	for (i = 0; i < h->vkeys.n; i++)
-		sb_addf(&sql, ", k%zu %s", i, h->vkeys.is_int[i] ? "bigint" : "text");
-	sb_adds(&sql, ")");
+	pg_entities_table(&sql, h);
 	/*
 	 * Sorts in memory where they fit; and hash joins: the planner cannot
 	 * see that (keys, bucket) is nearly unique and would sort the source
@@ -827,25 +875,11 @@ static int pg_join(struct hview *h, const struct fs_repo *repo, const struct fs_
 		goto done;
 
 	/* the source side: keys, times, row order and the features, raw */
-	rc = FS_EINVALID;
 	sb_reset(&sql);
-	sb_adds(&sql, "SELECT ");
-	for (i = 0; i < h->vkeys.n; i++) {
-		if (!(oid = pg_col(data, cols, ncols, h->vkeys.names[i], "a join key", what, &col)))
-			goto done;
-		fs_pg_ident(&sql, pg, col);
-		sb_addf(&sql, "::%s AS k%zu, ", h->vkeys.is_int[i] ? "bigint" : "text", i);
-	}
-	if ((rc = fs_pg_time_column(&sql, pg, "", cols, ncols,
-				    fs_source_column_for(data, ts_field), "timestamp_field", what)))
-		goto done;
-	sb_adds(&sql, " AS fs__ts, ");
-	if ((rc = fs_pg_time_column(&sql, pg, "", cols, ncols,
-				    cr_field ? fs_source_column_for(data, cr_field) : NULL,
-				    "created_timestamp_field", what)))
+	if ((rc = pg_source_select(&sql, h, pg, data, cols, ncols, what)))
 		goto done;
 	rc = FS_EINVALID;
-	sb_addf(&sql, " AS fs__cr, %s AS fs__seq",
+	sb_addf(&sql, ", %s AS fs__seq",
 		json_object_get(data, "table") ? "ctid" : "row_number() OVER ()");
 	for (i = 0; i < h->nfeats; i++) {
 		if (!(foid[i] = pg_col(data, cols, ncols, h->feats[i].name, "a feature", what, &col)))
@@ -1333,6 +1367,21 @@ static bool parse_partial(const struct fs_agg *ag, const struct fs_cell *c, stru
 	}
 }
 
+/* The key id of a result row whose first cells are the join keys (as text); NONE if unknown. */
+static uint32_t pg_key_id(const struct hview *h, struct strbuf *kb, const struct fs_cell *cells)
+{
+	const char *kv[64];
+	size_t kl[64], i;
+
+	for (i = 0; i < h->vkeys.n && i < 64; i++) {
+		kv[i] = cells[i].s;
+		kl[i] = cells[i].null ? 0 : cells[i].len;
+	}
+	if (fs_key_encode(&h->vkeys, kb, kv, kl) != 1)
+		return NONE;
+	return fs_keymap_find(h->keys, kb->buf, kb->len);
+}
+
 /*
  * Aggregation features of a view whose source is in PostgreSQL. The
  * events never leave it: PostgreSQL aggregates them into partials, per
@@ -1347,9 +1396,6 @@ static int agg_pg_join(struct hview *h, const struct fs_repo *repo, const struct
 {
 	const json_t *data = fs_source_data_spec(defs, h->source);
 	const char *sname = json_string_value(json_object_get(h->source, "name"));
-	const char *ts_field = json_string_value(json_object_get(data, "timestamp_field"));
-	const char *cr_field = json_string_value(json_object_get(data, "created_timestamp_field"));
-	const char *dsn = fs_pg_dsn(data, repo->config ? repo->config->offline_dsn : NULL);
 	struct strbuf sql = STRBUF_INIT, in = STRBUF_INIT, q = STRBUF_INIT, kb = STRBUF_INIT;
 	char *pwhat = fs_pg_what(data), *what = xstrfmt("source '%s' (%s)", sname, pwhat);
 	struct fs_aggview av;
@@ -1385,40 +1431,12 @@ static int agg_pg_join(struct hview *h, const struct fs_repo *repo, const struct
 		for (a = 0; a < av.n; a++)
 			if (!strcmp(av.aggs[a].name, h->feats[i].name))
 				fmap[i] = a;
-	rc = FS_ERR;
-	if (!dsn) {
-		char msg[512];
-		snprintf(msg, sizeof(msg), "%s", fs_error_last());
-		fs_error_set("%s: %s", what, msg);
+	if ((rc = pg_source_open(repo, data, what, &pg, &cols, &ncols)))
 		goto done;
-	}
-	if ((rc = fs_pg_connect(&pg, dsn, what)))
-		goto done;
-	if ((rc = fs_pg_describe(pg, data, &cols, &ncols))) {
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "%s", fs_error_last());
-		fs_error_set("%s: %s", what, msg);
-		goto done;
-	}
 
 	/* the source: keys, times, the aggregated columns, raw */
-	rc = FS_EINVALID;
-	sb_adds(&sql, "SELECT ");
-	for (i = 0; i < h->vkeys.n; i++) {
-		if (!pg_col(data, cols, ncols, h->vkeys.names[i], "a join key", what, &col))
-			goto done;
-		fs_pg_ident(&sql, pg, col);
-		sb_addf(&sql, "::%s AS k%zu, ", h->vkeys.is_int[i] ? "bigint" : "text", i);
-	}
-	if ((rc = fs_pg_time_column(&sql, pg, "", cols, ncols, fs_source_column_for(data, ts_field),
-				    "timestamp_field", what)))
+	if ((rc = pg_source_select(&sql, h, pg, data, cols, ncols, what)))
 		goto done;
-	sb_adds(&sql, " AS fs__ts, ");
-	if ((rc = fs_pg_time_column(&sql, pg, "", cols, ncols,
-				    cr_field ? fs_source_column_for(data, cr_field) : NULL,
-				    "created_timestamp_field", what)))
-		goto done;
-	sb_adds(&sql, " AS fs__cr");
 	rc = FS_EINVALID;
 	for (i = 0; i < av.ncols; i++) {
 		if (!(coid[i] = pg_col(data, cols, ncols, av.cols[i], "an aggregated column", what, &col)))
@@ -1432,10 +1450,7 @@ static int agg_pg_join(struct hview *h, const struct fs_repo *repo, const struct
 
 	/* the entity rows (with their tile of the largest hop), and each key's reach */
 	sb_reset(&q);
-	sb_adds(&q, "CREATE TEMP TABLE fs_entities (idx bigint, ts bigint, b bigint");
-	for (i = 0; i < h->vkeys.n; i++)
-		sb_addf(&q, ", k%zu %s", i, h->vkeys.is_int[i] ? "bigint" : "text");
-	sb_adds(&q, ")");
+	pg_entities_table(&q, h);
 	if ((rc = fs_pg_exec(pg, "SET work_mem = '256MB'")) || (rc = fs_pg_exec(pg, q.buf)))
 		goto done;
 	/* b: the tile of the largest hop, which holds every aggregation's current tile */
@@ -1524,15 +1539,8 @@ static int agg_pg_join(struct hview *h, const struct fs_repo *repo, const struct
 				break;
 			}
 			if (pass == 0) {
-				const char *kv[64];
-				size_t kl[64];
-				uint32_t id;
-				for (i = 0; i < h->vkeys.n && i < 64; i++) {
-					kv[i] = cells[i].s;
-					kl[i] = cells[i].null ? 0 : cells[i].len;
-				}
-				if (fs_key_encode(&h->vkeys, &kb, kv, kl) != 1 ||
-				    (id = fs_keymap_find(h->keys, kb.buf, kb.len)) == NONE ||
+				uint32_t id = pg_key_id(h, &kb, cells);
+				if (id == NONE ||
 				    !fs_parse_int64(cells[h->vkeys.n].s, cells[h->vkeys.n].len, &tile)) {
 					rc = FS_ERR;
 					break;
@@ -1618,15 +1626,8 @@ static int agg_pg_join(struct hview *h, const struct fs_repo *repo, const struct
 					break;
 				}
 				if (pass == 0) {
-					const char *kv[64];
-					size_t kl[64];
-					uint32_t id;
-					for (i = 0; i < h->vkeys.n && i < 64; i++) {
-						kv[i] = cells[i].s;
-						kl[i] = cells[i].null ? 0 : cells[i].len;
-					}
-					if (fs_key_encode(&h->vkeys, &kb, kv, kl) != 1 ||
-					    (id = fs_keymap_find(h->keys, kb.buf, kb.len)) == NONE ||
+					uint32_t id = pg_key_id(h, &kb, cells);
+					if (id == NONE ||
 					    !fs_parse_int64(cells[h->vkeys.n].s, cells[h->vkeys.n].len,
 							    &tile)) {
 						rc = FS_ERR;
