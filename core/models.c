@@ -726,10 +726,11 @@ int fs_models_using_view(struct fs_registry *reg, const char *view, json_t **out
 		if (!strcmp(json_string_value(json_object_get(v, "stage")), "archived"))
 			continue;
 		json_array_foreach(views, j, lv) {
-			json_t *names = json_array(), *f;
+			json_t *names, *f;
 			size_t k;
 			if (strcmp(json_string_value(json_object_get(lv, "name")), view))
 				continue;
+			names = json_array();
 			json_array_foreach(json_object_get(lv, "features"), k, f)
 				json_array_append(names, json_object_get(f, "name"));
 			json_array_append_new(res, json_pack("{s:O, s:O, s:O, s:o}", "model",
