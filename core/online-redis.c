@@ -54,6 +54,10 @@ static const char write_script[] =
 struct rd {
 	redisContext *c;
 	char sha[64];
+	/* to connect again when the connection breaks (a restart, CLIENT KILL, a timeout) */
+	char *host, *user, *pass;
+	int port, db;
+	struct timeval last_try; /* the last failed reconnection */
 };
 
 static int fail(struct fs_online *o, const char *what, const redisReply *r)
@@ -116,33 +120,26 @@ static int parse_url(const char *url, char **host, int *port, char **user, char 
 	return 0;
 }
 
-static int rd_open(struct fs_online *o, const struct fs_config *cfg)
+/* Connect, authenticate, select the database and load the write script. */
+static int rd_session(struct fs_online *o)
 {
-	struct rd *s = xcalloc(1, sizeof(*s));
-	const char *url = cfg->online_url ? cfg->online_url : "redis://127.0.0.1:6379/0";
+	struct rd *s = o->state;
 	struct timeval tv = { 5, 0 };
-	char *host, *user, *pass;
 	redisReply *r;
-	int port, db, rc;
+	int rc;
 
-	o->state = s;
-	o->where = xstrdup(url);
-	if ((rc = parse_url(url, &host, &port, &user, &pass, &db)))
-		return rc;
-	s->c = redisConnectWithTimeout(host, port, tv);
-	free(host);
+	if (s->c)
+		redisFree(s->c);
+	s->c = redisConnectWithTimeout(s->host, s->port, tv);
 	if (!s->c || s->c->err) {
-		fs_error_set("online store '%s': cannot connect: %s", url,
+		fs_error_set("online store '%s': cannot connect: %s", o->where,
 			     s->c ? s->c->errstr : "out of memory");
-		free(user);
-		free(pass);
 		return FS_ERR;
 	}
 	redisSetTimeout(s->c, (struct timeval){ 30, 0 });
-	if (pass) {
-		r = user ? redisCommand(s->c, "AUTH %s %s", user, pass) : redisCommand(s->c, "AUTH %s", pass);
-		free(user);
-		free(pass);
+	if (s->pass) {
+		r = s->user ? redisCommand(s->c, "AUTH %s %s", s->user, s->pass)
+			    : redisCommand(s->c, "AUTH %s", s->pass);
 		if (!r || r->type == REDIS_REPLY_ERROR) {
 			rc = fail(o, "authentication failed", r);
 			freeReplyObject(r);
@@ -150,7 +147,7 @@ static int rd_open(struct fs_online *o, const struct fs_config *cfg)
 		}
 		freeReplyObject(r);
 	}
-	r = redisCommand(s->c, "SELECT %d", db);
+	r = redisCommand(s->c, "SELECT %d", s->db);
 	if (!r || r->type == REDIS_REPLY_ERROR) {
 		rc = fail(o, "cannot select database", r);
 		freeReplyObject(r);
@@ -166,6 +163,53 @@ static int rd_open(struct fs_online *o, const struct fs_config *cfg)
 	snprintf(s->sha, sizeof(s->sha), "%s", r->str);
 	freeReplyObject(r);
 	return 0;
+}
+
+static int rd_open(struct fs_online *o, const struct fs_config *cfg)
+{
+	struct rd *s = xcalloc(1, sizeof(*s));
+	const char *url = cfg->online_url ? cfg->online_url : "redis://127.0.0.1:6379/0";
+	int rc;
+
+	o->state = s;
+	o->where = xstrdup(url);
+	if ((rc = parse_url(url, &s->host, &s->port, &s->user, &s->pass, &s->db)))
+		return rc;
+	return rd_session(o);
+}
+
+/*
+ * A connection that broke (the server restarted, killed it or timed it
+ * out) is made again before the next command: a long-lived process (the
+ * server) recovers by itself once Redis is back. Failed attempts are at
+ * least half a second apart, so that a store that is down fails requests
+ * at once instead of making each wait for a connection.
+ */
+static int rd_ensure(struct fs_online *o)
+{
+	struct rd *s = o->state;
+	struct timeval now;
+	int rc;
+
+	if (s->c && !s->c->err)
+		return 0;
+	gettimeofday(&now, NULL);
+	if (s->last_try.tv_sec && (now.tv_sec - s->last_try.tv_sec) * 1000000 +
+					  (now.tv_usec - s->last_try.tv_usec) < 500000) {
+		fs_error_set("online store '%s': the connection is down (retrying)", o->where);
+		return FS_ERR;
+	}
+	if ((rc = rd_session(o)))
+		s->last_try = now;
+	else
+		s->last_try.tv_sec = 0;
+	return rc;
+}
+
+/* Did the last command fail on the connection itself (not on the command)? */
+static bool rd_broken(const struct rd *s)
+{
+	return !s->c || s->c->err == REDIS_ERR_IO || s->c->err == REDIS_ERR_EOF;
 }
 
 static char *key_of(struct fs_online *o, const char *view, const char *suffix)
@@ -199,6 +243,8 @@ static int rd_drop(struct fs_online *o, const char *view)
 	char *pattern = key_of(o, view, "*");
 	char cursor[32] = "0";
 	int rc = 0;
+	if (rd_ensure(o))
+		return FS_ERR;
 
 	do {
 		redisReply *r = redisCommand(s->c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
@@ -279,6 +325,8 @@ static int rd_write(struct fs_online *o, const char *view, const char *schema,
 	char **bufs = xcalloc(2 * BATCH + 8, sizeof(char *));
 	char nkeys[32];
 	int rc;
+	if (rd_ensure(o))
+		return FS_ERR;
 
 	if ((rc = schema_ensure(o, view, schema)))
 		goto done;
@@ -371,7 +419,10 @@ static int rd_read(struct fs_online *o, const char *view, const char *schema,
 		argl[i + 2] = plen + keys[i].keylen;
 		off += argl[i + 2];
 	}
-	r = redisCommandArgv(s->c, (int)(n + 2), argv, argl);
+	/* a read can be sent again: once, on a connection made again */
+	r = rd_ensure(o) ? NULL : redisCommandArgv(s->c, (int)(n + 2), argv, argl);
+	if (!r && rd_broken(s) && rd_ensure(o) == 0)
+		r = redisCommandArgv(s->c, (int)(n + 2), argv, argl);
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != n + 1) {
 		rc = fail(o, "cannot read", r);
 		goto done;
@@ -683,6 +734,8 @@ static int rd_update(struct fs_online *o, const char *view, const char *schema,
 	struct upd_key *ks = NULL;
 	size_t i, nasked;
 	int rc;
+	if (rd_ensure(o))
+		return FS_ERR;
 
 	u.skey = key_of(o, view, "schema");
 	u.counter = key_of(o, view, "n");
@@ -730,6 +783,8 @@ static int rd_count(struct fs_online *o, const char *view, const char *schema, i
 	char *k;
 	redisReply *r;
 	int rc;
+	if (rd_ensure(o))
+		return FS_ERR;
 
 	*n = 0;
 	if ((rc = schema_is(o, view, schema, &same, &exists)) || !same)
@@ -746,9 +801,12 @@ static int rd_count(struct fs_online *o, const char *view, const char *schema, i
 static int rd_ping(struct fs_online *o)
 {
 	struct rd *s = o->state;
-	redisReply *r = redisCommand(s->c, "PING");
-	int rc = r && r->type == REDIS_REPLY_STATUS ? 0 : fail(o, "ping", r);
+	redisReply *r = rd_ensure(o) ? NULL : redisCommand(s->c, "PING");
+	int rc;
 
+	if (!r && rd_broken(s) && rd_ensure(o) == 0)
+		r = redisCommand(s->c, "PING");
+	rc = r && r->type == REDIS_REPLY_STATUS ? 0 : fail(o, "ping", r);
 	freeReplyObject(r);
 	return rc;
 }
@@ -759,6 +817,9 @@ static void rd_close(struct fs_online *o)
 
 	if (s->c)
 		redisFree(s->c);
+	free(s->host);
+	free(s->user);
+	free(s->pass);
 	free(s);
 }
 

@@ -361,14 +361,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		status = 413;
 	} else if (ep == EP_HEALTH) {
 		struct fs_online *store = thread_store(s);
+		bool online = store && fs_online_ping(store) == 0;
 		if (strcmp(method, "GET")) {
 			fs_serve_error(&out, "use GET");
 			status = 405;
-		} else if (s->registry_ok && s->snap && store && fs_online_ping(store) == 0) {
+		} else if (s->registry_ok && s->snap && online) {
 			sb_adds(&out, "{\"status\":\"ok\"}");
 			status = 200;
 		} else {
-			fs_serve_error(&out, !store ? "online store unavailable" : "registry unavailable");
+			/* name what is down */
+			fs_serve_error(&out, !online ? "online store unavailable" : "registry unavailable");
 			status = 503;
 		}
 	} else if (!authorized(s, c)) {
