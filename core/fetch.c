@@ -64,16 +64,16 @@ int fs_fetch_to_fd(const char *url, int fd)
 	res = curl_easy_perform(curl);
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_cleanup(curl);
-	if (sink.err) {
-		fs_error_set("cannot store download of '%s': %s", url, strerror(sink.err));
-		return FS_ERR;
-	}
-	if (res != CURLE_OK) {
-		fs_error_set("cannot fetch '%s': %s", url, errbuf[0] ? errbuf : curl_easy_strerror(res));
-		return FS_ERR;
-	}
-	if (status >= 400) {
-		fs_error_set("cannot fetch '%s': HTTP status %ld", url, status);
+	if (sink.err || res != CURLE_OK || status >= 400) {
+		char *shown = fs_url_redact(url); /* a message never holds a password */
+		if (sink.err)
+			fs_error_set("cannot store download of '%s': %s", shown, strerror(sink.err));
+		else if (res != CURLE_OK)
+			fs_error_set("cannot fetch '%s': %s", shown,
+				     errbuf[0] ? errbuf : curl_easy_strerror(res));
+		else
+			fs_error_set("cannot fetch '%s': HTTP status %ld", shown, status);
+		free(shown);
 		return FS_ERR;
 	}
 	return 0;

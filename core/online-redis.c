@@ -77,7 +77,9 @@ static int parse_url(const char *url, char **host, int *port, char **user, char 
 	char *hostport;
 
 	if (!starts_with(url, "redis://")) {
-		fs_error_set("redis url '%s' must start with redis:// (TLS is not supported)", url);
+		char *shown = fs_url_redact(url);
+		fs_error_set("redis url '%s' must start with redis:// (TLS is not supported)", shown);
+		free(shown);
 		return FS_EINVALID;
 	}
 	p = url + 8;
@@ -111,7 +113,9 @@ static int parse_url(const char *url, char **host, int *port, char **user, char 
 	if (slash && slash[1])
 		*db = atoi(slash + 1);
 	if (!**host || *port <= 0 || *port > 65535) {
-		fs_error_set("bad redis url '%s'", url);
+		char *shown = fs_url_redact(url);
+		fs_error_set("bad redis url '%s'", shown);
+		free(shown);
 		free(*host);
 		free(*user);
 		free(*pass);
@@ -172,7 +176,7 @@ static int rd_open(struct fs_online *o, const struct fs_config *cfg)
 	int rc;
 
 	o->state = s;
-	o->where = xstrdup(url);
+	o->where = fs_url_redact(url); /* every message names the store: never its password */
 	if ((rc = parse_url(url, &s->host, &s->port, &s->user, &s->pass, &s->db)))
 		return rc;
 	return rd_session(o);

@@ -34,7 +34,7 @@ static int csv_open(struct fs_source *src, const json_t *spec, const char *root)
 	int rc;
 
 	src->state = st;
-	src->what = xstrdup(path);
+	src->what = fs_url_redact(path); /* for messages: never a password */
 	if (starts_with(path, "http://") || starts_with(path, "https://")) {
 		st->fd = fs_fetch_tmpfile(path);
 		if (st->fd < 0)
@@ -54,7 +54,7 @@ static int csv_open(struct fs_source *src, const json_t *spec, const char *root)
 	if (rc < 0)
 		return rc;
 	if (rc == 0) {
-		fs_error_set("%s: empty file (a csv source needs a header row)", path);
+		fs_error_set("%s: empty file (a csv source needs a header row)", src->what);
 		return FS_EINVALID;
 	}
 	src->columns = xcalloc(n, sizeof(char *));
@@ -212,7 +212,7 @@ static int csv_columns(const json_t *spec, const struct fs_data_access *data,
 		out->names = xcalloc(n, sizeof(char *));
 		for (i = 0; i < n; i++)
 			out->names[out->n++] = xstrndup(f[i].s, f[i].len);
-		out->where = xstrdup(path);
+		out->where = fs_url_redact(path);
 		rc = 0;
 	}
 	fs_csv_free(csv);

@@ -252,3 +252,38 @@ void fs_test_crash_point(const char *point)
 	if (at && !strcmp(at, point))
 		raise(SIGKILL);
 }
+
+char *fs_url_redact(const char *url)
+{
+	const char *scheme = strstr(url, "://"), *auth, *at, *colon, *end, *pw;
+
+	if (scheme) {
+		auth = scheme + 3;
+		end = auth + strcspn(auth, "/?#");
+		at = memchr(auth, '@', (size_t)(end - auth));
+		/* the last '@' of the authority ends the userinfo */
+		while (at && memchr(at + 1, '@', (size_t)(end - at - 1)))
+			at = memchr(at + 1, '@', (size_t)(end - at - 1));
+		if (!at)
+			return xstrdup(url);
+		colon = memchr(auth, ':', (size_t)(at - auth));
+		if (!colon)
+			return xstrdup(url); /* a user name alone */
+		return xstrfmt("%.*s***%s", (int)(colon + 1 - url), url, at);
+	}
+	/* key=value connection strings: password=... up to the next space */
+	if ((pw = strstr(url, "password="))) {
+		const char *v = pw + 9, *e = v;
+		if (*v == '\'') {
+			for (e = v + 1; *e && *e != '\''; e++)
+				if (*e == '\\' && e[1])
+					e++;
+			if (*e)
+				e++;
+		} else {
+			e = v + strcspn(v, " \t");
+		}
+		return xstrfmt("%.*s***%s", (int)(v - url), url, e);
+	}
+	return xstrdup(url);
+}

@@ -37,6 +37,14 @@ bool fs_is_valid_name(const char *s);
 /* Project names: [A-Za-z0-9_-]+ */
 bool fs_is_valid_project(const char *s);
 
+/*
+ * url with the password of its userinfo masked, for messages, logs and
+ * HTTP bodies: "redis://:secret@h:6379/0" gives "redis://:***@h:6379/0",
+ * "https://u:p@h/x" gives "https://u:***@h/x"; key=value DSNs mask
+ * password=. Anything else is copied as it is. Caller frees.
+ */
+char *fs_url_redact(const char *url);
+
 /* Join a and b with exactly one '/' between them. */
 char *fs_path_join(const char *a, const char *b);
 /* path as it is when absolute, else relative to root; caller frees. */

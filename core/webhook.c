@@ -122,10 +122,12 @@ int fs_webhook_post(const struct fs_webhook *hook, const char *body)
 		h = curl_slist_append(h, hdr);
 		if (secret && *secret) {
 			if (fs_webhook_sign(sig, sizeof(sig), secret, id, ts, body)) {
+				char *shown = fs_url_redact(hook->url);
 				curl_slist_free_all(h);
 				curl_easy_cleanup(curl);
 				fs_error_set("webhook %s: the secret in %s starts with 'whsec_' but the rest is not base64; nothing sent",
-					     hook->url, hook->secret_env);
+					     shown, hook->secret_env);
+				free(shown);
 				return FS_ERR;
 			}
 			snprintf(hdr, sizeof(hdr), "webhook-signature: %s", sig);
@@ -148,10 +150,14 @@ int fs_webhook_post(const struct fs_webhook *hook, const char *body)
 		curl_easy_cleanup(curl);
 		if (res == CURLE_OK && status < 300)
 			return 0;
-		if (res != CURLE_OK)
-			fs_error_set("webhook %s: %s", hook->url, err[0] ? err : curl_easy_strerror(res));
-		else
-			fs_error_set("webhook %s: HTTP status %ld", hook->url, status);
+		{
+			char *shown = fs_url_redact(hook->url);
+			if (res != CURLE_OK)
+				fs_error_set("webhook %s: %s", shown, err[0] ? err : curl_easy_strerror(res));
+			else
+				fs_error_set("webhook %s: HTTP status %ld", shown, status);
+			free(shown);
+		}
 		retry = res != CURLE_OK || status == 429 || status >= 500;
 		if (!retry || attempt == 3)
 			break;

@@ -272,8 +272,30 @@ static void test_json(void)
 	is_str(buf, "0.30000000000000004", "17 digits when needed");
 }
 
+static void test_url_redact(void)
+{
+	static const char *const cases[][2] = {
+		{ "redis://:s3cret@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0" },
+		{ "redis://user:s3cret@h/0", "redis://user:***@h/0" },
+		{ "https://u:p@ss@h.example/x.csv?a=b@c", "https://u:***@h.example/x.csv?a=b@c" },
+		{ "redis://user@h/0", "redis://user@h/0" },
+		{ "redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0" },
+		{ "host=db user=fs password=s3cret dbname=f", "host=db user=fs password=*** dbname=f" },
+		{ "password='a b\\' c' host=x", "password=*** host=x" },
+		{ "data/driver.csv", "data/driver.csv" },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *got = fs_url_redact(cases[i][0]);
+		is_str(got, cases[i][1], "url redact: %s", cases[i][0]);
+		free(got);
+	}
+}
+
 int main(void)
 {
+	test_url_redact();
 	test_json();
 	test_duration();
 	test_csv();
