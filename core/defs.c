@@ -755,6 +755,9 @@ static void parse_doc(void *data, yaml_document_t *doc, yaml_node_t *root)
 	y.what = what;
 	if (!fs_is_valid_name(name))
 		fs_y_err(&y, nn, "bad name (lowercase letters, digits and '_', not starting with a digit)");
+	else if (strlen(name) > FS_NAME_MAX)
+		fs_y_err(&y, nn, "name of %zu characters: at most %d (it names files, keys and metrics)",
+			 strlen(name), FS_NAME_MAX);
 	spec = json_object();
 	set_str(spec, "name", name);
 	switch (k) {

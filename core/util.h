@@ -32,6 +32,9 @@ int fs_edit_distance(const char *a, const char *b);
  */
 const char *fs_suggest(const char *word, const char *const *candidates, size_t n);
 
+/* The longest name of a definition: names end up in lock file names, keys and metrics. */
+#define FS_NAME_MAX 128
+
 /* Names of definitions: [a-z_][a-z0-9_]* */
 bool fs_is_valid_name(const char *s);
 /* Project names: [A-Za-z0-9_-]+ */

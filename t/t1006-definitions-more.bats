@@ -314,3 +314,18 @@ $usage"
     # fs.adoc and one page per command
     assert_equal "$n" "$(( $("$FS" --list-cmds | wc -l) + 1 ))"
 }
+
+@test "definitions: a name longer than 128 characters is refused, 128 is accepted" {
+    init_repo
+    local long128 long129
+    long128=v$(printf 'x%.0s' $(seq 127))
+    long129=${long128}x
+    sed -i "s/name: driver_hourly_stats/name: $long129/; s/- driver_hourly_stats: /- $long129: /" features/driver.yaml
+    run -128 --separate-stderr fs apply
+    [[ "$stderr" == *"features/driver.yaml:18:7: feature_view '$long129': name of 129 characters: at most 128"* ]]
+    run -0 registry_dump
+    assert_output ""
+    sed -i "s/$long129/$long128/g" features/driver.yaml
+    run -0 fs apply -q
+    run -0 fs materialize-incremental now -v "$long128"
+}
