@@ -47,12 +47,18 @@ static void merge_job(struct fs_defs *defs, struct fs_diags *diags, struct parse
 {
 	size_t i;
 
-	ALLOC_GROW(defs->objs, defs->n + job->defs.n, defs->alloc);
-	memcpy(defs->objs + defs->n, job->defs.objs, job->defs.n * sizeof(*defs->objs));
-	defs->n += job->defs.n;
-	ALLOC_GROW(defs->docs, defs->ndocs + job->defs.ndocs, defs->docs_alloc);
-	memcpy(defs->docs + defs->ndocs, job->defs.docs, job->defs.ndocs * sizeof(*defs->docs));
-	defs->ndocs += job->defs.ndocs;
+	/* a job may have found nothing (its arrays NULL): memcpy must not see them */
+	if (job->defs.n) {
+		ALLOC_GROW(defs->objs, defs->n + job->defs.n, defs->alloc);
+		memcpy(defs->objs + defs->n, job->defs.objs, job->defs.n * sizeof(*defs->objs));
+		defs->n += job->defs.n;
+	}
+	if (job->defs.ndocs) {
+		ALLOC_GROW(defs->docs, defs->ndocs + job->defs.ndocs, defs->docs_alloc);
+		memcpy(defs->docs + defs->ndocs, job->defs.docs,
+		       job->defs.ndocs * sizeof(*defs->docs));
+		defs->ndocs += job->defs.ndocs;
+	}
 	free(job->defs.objs);
 	free(job->defs.docs);
 	for (i = 0; i < job->diags.n; i++) {

@@ -21,3 +21,11 @@ load test_helper
     done
     [ "$n" -gt 0 ]
 }
+
+@test "fuzz regressions: a definitions file of one 300 kB comment line (a parse job that finds nothing)" {
+    init_repo
+    { printf '# '; head -c 300000 /dev/zero | tr '\0' 'x'; printf '\n'; } > features/comment.yaml
+    run -0 --separate-stderr fs plan
+    assert_output --partial "+ feature_view driver_hourly_stats"
+    run -0 fs apply -q
+}
