@@ -362,7 +362,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	} else if (ep == EP_HEALTH) {
 		struct fs_online *store = thread_store(s);
 		bool online = store && fs_online_ping(store) == 0;
-		if (strcmp(method, "GET")) {
+		/* HEAD as GET (load balancers probe with it): the server sends no body */
+		if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
 			fs_serve_error(&out, "use GET");
 			status = 405;
 		} else if (s->registry_ok && s->snap && online) {

@@ -181,6 +181,13 @@ print(json.dumps({"push_source_name": "driver_push", "df": df, "to": "online"}))
     assert_error 405 "use GET"
 }
 
+@test "serve errors: HEAD /health answers as GET, without a body" {
+    run -0 curl -sS -I --max-time 5 "$URL/health"
+    [[ "$output" == "HTTP/1.1 200"* ]]
+    run -0 curl -sS --head --max-time 5 -o body.out -w '%{http_code} %{size_download}' "$URL/health"
+    assert_output "200 0"
+}
+
 @test "serve errors: a bad model path is 404" {
     local p
     for p in /models/eta /models/ /models/nope/production /models/eta/production/x; do
