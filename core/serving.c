@@ -578,7 +578,7 @@ static int push_collect(struct push_view *p, const struct fs_defs *defs, const s
 	const struct strbuf *key;
 	const struct fs_scan_value *sv;
 	enum fs_type *types;
-	size_t alloc = 0, nfeat, k;
+	size_t alloc = 0, vals_alloc = 0, nfeat, k;
 	int64_t ts, cr;
 	int rc;
 
@@ -605,7 +605,8 @@ static int push_collect(struct push_view *p, const struct fs_defs *defs, const s
 		if (id == FS_KEY_NONE) {
 			id = fs_keymap_intern(p->keys, key->buf, key->len);
 			ALLOC_GROW(p->recs, p->n + 1, alloc);
-			p->vals = xrealloc(p->vals, alloc * sizeof(*p->vals));
+			/* the same geometric growth as recs: not a reallocation per key */
+			ALLOC_GROW(p->vals, p->n + 1, vals_alloc);
 			memset(&p->recs[p->n], 0, sizeof(p->recs[p->n]));
 			sb_init(&p->vals[p->n]);
 			p->n++;

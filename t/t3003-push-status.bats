@@ -253,3 +253,16 @@ status_keys_count() {
 
 @test "status: keys counts the keys of each view in the online store (sqlite)" { use_backend sqlite; status_keys_count; }
 @test "status: keys counts the keys of each view in the online store (redis)" { use_backend redis; status_keys_count; }
+
+@test "push: 200,000 new keys in one push (growth is geometric, not a reallocation per key)" {
+    push_repo
+    python3 -c '
+print("driver_id,event_timestamp,created,conv_rate,trips,acc_rate")
+for i in range(200000):
+    print("%d,2024-05-01T10:00:00Z,2024-05-01T10:00:00Z,0.5,%d,0.25" % (i, i))' > big.csv
+    run -0 --separate-stderr fs push trips_push big.csv --json
+    run -0 jq -c '[.views[] | [.view, .rows, .keys_written]]' <<< "$output"
+    assert_output '[["pa",200000,200000],["pb",200000,200000]]'
+    run -0 --separate-stderr fs get-online -f pa:trips -e driver_id=199999 --json
+    [ "$(jq -c '.results[1].values' <<< "$output")" = "[199999]" ]
+}
