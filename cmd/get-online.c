@@ -89,6 +89,28 @@ static int parse_entities(const struct fs_defs *defs, const struct opt_list *row
 	return 0;
 }
 
+/* A string for the table: control characters, NUL and backslash escaped, one cell one line. */
+static void print_cell(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\\')
+			fputs("\\\\", stdout);
+		else if (c == '\n')
+			fputs("\\n", stdout);
+		else if (c == '\t')
+			fputs("\\t", stdout);
+		else if (c == '\r')
+			fputs("\\r", stdout);
+		else if (c < 0x20 || c == 0x7f)
+			printf("\\x%02x", c);
+		else
+			putchar(c);
+	}
+}
+
 static void print_table(json_t *resp)
 {
 	json_t *names = json_object_get(json_object_get(resp, "metadata"), "feature_names");
@@ -111,7 +133,7 @@ static void print_table(json_t *resp)
 			else if (!strcmp(st, "NULL_VALUE"))
 				printf("(null)");
 			else if (json_is_string(v))
-				printf("%s", json_string_value(v));
+				print_cell(json_string_value(v), json_string_length(v));
 			else
 				printf("%s", text);
 			if (!strcmp(st, "OUTSIDE_MAX_AGE"))
@@ -171,7 +193,13 @@ int cmd_get_online(int argc, const char **argv, struct fs_ctx *ctx)
 	if (json) {
 		printf("%s\n", sb_str(&out));
 	} else {
-		json_t *resp = json_loads(sb_str(&out), 0, NULL);
+		/* strings may hold NUL: read them whole */
+		json_t *resp = json_loadb(out.buf, out.len, JSON_ALLOW_NUL, NULL);
+		if (!resp) {
+			fs_error_set("cannot read the response to print it as a table (use --json)");
+			rc = die_last_error();
+			goto done;
+		}
 		print_table(resp);
 		json_decref(resp);
 	}

@@ -186,3 +186,30 @@ table() {
 
 @test "get-online: without --json a table of keys and features (sqlite)" { use_backend sqlite; table; }
 @test "get-online: without --json a table of keys and features (redis)" { use_backend redis; table; }
+
+@test "get-online: the table escapes control characters, so a value with a newline stays on its row" {
+    init_repo
+    cat > features/notes.yaml <<'Y'
+kind: source
+name: notes
+type: csv
+path: data/notes.csv
+timestamp_field: ts
+---
+kind: feature_view
+name: note_view
+entities: [driver]
+source: notes
+features:
+  - {name: note, type: string}
+Y
+    printf 'driver_id,ts,note\n1001,2024-05-01T10:00:00Z,"two\nlines\there"\n1002,2024-05-01T10:00:00Z,back\\slash\n' > data/notes.csv
+    fs apply -q
+    fs materialize 2024-05-01 2024-05-02 -v note_view
+    run -0 --separate-stderr fs get-online -f note_view -e driver_id=1001 -e driver_id=1002
+    assert_equal "${#lines[@]}" 3
+    assert_equal "${lines[1]}" "1001	two\\nlines\\there"
+    assert_equal "${lines[2]}" "1002	back\\\\slash"
+    run -0 --separate-stderr fs get-online -f note_view -e driver_id=1001 --json
+    [ "$(jq -r '.results[1].values[0]' <<< "$output")" = "$(printf 'two\nlines\there')" ]
+}
