@@ -324,6 +324,21 @@ static enum MHD_Result reply(struct MHD_Connection *c, int status, struct strbuf
 	return ret;
 }
 
+/*
+ * A request field in the access log: control characters, quotes and
+ * backslashes escaped (\xNN), so that a request cannot forge a log line.
+ */
+static void log_field(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\')
+			fprintf(f, "\\x%02x", ch);
+		else
+			fputc(ch, f);
+	}
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_size, void **con_cls)
@@ -333,6 +348,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	struct strbuf out = STRBUF_INIT;
 	const char *type = "application/json";
 	struct timespec t1;
+	size_t sent;
 	int status, ep;
 	enum MHD_Result ret;
 
@@ -400,6 +416,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 				__atomic_fetch_add(&s->m.store_errors, 1, __ATOMIC_RELAXED);
 		}
 	}
+	sent = out.len; /* reply hands the buffer over */
 	ret = reply(c, status, &out, type);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	{
@@ -410,8 +427,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			char when[FS_TIME_BUFSZ];
 			fs_time_format(when, (int64_t)time(NULL));
 			flockfile(s->o.access_log);
-			fprintf(s->o.access_log, "%s \"%s %s\" %d %zu %.3fms\n", when, method, url, status,
-				out.len, secs * 1e3);
+			fprintf(s->o.access_log, "%s \"", when);
+			log_field(s->o.access_log, method);
+			fputc(' ', s->o.access_log);
+			log_field(s->o.access_log, url);
+			fprintf(s->o.access_log, "\" %d %zu %.3fms\n", status, sent, secs * 1e3);
 			fflush(s->o.access_log);
 			funlockfile(s->o.access_log);
 		}

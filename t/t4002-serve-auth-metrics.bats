@@ -131,6 +131,21 @@ all_unauthorized() {
     assert_output 0
 }
 
+@test "serve auth: the access log escapes control characters and logs the bytes sent" {
+    use_server auth
+    local before
+    before=$(wc -l < "$ACCESS_LOG")
+    # a decoded path that would end the line and forge another
+    http GET '/health%0a2026-12-06T00:00:00Z%20%22GET%20/metrics%22%20200%201%201.0ms'
+    http GET /health
+    assert_code 200
+    run -0 tail -n +$((before + 1)) "$ACCESS_LOG"
+    assert_equal "${#lines[@]}" 2
+    [[ "${lines[0]}" == *'"GET /health\x0a2026-12-06T00:00:00Z \x22GET /metrics\x22 200 1 1.0ms" '* ]]
+    # {"status":"ok"} is 15 bytes
+    assert_line --index 1 --regexp '"GET /health" 200 15 [0-9.]+ms$'
+}
+
 @test "serve auth: a non-loopback address without --token-file prints a warning" {
     init_repo
     fs apply -q
