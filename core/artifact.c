@@ -1,6 +1,8 @@
 #include "artifact.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
@@ -8,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -80,6 +83,39 @@ done:
 	return rc;
 }
 
+/*
+ * Remove the temporary files of runs that died before renaming them
+ * (tmp-<pid>-XXXXXX whose process is gone): a killed register-model
+ * leaves nothing behind for long.
+ */
+static void clean_stale(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char *end, *path;
+		struct stat st;
+		long pid;
+
+		if (strncmp(e->d_name, "tmp-", 4))
+			continue;
+		path = fs_path_join(dir, e->d_name);
+		pid = strtol(e->d_name + 4, &end, 10);
+		if (end != e->d_name + 4 && *end == '-' && pid > 0) {
+			/* tmp-<pid>-...: stale once its process is gone */
+			if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+				unlink(path);
+		} else if (stat(path, &st) == 0 && st.st_mtime < time(NULL) - 3600) {
+			unlink(path); /* tmp-XXXXXX of an older fs, an hour old */
+		}
+		free(path);
+	}
+	closedir(d);
+}
+
 int fs_artifact_store(struct fs_artifact *a, const char *store, const char *src)
 {
 	bool url = starts_with(src, "http://") || starts_with(src, "https://");
@@ -117,12 +153,16 @@ int fs_artifact_store(struct fs_artifact *a, const char *store, const char *src)
 		fs_error_set("cannot create artifact store '%s': %s", dir, strerror(errno));
 		goto done;
 	}
-	tmp = xstrfmt("%s/tmp-XXXXXX", dir);
+	clean_stale(dir);
+	tmp = xstrfmt("%s/tmp-%ld-XXXXXX", dir, (long)getpid());
 	fd = mkstemp(tmp);
-	/* mkstemp makes 0600; a stored artifact is readable like any file written here */
+	/*
+	 * mkstemp makes 0600: a stored artifact is readable by others when
+	 * its source is (and the umask lets it), never more than 0644
+	 */
 	mask = umask(0);
 	umask(mask);
-	if (fd < 0 || fchmod(fd, 0644 & ~mask) < 0) {
+	if (fd < 0 || fchmod(fd, (url || (st.st_mode & S_IROTH) ? 0644 : 0600) & ~mask) < 0) {
 		fs_error_set("cannot write to artifact store '%s': %s", dir, strerror(errno));
 		goto done;
 	}

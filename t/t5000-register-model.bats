@@ -301,15 +301,25 @@ load lib-models
     assert_equal "$(jq '.versions | length' <<<"$output")" "0"
 }
 
-@test "register-model: a stored artifact is mode 0644 less the umask" {
+@test "register-model: a stored artifact keeps its source's readability: 0644 less the umask, or 0600" {
     models_repo
     echo one > m1.bin
     echo two > m2.bin
-    chmod 600 m1.bin m2.bin
+    echo four > m4.bin
+    chmod 600 m1.bin
+    chmod 644 m2.bin
+    chmod 640 m4.bin
+    # not readable by others: stays so
     run -0 fs register-model eta --artifact m1.bin --json
-    assert_equal "$(stat -c %a "$(jq -r .artifact.path <<<"$output")")" "644"
+    assert_equal "$(stat -c %a "$(jq -r .artifact.path <<<"$output")")" "600"
+    run -0 fs register-model eta --artifact m4.bin --json
+    assert_equal "$(stat -c %a "$(jq -r .artifact.path <<<"$output")")" "600"
     run -0 bash -c 'umask 027 && "$FS" register-model eta --artifact m2.bin --json'
     assert_equal "$(stat -c %a "$(jq -r .artifact.path <<<"$output")")" "640"
+    chmod 666 m2.bin
+    echo more >> m2.bin
+    run -0 fs register-model eta --artifact m2.bin --json
+    assert_equal "$(stat -c %a "$(jq -r .artifact.path <<<"$output")")" "644"
     # an http download too
     mkdir "$BATS_TEST_TMPDIR/www"
     echo three > "$BATS_TEST_TMPDIR/www/m3.bin"
@@ -318,6 +328,27 @@ load lib-models
     assert_equal "$(stat -c %a "$(jq -r .artifact.path <<<"$output")")" "644"
     # no temporary file left behind
     assert_equal "$(find .fs/artifacts -name 'tmp-*' | wc -l)" "0"
+}
+
+@test "register-model: the temporary files of killed runs are removed by the next run" {
+    models_repo
+    echo one > m1.bin
+    run -0 fs register-model eta --artifact m1.bin
+    local dir=.fs/artifacts/sha256 dead
+    sh -c 'exit 0' &
+    dead=$!
+    wait "$dead"
+    printf 'partial' > "$dir/tmp-$dead-AbCdEf"
+    printf 'partial' > "$dir/tmp-$$-XyZabc"       # a live process's: kept
+    printf 'old' > "$dir/tmp-Q1w2E3"              # an older fs's, an hour old
+    touch -d '2 hours ago' "$dir/tmp-Q1w2E3"
+    printf 'new' > "$dir/tmp-R4t5Y6"              # an older fs's, just written: kept
+    echo two > m2.bin
+    run -0 fs register-model eta --artifact m2.bin
+    [ ! -e "$dir/tmp-$dead-AbCdEf" ]
+    [ ! -e "$dir/tmp-Q1w2E3" ]
+    [ -e "$dir/tmp-$$-XyZabc" ]
+    [ -e "$dir/tmp-R4t5Y6" ]
 }
 
 @test "register-model: hex, inf and out-of-range metrics are usage errors" {
