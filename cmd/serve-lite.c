@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,6 +25,16 @@ static int read_tokens(const char *path, char ***out, size_t *n)
 		fs_error_set("cannot read token file '%s': %s", path, strerror(errno));
 		sb_release(&sb);
 		return FS_ERR;
+	}
+	/* a token is printable text: a NUL would cut it short, anything else is no token */
+	for (p = sb.buf; p < sb.buf + sb.len; p++) {
+		unsigned char c = (unsigned char)*p;
+		if ((c < 0x20 && c != '\n' && c != '\r' && c != '\t') || c == 0x7f) {
+			fs_error_set("token file '%s': a control character (byte %zu, 0x%02x) is in no token",
+				     path, (size_t)(p - sb.buf), c);
+			sb_release(&sb);
+			return FS_EINVALID;
+		}
 	}
 	for (p = sb.buf; p && *p; p = line) {
 		char *end;
@@ -102,6 +113,12 @@ int cmd_serve_lite(int argc, const char **argv, struct fs_ctx *ctx)
 	o.timeout = (unsigned)v;
 	if (token_file && read_tokens(token_file, &o.tokens, &o.ntokens))
 		return die_last_error();
+	if (token_file) {
+		struct stat st;
+		if (stat(token_file, &st) == 0 && (st.st_mode & S_IROTH))
+			warning("token file '%s' is readable by others (chmod o-r '%s')", token_file,
+				token_file);
+	}
 	if (access_log) {
 		o.access_log = strcmp(access_log, "-") ? fopen(access_log, "a") : stderr;
 		if (!o.access_log) {

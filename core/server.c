@@ -220,23 +220,30 @@ static struct fs_online *thread_store(struct fs_server *s)
 
 static bool authorized(struct fs_server *s, struct MHD_Connection *c)
 {
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	const char *h = NULL;
 	unsigned char digest[65];
 	bool ok = false;
-	size_t i;
+	size_t i, len = 0;
 
 	if (!s->o.ntokens)
 		return true;
-	/* the scheme name is case-insensitive (RFC 7235 section 2.1) */
-	if (!h || strncasecmp(h, "Bearer ", 7))
+	if (MHD_lookup_connection_value_n(c, MHD_HEADER_KIND, "Authorization", 13, &h, &len) !=
+	    MHD_YES)
 		return false;
+	/* the scheme name is case-insensitive (RFC 7235 section 2.1) */
+	if (!h || len < 7 || strncasecmp(h, "Bearer ", 7))
+		return false;
+	/* a NUL or another control character is in no token: "TOKEN\0junk" is not TOKEN */
+	for (i = 7; i < len; i++)
+		if ((unsigned char)h[i] < 0x20 || h[i] == 0x7f)
+			return false;
 	/*
 	 * Compare digests in constant time: neither the token's content nor
 	 * its length shows in the timing.
 	 */
 	{
 		char hex[65];
-		fs_sha256_hex(hex, h + 7, strlen(h + 7));
+		fs_sha256_hex(hex, h + 7, len - 7);
 		memcpy(digest, hex, 64);
 	}
 	for (i = 0; i < s->o.ntokens; i++)

@@ -160,6 +160,7 @@ all_unauthorized() {
     init_repo
     fs apply -q
     echo "$TOK1" > tokens
+    chmod 600 tokens
     start_server --host 0.0.0.0 --token-file tokens
     run cat "$SERVE_ERR"
     refute_output --partial "warning"
@@ -167,6 +168,37 @@ all_unauthorized() {
     start_server --host 127.0.0.1
     run cat "$SERVE_ERR"
     refute_output --partial "warning"
+    stop_server TERM
+}
+
+@test "serve auth: a token file readable by others gets a warning" {
+    init_repo
+    fs apply -q
+    echo "$TOK1" > tokens
+    chmod 644 tokens
+    start_server --token-file tokens
+    run cat "$SERVE_ERR"
+    assert_output --partial "warning: token file 'tokens' is readable by others"
+    stop_server TERM
+}
+
+@test "serve auth: a control character in the token file or the header is refused" {
+    init_repo
+    fs apply -q
+    printf 'abc\0def\n' > tokens
+    run -128 --separate-stderr fs serve-lite --port 0 --token-file tokens
+    assert_equal "$stderr" "fatal: token file 'tokens': a control character (byte 3, 0x00) is in no token"
+    printf 'abc\033def\n' > tokens
+    run -128 --separate-stderr fs serve-lite --port 0 --token-file tokens
+    [[ "$stderr" == *"(byte 3, 0x1b)"* ]]
+    # a header with a control character in the token is not the token
+    printf 'abcdef\n' > tokens
+    chmod 600 tokens
+    start_server --token-file tokens
+    http GET /metrics -H $'Authorization: Bearer abc\x01def'
+    assert_code 401
+    http GET /metrics -H 'Authorization: Bearer abcdef'
+    assert_code 200
     stop_server TERM
 }
 
