@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agg-online.h"
 #include "error.h"
@@ -570,6 +571,23 @@ static void push_view_release(struct push_view *p)
 	fs_keymap_free(p->keys);
 }
 
+/*
+ * A pushed event more than FS_MAX_AHEAD_US ahead of the clock is refused
+ * as a bad row: newest-wins would hold that key's value until then.
+ */
+static int not_ahead(struct fs_source *rows, int64_t ts)
+{
+	char where[512], when[FS_TIME_BUFSZ];
+
+	if (ts <= (int64_t)time(NULL) * FS_USEC + FS_MAX_AHEAD_US)
+		return 0;
+	fs_source_where(rows, where, sizeof(where));
+	fs_time_format_us(when, ts);
+	fs_error_set("%s: event time %s is more than a day ahead of the clock (a clock or unit error?)",
+		     where, when);
+	return FS_EINVALID;
+}
+
 /* Check every row for view v and keep the newest per key in p. */
 static int push_collect(struct push_view *p, const struct fs_defs *defs, const struct fs_object *v,
 			const json_t *data, struct fs_source *rows)
@@ -589,7 +607,8 @@ static int push_collect(struct push_view *p, const struct fs_defs *defs, const s
 		return rc;
 	if (fs_view_is_agg(v->spec)) {
 		/* checked here, applied to the tiles with the other views' writes */
-		while ((rc = fs_viewscan_next(scan, &key, &ts, &cr, &sv)) == 1)
+		while ((rc = fs_viewscan_next(scan, &key, &ts, &cr, &sv)) == 1 &&
+		       !(rc = not_ahead(rows, ts)))
 			p->nrows++;
 		fs_viewscan_close(scan);
 		return rc;
@@ -598,6 +617,8 @@ static int push_collect(struct push_view *p, const struct fs_defs *defs, const s
 	/* newest wins inside the push too */
 	while ((rc = fs_viewscan_next(scan, &key, &ts, &cr, &sv)) == 1) {
 		uint32_t id;
+		if ((rc = not_ahead(rows, ts)))
+			break;
 		p->nrows++;
 		if (!key)
 			continue;

@@ -38,6 +38,9 @@ void fs_serve_plan_free(struct fs_serve_plan *plan);
 int fs_online_response_plan(struct fs_online *store, const struct fs_serve_plan *plan,
 			    const json_t *entities, int64_t now_us, struct strbuf *out);
 
+/* How far ahead of the clock a pushed event may be (a day). */
+#define FS_MAX_AHEAD_US (86400LL * 1000000LL)
+
 /*
  * Write rows to the online store for every view reading the push source
  * named source. rows is an in-memory table (fs_source_table_new) with the

@@ -62,6 +62,17 @@ static int csv_open(struct fs_source *src, const json_t *spec, const char *root)
 		src->columns[i] = xstrndup(f[i].s, f[i].len);
 	src->ncolumns = n;
 	st->cells = xcalloc(n, sizeof(*st->cells));
+	/* a column twice: which one a name means would be a guess */
+	for (i = 1; i < n; i++) {
+		size_t j;
+		for (j = 0; j < i; j++) {
+			if (!strcmp(src->columns[i], src->columns[j])) {
+				fs_error_set("%s:1: column '%s' is in the header twice (fields %zu and %zu)",
+					     src->what, src->columns[i], j + 1, i + 1);
+				return FS_EINVALID;
+			}
+		}
+	}
 	return 0;
 }
 
@@ -214,6 +225,16 @@ static int csv_columns(const json_t *spec, const struct fs_data_access *data,
 			out->names[out->n++] = xstrndup(f[i].s, f[i].len);
 		out->where = fs_url_redact(path);
 		rc = 0;
+		for (i = 1; i < n && !rc; i++) {
+			size_t j;
+			for (j = 0; j < i && !rc; j++) {
+				if (!strcmp(out->names[i], out->names[j])) {
+					*err = xstrfmt("file '%s': column '%s' is in the header twice (fields %zu and %zu)",
+						       path, out->names[i], j + 1, i + 1);
+					rc = -1;
+				}
+			}
+		}
 	}
 	fs_csv_free(csv);
 	if (fd >= 0)

@@ -258,3 +258,14 @@ CSV
         "error: features/driver.yaml:17:3: source 'driver_stats': data/driver_stats.csv has no column 't' (in field_mapping)" \
         "fatal: 3 errors in definitions"
 }
+
+@test "validate sources: a csv column named twice in the header is an error, at apply and when read" {
+    init_repo
+    fs apply -q
+    sed -i '1s/acc_rate/conv_rate/' data/driver_stats.csv
+    run -128 --separate-stderr fs plan
+    assert_equal "$stderr" "fatal: features/driver.yaml:13:7: source 'driver_stats': file 'data/driver_stats.csv': column 'conv_rate' is in the header twice (fields 3 and 4)"
+    # the registered view reads the file as it is now
+    run -128 --separate-stderr fs materialize-incremental now
+    assert_equal "$stderr" "fatal: data/driver_stats.csv:1: column 'conv_rate' is in the header twice (fields 3 and 4)"
+}

@@ -266,3 +266,20 @@ for i in range(200000):
     run -0 --separate-stderr fs get-online -f pa:trips -e driver_id=199999 --json
     [ "$(jq -c '.results[1].values' <<< "$output")" = "[199999]" ]
 }
+
+@test "push: an event more than a day ahead of the clock is a bad row and nothing is written" {
+    push_repo
+    local soon far
+    soon=$(date -u -d '+23 hours' +%Y-%m-%dT%H:%M:%SZ)
+    far=$(date -u -d '+25 hours' +%Y-%m-%dT%H:%M:%SZ)
+    printf 'driver_id,event_timestamp,created,conv_rate,trips,acc_rate\n1,%s,%s,0.5,1,0.25\n2,%s,%s,0.5,2,0.25\n' \
+        "$soon" "$soon" "$far" "$far" > ahead.csv
+    run -128 --separate-stderr fs push trips_push ahead.csv
+    assert_equal "$stderr" "fatal: ahead.csv:3: event time $far is more than a day ahead of the clock (a clock or unit error?)"
+    run -0 --separate-stderr fs get-online -f pa:trips -e driver_id=1 --json
+    [ "$(jq -c '.results[1].statuses' <<< "$output")" = '["NOT_FOUND"]' ]
+    sed -i '$d' ahead.csv
+    run -0 fs push trips_push ahead.csv
+    run -0 --separate-stderr fs get-online -f pa:trips -e driver_id=1 --json
+    [ "$(jq -c '.results[1].values' <<< "$output")" = '[1]' ]
+}
