@@ -544,8 +544,8 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return a / b - (a % b < 0);
 }
 
-/* The tile idx of ts, or NULL. */
-static struct tile *tile_find(const struct tiles *ts, int64_t idx)
+/* The position of the first tile of ts at or after idx. */
+static size_t tile_pos(const struct tiles *ts, int64_t idx)
 {
 	size_t lo = 0, hi = ts->n;
 
@@ -556,13 +556,21 @@ static struct tile *tile_find(const struct tiles *ts, int64_t idx)
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+/* The tile idx of ts, or NULL. */
+static struct tile *tile_find(const struct tiles *ts, int64_t idx)
+{
+	size_t lo = tile_pos(ts, idx);
+
 	return lo < ts->n && ts->t[lo].idx == idx ? &ts->t[lo] : NULL;
 }
 
 /* The tile idx of ts, found or inserted in order. */
 static struct tile *tile_at(struct tiles *ts, int64_t idx)
 {
-	size_t lo = 0, hi = ts->n;
+	size_t lo;
 
 	/* events mostly come in time order: try the last tile first */
 	if (ts->n && ts->t[ts->n - 1].idx == idx)
@@ -570,13 +578,7 @@ static struct tile *tile_at(struct tiles *ts, int64_t idx)
 	if (ts->n && ts->t[ts->n - 1].idx < idx) {
 		lo = ts->n;
 	} else {
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			if (ts->t[mid].idx < idx)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
+		lo = tile_pos(ts, idx);
 		if (lo < ts->n && ts->t[lo].idx == idx)
 			return &ts->t[lo];
 	}
@@ -669,25 +671,11 @@ void fs_agg_key_prune(struct fs_agg_key *k, int64_t t)
 
 void fs_agg_key_cut_before(struct fs_agg_key *k, int64_t end_us)
 {
-	size_t a;
-
 	int64_t was = k->newest;
+	size_t a;
 
 	for (a = 0; a < k->v->n; a++)
 		keep_range(&k->per[a], floor_div(end_us, k->v->aggs[a].hop_us), INT64_MAX);
-	k->newest = newest_tile(k);
-	if (k->newest != was)
-		k->before_ok = false;
-}
-
-void fs_agg_key_cut_from(struct fs_agg_key *k, int64_t end_us)
-{
-	size_t a;
-
-	int64_t was = k->newest;
-
-	for (a = 0; a < k->v->n; a++)
-		keep_range(&k->per[a], INT64_MIN, floor_div(end_us, k->v->aggs[a].hop_us));
 	k->newest = newest_tile(k);
 	if (k->newest != was)
 		k->before_ok = false;

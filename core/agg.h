@@ -143,8 +143,6 @@ bool fs_agg_key_empty(const struct fs_agg_key *k);
 void fs_agg_key_prune(struct fs_agg_key *k, int64_t t);
 /* Drop the tiles that start before end_us (end_us a multiple of every hop). */
 void fs_agg_key_cut_before(struct fs_agg_key *k, int64_t end_us);
-/* Drop the tiles that start at or after end_us. */
-void fs_agg_key_cut_from(struct fs_agg_key *k, int64_t end_us);
 /* Merge the tiles of b into k, tile by tile (b's events added to k's). */
 void fs_agg_key_merge(struct fs_agg_key *k, const struct fs_agg_key *b);
 /*

@@ -610,19 +610,22 @@ static int64_t floor_div(int64_t a, int64_t b)
 }
 
 /*
- * The entity rows that have a key: idx, ts (us), bucket, then the join
- * keys. With a ttl each row comes twice, for the two buckets of width ttl
- * its window [ts - ttl, ts] overlaps (see bucket_join_sql).
+ * The entity rows that have a key, as COPY data: idx, ts (us), bucket
+ * floor(ts / width) (0 without a width), then the join keys; copies 2
+ * gives each row a second time with the bucket before (a ttl window
+ * [ts - ttl, ts] overlaps two buckets of width ttl: see bucket_join_sql).
  */
-static void entity_copy_data(struct hview *h, const struct erows *e, struct strbuf *sb)
+static void entity_copy_data(struct hview *h, const struct erows *e, struct strbuf *sb,
+			     int64_t width, unsigned copies)
 {
-	size_t r, i, copy;
+	size_t r, i;
+	unsigned copy;
 
 	for (r = 0; r < e->n; r++) {
-		int64_t b = h->ttl_us > 0 ? floor_div(e->ts[r], h->ttl_us) : 0;
+		int64_t b = width > 0 ? floor_div(e->ts[r], width) : 0;
 		if (h->ekey[r] == NONE)
 			continue;
-		for (copy = 0; copy < (h->ttl_us > 0 ? 2u : 1u); copy++) {
+		for (copy = 0; copy < copies; copy++) {
 			sb_addf(sb, "%zu\t%lld\t%lld", r, (long long)e->ts[r], (long long)(b - (int64_t)copy));
 			for (i = 0; i < h->vkeys.n; i++) {
 				const char *v = efield(e, r, (size_t)h->key_ecol[i]);
@@ -869,7 +872,7 @@ static int pg_join(struct hview *h, const struct fs_repo *repo, const struct fs_
 	if ((rc = fs_pg_exec(pg, "SET work_mem = '256MB'; SET enable_mergejoin = off")) ||
 	    (rc = fs_pg_exec(pg, sql.buf)))
 		goto done;
-	entity_copy_data(h, e, &in);
+	entity_copy_data(h, e, &in, h->ttl_us, h->ttl_us > 0 ? 2 : 1);
 	if ((rc = fs_pg_copy_in(pg, "COPY fs_entities FROM STDIN", in.buf, in.len)) ||
 	    (rc = fs_pg_exec(pg, "ANALYZE fs_entities")))
 		goto done;
@@ -1454,24 +1457,7 @@ static int agg_pg_join(struct hview *h, const struct fs_repo *repo, const struct
 	if ((rc = fs_pg_exec(pg, "SET work_mem = '256MB'")) || (rc = fs_pg_exec(pg, q.buf)))
 		goto done;
 	/* b: the tile of the largest hop, which holds every aggregation's current tile */
-	{
-		for (r = 0; r < e->n; r++) {
-			if (h->ekey[r] == NONE)
-				continue;
-			sb_addf(&in, "%zu\t%lld\t%lld", r, (long long)e->ts[r],
-				(long long)floor_div(e->ts[r], maxhop));
-			for (i = 0; i < h->vkeys.n; i++) {
-				const char *v = efield(e, r, (size_t)h->key_ecol[i]);
-				int64_t iv = 0;
-				sb_addc(&in, '\t');
-				if (h->vkeys.is_int[i] && fs_parse_int64(v, strlen(v), &iv))
-					sb_addf(&in, "%lld", (long long)iv);
-				else
-					fs_pg_copy_text(&in, v, strlen(v));
-			}
-			sb_addc(&in, '\n');
-		}
-	}
+	entity_copy_data(h, e, &in, maxhop, 1);
 	if ((rc = fs_pg_copy_in(pg, "COPY fs_entities FROM STDIN", in.buf, in.len)) ||
 	    (rc = fs_pg_exec(pg, "ANALYZE fs_entities")))
 		goto done;
