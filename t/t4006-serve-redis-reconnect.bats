@@ -54,7 +54,11 @@ conv_of_1001() {
     kill -0 "$SERVE_PID"
     restart_redis
     poll_until 200 GET /health
-    # the data went with the old server: an answer, not found
+    # every server thread reconnects by itself (each at most every 0.5 s):
+    # the data went with the old server, so an answer, not found
+    poll_until 200 POST /get-online-features -H 'Content-Type: application/json' \
+        --data-binary "$(online_request 1001 '"driver_hourly_stats:conv_rate"')"
+    sleep 0.6 # past every thread's last failed attempt
     conv_of_1001
     assert_code 200
     [ "$(jq -c '.results[1].statuses' <<< "$body")" = '["NOT_FOUND"]' ]
