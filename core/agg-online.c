@@ -66,17 +66,10 @@ struct blob {
 
 /* What an update callback works with. */
 struct upd {
-	const struct fs_aggview *av;
-	struct keyset *ks;
 	struct fs_agg_key *old; /* scratch: a stored record, decoded */
 	struct strbuf enc;
 	struct fs_agg_meta meta;
-	/* materialize */
-	bool rebuild;
 	int64_t batch_end;
-	/* apply */
-	const struct fs_agg_applied *counts;
-	int64_t newest;
 	size_t written;
 	const uint32_t *ids; /* key id of each record asked for (keyset_recs) */
 	/* materialize: the batch's tiles, encoded, by key id */
@@ -366,13 +359,10 @@ int fs_agg_materialize(struct fs_online *store, const struct fs_defs *defs,
 
 	recs = keyset_recs(&ks, &n, &ids);
 	u.ids = ids;
-	u.av = &av;
-	u.ks = &ks;
 	u.old = fs_agg_key_new(&av);
 	u.scratch = k;
 	u.blobs = blobs;
 	u.arena = &arena;
-	u.rebuild = true;
 	u.batch_end = out->batch_end_us;
 	schema = fs_view_schema(defs, view);
 	rc = fs_online_update(store, view->name, schema, recs, n, true, rebuild_fn, &u);
@@ -518,8 +508,6 @@ int fs_agg_apply(struct fs_online *store, const struct fs_defs *defs,
 	}
 	recs = keyset_recs(&ks, &n, &ids);
 	a.u.ids = ids;
-	a.u.av = &av;
-	a.u.ks = &ks;
 	a.u.old = fs_agg_key_new(&av);
 	a.out = out;
 	schema = fs_view_schema(defs, view);
