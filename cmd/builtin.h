@@ -37,6 +37,7 @@ int cmd_models(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_plan(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_promote(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_push(int argc, const char **argv, struct fs_ctx *ctx);
+int cmd_stream(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_register_model(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_serve_lite(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_status(int argc, const char **argv, struct fs_ctx *ctx);

@@ -50,6 +50,8 @@ static const struct cmd_struct commands[] = {
 	{ "serve-lite", cmd_serve_lite, NEEDS_REPO,
 	  "Serve online features and model stages over HTTP (Feast-compatible)" },
 	{ "status", cmd_status, NEEDS_REPO, "Show how fresh each online view is" },
+	{ "stream", cmd_stream, NEEDS_REPO,
+	  "Apply events from Kafka topics and Redis Streams to the online store" },
 	{ "version", cmd_version, 0, "Print the version" },
 };
 

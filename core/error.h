@@ -17,6 +17,7 @@ enum {
 	FS_ELOCKED = -5,   /* another process holds the lock */
 	FS_EEXISTS = -6,   /* the thing to create already exists */
 	FS_EGATE = -7,     /* a promotion gate is not met (a negative answer) */
+	FS_ECONFLICT = -8, /* a concurrent writer changed what a batch read: do it again */
 };
 
 void fs_error_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

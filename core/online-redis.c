@@ -58,6 +58,9 @@ struct rd {
 	char *host, *user, *pass;
 	int port, db;
 	struct timeval last_try; /* the last failed reconnection */
+	/* an open batch (fs_online_begin): its commands, sent in MULTI/EXEC at commit */
+	struct strbuf queued;
+	size_t nqueued;
 };
 
 static int fail(struct fs_online *o, const char *what, const redisReply *r)
@@ -169,11 +172,60 @@ static int rd_session(struct fs_online *o)
 	return 0;
 }
 
+int fs_redis_connect(const char *url, struct redisContext **out)
+{
+	char *host = NULL, *user = NULL, *pass = NULL, *where = fs_url_redact(url);
+	struct timeval tv = { 5, 0 };
+	redisContext *c = NULL;
+	redisReply *r = NULL;
+	int port, db, rc = FS_ERR;
+
+	*out = NULL;
+	if ((rc = parse_url(url, &host, &port, &user, &pass, &db)))
+		goto done;
+	rc = FS_ERR;
+	c = redisConnectWithTimeout(host, port, tv);
+	if (!c || c->err) {
+		fs_error_set("redis '%s': cannot connect: %s", where, c ? c->errstr : "out of memory");
+		goto done;
+	}
+	redisSetTimeout(c, (struct timeval){ 30, 0 });
+	if (pass) {
+		r = user ? redisCommand(c, "AUTH %s %s", user, pass) : redisCommand(c, "AUTH %s", pass);
+		if (!r || r->type == REDIS_REPLY_ERROR) {
+			fs_error_set("redis '%s': authentication failed: %s", where,
+				     r ? r->str : c->errstr);
+			goto done;
+		}
+		freeReplyObject(r);
+	}
+	r = redisCommand(c, "SELECT %d", db);
+	if (!r || r->type == REDIS_REPLY_ERROR) {
+		fs_error_set("redis '%s': cannot select database %d: %s", where, db,
+			     r ? r->str : c->errstr);
+		goto done;
+	}
+	*out = c;
+	c = NULL;
+	rc = 0;
+done:
+	freeReplyObject(r);
+	if (c)
+		redisFree(c);
+	free(host);
+	free(user);
+	free(pass);
+	free(where);
+	return rc;
+}
+
 static int rd_open(struct fs_online *o, const struct fs_config *cfg)
 {
 	struct rd *s = xcalloc(1, sizeof(*s));
 	const char *url = cfg->online_url ? cfg->online_url : "redis://127.0.0.1:6379/0";
 	int rc;
+
+	sb_init(&s->queued);
 
 	o->state = s;
 	o->where = fs_url_redact(url); /* every message names the store: never its password */
@@ -197,6 +249,11 @@ static int rd_ensure(struct fs_online *o)
 
 	if (s->c && !s->c->err)
 		return 0;
+	if (o->in_batch) {
+		/* a new connection has lost the batch's WATCHes: the batch must fail */
+		fs_error_set("online store '%s': the connection broke during a batch", o->where);
+		return FS_ERR;
+	}
 	gettimeofday(&now, NULL);
 	if (s->last_try.tv_sec && (now.tv_sec - s->last_try.tv_sec) * 1000000 +
 					  (now.tv_usec - s->last_try.tv_usec) < 500000) {
@@ -318,6 +375,124 @@ static int schema_ensure(struct fs_online *o, const char *view, const char *sche
 	return rc;
 }
 
+/* Add a command to the open batch (sent at commit). */
+static void queue_argv(struct rd *s, int argc, const char **argv, const size_t *argl)
+{
+	char *cmd = NULL;
+	long long len = redisFormatCommandArgv(&cmd, argc, argv, argl);
+
+	if (len < 0)
+		abort(); /* hiredis: out of memory */
+	sb_add(&s->queued, cmd, (size_t)len);
+	redisFreeCommand(cmd);
+	s->nqueued++;
+}
+
+static void queue_set(struct rd *s, const char *key, size_t keylen, const void *val, size_t vallen)
+{
+	const char *argv[3] = { "SET", key, val };
+	size_t argl[3] = { 3, keylen, vallen };
+	queue_argv(s, 3, argv, argl);
+}
+
+static void queue_incrby(struct rd *s, const char *key, long long delta)
+{
+	char num[32];
+	const char *argv[3] = { "INCRBY", key, num };
+	size_t argl[3] = { 6, strlen(key), 0 };
+
+	argl[2] = (size_t)snprintf(num, sizeof(num), "%lld", delta);
+	queue_argv(s, 3, argv, argl);
+}
+
+/*
+ * rd_write in a batch: WATCH the records and the schema key, MGET them,
+ * and queue a SET for each record not older than the stored one (the
+ * write script's rule, decided here, guarded by the WATCH).
+ */
+static int write_batched(struct fs_online *o, const char *view, const char *schema,
+			 const struct fs_online_rec *recs, size_t n, size_t *written)
+{
+	struct rd *s = o->state;
+	char *skey = key_of(o, view, "schema"), *prefix = key_of(o, view, "r:");
+	char *counter = key_of(o, view, "n");
+	size_t plen = strlen(prefix), i, j, off;
+	const char **argv = xcalloc(BATCH + 2, sizeof(*argv));
+	size_t *argl = xcalloc(BATCH + 2, sizeof(*argl));
+	struct strbuf keys = STRBUF_INIT, val = STRBUF_INIT;
+	long long added = 0;
+	int rc = 0;
+
+	argv[1] = skey;
+	argl[1] = strlen(skey);
+	for (i = 0; !rc && i < n; i += BATCH) {
+		size_t m = n - i < BATCH ? n - i : BATCH;
+		redisReply *w = NULL, *r = NULL;
+
+		sb_reset(&keys);
+		for (j = 0; j < m; j++) {
+			sb_add(&keys, prefix, plen);
+			sb_add(&keys, recs[i + j].key, recs[i + j].keylen);
+		}
+		for (j = 0, off = 0; j < m; j++) {
+			argv[j + 2] = keys.buf + off;
+			argl[j + 2] = plen + recs[i + j].keylen;
+			off += argl[j + 2];
+		}
+		argv[0] = "WATCH";
+		argl[0] = 5;
+		redisAppendCommandArgv(s->c, (int)(m + 2), argv, argl);
+		argv[0] = "MGET";
+		argl[0] = 4;
+		redisAppendCommandArgv(s->c, (int)(m + 2), argv, argl);
+		if (redisGetReply(s->c, (void **)&w) != REDIS_OK ||
+		    redisGetReply(s->c, (void **)&r) != REDIS_OK || !w ||
+		    w->type != REDIS_REPLY_STATUS || !r || r->type != REDIS_REPLY_ARRAY ||
+		    r->elements != m + 1) {
+			rc = fail(o, "cannot read", r && r->type == REDIS_REPLY_ERROR ? r : w);
+		} else if (r->element[0]->type != REDIS_REPLY_STRING ||
+			   r->element[0]->len != strlen(schema) ||
+			   memcmp(r->element[0]->str, schema, r->element[0]->len)) {
+			fs_error_set("online store '%s': view '%s' changed schema during the write",
+				     o->where, view);
+			rc = FS_ERR;
+		}
+		for (j = 0; !rc && j < m; j++) {
+			const struct fs_online_rec *rec = &recs[i + j];
+			const redisReply *e = r->element[j + 1];
+			unsigned char head[16];
+
+			if (e->type == REDIS_REPLY_STRING && e->len >= 16) {
+				int64_t ts = get_be64((const unsigned char *)e->str);
+				int64_t cr = get_be64((const unsigned char *)e->str + 8);
+				if (rec->ts < ts || (rec->ts == ts && rec->created < cr))
+					continue;
+			} else {
+				added++;
+			}
+			put_be64(head, rec->ts);
+			put_be64(head + 8, rec->created);
+			sb_reset(&val);
+			sb_add(&val, head, sizeof(head));
+			sb_add(&val, rec->val, rec->vallen);
+			queue_set(s, argv[j + 2], argl[j + 2], val.buf, val.len);
+			(*written)++;
+		}
+		freeReplyObject(w);
+		freeReplyObject(r);
+	}
+	if (!rc && added)
+		queue_incrby(s, counter, added);
+	free(argv);
+	free(argl);
+	sb_release(&keys);
+	sb_release(&val);
+	free(skey);
+	free(prefix);
+	free(counter);
+	return rc;
+}
+
 static int rd_write(struct fs_online *o, const char *view, const char *schema,
 		    const struct fs_online_rec *recs, size_t n, size_t *written)
 {
@@ -334,6 +509,10 @@ static int rd_write(struct fs_online *o, const char *view, const char *schema,
 
 	if ((rc = schema_ensure(o, view, schema)))
 		goto done;
+	if (o->in_batch) {
+		rc = write_batched(o, view, schema, recs, n, written);
+		goto done;
+	}
 	for (i = 0; i < n; i += BATCH) {
 		size_t m = n - i < BATCH ? n - i : BATCH, j, a = 0;
 
@@ -578,6 +757,24 @@ static int try_chunk(struct upd *u, const struct upd_key *ks, size_t m, const ch
 	}
 	if (!nops)
 		goto done;
+	if (u->o->in_batch) {
+		/* the batch's: sent at commit, the WATCH kept until then */
+		for (k = 0; k < nops; k++) {
+			const char *key = argv[ops[k].j + 2];
+			size_t keylen = argl[ops[k].j + 2];
+			if (ops[k].del) {
+				const char *dv[2] = { "DEL", key };
+				size_t dl[2] = { 3, keylen };
+				queue_argv(s, 2, dv, dl);
+			} else {
+				queue_set(s, key, keylen, vals->buf + ops[k].voff, ops[k].vlen);
+			}
+		}
+		if (delta)
+			queue_incrby(s, u->counter, delta);
+		watching = false;
+		goto done;
+	}
 
 	redisAppendCommand(s->c, "MULTI");
 	for (k = 0; k < nops; k++) {
@@ -624,7 +821,8 @@ static int try_chunk(struct upd *u, const struct upd_key *ks, size_t m, const ch
 			goto done;
 		}
 done:
-	if (watching)
+	/* in a batch, the WATCHes of its other records stay: rollback ends them */
+	if (watching && !u->o->in_batch)
 		freeReplyObject(redisCommand(s->c, "UNWATCH"));
 	freeReplyObject(w);
 	freeReplyObject(r);
@@ -815,10 +1013,185 @@ static int rd_ping(struct fs_online *o)
 	return rc;
 }
 
+static int rd_begin(struct fs_online *o)
+{
+	struct rd *s = o->state;
+
+	if (rd_ensure(o))
+		return FS_ERR;
+	sb_reset(&s->queued);
+	s->nqueued = 0;
+	return 0;
+}
+
+static void rd_rollback(struct fs_online *o)
+{
+	struct rd *s = o->state;
+
+	if (s->c && !s->c->err)
+		freeReplyObject(redisCommand(s->c, "UNWATCH"));
+	sb_reset(&s->queued);
+	s->nqueued = 0;
+}
+
+static int rd_commit(struct fs_online *o)
+{
+	struct rd *s = o->state;
+	redisReply *x = NULL;
+	size_t k;
+	int rc = 0;
+
+	if (!s->c || s->c->err) {
+		rc = fail(o, "cannot write", NULL);
+		goto done;
+	}
+	if (!s->nqueued) {
+		freeReplyObject(redisCommand(s->c, "UNWATCH"));
+		goto done;
+	}
+	redisAppendCommand(s->c, "MULTI");
+	redisAppendFormattedCommand(s->c, s->queued.buf, s->queued.len);
+	redisAppendCommand(s->c, "EXEC");
+	for (k = 0; k < 1 + s->nqueued; k++) {
+		redisReply *q = NULL;
+		if (redisGetReply(s->c, (void **)&q) != REDIS_OK) {
+			rc = fail(o, "cannot write", NULL);
+			goto done;
+		}
+		if (!rc && (!q || q->type != REDIS_REPLY_STATUS))
+			rc = fail(o, "cannot write", q);
+		freeReplyObject(q);
+	}
+	if (redisGetReply(s->c, (void **)&x) != REDIS_OK) {
+		rc = fail(o, "cannot write", NULL);
+		goto done;
+	}
+	if (rc)
+		goto done;
+	if (x && x->type == REDIS_REPLY_NIL) {
+		fs_error_set("online store '%s': a concurrent writer changed the batch's records",
+			     o->where);
+		rc = FS_ECONFLICT;
+	} else if (!x || x->type != REDIS_REPLY_ARRAY) {
+		rc = fail(o, "cannot write", x);
+	} else {
+		for (k = 0; k < x->elements; k++)
+			if (x->element[k]->type == REDIS_REPLY_ERROR) {
+				rc = fail(o, "cannot write", x->element[k]);
+				break;
+			}
+	}
+done:
+	freeReplyObject(x);
+	sb_reset(&s->queued);
+	s->nqueued = 0;
+	return rc;
+}
+
+static char *meta_key(struct fs_online *o, const char *name)
+{
+	return xstrfmt("fs:%s:@%s", o->project, name);
+}
+
+static int rd_meta_get(struct fs_online *o, const char *name, struct strbuf *val, bool *found)
+{
+	struct rd *s = o->state;
+	char *k = meta_key(o, name);
+	redisReply *w = NULL, *r = NULL;
+	int rc = 0;
+
+	if (rd_ensure(o)) {
+		free(k);
+		return FS_ERR;
+	}
+	if (o->in_batch)
+		w = redisCommand(s->c, "WATCH %s", k);
+	r = redisCommand(s->c, "GET %s", k);
+	if ((o->in_batch && (!w || w->type != REDIS_REPLY_STATUS)) || !r ||
+	    (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
+		rc = fail(o, "cannot read", r && r->type == REDIS_REPLY_ERROR ? r : w);
+	} else if (r->type == REDIS_REPLY_STRING) {
+		*found = true;
+		sb_add(val, r->str, r->len);
+	}
+	freeReplyObject(w);
+	freeReplyObject(r);
+	free(k);
+	return rc;
+}
+
+static int rd_meta_put(struct fs_online *o, const char *name, const char *val)
+{
+	struct rd *s = o->state;
+	char *k = meta_key(o, name);
+	redisReply *r;
+	int rc = 0;
+
+	if (o->in_batch) {
+		queue_set(s, k, strlen(k), val, strlen(val));
+	} else if (rd_ensure(o)) {
+		rc = FS_ERR;
+	} else {
+		r = redisCommand(s->c, "SET %s %s", k, val);
+		if (!r || r->type == REDIS_REPLY_ERROR)
+			rc = fail(o, "cannot write", r);
+		freeReplyObject(r);
+	}
+	free(k);
+	return rc;
+}
+
+static int rd_meta_list(struct fs_online *o, const char *prefix,
+			void (*fn)(void *ctx, const char *name, const char *val), void *ctx)
+{
+	struct rd *s = o->state;
+	char *head = meta_key(o, ""), *pattern = meta_key(o, prefix);
+	size_t hlen = strlen(head);
+	char cursor[32] = "0";
+	int rc = 0;
+
+	if (rd_ensure(o)) {
+		free(head);
+		free(pattern);
+		return FS_ERR;
+	}
+	/* names hold no glob characters ([A-Za-z0-9_/.:-]) */
+	{
+		char *p = xstrfmt("%s*", pattern);
+		free(pattern);
+		pattern = p;
+	}
+	do {
+		redisReply *r = redisCommand(s->c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
+		size_t i;
+		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+			rc = fail(o, "cannot scan", r);
+			freeReplyObject(r);
+			break;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+		for (i = 0; i < r->element[1]->elements; i++) {
+			const redisReply *e = r->element[1]->element[i];
+			redisReply *g = redisCommand(s->c, "GET %b", e->str, e->len);
+			if (g && g->type == REDIS_REPLY_STRING && e->len > hlen) {
+				char *name = xstrndup(e->str + hlen, e->len - hlen);
+				fn(ctx, name, g->str);
+				free(name);
+			}
+			freeReplyObject(g);
+		}
+		freeReplyObject(r);
+	} while (!rc && strcmp(cursor, "0"));
+	free(head);
+	free(pattern);
+	return rc;
+}
+
 static void rd_close(struct fs_online *o)
 {
 	struct rd *s = o->state;
 
+	sb_release(&s->queued);
 	if (s->c)
 		redisFree(s->c);
 	free(s->host);
@@ -836,5 +1209,11 @@ const struct fs_online_ops fs_online_redis_ops = {
 	.update = rd_update,
 	.count = rd_count,
 	.ping = rd_ping,
+	.begin = rd_begin,
+	.commit = rd_commit,
+	.rollback = rd_rollback,
+	.meta_get = rd_meta_get,
+	.meta_put = rd_meta_put,
+	.meta_list = rd_meta_list,
 	.close = rd_close,
 };

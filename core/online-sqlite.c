@@ -80,7 +80,8 @@ static int sq_open(struct fs_online *o, const struct fs_config *cfg)
 			 "  PRIMARY KEY (view, key)) WITHOUT ROWID;"
 			 "CREATE TABLE IF NOT EXISTS tiles (view INTEGER NOT NULL, key BLOB NOT NULL,"
 			 "  ts INTEGER NOT NULL, created INTEGER NOT NULL, vals BLOB NOT NULL,"
-			 "  UNIQUE (view, key));",
+			 "  UNIQUE (view, key));"
+			 "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
 			 NULL, NULL, &err) != SQLITE_OK) {
 		fs_error_set("online store '%s': %s", o->where, err ? err : "cannot create schema");
 		sqlite3_free(err);
@@ -124,6 +125,27 @@ static int exec(struct fs_online *o, const char *sql)
 {
 	struct sq *s = o->state;
 	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : fail(o, sql);
+}
+
+/*
+ * A write's own transaction, or a savepoint in the batch's (fs_online_begin):
+ * undone alone on failure, committed with the batch.
+ */
+static int tx_open(struct fs_online *o)
+{
+	return exec(o, o->in_batch ? "SAVEPOINT w" : "BEGIN IMMEDIATE");
+}
+
+static int tx_close(struct fs_online *o)
+{
+	return exec(o, o->in_batch ? "RELEASE w" : "COMMIT");
+}
+
+static void tx_abort(struct fs_online *o)
+{
+	struct sq *s = o->state;
+	sqlite3_exec(s->db, o->in_batch ? "ROLLBACK TO w; RELEASE w" : "ROLLBACK", NULL, NULL,
+		     NULL);
 }
 
 static int drop_in_tx(struct fs_online *o, const char *view)
@@ -312,7 +334,7 @@ static int sq_write(struct fs_online *o, const char *view, const char *schema,
 									 : 65536));
 	sqlite3_exec(s->db, pragma, NULL, NULL, NULL);
 	free(pragma);
-	if (exec(o, "BEGIN IMMEDIATE")) {
+	if (tx_open(o)) {
 		free(order);
 		sqlite3_exec(s->db, "PRAGMA cache_size = -65536", NULL, NULL, NULL);
 		return FS_ERR;
@@ -372,7 +394,7 @@ static int sq_write(struct fs_online *o, const char *view, const char *schema,
 	sqlite3_finalize(many);
 	sqlite3_finalize(ins);
 	free(order);
-	rc = exec(o, "COMMIT");
+	rc = tx_close(o);
 	sqlite3_exec(s->db, "PRAGMA cache_size = -65536", NULL, NULL, NULL);
 	return rc;
 fail:
@@ -380,7 +402,7 @@ fail:
 	sqlite3_finalize(up);
 	sqlite3_finalize(many);
 	sqlite3_finalize(ins);
-	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	tx_abort(o);
 	sqlite3_exec(s->db, "PRAGMA cache_size = -65536", NULL, NULL, NULL);
 	*written = 0;
 	return FS_ERR;
@@ -391,7 +413,8 @@ static int sq_read(struct fs_online *o, const char *view, const char *schema,
 {
 	struct sq *s = o->state;
 	sqlite3_stmt *get = has_tiles(schema) ? s->get_tile : s->get_row;
-	bool tx = n > 1; /* one statement is consistent by itself */
+	/* one statement is consistent by itself, and so is a batch's transaction */
+	bool tx = n > 1 && !o->in_batch;
 	size_t i;
 
 	/* one read transaction: a consistent view of the batch */
@@ -428,13 +451,13 @@ static int sq_read(struct fs_online *o, const char *view, const char *schema,
 
 static int sq_drop(struct fs_online *o, const char *view)
 {
-	if (exec(o, "BEGIN IMMEDIATE"))
+	if (tx_open(o))
 		return FS_ERR;
 	if (drop_in_tx(o, view)) {
-		exec(o, "ROLLBACK");
+		tx_abort(o);
 		return FS_ERR;
 	}
-	return exec(o, "COMMIT");
+	return tx_close(o);
 }
 
 static int sq_count(struct fs_online *o, const char *view, const char *schema, int64_t *n)
@@ -556,7 +579,7 @@ static int sq_update(struct fs_online *o, const char *view, const char *schema,
 	size_t i;
 	int rc = FS_ERR;
 
-	if (exec(o, "BEGIN IMMEDIATE"))
+	if (tx_open(o))
 		return FS_ERR;
 	if (view_id_create(o, view, schema, &id))
 		goto done;
@@ -654,10 +677,89 @@ done:
 	sqlite3_finalize(scan);
 	fs_keymap_free(asked);
 	if (rc) {
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		tx_abort(o);
 		return rc;
 	}
-	return exec(o, "COMMIT");
+	return tx_close(o);
+}
+
+static int sq_begin(struct fs_online *o)
+{
+	return exec(o, "BEGIN IMMEDIATE");
+}
+
+static int sq_commit(struct fs_online *o)
+{
+	struct sq *s = o->state;
+
+	if (exec(o, "COMMIT")) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return FS_ERR;
+	}
+	return 0;
+}
+
+static void sq_rollback(struct fs_online *o)
+{
+	struct sq *s = o->state;
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int sq_meta_get(struct fs_online *o, const char *name, struct strbuf *val, bool *found)
+{
+	struct sq *s = o->state;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE name = ?", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return fail(o, "cannot read");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*found = true;
+		sb_adds(val, (const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(o, "cannot read");
+}
+
+static int sq_meta_put(struct fs_online *o, const char *name, const char *val)
+{
+	struct sq *s = o->state;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta(name, value) VALUES (?, ?)", -1,
+			       &st, NULL) != SQLITE_OK)
+		return fail(o, "cannot write");
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, val, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : fail(o, "cannot write");
+}
+
+static int sq_meta_list(struct fs_online *o, const char *prefix,
+			void (*fn)(void *ctx, const char *name, const char *val), void *ctx)
+{
+	struct sq *s = o->state;
+	sqlite3_stmt *st;
+	size_t plen = strlen(prefix);
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT name, value FROM meta WHERE name >= ? ORDER BY name",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(o, "cannot read");
+	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		if (strncmp(name, prefix, plen))
+			break;
+		fn(ctx, name, (const char *)sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(o, "cannot read");
 }
 
 const struct fs_online_ops fs_online_sqlite_ops = {
@@ -669,5 +771,11 @@ const struct fs_online_ops fs_online_sqlite_ops = {
 	.update = sq_update,
 	.count = sq_count,
 	.ping = sq_ping,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.meta_get = sq_meta_get,
+	.meta_put = sq_meta_put,
+	.meta_list = sq_meta_list,
 	.close = sq_close,
 };

@@ -41,6 +41,7 @@ void fs_online_close(struct fs_online *o)
 {
 	if (!o)
 		return;
+	fs_online_rollback(o);
 	if (o->state)
 		o->ops->close(o);
 	free(o->project);
@@ -181,4 +182,50 @@ bool fs_online_decode_all(const char *val, size_t len, size_t n, struct fs_scan_
 		}
 	}
 	return true;
+}
+
+int fs_online_begin(struct fs_online *o)
+{
+	int rc;
+
+	if (o->in_batch) {
+		fs_error_set("online store '%s': a batch is already open", o->where);
+		return FS_ERR;
+	}
+	if (!(rc = o->ops->begin(o)))
+		o->in_batch = true;
+	return rc;
+}
+
+int fs_online_commit(struct fs_online *o)
+{
+	int rc = o->ops->commit(o);
+
+	o->in_batch = false;
+	return rc;
+}
+
+void fs_online_rollback(struct fs_online *o)
+{
+	if (o->in_batch)
+		o->ops->rollback(o);
+	o->in_batch = false;
+}
+
+int fs_online_meta_get(struct fs_online *o, const char *name, struct strbuf *val, bool *found)
+{
+	sb_reset(val);
+	*found = false;
+	return o->ops->meta_get(o, name, val, found);
+}
+
+int fs_online_meta_put(struct fs_online *o, const char *name, const char *val)
+{
+	return o->ops->meta_put(o, name, val);
+}
+
+int fs_online_meta_list(struct fs_online *o, const char *prefix,
+			void (*fn)(void *ctx, const char *name, const char *val), void *ctx)
+{
+	return o->ops->meta_list(o, prefix, fn, ctx);
 }

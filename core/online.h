@@ -73,6 +73,15 @@ struct fs_online_ops {
 		      fs_online_update_fn fn, void *ctx);
 	int (*count)(struct fs_online *o, const char *view, const char *schema, int64_t *n);
 	int (*ping)(struct fs_online *o);
+	/* A batch (fs_online_begin): everything until commit in one atomic write. */
+	int (*begin)(struct fs_online *o);
+	int (*commit)(struct fs_online *o);
+	void (*rollback)(struct fs_online *o);
+	/* Small named records of the store's own (stream positions). */
+	int (*meta_get)(struct fs_online *o, const char *name, struct strbuf *val, bool *found);
+	int (*meta_put)(struct fs_online *o, const char *name, const char *val);
+	int (*meta_list)(struct fs_online *o, const char *prefix,
+			 void (*fn)(void *ctx, const char *name, const char *val), void *ctx);
 	void (*close)(struct fs_online *o);
 };
 
@@ -81,6 +90,7 @@ struct fs_online {
 	void *state;
 	char *project;
 	char *where; /* path or URL, for messages */
+	bool in_batch; /* between fs_online_begin and commit or rollback */
 };
 
 /* Open the online store fs.yaml configures (sqlite by default). */
@@ -110,6 +120,33 @@ int fs_online_update(struct fs_online *o, const char *view, const char *schema,
 int fs_online_count(struct fs_online *o, const char *view, const char *schema, int64_t *n);
 int fs_online_ping(struct fs_online *o);
 
+/*
+ * A batch: the writes, updates and meta puts between fs_online_begin and
+ * fs_online_commit are one atomic write, and what they read is what they
+ * change (fs stream stores a batch's effects with its consumer position).
+ * SQLite: one transaction (each write and update a savepoint in it).
+ * Redis: every record read is WATCHed and the changes are sent as one
+ * MULTI/EXEC at commit; until then reads see the store without them, so a
+ * batch changes each record once (at most one write or update a view and
+ * key). commit returns FS_ECONFLICT when a concurrent writer changed a
+ * record the batch read: nothing was written, do the batch again.
+ * rollback forgets it all. A view's change of schema is not part of the
+ * batch (it drops the view's records at once).
+ */
+int fs_online_begin(struct fs_online *o);
+int fs_online_commit(struct fs_online *o);
+void fs_online_rollback(struct fs_online *o);
+/*
+ * Named text records beside the views (name: [A-Za-z0-9_/.:-]). get and
+ * put take part in a batch when one is open (get then guards the batch as
+ * a record read does). list calls fn for each record whose name starts
+ * with prefix, in no set order.
+ */
+int fs_online_meta_get(struct fs_online *o, const char *name, struct strbuf *val, bool *found);
+int fs_online_meta_put(struct fs_online *o, const char *name, const char *val);
+int fs_online_meta_list(struct fs_online *o, const char *prefix,
+			void (*fn)(void *ctx, const char *name, const char *val), void *ctx);
+
 /* The schema of a view: its join keys and feature types. Caller frees. */
 char *fs_view_schema(const struct fs_defs *defs, const struct fs_object *view);
 
@@ -119,6 +156,14 @@ void fs_online_encode(struct strbuf *out, const enum fs_type *types,
 
 /* Decode all n values of a record at once into out; false when malformed. */
 bool fs_online_decode_all(const char *val, size_t len, size_t n, struct fs_scan_value *out);
+
+/*
+ * A connection to the Redis of url (redis://[[user]:password@]host[:port][/db]),
+ * authenticated, its database selected (for the stream reader of
+ * redis_stream sources).
+ */
+struct redisContext;
+int fs_redis_connect(const char *url, struct redisContext **out);
 
 extern const struct fs_online_ops fs_online_sqlite_ops;
 extern const struct fs_online_ops fs_online_redis_ops;

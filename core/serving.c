@@ -653,12 +653,8 @@ int fs_push(struct fs_online *store, const struct fs_defs *defs, const char *sou
 {
 	const struct fs_object *src = fs_defs_find(defs, FS_KIND_SOURCE, source);
 	const json_t *data;
-	json_t *res = json_array();
-	struct push_view *pv;
-	size_t i, nviews = 0;
-	int rc = 0;
 
-	*out = res;
+	*out = json_array();
 	if (!src) {
 		fs_error_set("no source '%s' is registered", source);
 		return FS_ENOTFOUND;
@@ -675,6 +671,16 @@ int fs_push(struct fs_online *store, const struct fs_defs *defs, const char *sou
 		fs_error_set("push source '%s': its batch_source is not registered", source);
 		return FS_ENOTFOUND;
 	}
+	return fs_rows_apply(store, defs, source, data, rows, *out);
+}
+
+int fs_rows_apply(struct fs_online *store, const struct fs_defs *defs, const char *source,
+		  const json_t *data, struct fs_source *rows, json_t *res)
+{
+	struct push_view *pv;
+	size_t i, nviews = 0;
+	int rc = 0;
+
 	pv = xcalloc(defs->n + 1, sizeof(*pv));
 	for (i = 0; i < defs->n && !rc; i++) {
 		const struct fs_object *v = &defs->objs[i];
@@ -685,7 +691,7 @@ int fs_push(struct fs_online *store, const struct fs_defs *defs, const char *sou
 		rc = push_collect(&pv[nviews++], defs, v, data, rows);
 	}
 	if (!rc && !nviews) {
-		fs_error_set("no feature view reads push source '%s'", source);
+		fs_error_set("no feature view reads source '%s'", source);
 		rc = FS_ENOTFOUND;
 	}
 	/* every row checked for every view: a bad row has written nothing */

@@ -50,4 +50,14 @@ int fs_online_response_plan(struct fs_online *store, const struct fs_serve_plan 
 int fs_push(struct fs_online *store, const struct fs_defs *defs, const char *source,
 	    struct fs_source *rows, json_t **out);
 
+/*
+ * What fs_push does once the source is known, for push and stream
+ * sources alike: rows (read with data, the spec naming their columns) to
+ * every view reading source, all of them checked before anything is
+ * written; a result object a view appended to res ("applied" and "late"
+ * for aggregation views too).
+ */
+int fs_rows_apply(struct fs_online *store, const struct fs_defs *defs, const char *source,
+		  const json_t *data, struct fs_source *rows, json_t *res);
+
 #endif

@@ -1,0 +1,1504 @@
+/*
+ * stream.c: fs stream (see stream.h for the design).
+ *
+ * A source thread loops: read messages into the batch (each converted to
+ * the cells of the source's columns and checked as the views will read
+ * it; a bad one is counted, reported and dead-lettered, never stops the
+ * loop), then write the batch (flush). Kafka partitions come and go with
+ * the group's rebalances: on an assignment each partition is sought to its
+ * stored position; before a revocation the batch in hand is written.
+ */
+#include "stream.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
+#include <librdkafka/rdkafka.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agg.h"
+#include "error.h"
+#include "serving.h"
+#include "source.h"
+#include "strbuf.h"
+#include "timeutil.h"
+#include "util.h"
+#include "value.h"
+#include "viewscan.h"
+#include "banned.h"
+
+#define MAX_MESSAGE (1024 * 1024) /* a larger message is bad data */
+#define MISSING_TIMEOUT_MS 10000  /* a topic or stream absent that long is an error */
+#define MAX_BACKOFF_MS 5000
+#define WARN_PER_SEC 10
+/* the column of the entry id's time, for redis_stream sources without timestamp_field */
+#define ENTRY_TIME "@entry_time"
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int64_t ms)
+{
+	struct timespec t = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
+	nanosleep(&t, NULL);
+}
+
+/* A check a message's cells pass before its event joins a batch. */
+enum check_kind { CK_KEY_INT, CK_KEY_STR, CK_TS, CK_CREATED, CK_VALUE };
+struct check {
+	size_t col;
+	enum check_kind kind;
+	enum fs_type type;
+};
+
+/* A partition (Kafka) or the stream (Redis, partition 0) in the batch. */
+struct bpart {
+	int32_t part;
+	char start[64]; /* the stored position the batch starts from ("" none) */
+	char end[64];   /* the position after the batch */
+	int64_t good, bad;
+};
+
+/* What the thread knows of a Kafka partition. */
+struct kpart {
+	bool assigned, eof;
+	int64_t next;   /* offset of the next message to take, -1 any */
+	char stored[64]; /* its stored position, "" none */
+	int64_t applied, bad, late; /* stored counters */
+};
+
+struct src {
+	struct fs_repo *repo;
+	const struct fs_defs *defs;
+	const struct fs_object *obj;
+	const struct fs_stream_opts *opts;
+	const char *name, *type;
+	json_t *data; /* the spec naming the columns (a copy) */
+	const char **cols;
+	size_t ncols;
+	struct check *checks;
+	size_t nchecks;
+	size_t ts_col;
+	struct fs_online *store;
+
+	/* the batch */
+	struct fs_source *rows;
+	int64_t nrows;
+	struct bpart *bp;
+	size_t nbp, bp_alloc;
+	int64_t deadline;
+	struct strbuf scratch;
+	struct fs_cell *cells;
+	size_t *offs;
+
+	struct fs_stream_stats st;
+	int64_t consumed; /* for max_events */
+	bool done;
+	int rc;
+	char err[1024]; /* the message of rc, from this thread */
+
+	/* warnings: at most WARN_PER_SEC a second */
+	int64_t warn_sec;
+	int warn_n;
+	int64_t warn_hidden;
+
+	/* kafka */
+	rd_kafka_t *rk, *dlq;
+	char *topic;
+	struct kpart *kp;
+	size_t nkp;
+	bool got_assignment, broker_down;
+
+	/* redis */
+	redisContext *rc_stream;
+	char *stream, *url;
+	char last_id[64]; /* of the last entry taken */
+	char stored_id[64];
+	int64_t r_applied, r_bad, r_late;
+};
+
+static void warn(struct src *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(struct src *s, const char *fmt, ...)
+{
+	int64_t sec = now_ms() / 1000;
+	char msg[2048];
+	va_list ap;
+
+	if (sec != s->warn_sec) {
+		if (s->warn_hidden && s->opts->warn) {
+			snprintf(msg, sizeof(msg), "%s: %lld more warnings not shown", s->name,
+				 (long long)s->warn_hidden);
+			s->opts->warn(s->opts->ctx, msg);
+		}
+		s->warn_sec = sec;
+		s->warn_n = 0;
+		s->warn_hidden = 0;
+	}
+	if (s->warn_n >= WARN_PER_SEC) {
+		s->warn_hidden++;
+		return;
+	}
+	s->warn_n++;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (s->opts->warn)
+		s->opts->warn(s->opts->ctx, msg);
+}
+
+/* ---- columns and checks ---- */
+
+static size_t col_index(struct src *s, const char *col)
+{
+	size_t i;
+
+	for (i = 0; i < s->ncols; i++)
+		if (!strcmp(s->cols[i], col))
+			return i;
+	s->cols = xrealloc(s->cols, (s->ncols + 1) * sizeof(*s->cols));
+	s->cols[s->ncols] = col;
+	return s->ncols++;
+}
+
+static void add_check(struct src *s, const char *name, enum check_kind kind, enum fs_type type)
+{
+	size_t col = col_index(s, fs_source_column_for(s->data, name)), i;
+
+	for (i = 0; i < s->nchecks; i++)
+		if (s->checks[i].col == col && s->checks[i].kind == kind &&
+		    s->checks[i].type == type)
+			return;
+	s->checks = xrealloc(s->checks, (s->nchecks + 1) * sizeof(*s->checks));
+	s->checks[s->nchecks++] = (struct check){ .col = col, .kind = kind, .type = type };
+}
+
+/* The columns the views of s read, and the checks of each. */
+static int plan_source(struct src *s)
+{
+	const char *ts = json_string_value(json_object_get(s->data, "timestamp_field"));
+	const char *cr = json_string_value(json_object_get(s->data, "created_timestamp_field"));
+	size_t i, j, nviews = 0;
+	int rc = 0;
+
+	add_check(s, ts, CK_TS, FS_T_TIMESTAMP);
+	s->ts_col = s->checks[0].col;
+	if (cr)
+		add_check(s, cr, CK_CREATED, FS_T_TIMESTAMP);
+	for (i = 0; i < s->defs->n && !rc; i++) {
+		const struct fs_object *v = &s->defs->objs[i];
+		struct fs_view_keys k;
+
+		if (v->kind != FS_KIND_FEATURE_VIEW ||
+		    strcmp(json_string_value(json_object_get(v->spec, "source")), s->name))
+			continue;
+		nviews++;
+		if ((rc = fs_view_keys_load(&k, s->defs, v)))
+			break;
+		for (j = 0; j < k.n; j++)
+			add_check(s, k.names[j], k.is_int[j] ? CK_KEY_INT : CK_KEY_STR, FS_T_STRING);
+		fs_view_keys_release(&k);
+		if (fs_view_is_agg(v->spec)) {
+			struct fs_aggview av;
+			if ((rc = fs_aggview_load(&av, v->spec)))
+				break;
+			for (j = 0; j < av.ncols; j++)
+				add_check(s, av.cols[j], CK_VALUE, av.col_types[j]);
+			fs_aggview_release(&av);
+		} else {
+			size_t nf;
+			enum fs_type *types = fs_view_types(v->spec, &nf);
+			json_t *f;
+			json_array_foreach(json_object_get(v->spec, "features"), j, f)
+				add_check(s, json_string_value(json_object_get(f, "name")), CK_VALUE,
+					  types[j]);
+			free(types);
+		}
+	}
+	if (!rc && !nviews) {
+		fs_error_set("no feature view reads source '%s'", s->name);
+		rc = FS_ENOTFOUND;
+	}
+	s->cells = xcalloc(s->ncols + 1, sizeof(*s->cells));
+	s->offs = xcalloc(s->ncols + 1, sizeof(*s->offs));
+	return rc;
+}
+
+/* Are the cells of the message just converted an event every view can take? */
+static bool check_cells(struct src *s, char *why, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < s->nchecks; i++) {
+		const struct check *c = &s->checks[i];
+		const struct fs_cell *cell = &s->cells[c->col];
+		const char *col = s->cols[c->col];
+		int64_t v;
+
+		switch (c->kind) {
+		case CK_KEY_INT:
+		case CK_KEY_STR:
+			if (cell->null || !cell->len) {
+				snprintf(why, len, "no join key '%s'", col);
+				return false;
+			}
+			if (c->kind == CK_KEY_INT && !fs_parse_int64(cell->s, cell->len, &v)) {
+				snprintf(why, len, "join key '%s': '%.100s' is not an int64", col,
+					 cell->s);
+				return false;
+			}
+			break;
+		case CK_TS:
+			if (cell->null || !cell->len) {
+				snprintf(why, len, "no timestamp '%s'", col);
+				return false;
+			}
+			if (!fs_time_parse(cell->s, cell->len, &v)) {
+				snprintf(why, len, "'%s': bad timestamp '%.100s'", col, cell->s);
+				return false;
+			}
+			if (v > (int64_t)time(NULL) * FS_USEC + FS_MAX_AHEAD_US) {
+				snprintf(why, len,
+					 "'%s': event time %.100s is more than a day ahead of the clock",
+					 col, cell->s);
+				return false;
+			}
+			break;
+		case CK_CREATED:
+			if (!cell->null && cell->len && !fs_time_parse(cell->s, cell->len, &v)) {
+				snprintf(why, len, "'%s': bad timestamp '%.100s'", col, cell->s);
+				return false;
+			}
+			break;
+		case CK_VALUE:
+			if (!cell->null && (cell->len || c->type == FS_T_STRING) &&
+			    !fs_value_parse(c->type, cell->s, cell->len, &v)) {
+				snprintf(why, len, "'%s': '%.100s' is not %s %s", col, cell->s,
+					 c->type == FS_T_INT32 || c->type == FS_T_INT64 ? "an" : "a",
+					 fs_type_name(c->type));
+				return false;
+			}
+			break;
+		}
+	}
+	return true;
+}
+
+/* Point the cells at scratch, once it has stopped moving. */
+static void cells_fix(struct src *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->ncols; i++)
+		if (!s->cells[i].null)
+			s->cells[i].s = s->scratch.buf + s->offs[i];
+}
+
+static void cell_text(struct src *s, size_t i, const char *text, size_t len)
+{
+	s->offs[i] = s->scratch.len;
+	sb_add(&s->scratch, text, len);
+	sb_addc(&s->scratch, '\0');
+	s->cells[i] = (struct fs_cell){ .len = len };
+}
+
+/* A JSON number in the timestamp column: Unix seconds, or milliseconds from 1e11 on. */
+static void cell_time_number(struct src *s, size_t i, double v)
+{
+	char buf[FS_TIME_BUFSZ];
+	double us = fabs(v) >= 1e11 ? v * 1000.0 : v * 1e6;
+
+	if (!isfinite(us) || fabs(us) > 9.2e18) {
+		cell_text(s, i, "out of range", 12);
+		return;
+	}
+	fs_time_format_us(buf, (int64_t)llround(us));
+	cell_text(s, i, buf, strlen(buf));
+}
+
+/* The cells of a Kafka message; false with why when it is not an object of scalars. */
+static bool cells_from_json(struct src *s, const char *payload, size_t len, char *why,
+			    size_t wlen)
+{
+	json_error_t err;
+	json_t *obj;
+	size_t i;
+	bool ok = true;
+
+	sb_reset(&s->scratch);
+	if (len > MAX_MESSAGE) {
+		snprintf(why, wlen, "a message of %zu bytes (more than 1 MiB)", len);
+		return false;
+	}
+	obj = json_loadb(payload, len, 0, &err);
+	if (!obj) {
+		snprintf(why, wlen, "not JSON: %s (at byte %d)", err.text, err.position);
+		return false;
+	}
+	if (!json_is_object(obj)) {
+		snprintf(why, wlen, "not a JSON object");
+		json_decref(obj);
+		return false;
+	}
+	for (i = 0; i < s->ncols && ok; i++) {
+		json_t *v = json_object_get(obj, s->cols[i]);
+		char num[64];
+
+		switch (v ? json_typeof(v) : JSON_NULL) {
+		case JSON_NULL:
+			s->cells[i] = (struct fs_cell){ .s = "", .null = true };
+			break;
+		case JSON_STRING:
+			cell_text(s, i, json_string_value(v), json_string_length(v));
+			break;
+		case JSON_INTEGER:
+			if (i == s->ts_col) {
+				cell_time_number(s, i, (double)json_integer_value(v));
+				break;
+			}
+			snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+			cell_text(s, i, num, strlen(num));
+			break;
+		case JSON_REAL:
+			if (i == s->ts_col) {
+				cell_time_number(s, i, json_real_value(v));
+				break;
+			}
+			snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+			cell_text(s, i, num, strlen(num));
+			break;
+		case JSON_TRUE:
+			cell_text(s, i, "true", 4);
+			break;
+		case JSON_FALSE:
+			cell_text(s, i, "false", 5);
+			break;
+		default:
+			snprintf(why, wlen, "'%s' is %s, not a value", s->cols[i],
+				 json_is_object(v) ? "an object" : "an array");
+			ok = false;
+		}
+	}
+	json_decref(obj);
+	cells_fix(s);
+	return ok;
+}
+
+/* ---- the batch ---- */
+
+static void batch_reset(struct src *s)
+{
+	fs_source_close(s->rows);
+	s->rows = fs_source_table_new(s->name, s->type, s->cols, s->ncols);
+	s->nrows = 0;
+	s->nbp = 0;
+	s->deadline = 0;
+}
+
+static struct bpart *batch_part(struct src *s, int32_t part, const char *stored)
+{
+	size_t i;
+
+	for (i = 0; i < s->nbp; i++)
+		if (s->bp[i].part == part)
+			return &s->bp[i];
+	ALLOC_GROW(s->bp, s->nbp + 1, s->bp_alloc);
+	memset(&s->bp[s->nbp], 0, sizeof(s->bp[s->nbp]));
+	s->bp[s->nbp].part = part;
+	snprintf(s->bp[s->nbp].start, sizeof(s->bp[s->nbp].start), "%s", stored);
+	if (!s->deadline)
+		s->deadline = now_ms() + (s->opts->batch_ms > 0 ? s->opts->batch_ms : 50);
+	return &s->bp[s->nbp++];
+}
+
+static int64_t batch_size(const struct src *s)
+{
+	int64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < s->nbp; i++)
+		n += s->bp[i].good + s->bp[i].bad;
+	return n;
+}
+
+static bool batch_full(const struct src *s)
+{
+	int64_t n = batch_size(s);
+
+	return n >= (s->opts->batch_events > 0 ? s->opts->batch_events : 10000) ||
+	       (s->opts->max_events > 0 && s->consumed + n >= s->opts->max_events);
+}
+
+/* May one more message join the batch (max_events)? */
+static bool batch_room(const struct src *s)
+{
+	return !s->opts->max_events || s->consumed + batch_size(s) < s->opts->max_events;
+}
+
+static char *pos_name(const struct src *s, int32_t part)
+{
+	return xstrfmt("stream/%s/%d", s->name, (int)part);
+}
+
+/* "<position> <applied> <bad> <late>" */
+static bool pos_parse(const char *val, char *pos, size_t poslen, int64_t *applied, int64_t *bad,
+		      int64_t *late)
+{
+	long long a, b, l;
+	char p[64];
+
+	if (sscanf(val, "%63s %lld %lld %lld", p, &a, &b, &l) != 4)
+		return false;
+	snprintf(pos, poslen, "%s", p);
+	*applied = a;
+	*bad = b;
+	*late = l;
+	return true;
+}
+
+/* The stored position and counters of a partition ("" and zeros when none). */
+static int pos_read(struct src *s, int32_t part, char *pos, size_t poslen, int64_t *applied,
+		    int64_t *bad, int64_t *late)
+{
+	struct strbuf val = STRBUF_INIT;
+	char *name = pos_name(s, part);
+	bool found;
+	int rc = fs_online_meta_get(s->store, name, &val, &found);
+
+	*pos = '\0';
+	*applied = *bad = *late = 0;
+	if (!rc && found && !pos_parse(val.buf, pos, poslen, applied, bad, late)) {
+		fs_error_set("online store: record '%s' is corrupt: '%s'", name, val.buf);
+		rc = FS_ERR;
+	}
+	free(name);
+	sb_release(&val);
+	return rc;
+}
+
+#define STALE 1 /* flush: another reader wrote a partition of the batch */
+
+/*
+ * Write the batch: its events to the views and each partition's position
+ * after it, in one batch of the store, only if every partition's stored
+ * position is still the one the batch started from. 0, STALE (nothing
+ * written), or an error (nothing written).
+ */
+static int write_batch(struct src *s, int64_t *late)
+{
+	int tries, rc = 0;
+	size_t i;
+
+	for (tries = 0; tries < 50; tries++) {
+		json_t *res = json_array(), *r;
+
+		*late = 0;
+		if (tries)
+			sleep_ms(tries);
+		if ((rc = fs_online_begin(s->store))) {
+			json_decref(res);
+			return rc;
+		}
+		for (i = 0; !rc && i < s->nbp; i++) {
+			struct bpart *b = &s->bp[i];
+			char pos[64];
+			int64_t applied, bad, l;
+			if ((rc = pos_read(s, b->part, pos, sizeof(pos), &applied, &bad, &l)))
+				break;
+			if (strcmp(pos, b->start)) {
+				rc = STALE;
+				break;
+			}
+		}
+		if (!rc && s->nrows) {
+			fs_source_table_rewind(s->rows);
+			rc = fs_rows_apply(s->store, s->defs, s->name, s->data, s->rows, res);
+			json_array_foreach(res, i, r)
+				*late += json_integer_value(json_object_get(r, "late"));
+		}
+		for (i = 0; !rc && i < s->nbp; i++) {
+			struct bpart *b = &s->bp[i];
+			char pos[64], *name = pos_name(s, b->part), *val;
+			int64_t applied, bad, l;
+			/* the counters: read again, the batch's reads are guarded */
+			if (!(rc = pos_read(s, b->part, pos, sizeof(pos), &applied, &bad, &l))) {
+				/* the batch's late events counted with its first partition */
+				val = xstrfmt("%s %lld %lld %lld", b->end, (long long)(applied + b->good),
+					      (long long)(bad + b->bad),
+					      (long long)(l + (i ? 0 : *late)));
+				rc = fs_online_meta_put(s->store, name, val);
+				free(val);
+			}
+			free(name);
+		}
+		json_decref(res);
+		if (rc) {
+			fs_online_rollback(s->store);
+			return rc;
+		}
+		rc = fs_online_commit(s->store);
+		if (rc != FS_ECONFLICT)
+			return rc;
+	}
+	return rc;
+}
+
+/* ---- kafka ---- */
+
+static struct kpart *kpart(struct src *s, int32_t part)
+{
+	if (part < 0 || part > 100000)
+		return NULL;
+	if ((size_t)part >= s->nkp) {
+		size_t n = (size_t)part + 1, i;
+		s->kp = xrealloc(s->kp, n * sizeof(*s->kp));
+		for (i = s->nkp; i < n; i++)
+			memset(&s->kp[i], 0, sizeof(s->kp[i]));
+		s->nkp = n;
+	}
+	return &s->kp[part];
+}
+
+/* Read partition part again from its stored position. */
+static int kafka_seek_stored(struct src *s, int32_t part)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	struct kpart *k = kpart(s, part);
+	rd_kafka_error_t *e;
+	int rc = 0;
+
+	if ((rc = pos_read(s, part, k->stored, sizeof(k->stored), &k->applied, &k->bad, &k->late))) {
+		rd_kafka_topic_partition_list_destroy(l);
+		return rc;
+	}
+	k->next = *k->stored ? strtoll(k->stored, NULL, 10) : -1;
+	k->eof = false;
+	rd_kafka_topic_partition_list_add(l, s->topic, part)->offset =
+		*k->stored ? k->next : RD_KAFKA_OFFSET_BEGINNING;
+	e = rd_kafka_seek_partitions(s->rk, l, 10000);
+	if (e) {
+		fs_error_set("kafka: cannot seek %s[%d]: %s", s->topic, (int)part,
+			     rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+		rc = FS_ERR;
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	return rc;
+}
+
+/* Forget the batch; its partitions still ours are read again from their stored positions. */
+static int kafka_discard(struct src *s)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < s->nbp && !rc; i++) {
+		struct kpart *k = kpart(s, s->bp[i].part);
+		if (k && k->assigned)
+			rc = kafka_seek_stored(s, s->bp[i].part);
+	}
+	batch_reset(s);
+	return rc;
+}
+
+static int flush(struct src *s);
+
+/* The store's positions for an assignment: each partition starts at its stored one. */
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			 rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct src *s = opaque;
+	bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+	int i;
+
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		for (i = 0; i < parts->cnt; i++) {
+			struct kpart *k = kpart(s, parts->elems[i].partition);
+			int tries;
+			if (!k)
+				continue;
+			/* the store must answer: a partition started elsewhere would count twice */
+			for (tries = 0;; tries++) {
+				if (!pos_read(s, parts->elems[i].partition, k->stored,
+					      sizeof(k->stored), &k->applied, &k->bad, &k->late))
+					break;
+				if (!tries)
+					warn(s, "%s: %s (retrying)", s->name, fs_error_last());
+				if (s->opts->stop && *s->opts->stop) {
+					s->rc = FS_ERR;
+					s->done = true;
+					break;
+				}
+				sleep_ms(tries < 10 ? 100 * (tries + 1) : MAX_BACKOFF_MS);
+			}
+			k->assigned = true;
+			k->eof = false;
+			k->next = *k->stored ? strtoll(k->stored, NULL, 10) : -1;
+			parts->elems[i].offset = *k->stored ? k->next : RD_KAFKA_OFFSET_BEGINNING;
+		}
+		if (coop) {
+			rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
+			if (e)
+				rd_kafka_error_destroy(e);
+		} else {
+			rd_kafka_assign(rk, parts);
+		}
+		s->got_assignment = true;
+		return;
+	}
+	/* revoked (or lost): the batch in hand is written first, or dropped */
+	if (s->nbp && flush(s))
+		kafka_discard(s);
+	for (i = 0; i < parts->cnt; i++) {
+		struct kpart *k = kpart(s, parts->elems[i].partition);
+		if (k)
+			k->assigned = false;
+	}
+	if (coop) {
+		rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+		if (e)
+			rd_kafka_error_destroy(e);
+	} else {
+		rd_kafka_assign(rk, NULL);
+	}
+}
+
+static int conf_set(rd_kafka_conf_t *conf, const char *src, const char *key, const char *val)
+{
+	char err[512];
+
+	if (rd_kafka_conf_set(conf, key, val, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+		fs_error_set("source '%s': kafka option '%s': %s", src, key, err);
+		return FS_EINVALID;
+	}
+	return 0;
+}
+
+/*
+ * librdkafka's own log (from its threads): errors become warnings; the
+ * rest (configuration notes such as a consumer option given to the
+ * dead-letter producer, retries it reports itself) is not shown.
+ */
+static void kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	const struct src *s = rd_kafka_opaque(rk);
+	char msg[1024];
+
+	if (level > 3 || !s || !s->opts->warn)
+		return;
+	snprintf(msg, sizeof(msg), "%s: kafka: %s: %s", s->name, fac, buf);
+	s->opts->warn(s->opts->ctx, msg);
+}
+
+static rd_kafka_conf_t *kafka_conf(struct src *s, bool consumer)
+{
+	const char *brokers = json_string_value(json_object_get(s->obj->spec, "brokers"));
+	const char *group = json_string_value(json_object_get(s->obj->spec, "group"));
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	const char *key;
+	json_t *v;
+	char *g = NULL;
+	int rc = 0;
+
+	if (!brokers)
+		brokers = getenv("FS_KAFKA_BROKERS");
+	if (!brokers || !*brokers) {
+		fs_error_set("source '%s': no brokers (set 'brokers' or FS_KAFKA_BROKERS)", s->name);
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	rc = conf_set(conf, s->name, "bootstrap.servers", brokers);
+	if (consumer) {
+		g = group ? xstrdup(group) : xstrfmt("fs-%s-%s", s->repo->config->project, s->name);
+		if (!rc)
+			rc = conf_set(conf, s->name, "group.id", g);
+		if (!rc)
+			rc = conf_set(conf, s->name, "enable.auto.commit", "false");
+		if (!rc)
+			rc = conf_set(conf, s->name, "enable.auto.offset.store", "false");
+		if (!rc)
+			rc = conf_set(conf, s->name, "auto.offset.reset", "earliest");
+		if (!rc)
+			rc = conf_set(conf, s->name, "enable.partition.eof", "true");
+		free(g);
+	}
+	/* the source's options last, as they are */
+	json_object_foreach(json_object_get(s->obj->spec, "options"), key, v) {
+		char num[64];
+		const char *val = json_string_value(v);
+		if (rc)
+			break;
+		if (!val) {
+			if (json_is_integer(v))
+				snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+			else if (json_is_real(v))
+				snprintf(num, sizeof(num), "%g", json_real_value(v));
+			else
+				snprintf(num, sizeof(num), "%s", json_is_true(v) ? "true" : "false");
+			val = num;
+		}
+		rc = conf_set(conf, s->name, key, val);
+	}
+	if (rc) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	rd_kafka_conf_set_opaque(conf, s);
+	rd_kafka_conf_set_log_cb(conf, kafka_log);
+	if (consumer)
+		rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+	return conf;
+}
+
+/* Wait for the topic to exist; an error after MISSING_TIMEOUT_MS of a clear "no such topic". */
+static int kafka_wait_topic(struct src *s)
+{
+	int64_t start = now_ms();
+	bool reported = false;
+
+	for (;;) {
+		const struct rd_kafka_metadata *md = NULL;
+		rd_kafka_topic_t *t = rd_kafka_topic_new(s->rk, s->topic, NULL);
+		rd_kafka_resp_err_t err = rd_kafka_metadata(s->rk, 0, t, &md, 2000);
+		bool exists = false, missing = false;
+
+		if (!err && md->topic_cnt == 1) {
+			exists = !md->topics[0].err && md->topics[0].partition_cnt > 0;
+			missing = md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+		}
+		if (md)
+			rd_kafka_metadata_destroy(md);
+		rd_kafka_topic_destroy(t);
+		if (exists)
+			return 0;
+		if (s->opts->stop && *s->opts->stop)
+			return 1;
+		if (missing && now_ms() - start > MISSING_TIMEOUT_MS) {
+			fs_error_set("source '%s': kafka topic '%s' does not exist", s->name, s->topic);
+			return FS_ENOTFOUND;
+		}
+		if (!missing && !reported) {
+			warn(s, "%s: kafka brokers do not answer: %s (retrying)", s->name,
+			     rd_kafka_err2str(err));
+			reported = true;
+		}
+		if (!missing && now_ms() - start > MISSING_TIMEOUT_MS && s->opts->once) {
+			fs_error_set("source '%s': kafka brokers do not answer: %s", s->name,
+				     rd_kafka_err2str(err));
+			return FS_ERR;
+		}
+		sleep_ms(200);
+	}
+}
+
+static void kafka_dead_letter(struct src *s, const rd_kafka_message_t *m, const char *why)
+{
+	const char *dlq = json_string_value(json_object_get(s->obj->spec, "dead_letter"));
+	char where[128];
+	rd_kafka_resp_err_t err;
+
+	if (!dlq)
+		return;
+	if (!s->dlq) {
+		char errstr[512];
+		rd_kafka_conf_t *conf = kafka_conf(s, false);
+		if (!conf || !(s->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr)))) {
+			warn(s, "%s: cannot make the dead-letter producer: %s", s->name,
+			     conf ? errstr : fs_error_last());
+			return;
+		}
+	}
+	snprintf(where, sizeof(where), "%s[%d]@%lld", s->topic, (int)m->partition,
+		 (long long)m->offset);
+	err = rd_kafka_producev(s->dlq, RD_KAFKA_V_TOPIC(dlq),
+				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				RD_KAFKA_V_VALUE(m->payload, m->len),
+				RD_KAFKA_V_KEY(m->key, m->key_len),
+				RD_KAFKA_V_HEADER("fs-error", why, -1),
+				RD_KAFKA_V_HEADER("fs-origin", where, -1), RD_KAFKA_V_END);
+	if (err)
+		warn(s, "%s: cannot copy %s to dead-letter topic '%s': %s", s->name, where, dlq,
+		     rd_kafka_err2str(err));
+}
+
+static void kafka_message(struct src *s, rd_kafka_message_t *m)
+{
+	struct kpart *k = kpart(s, m->partition);
+	struct bpart *b;
+	char why[512], pos[32];
+
+	if (!k || !k->assigned || (k->next >= 0 && m->offset < k->next))
+		return; /* not ours any more, or before a seek's position */
+	k->eof = false;
+	b = batch_part(s, m->partition, k->stored);
+	if (cells_from_json(s, m->payload, m->len, why, sizeof(why)) &&
+	    check_cells(s, why, sizeof(why))) {
+		fs_source_table_add(s->rows, s->cells, (size_t)m->offset + 1);
+		s->nrows++;
+		b->good++;
+	} else {
+		warn(s, "%s: %s[%d]@%lld: %s", s->name, s->topic, (int)m->partition,
+		     (long long)m->offset, why);
+		kafka_dead_letter(s, m, why);
+		b->bad++;
+	}
+	k->next = m->offset + 1;
+	snprintf(pos, sizeof(pos), "%lld", (long long)k->next);
+	snprintf(b->end, sizeof(b->end), "%s", pos);
+}
+
+/* Are we caught up: an assignment had, each partition of it at its end? */
+static bool kafka_caught_up(struct src *s)
+{
+	size_t i;
+
+	if (!s->got_assignment)
+		return false;
+	for (i = 0; i < s->nkp; i++)
+		if (s->kp[i].assigned && !s->kp[i].eof)
+			return false;
+	return true;
+}
+
+static int64_t kafka_lag(struct src *s)
+{
+	int64_t lag = 0;
+	size_t i;
+
+	for (i = 0; i < s->nkp; i++) {
+		int64_t lo, hi;
+		if (!s->kp[i].assigned)
+			continue;
+		if (rd_kafka_get_watermark_offsets(s->rk, s->topic, (int32_t)i, &lo, &hi))
+			return -1;
+		if (hi >= 0 && s->kp[i].next >= 0 && hi > s->kp[i].next)
+			lag += hi - s->kp[i].next;
+		else if (hi > 0 && s->kp[i].next < 0)
+			lag += hi - (lo > 0 ? lo : 0);
+	}
+	return lag;
+}
+
+static void kafka_committed(struct src *s)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)s->nbp);
+	size_t i;
+
+	/* for lag tools only: fs never reads the group's offsets */
+	for (i = 0; i < s->nbp; i++)
+		if (*s->bp[i].end)
+			rd_kafka_topic_partition_list_add(l, s->topic, s->bp[i].part)->offset =
+				strtoll(s->bp[i].end, NULL, 10);
+	if (l->cnt)
+		rd_kafka_commit(s->rk, l, 1);
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+static int kafka_open(struct src *s)
+{
+	rd_kafka_conf_t *conf;
+	rd_kafka_topic_partition_list_t *sub;
+	char errstr[512];
+	rd_kafka_resp_err_t err;
+	int rc;
+
+	s->topic = xstrdup(json_string_value(json_object_get(s->obj->spec, "topic")));
+	if (!(conf = kafka_conf(s, true)))
+		return FS_EINVALID;
+	if (!(s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr)))) {
+		fs_error_set("source '%s': kafka: %s", s->name, errstr);
+		return FS_ERR;
+	}
+	rd_kafka_poll_set_consumer(s->rk);
+	if ((rc = kafka_wait_topic(s)))
+		return rc;
+	sub = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(sub, s->topic, RD_KAFKA_PARTITION_UA);
+	err = rd_kafka_subscribe(s->rk, sub);
+	rd_kafka_topic_partition_list_destroy(sub);
+	if (err) {
+		fs_error_set("source '%s': cannot subscribe to '%s': %s", s->name, s->topic,
+			     rd_kafka_err2str(err));
+		return FS_ERR;
+	}
+	return 0;
+}
+
+/* One poll: a message into the batch, an event, or nothing within wait_ms. */
+static void kafka_poll(struct src *s, int wait_ms)
+{
+	rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, wait_ms);
+
+	if (!m)
+		return;
+	if (!m->err) {
+		if (s->broker_down) {
+			warn(s, "%s: kafka brokers answer again", s->name);
+			s->broker_down = false;
+		}
+		kafka_message(s, m);
+	} else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+		struct kpart *k = kpart(s, m->partition);
+		if (k && k->assigned && (k->next < 0 || m->offset >= k->next))
+			k->eof = true;
+	} else if (m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+		   m->err == RD_KAFKA_RESP_ERR__TRANSPORT) {
+		if (!s->broker_down)
+			warn(s, "%s: kafka: %s (retrying)", s->name, rd_kafka_message_errstr(m));
+		s->broker_down = true;
+	} else {
+		warn(s, "%s: kafka: %s", s->name, rd_kafka_message_errstr(m));
+	}
+	rd_kafka_message_destroy(m);
+}
+
+/* ---- redis streams ---- */
+
+static int redis_connect(struct src *s)
+{
+	if (s->rc_stream && !s->rc_stream->err)
+		return 0;
+	if (s->rc_stream)
+		redisFree(s->rc_stream);
+	s->rc_stream = NULL;
+	return fs_redis_connect(s->url, &s->rc_stream);
+}
+
+static void redis_dead_letter(struct src *s, const redisReply *fields, const char *id,
+			      const char *why)
+{
+	const char *dlq = json_string_value(json_object_get(s->obj->spec, "dead_letter"));
+	size_t n = fields ? fields->elements : 0, i, a = 0;
+	const char **argv;
+	size_t *argl;
+	redisReply *r;
+
+	if (!dlq)
+		return;
+	argv = xcalloc(n + 8, sizeof(*argv));
+	argl = xcalloc(n + 8, sizeof(*argl));
+	argv[a] = "XADD", argl[a++] = 4;
+	argv[a] = dlq, argl[a++] = strlen(dlq);
+	argv[a] = "*", argl[a++] = 1;
+	for (i = 0; i + 1 < n; i += 2) {
+		argv[a] = fields->element[i]->str, argl[a++] = fields->element[i]->len;
+		argv[a] = fields->element[i + 1]->str, argl[a++] = fields->element[i + 1]->len;
+	}
+	argv[a] = "fs-error", argl[a++] = 8;
+	argv[a] = why, argl[a++] = strlen(why);
+	argv[a] = "fs-origin", argl[a++] = 9;
+	argv[a] = id, argl[a++] = strlen(id);
+	r = redisCommandArgv(s->rc_stream, (int)a, argv, argl);
+	if (!r || r->type == REDIS_REPLY_ERROR)
+		warn(s, "%s: cannot copy %s to dead-letter stream '%s': %s", s->name, id, dlq,
+		     r ? r->str : s->rc_stream->errstr);
+	freeReplyObject(r);
+	free(argv);
+	free(argl);
+}
+
+/* The cells of a stream entry (field/value pairs). */
+static void cells_from_entry(struct src *s, const redisReply *fields, const char *id)
+{
+	size_t i, j;
+
+	sb_reset(&s->scratch);
+	for (i = 0; i < s->ncols; i++) {
+		s->cells[i] = (struct fs_cell){ .s = "", .null = true };
+		if (!strcmp(s->cols[i], ENTRY_TIME)) {
+			char buf[FS_TIME_BUFSZ];
+			fs_time_format_us(buf, strtoll(id, NULL, 10) * 1000);
+			cell_text(s, i, buf, strlen(buf));
+			continue;
+		}
+		for (j = 0; fields && j + 1 < fields->elements; j += 2) {
+			const redisReply *f = fields->element[j], *v = fields->element[j + 1];
+			if (f->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING &&
+			    f->len == strlen(s->cols[i]) && !memcmp(f->str, s->cols[i], f->len)) {
+				cell_text(s, i, v->str, v->len);
+				break;
+			}
+		}
+	}
+	cells_fix(s);
+}
+
+static int redis_wait_stream(struct src *s)
+{
+	int64_t start = now_ms();
+	bool reported = false;
+
+	for (;;) {
+		redisReply *r = NULL;
+		if (!redis_connect(s))
+			r = redisCommand(s->rc_stream, "EXISTS %s", s->stream);
+		if (r && r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
+			freeReplyObject(r);
+			return 0;
+		}
+		if (r && r->type == REDIS_REPLY_INTEGER) {
+			if (now_ms() - start > MISSING_TIMEOUT_MS) {
+				freeReplyObject(r);
+				fs_error_set("source '%s': redis stream '%s' does not exist", s->name,
+					     s->stream);
+				return FS_ENOTFOUND;
+			}
+		} else if (!reported) {
+			warn(s, "%s: %s (retrying)", s->name,
+			     r ? r->str : s->rc_stream ? s->rc_stream->errstr : fs_error_last());
+			reported = true;
+		}
+		freeReplyObject(r);
+		if (s->opts->stop && *s->opts->stop)
+			return 1;
+		sleep_ms(200);
+	}
+}
+
+static int redis_open(struct src *s)
+{
+	const char *url = json_string_value(json_object_get(s->obj->spec, "url"));
+	int rc;
+
+	s->stream = xstrdup(json_string_value(json_object_get(s->obj->spec, "stream")));
+	if (!url && !strcmp(s->repo->config->online_type, "redis"))
+		url = s->repo->config->online_url ? s->repo->config->online_url
+						  : "redis://127.0.0.1:6379/0";
+	if (!url) {
+		fs_error_set("source '%s': no 'url' (required when the online store is not redis)",
+			     s->name);
+		return FS_EINVALID;
+	}
+	s->url = xstrdup(url);
+	if ((rc = redis_wait_stream(s)))
+		return rc;
+	if ((rc = pos_read(s, 0, s->stored_id, sizeof(s->stored_id), &s->r_applied, &s->r_bad,
+			   &s->r_late)))
+		return rc;
+	snprintf(s->last_id, sizeof(s->last_id), "%s", *s->stored_id ? s->stored_id : "0-0");
+	return 0;
+}
+
+/* Read entries after last_id into the batch; *more when XREAD filled its count. */
+static int redis_poll(struct src *s, int wait_ms, bool *more)
+{
+	int64_t room = (s->opts->batch_events > 0 ? s->opts->batch_events : 10000) - batch_size(s);
+	redisReply *r;
+	size_t i;
+
+	*more = false;
+	if (s->opts->max_events > 0 && s->opts->max_events - s->consumed - batch_size(s) < room)
+		room = s->opts->max_events - s->consumed - batch_size(s);
+	if (room <= 0)
+		return 0;
+	if (redis_connect(s))
+		return FS_ERR;
+	r = wait_ms > 0 ? redisCommand(s->rc_stream, "XREAD COUNT %lld BLOCK %d STREAMS %s %s",
+				       (long long)room, wait_ms, s->stream, s->last_id)
+			: redisCommand(s->rc_stream, "XREAD COUNT %lld STREAMS %s %s",
+				       (long long)room, s->stream, s->last_id);
+	if (!r || r->type == REDIS_REPLY_ERROR) {
+		fs_error_set("redis stream '%s': %s", s->stream, r ? r->str : s->rc_stream->errstr);
+		freeReplyObject(r);
+		return FS_ERR;
+	}
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->elements == 2) {
+		const redisReply *entries = r->element[0]->element[1];
+		for (i = 0; i < entries->elements; i++) {
+			const redisReply *e = entries->element[i];
+			const redisReply *fields = e->elements == 2 ? e->element[1] : NULL;
+			const char *id = e->element[0]->str;
+			struct bpart *b = batch_part(s, 0, s->stored_id);
+			char why[512];
+
+			if (fields && fields->type != REDIS_REPLY_ARRAY)
+				fields = NULL;
+			cells_from_entry(s, fields, id);
+			if (check_cells(s, why, sizeof(why))) {
+				fs_source_table_add(s->rows, s->cells, 0);
+				s->nrows++;
+				b->good++;
+			} else {
+				warn(s, "%s: %s@%s: %s", s->name, s->stream, id, why);
+				redis_dead_letter(s, fields, id, why);
+				b->bad++;
+			}
+			snprintf(s->last_id, sizeof(s->last_id), "%s", id);
+			snprintf(b->end, sizeof(b->end), "%s", id);
+		}
+		*more = (int64_t)entries->elements == room;
+	}
+	freeReplyObject(r);
+	return 0;
+}
+
+static int64_t redis_lag_after(redisContext *c, const char *stream, const char *after)
+{
+	redisReply *r;
+	int64_t n = -1;
+
+	if (!*after || !strcmp(after, "0-0"))
+		r = redisCommand(c, "XLEN %s", stream);
+	else
+		r = redisCommand(c, "XRANGE %s (%s + COUNT 1000000", stream, after);
+	if (r && r->type == REDIS_REPLY_INTEGER)
+		n = r->integer;
+	else if (r && r->type == REDIS_REPLY_ARRAY)
+		n = (int64_t)r->elements;
+	freeReplyObject(r);
+	return n;
+}
+
+/* ---- the loop ---- */
+
+/*
+ * Write the batch in hand and move the positions on. On failure the
+ * batch is kept (the caller retries) except when stale: then it is dropped
+ * and read again from the stored positions.
+ */
+static int flush(struct src *s)
+{
+	int64_t late = 0, n = batch_size(s);
+	size_t i;
+	int rc;
+
+	if (!s->nbp) {
+		batch_reset(s);
+		return 0;
+	}
+	rc = write_batch(s, &late);
+	if (rc == STALE) {
+		warn(s, "%s: another reader wrote these partitions meanwhile: reading them again"
+			" from the stored positions", s->name);
+		if (!strcmp(s->type, "kafka")) {
+			rc = kafka_discard(s);
+		} else {
+			rc = pos_read(s, 0, s->stored_id, sizeof(s->stored_id), &s->r_applied,
+				      &s->r_bad, &s->r_late);
+			snprintf(s->last_id, sizeof(s->last_id), "%s",
+				 *s->stored_id ? s->stored_id : "0-0");
+			batch_reset(s);
+		}
+		return rc;
+	}
+	if (rc)
+		return rc;
+	if (s->dlq)
+		rd_kafka_flush(s->dlq, 10000);
+	for (i = 0; i < s->nbp; i++) {
+		struct bpart *b = &s->bp[i];
+		if (!strcmp(s->type, "kafka")) {
+			struct kpart *k = kpart(s, b->part);
+			snprintf(k->stored, sizeof(k->stored), "%s", b->end);
+		} else {
+			snprintf(s->stored_id, sizeof(s->stored_id), "%s", b->end);
+		}
+		s->st.applied += b->good;
+		s->st.bad += b->bad;
+	}
+	if (!strcmp(s->type, "kafka"))
+		kafka_committed(s);
+	s->st.late += late;
+	s->st.events += n;
+	s->st.batches++;
+	s->consumed += n;
+	batch_reset(s);
+	return 0;
+}
+
+/* Flush until it works (the store may be down), backing off; false when stopped first. */
+static bool flush_retrying(struct src *s)
+{
+	int64_t wait = 100;
+	bool reported = false;
+
+	for (;;) {
+		int rc = flush(s);
+		if (!rc) {
+			if (reported)
+				warn(s, "%s: the online store answers again", s->name);
+			return true;
+		}
+		if (rc == FS_EINVALID || rc == FS_ENOTFOUND) {
+			/* not an outage: the definitions or the data are wrong */
+			s->rc = rc;
+			return false;
+		}
+		if (!reported)
+			warn(s, "%s: cannot write a batch: %s (retrying)", s->name, fs_error_last());
+		reported = true;
+		if (s->opts->stop && *s->opts->stop) {
+			fs_error_set("source '%s': stopped with a batch not written (%s); it will be"
+				     " read again", s->name, fs_error_last());
+			s->rc = FS_ERR;
+			return false;
+		}
+		sleep_ms(wait);
+		wait = wait * 2 > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : wait * 2;
+	}
+}
+
+static bool stopping(const struct src *s)
+{
+	return (s->opts->stop && *s->opts->stop) ||
+	       (s->opts->max_events > 0 && s->consumed >= s->opts->max_events);
+}
+
+static void run_kafka(struct src *s)
+{
+	while (!s->done) {
+		int64_t wait = s->nbp ? s->deadline - now_ms() : 100;
+		bool caught;
+
+		if (stopping(s))
+			break;
+		if (batch_room(s))
+			kafka_poll(s, (int)(wait < 0 ? 0 : wait > 100 ? 100 : wait));
+		caught = kafka_caught_up(s);
+		if (s->nbp && (batch_full(s) || now_ms() >= s->deadline || caught) &&
+		    !flush_retrying(s))
+			return;
+		s->st.lag = kafka_lag(s);
+		if (s->opts->once && caught && !s->nbp)
+			break;
+	}
+	if (!s->done && s->nbp)
+		flush_retrying(s);
+}
+
+static void run_redis(struct src *s)
+{
+	int64_t wait_err = 100;
+	bool down = false;
+
+	while (!s->done && !stopping(s)) {
+		int64_t wait = s->nbp ? s->deadline - now_ms() : s->opts->once ? 0 : 100;
+		bool more = false;
+
+		if (redis_poll(s, (int)(wait < 1 ? 0 : wait), &more)) {
+			if (!down)
+				warn(s, "%s: %s (retrying)", s->name, fs_error_last());
+			down = true;
+			if (s->nbp && !flush_retrying(s))
+				return;
+			sleep_ms(wait_err);
+			wait_err = wait_err * 2 > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : wait_err * 2;
+			continue;
+		}
+		if (down)
+			warn(s, "%s: redis stream '%s' answers again", s->name, s->stream);
+		down = false;
+		wait_err = 100;
+		if (s->nbp && (batch_full(s) || now_ms() >= s->deadline || !more) &&
+		    !flush_retrying(s))
+			return;
+		if (s->rc_stream && !s->rc_stream->err)
+			s->st.lag = more ? redis_lag_after(s->rc_stream, s->stream, s->last_id) : 0;
+		if (s->opts->once && !more && !s->nbp)
+			break;
+	}
+	if (!s->done && s->nbp)
+		flush_retrying(s);
+}
+
+static void *source_thread(void *arg)
+{
+	struct src *s = arg;
+	int rc;
+
+	if ((rc = fs_online_open(&s->store, s->repo->config))) {
+		s->rc = rc;
+	} else {
+		batch_reset(s);
+		rc = !strcmp(s->type, "kafka") ? kafka_open(s) : redis_open(s);
+		if (rc < 0)
+			s->rc = rc;
+		else if (rc == 0 && !strcmp(s->type, "kafka"))
+			run_kafka(s);
+		else if (rc == 0)
+			run_redis(s);
+	}
+	if (s->rk) {
+		/* leave the group now, so that the others take the partitions at once */
+		rd_kafka_consumer_close(s->rk);
+	}
+	if (s->rc) {
+		snprintf(s->err, sizeof(s->err), "%s", fs_error_last());
+		*s->opts->stop = 1; /* one source failing stops them all */
+	}
+	return NULL;
+}
+
+static void src_release(struct src *s)
+{
+	if (s->rk)
+		rd_kafka_destroy(s->rk);
+	if (s->dlq) {
+		rd_kafka_flush(s->dlq, 5000);
+		rd_kafka_destroy(s->dlq);
+	}
+	if (s->rc_stream)
+		redisFree(s->rc_stream);
+	fs_online_close(s->store);
+	fs_source_close(s->rows);
+	json_decref(s->data);
+	free(s->cols);
+	free(s->checks);
+	free(s->bp);
+	free(s->cells);
+	free(s->offs);
+	free(s->kp);
+	free(s->topic);
+	free(s->stream);
+	free(s->url);
+	sb_release(&s->scratch);
+}
+
+static bool is_stream_source(const struct fs_object *o)
+{
+	const char *t = json_string_value(json_object_get(o->spec, "type"));
+
+	return o->kind == FS_KIND_SOURCE && t && (!strcmp(t, "kafka") || !strcmp(t, "redis_stream"));
+}
+
+static bool has_view(const struct fs_defs *defs, const char *source)
+{
+	size_t i;
+
+	for (i = 0; i < defs->n; i++)
+		if (defs->objs[i].kind == FS_KIND_FEATURE_VIEW &&
+		    !strcmp(json_string_value(json_object_get(defs->objs[i].spec, "source")), source))
+			return true;
+	return false;
+}
+
+/* The spec naming the columns of a stream source's messages. */
+static json_t *data_spec(const struct fs_object *o)
+{
+	json_t *d = json_deep_copy(o->spec);
+
+	if (!json_object_get(d, "timestamp_field"))
+		json_object_set_new(d, "timestamp_field", json_string(ENTRY_TIME));
+	return d;
+}
+
+int fs_stream_run(struct fs_repo *repo, const char *const *names, size_t n,
+		  const struct fs_stream_opts *opts,
+		  void (*live)(void *ctx, const struct fs_stream_stats *st, size_t n, double secs),
+		  struct fs_stream_stats **stats, size_t *nstats)
+{
+	static volatile sig_atomic_t own_stop;
+	struct fs_stream_opts o = *opts;
+	struct fs_defs defs = { 0 };
+	struct src *srcs = NULL;
+	pthread_t *threads = NULL;
+	size_t nsrc = 0, i;
+	int64_t start = now_ms();
+	int rc;
+
+	*stats = NULL;
+	*nstats = 0;
+	if (!o.stop)
+		o.stop = &own_stop;
+	opts = &o;
+	if ((rc = fs_registry_load(repo->registry, &defs)))
+		return rc;
+	srcs = xcalloc(defs.n + n + 1, sizeof(*srcs));
+	if (n) {
+		for (i = 0; i < n && !rc; i++) {
+			const struct fs_object *o = fs_defs_find(&defs, FS_KIND_SOURCE, names[i]);
+			size_t j;
+			if (!o) {
+				fs_error_set("no source '%s' is registered", names[i]);
+				rc = FS_ENOTFOUND;
+			} else if (!is_stream_source(o)) {
+				fs_error_set("source '%s' is a %s source, not a kafka or redis_stream"
+					     " source", names[i],
+					     json_string_value(json_object_get(o->spec, "type")));
+				rc = FS_EINVALID;
+			} else {
+				for (j = 0; j < nsrc && srcs[j].obj != o; j++)
+					;
+				if (j == nsrc)
+					srcs[nsrc++].obj = o;
+			}
+		}
+	} else {
+		for (i = 0; i < defs.n; i++)
+			if (is_stream_source(&defs.objs[i]) && has_view(&defs, defs.objs[i].name))
+				srcs[nsrc++].obj = &defs.objs[i];
+		if (!nsrc) {
+			fs_error_set("no kafka or redis_stream source is read by a feature view");
+			rc = FS_ENOTFOUND;
+		}
+	}
+	for (i = 0; i < nsrc && !rc; i++) {
+		struct src *s = &srcs[i];
+		s->repo = repo;
+		s->defs = &defs;
+		s->opts = opts;
+		s->name = s->obj->name;
+		s->type = json_string_value(json_object_get(s->obj->spec, "type"));
+		s->data = data_spec(s->obj);
+		snprintf(s->st.source, sizeof(s->st.source), "%s", s->name);
+		snprintf(s->st.type, sizeof(s->st.type), "%s", s->type);
+		s->st.lag = -1;
+		sb_init(&s->scratch);
+		rc = plan_source(s);
+	}
+	if (!rc) {
+		threads = xcalloc(nsrc + 1, sizeof(*threads));
+		for (i = 0; i < nsrc; i++)
+			if (pthread_create(&threads[i], NULL, source_thread, &srcs[i]))
+				abort(); /* no thread: nothing sensible left to do */
+		if (live) {
+			struct fs_stream_stats *cur = xcalloc(nsrc + 1, sizeof(*cur));
+			for (;;) {
+				bool alive = false;
+				size_t j;
+				for (j = 0; j < nsrc; j++) {
+					if (pthread_tryjoin_np(threads[j], NULL) == EBUSY)
+						alive = true;
+					else
+						threads[j] = 0;
+				}
+				if (!alive)
+					break;
+				/* counters read while they move: a status line, not a total */
+				for (j = 0; j < nsrc; j++)
+					cur[j] = srcs[j].st;
+				live(opts->ctx, cur, nsrc, (double)(now_ms() - start) / 1000.0);
+				sleep_ms(1000);
+			}
+			free(cur);
+		}
+		for (i = 0; i < nsrc; i++)
+			if (threads[i])
+				pthread_join(threads[i], NULL);
+		for (i = 0; i < nsrc && !rc; i++)
+			if (srcs[i].rc) {
+				rc = srcs[i].rc;
+				/* the thread's message, into this thread's error buffer */
+				fs_error_set("%s", srcs[i].err);
+			}
+	}
+	*stats = xcalloc(nsrc + 1, sizeof(**stats));
+	for (i = 0; i < nsrc; i++)
+		(*stats)[i] = srcs[i].st;
+	*nstats = nsrc;
+	for (i = 0; i < nsrc; i++)
+		src_release(&srcs[i]);
+	free(srcs);
+	free(threads);
+	fs_defs_release(&defs);
+	return rc;
+}
