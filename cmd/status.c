@@ -9,6 +9,7 @@
 #include "materialize.h"
 #include "online.h"
 #include "parse-options.h"
+#include "stream.h"
 #include "timeutil.h"
 #include "banned.h"
 
@@ -26,7 +27,7 @@ int cmd_status(int argc, const char **argv, struct fs_ctx *ctx)
 	struct fs_defs defs = { 0 };
 	struct fs_online *store = NULL;
 	int64_t max_s = -1, now = (int64_t)time(NULL);
-	json_t *views = json_array(), *v;
+	json_t *views = json_array(), *v, *streams = NULL;
 	bool stale = false;
 	size_t i;
 	int rc = 0;
@@ -105,8 +106,12 @@ int cmd_status(int argc, const char **argv, struct fs_ctx *ctx)
 		}
 		json_array_append_new(views, v);
 	}
+	if (fs_stream_status(store, ctx->repo, &defs, true, &streams)) {
+		rc = die_last_error();
+		goto done;
+	}
 	if (json) {
-		print_json(json_pack("{s:O}", "views", views));
+		print_json(json_pack("{s:O, s:O}", "views", views, "streams", streams));
 	} else {
 		printf("%-32s %-22s %-12s %s\n", "VIEW", "LAST END", "STALENESS", "KEYS");
 		json_array_foreach(views, i, v) {
@@ -129,6 +134,42 @@ int cmd_status(int argc, const char **argv, struct fs_ctx *ctx)
 			}
 		}
 	}
+	if (!json && json_array_size(streams)) {
+		printf("\n%-32s %-12s %-10s %-10s %s\n", "STREAM SOURCE", "APPLIED", "BAD", "LATE",
+		       "LAG");
+		json_array_foreach(streams, i, v) {
+			json_t *p, *lag = json_object_get(v, "lag");
+			const char *what = json_is_string(json_object_get(v, "topic"))
+						   ? json_string_value(json_object_get(v, "topic"))
+						   : json_string_value(json_object_get(v, "stream"));
+			size_t j;
+			char lags[32] = "?";
+			if (json_is_integer(lag))
+				snprintf(lags, sizeof(lags), "%lld", (long long)json_integer_value(lag));
+			printf("%-32s %-12lld %-10lld %-10lld %s\n",
+			       json_string_value(json_object_get(v, "source")),
+			       (long long)json_integer_value(json_object_get(v, "applied")),
+			       (long long)json_integer_value(json_object_get(v, "bad")),
+			       (long long)json_integer_value(json_object_get(v, "late")), lags);
+			json_array_foreach(json_object_get(v, "partitions"), j, p) {
+				json_t *pos = json_object_get(p, "position");
+				char posbuf[64] = "the start";
+				lag = json_object_get(p, "lag");
+				snprintf(lags, sizeof(lags), "?");
+				if (json_is_integer(lag))
+					snprintf(lags, sizeof(lags), "%lld",
+						 (long long)json_integer_value(lag));
+				if (json_is_integer(pos))
+					snprintf(posbuf, sizeof(posbuf), "%lld",
+						 (long long)json_integer_value(pos));
+				else if (json_is_string(pos))
+					snprintf(posbuf, sizeof(posbuf), "%s", json_string_value(pos));
+				printf("  %s[%lld] at %s, lag %s\n", what,
+				       (long long)json_integer_value(json_object_get(p, "partition")),
+				       posbuf, lags);
+			}
+		}
+	}
 	if (stale) {
 		if (!json)
 			fprintf(stderr, "error: a view is staler than %s\n", max);
@@ -136,6 +177,7 @@ int cmd_status(int argc, const char **argv, struct fs_ctx *ctx)
 	}
 done:
 	json_decref(views);
+	json_decref(streams);
 	fs_online_close(store);
 	fs_defs_release(&defs);
 	return rc;

@@ -545,7 +545,10 @@ static int write_batch(struct src *s, int64_t *late)
 			fs_online_rollback(s->store);
 			return rc;
 		}
+		fs_test_crash_point("stream-before-commit");
 		rc = fs_online_commit(s->store);
+		if (!rc)
+			fs_test_crash_point("stream-after-commit");
 		if (rc != FS_ECONFLICT)
 			return rc;
 	}
@@ -1500,5 +1503,176 @@ int fs_stream_run(struct fs_repo *repo, const char *const *names, size_t n,
 	free(srcs);
 	free(threads);
 	fs_defs_release(&defs);
+	return rc;
+}
+
+/* ---- fs status ---- */
+
+struct status_ctx {
+	json_t *parts;
+	int64_t applied, bad, late;
+};
+
+static void status_record(void *ctx, const char *name, const char *val)
+{
+	struct status_ctx *c = ctx;
+	const char *slash = strrchr(name, '/');
+	int64_t applied, bad, late;
+	char pos[64];
+
+	if (!slash || !pos_parse(val, pos, sizeof(pos), &applied, &bad, &late))
+		return;
+	c->applied += applied;
+	c->bad += bad;
+	c->late += late;
+	/* a Kafka offset as a number, a Redis entry id as it is */
+	json_array_append_new(c->parts, json_pack("{s:i, s:o, s:n}", "partition", atoi(slash + 1),
+						  "position",
+						  pos[strspn(pos, "0123456789")]
+							  ? json_string(pos)
+							  : json_integer(strtoll(pos, NULL, 10)),
+						  "lag"));
+}
+
+static int cmp_part(const void *a, const void *b)
+{
+	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "partition"));
+	json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "partition"));
+	return x < y ? -1 : x > y;
+}
+
+static void sort_parts(json_t *parts)
+{
+	size_t n = json_array_size(parts), i;
+	json_t **v = xcalloc(n + 1, sizeof(*v));
+
+	for (i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(parts, i));
+	qsort(v, n, sizeof(*v), cmp_part);
+	json_array_clear(parts);
+	for (i = 0; i < n; i++)
+		json_array_append_new(parts, v[i]);
+	free(v);
+}
+
+/* Kafka lag: each partition's high watermark less its stored position. */
+static void status_kafka_lag(struct src *s, json_t *parts, json_t *out)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *t;
+	rd_kafka_conf_t *conf = kafka_conf(s, false);
+	char errstr[256];
+	int64_t total = 0;
+	bool known = true;
+	int i;
+
+	if (!conf)
+		return;
+	rd_kafka_conf_set_log_cb(conf, NULL);
+	if (!(s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr))))
+		return;
+	t = rd_kafka_topic_new(s->rk, s->topic, NULL);
+	if (!rd_kafka_metadata(s->rk, 0, t, &md, 1500) && md->topic_cnt == 1 &&
+	    !md->topics[0].err) {
+		for (i = 0; i < md->topics[0].partition_cnt; i++) {
+			int32_t p = md->topics[0].partitions[i].id;
+			int64_t lo, hi, pos = -1;
+			size_t j;
+			json_t *e, *found = NULL;
+			json_array_foreach(parts, j, e)
+				if (json_integer_value(json_object_get(e, "partition")) == p)
+					found = e;
+			if (!found) {
+				found = json_pack("{s:i, s:n, s:n}", "partition", p, "position", "lag");
+				json_array_append_new(parts, found);
+			} else {
+				pos = json_integer_value(json_object_get(found, "position"));
+			}
+			if (rd_kafka_query_watermark_offsets(s->rk, s->topic, p, &lo, &hi, 1500)) {
+				known = false;
+				continue;
+			}
+			if (pos < 0)
+				pos = lo;
+			json_object_set_new(found, "lag", json_integer(hi > pos ? hi - pos : 0));
+			total += hi > pos ? hi - pos : 0;
+		}
+		json_object_set_new(out, "lag", known ? json_integer(total) : json_null());
+	}
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(t);
+}
+
+static void status_redis_lag(struct src *s, json_t *parts, json_t *out)
+{
+	const char *url = json_string_value(json_object_get(s->obj->spec, "url"));
+	json_t *p0 = json_array_get(parts, 0);
+	const char *pos = p0 ? json_string_value(json_object_get(p0, "position")) : "";
+	int64_t lag;
+
+	if (!url && !strcmp(s->repo->config->online_type, "redis"))
+		url = s->repo->config->online_url ? s->repo->config->online_url
+						  : "redis://127.0.0.1:6379/0";
+	if (!url || fs_redis_connect(url, &s->rc_stream))
+		return;
+	lag = redis_lag_after(s->rc_stream, s->stream, pos);
+	if (lag < 0)
+		return;
+	if (p0)
+		json_object_set_new(p0, "lag", json_integer(lag));
+	json_object_set_new(out, "lag", json_integer(lag));
+}
+
+int fs_stream_status(struct fs_online *store, struct fs_repo *repo, const struct fs_defs *defs,
+		     bool with_lag, json_t **out)
+{
+	size_t i;
+	int rc = 0;
+
+	*out = json_array();
+	for (i = 0; i < defs->n && !rc; i++) {
+		const struct fs_object *o = &defs->objs[i];
+		struct fs_stream_opts opts = { 0 };
+		struct status_ctx c = { json_array(), 0, 0, 0 };
+		struct src s = { 0 };
+		char *prefix;
+		json_t *e;
+
+		if (!is_stream_source(o))
+			continue;
+		prefix = xstrfmt("stream/%s/", o->name);
+		rc = fs_online_meta_list(store, prefix, status_record, &c);
+		free(prefix);
+		if (rc) {
+			json_decref(c.parts);
+			break;
+		}
+		sort_parts(c.parts);
+		s.repo = repo;
+		s.obj = o;
+		s.name = o->name;
+		s.opts = &opts;
+		e = json_pack("{s:s, s:s}", "source", o->name, "type",
+			      json_string_value(json_object_get(o->spec, "type")));
+		if (!strcmp(json_string_value(json_object_get(o->spec, "type")), "kafka")) {
+			s.topic = xstrdup(json_string_value(json_object_get(o->spec, "topic")));
+			json_object_set_new(e, "topic", json_string(s.topic));
+		} else {
+			s.stream = xstrdup(json_string_value(json_object_get(o->spec, "stream")));
+			json_object_set_new(e, "stream", json_string(s.stream));
+		}
+		json_object_set_new(e, "lag", json_null());
+		if (with_lag && !strcmp(json_string_value(json_object_get(o->spec, "type")), "kafka"))
+			status_kafka_lag(&s, c.parts, e);
+		else if (with_lag)
+			status_redis_lag(&s, c.parts, e);
+		json_object_set_new(e, "partitions", c.parts);
+		json_object_set_new(e, "applied", json_integer(c.applied));
+		json_object_set_new(e, "bad", json_integer(c.bad));
+		json_object_set_new(e, "late", json_integer(c.late));
+		json_array_append_new(*out, e);
+		src_release(&s);
+	}
 	return rc;
 }

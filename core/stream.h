@@ -66,7 +66,7 @@ int fs_stream_run(struct fs_repo *repo, const char *const *names, size_t n,
  * [{"source", "type", "topic"|"stream", "partitions": [{"partition",
  * "position", "lag"}], "applied", "bad", "late", "lag"}].
  */
-int fs_stream_status(struct fs_online *store, const struct fs_config *cfg,
-		     const struct fs_defs *defs, bool with_lag, json_t **out);
+int fs_stream_status(struct fs_online *store, struct fs_repo *repo, const struct fs_defs *defs,
+		     bool with_lag, json_t **out);
 
 #endif

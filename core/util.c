@@ -247,9 +247,16 @@ fail:
 
 void fs_test_crash_point(const char *point)
 {
-	const char *at = getenv("FS_TEST_CRASH_AT");
+	static long hits;
+	const char *at = getenv("FS_TEST_CRASH_AT"), *hash;
+	size_t len;
 
-	if (at && !strcmp(at, point))
+	if (!at)
+		return;
+	/* "point#K": the K-th time the point is reached */
+	hash = strchr(at, '#');
+	len = hash ? (size_t)(hash - at) : strlen(at);
+	if (len == strlen(point) && !strncmp(at, point, len) && (!hash || ++hits == atol(hash + 1)))
 		raise(SIGKILL);
 }
 

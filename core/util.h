@@ -59,7 +59,8 @@ int fs_write_file_atomic(const char *path, const void *data, size_t len);
 /*
  * For the crash tests (git's GIT_TEST_* convention): when the environment
  * variable FS_TEST_CRASH_AT names this point, the process kills itself
- * with SIGKILL right here, as a power cut or an OOM kill would.
+ * with SIGKILL right here, as a power cut or an OOM kill would;
+ * "point#K" kills it the K-th time the point is reached.
  */
 void fs_test_crash_point(const char *point);
 

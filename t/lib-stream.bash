@@ -1,0 +1,124 @@
+# Helpers for the fs stream tests (t6xxx): a Kafka cluster of librdkafka's
+# mock brokers (t/kafka-mock), a Redis of the test's own, a repository
+# whose views read a stream source, and t/stream_reference.py.
+#
+#   load test_helper
+#   load lib-online     (free_port, start_redis, track_pid, teardown)
+#   load lib-stream
+
+STREAM_REFERENCE="$BATS_TEST_DIRNAME/stream_reference.py"
+sref() { "$FS_TEST_PYTHON" -S "$STREAM_REFERENCE" "$@"; }
+
+# start_kafka TOPIC:PARTITIONS...: a mock cluster; KAFKA holds its bootstrap
+# address, MOCK_PID its process (SIGUSR1: brokers down, SIGUSR2: up).
+start_kafka() {
+    local mock=${FS_KAFKA_MOCK:-$(dirname "$FS")/t/kafka-mock} t i args=()
+    [ -x "$mock" ] || skip "no t/kafka-mock (librdkafka not found at build time)"
+    command -v kcat > /dev/null || skip "no kcat"
+    for t in "$@"; do args+=(-t "$t"); done
+    "$mock" "${args[@]}" > "$BATS_TEST_TMPDIR/mock.out" 2> "$BATS_TEST_TMPDIR/mock.err" 3>&- &
+    MOCK_PID=$!
+    track_pid "$MOCK_PID"
+    KAFKA=
+    for i in $(seq 100); do
+        KAFKA=$(head -n 1 "$BATS_TEST_TMPDIR/mock.out")
+        [ -n "$KAFKA" ] && break
+        sleep 0.1
+    done
+    [[ "$KAFKA" =~ ^127\.0\.0\.1:[0-9]+$ ]] || fail "no bootstrap address: $(cat "$BATS_TEST_TMPDIR/mock.err")"
+    export FS_KAFKA_BROKERS=$KAFKA
+}
+
+# produce TOPIC FILE: every line of FILE a message.
+produce() {
+    kcat -P -b "$KAFKA" -t "$1" -X compression.codec=lz4 -l "$2"
+}
+
+# The end of the next hour after now (Unix seconds): read time of the tests.
+next_hour() { echo $(( ($(date +%s) / 3600 + 1) * 3600 )); }
+
+# stream_repo TYPE [SOURCE-LINES...]: a repo whose views `last` (price
+# float64, qty int64, newest-wins) and `agg` (n_1h, amount_sum_1h,
+# amount_max_2h, price_avg_30m) read stream source `ev` of TYPE (kafka:
+# topic ev; redis_stream: stream ev) over data/ev.csv; extra lines go into
+# the source. Applied; cwd inside.
+stream_repo() {
+    local type=$1 line
+    shift
+    init_repo
+    git rm -q features/driver.yaml data/driver_stats.csv
+    mkdir -p features data
+    echo "token,ts,amount,price,qty" > data/ev.csv
+    {
+        cat <<'EOF'
+kind: entity
+name: token
+join_key: token
+type: string
+---
+kind: source
+name: ev_log
+type: csv
+path: data/ev.csv
+timestamp_field: ts
+---
+kind: source
+name: ev
+EOF
+        echo "type: $type"
+        if [ "$type" = kafka ]; then
+            echo "topic: ev"
+            echo "options: {session.timeout.ms: '6000', heartbeat.interval.ms: '500'}"
+        else
+            echo "stream: ev"
+        fi
+        echo "timestamp_field: ts"
+        echo "batch_source: ev_log"
+        for line in "$@"; do echo "$line"; done
+        cat <<'EOF'
+---
+kind: feature_view
+name: last
+entities: [token]
+source: ev
+features:
+  - {name: price, type: float64}
+  - {name: qty, type: int64}
+---
+kind: feature_view
+name: agg
+entities: [token]
+source: ev
+aggregations:
+  - {name: n_1h, function: count, window: 1h}
+  - {name: amount_sum_1h, function: sum, column: amount, window: 1h}
+  - {name: amount_max_2h, function: max, column: amount, window: 2h}
+  - {name: price_avg_30m, function: avg, column: price, window: 30m}
+EOF
+    } > features/ev.yaml
+    "$FS" apply -q -m "stream views"
+}
+
+# online_rows T: the online values of every key k0..k39 at T, as
+# `sref expect` prints them (keys without a value left out).
+online_rows() {
+    local t=$1 args=() k
+    for k in $(seq 0 39); do args+=(-e "token=k$k"); done
+    "$FS" get-online -f last -f agg --at "$t" "${args[@]}" | tail -n +2 |
+        awk -F'\t' '$2 != ""' | sort
+}
+
+# check_online EVENTS T: the online values equal the reference's.
+check_online() {
+    sref expect "$1" "$2" > expected.tsv
+    online_rows "$2" > actual.tsv
+    run sref compare expected.tsv actual.tsv
+    [ "$status" -eq 0 ] || fail "online values differ from the reference: $output"
+}
+
+# stream_stat FIELD: the sum of FIELD over the stream sources of fs status --json.
+stream_stat() {
+    "$FS" status --json | "$FS_TEST_PYTHON" -c '
+import json, sys
+print(sum(s[sys.argv[1]] for s in json.load(sys.stdin)["streams"]))' "$1"
+}
