@@ -119,6 +119,14 @@ _fs()
 		COMPREPLY=($(compgen -W "6566" -- "$cur"))
 		return 0
 		;;
+	stream,--batch-ms)
+		COMPREPLY=($(compgen -W "50" -- "$cur"))
+		return 0
+		;;
+	stream,--batch-events)
+		COMPREPLY=($(compgen -W "10000" -- "$cur"))
+		return 0
+		;;
 	esac
 	# the value of "--opt=value" (bash splits the word at '=') or of
 	# "--opt value" is left to the default completion (file names)
@@ -161,7 +169,7 @@ _fs()
 	models,1)
 		[[ ${args[0]} == log ]] && COMPREPLY=($(compgen -W "$(_fs_names model)" -- "$cur"))
 		;;
-	push,0)
+	push,0 | stream,*)
 		COMPREPLY=($(compgen -W "$(_fs_names source)" -- "$cur"))
 		;;
 	register-model,0 | promote,0)
