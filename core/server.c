@@ -1,4 +1,5 @@
 #include "server.h"
+#include "stream.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -315,6 +316,50 @@ static void metrics_text(struct fs_server *s, struct strbuf *out)
 		__atomic_load_n(&s->m.store_errors, __ATOMIC_RELAXED));
 }
 
+/*
+ * What fs stream has stored in this server's online store: per stream
+ * source its events by result and each partition's position (a Redis
+ * entry id as its milliseconds). Lag needs the broker: fs status has it.
+ */
+static void stream_metrics(struct fs_server *s, struct strbuf *out)
+{
+	struct snapshot *snap = thread_snapshot(s);
+	struct fs_online *store = thread_store(s);
+	json_t *streams = NULL, *v, *p;
+	size_t i, j;
+
+	if (!snap || !store || fs_stream_status(store, s->repo, &snap->defs, false, &streams)) {
+		json_decref(streams);
+		return;
+	}
+	if (json_array_size(streams))
+		sb_adds(out, "# HELP fs_stream_events_total Events fs stream has written, by result.\n"
+			     "# TYPE fs_stream_events_total counter\n");
+	json_array_foreach(streams, i, v) {
+		const char *src = json_string_value(json_object_get(v, "source"));
+		static const char *const results[] = { "applied", "bad", "late" };
+		for (j = 0; j < 3; j++)
+			sb_addf(out, "fs_stream_events_total{source=\"%s\",result=\"%s\"} %lld\n", src,
+				results[j],
+				(long long)json_integer_value(json_object_get(v, results[j])));
+	}
+	if (json_array_size(streams))
+		sb_adds(out, "# HELP fs_stream_position The stored position of each partition"
+			     " (a Kafka offset; a Redis stream's entry id milliseconds).\n"
+			     "# TYPE fs_stream_position gauge\n");
+	json_array_foreach(streams, i, v) {
+		json_array_foreach(json_object_get(v, "partitions"), j, p) {
+			json_t *pos = json_object_get(p, "position");
+			sb_addf(out, "fs_stream_position{source=\"%s\",partition=\"%lld\"} %lld\n",
+				json_string_value(json_object_get(v, "source")),
+				(long long)json_integer_value(json_object_get(p, "partition")),
+				json_is_integer(pos) ? (long long)json_integer_value(pos)
+						     : strtoll(json_string_value(pos), NULL, 10));
+		}
+	}
+	json_decref(streams);
+}
+
 static enum MHD_Result reply(struct MHD_Connection *c, int status, struct strbuf *body,
 			     const char *type)
 {
@@ -402,6 +447,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		status = 401;
 	} else if (ep == EP_METRICS) {
 		metrics_text(s, &out);
+		stream_metrics(s, &out);
 		type = "text/plain; version=0.0.4";
 		status = 200;
 	} else {

@@ -34,11 +34,18 @@
 #include "banned.h"
 
 #define MAX_MESSAGE (1024 * 1024) /* a larger message is bad data */
-#define MISSING_TIMEOUT_MS 10000  /* a topic or stream absent that long is an error */
+/* a topic or stream absent that long is an error (FS_TEST_STREAM_TIMEOUT_MS for the tests) */
+#define MISSING_TIMEOUT_MS missing_timeout_ms()
 #define MAX_BACKOFF_MS 5000
 #define WARN_PER_SEC 10
 /* the column of the entry id's time, for redis_stream sources without timestamp_field */
 #define ENTRY_TIME "@entry_time"
+
+static int64_t missing_timeout_ms(void)
+{
+	const char *t = getenv("FS_TEST_STREAM_TIMEOUT_MS");
+	return t && atoll(t) > 0 ? atoll(t) : 10000;
+}
 
 static int64_t now_ms(void)
 {
@@ -770,31 +777,30 @@ static int kafka_wait_topic(struct src *s)
 
 	for (;;) {
 		const struct rd_kafka_metadata *md = NULL;
-		rd_kafka_topic_t *t = rd_kafka_topic_new(s->rk, s->topic, NULL);
-		rd_kafka_resp_err_t err = rd_kafka_metadata(s->rk, 0, t, &md, 2000);
-		bool exists = false, missing = false;
+		/* all topics: asking for one by name may create it (auto.create.topics.enable) */
+		rd_kafka_resp_err_t err = rd_kafka_metadata(s->rk, 1, NULL, &md, 2000);
+		bool exists = false;
+		int i;
 
-		if (!err && md->topic_cnt == 1) {
-			exists = !md->topics[0].err && md->topics[0].partition_cnt > 0;
-			missing = md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-		}
+		for (i = 0; !err && i < md->topic_cnt; i++)
+			if (!strcmp(md->topics[i].topic, s->topic))
+				exists = !md->topics[i].err && md->topics[i].partition_cnt > 0;
 		if (md)
 			rd_kafka_metadata_destroy(md);
-		rd_kafka_topic_destroy(t);
 		if (exists)
 			return 0;
 		if (s->opts->stop && *s->opts->stop)
 			return 1;
-		if (missing && now_ms() - start > MISSING_TIMEOUT_MS) {
+		if (!err && now_ms() - start > MISSING_TIMEOUT_MS) {
 			fs_error_set("source '%s': kafka topic '%s' does not exist", s->name, s->topic);
 			return FS_ENOTFOUND;
 		}
-		if (!missing && !reported) {
+		if (err && !reported) {
 			warn(s, "%s: kafka brokers do not answer: %s (retrying)", s->name,
 			     rd_kafka_err2str(err));
 			reported = true;
 		}
-		if (!missing && now_ms() - start > MISSING_TIMEOUT_MS && s->opts->once) {
+		if (err && now_ms() - start > MISSING_TIMEOUT_MS && s->opts->once) {
 			fs_error_set("source '%s': kafka brokers do not answer: %s", s->name,
 				     rd_kafka_err2str(err));
 			return FS_ERR;
@@ -814,6 +820,10 @@ static void kafka_dead_letter(struct src *s, const rd_kafka_message_t *m, const 
 	if (!s->dlq) {
 		char errstr[512];
 		rd_kafka_conf_t *conf = kafka_conf(s, false);
+		/* a bad message may be a big one: copy it whole (unless options say otherwise) */
+		if (conf && !json_object_get(json_object_get(s->obj->spec, "options"),
+					     "message.max.bytes"))
+			rd_kafka_conf_set(conf, "message.max.bytes", "16777216", errstr, sizeof(errstr));
 		if (!conf || !(s->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr)))) {
 			warn(s, "%s: cannot make the dead-letter producer: %s", s->name,
 			     conf ? errstr : fs_error_last());

@@ -100,12 +100,14 @@ EOF
 }
 
 # online_rows T: the online values of every key k0..k39 at T, as
-# `sref expect` prints them (keys without a value left out).
+# `sref expect` prints them: nulls (an empty window's avg and max are
+# NOT_FOUND) as the empty string, keys never seen left out.
 online_rows() {
     local t=$1 args=() k
     for k in $(seq 0 39); do args+=(-e "token=k$k"); done
     "$FS" get-online -f last -f agg --at "$t" "${args[@]}" | tail -n +2 |
-        awk -F'\t' '$2 != ""' | sort
+        awk -F'\t' -v OFS='\t' '{ for (i = 2; i <= NF; i++) if ($i == "(not found)" || $i == "(null)") $i = "" } $2 != ""' |
+        sort
 }
 
 # check_online EVENTS T: the online values equal the reference's.
