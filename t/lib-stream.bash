@@ -41,7 +41,7 @@ next_hour() { echo $(( ($(date +%s) / 3600 + 1) * 3600 )); }
 # float64, qty int64, newest-wins) and `agg` (n_1h, amount_sum_1h,
 # amount_max_2h, price_avg_30m) read stream source `ev` of TYPE (kafka:
 # topic ev; redis_stream: stream ev) over data/ev.csv; extra lines go into
-# the source. Applied; cwd inside.
+# the source; STREAM_TS= leaves its timestamp_field out. Applied; cwd inside.
 stream_repo() {
     local type=$1 line
     shift
@@ -72,7 +72,7 @@ EOF
         else
             echo "stream: ev"
         fi
-        echo "timestamp_field: ts"
+        [ -z "${STREAM_TS-ts}" ] || echo "timestamp_field: ${STREAM_TS-ts}"
         echo "batch_source: ev_log"
         for line in "$@"; do echo "$line"; done
         cat <<'EOF'
