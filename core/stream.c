@@ -716,7 +716,7 @@ static rd_kafka_conf_t *kafka_conf(struct src *s, bool consumer)
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	const char *key;
 	json_t *v;
-	char *g = NULL;
+	char *g = NULL, num[64];
 	int rc = 0;
 
 	if (!brokers)
@@ -739,11 +739,18 @@ static rd_kafka_conf_t *kafka_conf(struct src *s, bool consumer)
 			rc = conf_set(conf, s->name, "auto.offset.reset", "earliest");
 		if (!rc)
 			rc = conf_set(conf, s->name, "enable.partition.eof", "true");
+		/*
+		 * A fetch waits for new messages no longer than a batch does: a
+		 * broker that does not answer a waiting fetch as soon as messages
+		 * come (librdkafka's mock) still delivers them within a batch time.
+		 */
+		snprintf(num, sizeof(num), "%d", s->opts->batch_ms > 0 ? s->opts->batch_ms : 50);
+		if (!rc)
+			rc = conf_set(conf, s->name, "fetch.wait.max.ms", num);
 		free(g);
 	}
 	/* the source's options last, as they are */
 	json_object_foreach(json_object_get(s->obj->spec, "options"), key, v) {
-		char num[64];
 		const char *val = json_string_value(v);
 		if (rc)
 			break;
@@ -1343,6 +1350,12 @@ static void *source_thread(void *arg)
 	if (s->rk) {
 		/* leave the group now, so that the others take the partitions at once */
 		rd_kafka_consumer_close(s->rk);
+	}
+	if (s->warn_hidden && s->opts->warn) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "%s: %lld more warnings not shown", s->name,
+			 (long long)s->warn_hidden);
+		s->opts->warn(s->opts->ctx, msg);
 	}
 	if (s->rc) {
 		snprintf(s->err, sizeof(s->err), "%s", fs_error_last());

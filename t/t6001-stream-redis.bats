@@ -119,6 +119,15 @@ redis_crash_loop() {
     run -0 redis_cli xrange ev_dlq - + count 1
     assert_equal "$(tr '\n' ' ' <<<"$output" | sed 's/^[0-9]*-[0-9]* //')" \
         "ts $now amount 4 fs-error no join key 'token' fs-origin 1-2 "
+
+    # many bad entries: at most 10 warnings a second, the others counted
+    for i in $(seq 40); do echo "XADD ev * token k$i ts $now amount x$i"; done | redis_cli > /dev/null
+    run -0 --separate-stderr fs stream --once --json
+    assert_equal "$(jq -c '.sources[0].bad' <<<"$output")" 40
+    shown=$(grep -c '^warning: ev: ev@.*is not' <<<"$stderr")
+    hidden=$(sed -n 's/^warning: ev: \([0-9]*\) more warnings not shown$/\1/p' <<<"$stderr" | awk '{ s += $1 } END { print s + 0 }')
+    [ "$shown" -le 20 ] || fail "$shown warnings shown: $stderr"
+    assert_equal "$((shown + hidden))" 40
 }
 
 @test "stream redis: without timestamp_field the entry id's milliseconds are the event time" {
