@@ -251,6 +251,83 @@ static void test_backend(const char *name, struct fs_online *o, struct fs_online
 	fs_online_drop(o, "ag");
 }
 
+static int meta(struct fs_online *o, const char *name, char *out, size_t len)
+{
+	struct strbuf v = STRBUF_INIT;
+	bool found;
+	int rc = fs_online_meta_get(o, name, &v, &found);
+
+	snprintf(out, len, "%s", rc ? "(error)" : found ? v.buf : "(none)");
+	sb_release(&v);
+	return rc;
+}
+
+/*
+ * Batches (fs_online_begin): writes, updates and meta records in one
+ * atomic write; rollback leaves nothing; with other, a concurrent change
+ * of a record the batch read makes commit answer FS_ECONFLICT, nothing
+ * written.
+ */
+static void test_batch(const char *name, struct fs_online *o, struct fs_online *other)
+{
+	static const char view[] = "bv", agg[] = "bag", s1[] = "s1";
+	const struct fs_online_rec k[] = { REC("k") };
+	struct fs_online_rec rec = { "a", 1, 100, 100, "7", 1 };
+	struct ctx c = { .ts = 100 };
+	size_t written = 0;
+	char m[64];
+	int rc;
+
+	fs_online_drop(o, view);
+	fs_online_drop(o, agg);
+	/* rolled back: nothing */
+	rc = fs_online_begin(o) || fs_online_write(o, view, s1, &rec, 1, &written) ||
+	     update(o, agg, s1, k, 1, false, &c) || fs_online_meta_put(o, "stream/t/0", "5 1 0 0");
+	fs_online_rollback(o);
+	meta(o, "stream/t/0", m, sizeof(m));
+	ok(rc == 0 && stored(o, view, s1, "a", NULL) == -1 && stored(o, agg, s1, "k", NULL) == -1 &&
+		   !strcmp(m, "(none)"),
+	   "%s: a batch rolled back writes nothing (meta %s)", name, m);
+	/* committed: all of it */
+	rc = fs_online_begin(o) || fs_online_write(o, view, s1, &rec, 1, &written) ||
+	     update(o, agg, s1, k, 1, false, &c) || fs_online_meta_put(o, "stream/t/0", "5 1 0 0") ||
+	     fs_online_commit(o);
+	meta(o, "stream/t/0", m, sizeof(m));
+	ok(rc == 0 && stored(o, view, s1, "a", NULL) == 7 && stored(o, agg, s1, "k", NULL) == 1 &&
+		   !strcmp(m, "5 1 0 0"),
+	   "%s: a batch committed writes all of it (meta %s)", name, m);
+	/* in a batch, an update fn abandons: the batch can still roll back as a whole */
+	c.abandon_at = 1;
+	rc = fs_online_begin(o);
+	if (!rc)
+		rc = update(o, agg, s1, k, 1, false, &c);
+	fs_online_rollback(o);
+	c.abandon_at = 0;
+	ok(rc == -42 && stored(o, agg, s1, "k", NULL) == 1,
+	   "%s: an abandoned update in a batch changes nothing (rc %d)", name, rc);
+	if (other) {
+		/* another writer changes a record the batch read: the batch is not written */
+		rc = fs_online_begin(o);
+		if (!rc)
+			rc = meta(o, "stream/t/0", m, sizeof(m));
+		if (!rc)
+			rc = update(o, agg, s1, k, 1, false, &c);
+		if (!rc)
+			rc = fs_online_meta_put(o, "stream/t/0", "9 2 0 0");
+		fs_online_meta_put(other, "stream/t/0", "6 1 0 0");
+		if (!rc)
+			rc = fs_online_commit(o);
+		else
+			fs_online_rollback(o);
+		meta(o, "stream/t/0", m, sizeof(m));
+		ok(rc == FS_ECONFLICT && !strcmp(m, "6 1 0 0") && stored(o, agg, s1, "k", NULL) == 1,
+		   "%s: a concurrent change of a record read makes commit a conflict, nothing written"
+		   " (rc %d, meta %s)", name, rc, m);
+	}
+	fs_online_drop(o, view);
+	fs_online_drop(o, agg);
+}
+
 static void test_sqlite(void)
 {
 	char dir[] = "/tmp/fs-test-online-XXXXXX", type[] = "sqlite", project[] = "t";
@@ -270,6 +347,7 @@ static void test_sqlite(void)
 		ok(0, "sqlite: open: %s", fs_error_last());
 	} else {
 		test_backend("sqlite", o, NULL);
+		test_batch("sqlite", o, NULL);
 		fs_online_close(o);
 	}
 	unlink(path);
@@ -298,6 +376,7 @@ static void test_redis(void)
 		ok(0, "redis: open: %s", fs_error_last());
 	} else {
 		test_backend("redis", o, other);
+		test_batch("redis", o, other);
 	}
 	fs_online_close(o);
 	fs_online_close(other);
