@@ -1657,13 +1657,14 @@ int fs_stream_status(struct fs_online *store, struct fs_repo *repo, const struct
 	for (i = 0; i < defs->n && !rc; i++) {
 		const struct fs_object *o = &defs->objs[i];
 		struct fs_stream_opts opts = { 0 };
-		struct status_ctx c = { json_array(), 0, 0, 0 };
+		struct status_ctx c = { NULL, 0, 0, 0 };
 		struct src s = { 0 };
 		char *prefix;
 		json_t *e;
 
 		if (!is_stream_source(o))
 			continue;
+		c.parts = json_array();
 		prefix = xstrfmt("stream/%s/", o->name);
 		rc = fs_online_meta_list(store, prefix, status_record, &c);
 		free(prefix);
