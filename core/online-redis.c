@@ -406,91 +406,62 @@ static void queue_incrby(struct rd *s, const char *key, long long delta)
 }
 
 /*
- * rd_write in a batch: WATCH the records and the schema key, MGET them,
- * and queue a SET for each record not older than the stored one (the
- * write script's rule, decided here, guarded by the WATCH).
+ * rd_write in a batch: the write script's calls, queued for the batch's
+ * MULTI/EXEC. The script keeps the newer record by itself, atomically, so
+ * the records need no WATCH (a WATCH costs Redis a scan of the keys the
+ * connection already watches: a batch of many would be quadratic). The
+ * count written is the records offered (*written), not the ones kept.
  */
-static int write_batched(struct fs_online *o, const char *view, const char *schema,
-			 const struct fs_online_rec *recs, size_t n, size_t *written)
+static void write_batched(struct fs_online *o, const char *view, const struct fs_online_rec *recs,
+			  size_t n, size_t *written)
 {
 	struct rd *s = o->state;
-	char *skey = key_of(o, view, "schema"), *prefix = key_of(o, view, "r:");
-	char *counter = key_of(o, view, "n");
-	size_t plen = strlen(prefix), i, j, off;
-	const char **argv = xcalloc(BATCH + 2, sizeof(*argv));
-	size_t *argl = xcalloc(BATCH + 2, sizeof(*argl));
-	struct strbuf keys = STRBUF_INIT, val = STRBUF_INIT;
-	long long added = 0;
-	int rc = 0;
+	char *prefix = key_of(o, view, "r:"), *counter = key_of(o, view, "n");
+	size_t plen = strlen(prefix), i, j;
+	const char **argv = xcalloc(2 * BATCH + 8, sizeof(*argv));
+	size_t *argl = xcalloc(2 * BATCH + 8, sizeof(*argl));
+	struct strbuf buf = STRBUF_INIT;
+	char nkeys[32], *skey = key_of(o, view, "schema");
 
-	argv[1] = skey;
-	argl[1] = strlen(skey);
-	for (i = 0; !rc && i < n; i += BATCH) {
-		size_t m = n - i < BATCH ? n - i : BATCH;
-		redisReply *w = NULL, *r = NULL;
+	/* a schema changed meanwhile (an apply) fails the batch */
+	freeReplyObject(redisCommand(s->c, "WATCH %s", skey));
+	free(skey);
+	for (i = 0; i < n; i += BATCH) {
+		size_t m = n - i < BATCH ? n - i : BATCH, a, off = 0;
 
-		sb_reset(&keys);
+		sb_reset(&buf);
 		for (j = 0; j < m; j++) {
-			sb_add(&keys, prefix, plen);
-			sb_add(&keys, recs[i + j].key, recs[i + j].keylen);
-		}
-		for (j = 0, off = 0; j < m; j++) {
-			argv[j + 2] = keys.buf + off;
-			argl[j + 2] = plen + recs[i + j].keylen;
-			off += argl[j + 2];
-		}
-		argv[0] = "WATCH";
-		argl[0] = 5;
-		redisAppendCommandArgv(s->c, (int)(m + 2), argv, argl);
-		argv[0] = "MGET";
-		argl[0] = 4;
-		redisAppendCommandArgv(s->c, (int)(m + 2), argv, argl);
-		if (redisGetReply(s->c, (void **)&w) != REDIS_OK ||
-		    redisGetReply(s->c, (void **)&r) != REDIS_OK || !w ||
-		    w->type != REDIS_REPLY_STATUS || !r || r->type != REDIS_REPLY_ARRAY ||
-		    r->elements != m + 1) {
-			rc = fail(o, "cannot read", r && r->type == REDIS_REPLY_ERROR ? r : w);
-		} else if (r->element[0]->type != REDIS_REPLY_STRING ||
-			   r->element[0]->len != strlen(schema) ||
-			   memcmp(r->element[0]->str, schema, r->element[0]->len)) {
-			fs_error_set("online store '%s': view '%s' changed schema during the write",
-				     o->where, view);
-			rc = FS_ERR;
-		}
-		for (j = 0; !rc && j < m; j++) {
-			const struct fs_online_rec *rec = &recs[i + j];
-			const redisReply *e = r->element[j + 1];
+			const struct fs_online_rec *r = &recs[i + j];
 			unsigned char head[16];
-
-			if (e->type == REDIS_REPLY_STRING && e->len >= 16) {
-				int64_t ts = get_be64((const unsigned char *)e->str);
-				int64_t cr = get_be64((const unsigned char *)e->str + 8);
-				if (rec->ts < ts || (rec->ts == ts && rec->created < cr))
-					continue;
-			} else {
-				added++;
-			}
-			put_be64(head, rec->ts);
-			put_be64(head + 8, rec->created);
-			sb_reset(&val);
-			sb_add(&val, head, sizeof(head));
-			sb_add(&val, rec->val, rec->vallen);
-			queue_set(s, argv[j + 2], argl[j + 2], val.buf, val.len);
-			(*written)++;
+			sb_add(&buf, prefix, plen);
+			sb_add(&buf, r->key, r->keylen);
+			put_be64(head, r->ts);
+			put_be64(head + 8, r->created);
+			sb_add(&buf, head, sizeof(head));
+			sb_add(&buf, r->val, r->vallen);
 		}
-		freeReplyObject(w);
-		freeReplyObject(r);
+		/* EVALSHA sha m+1 key... counter value... */
+		snprintf(nkeys, sizeof(nkeys), "%zu", m + 1);
+		argv[0] = "EVALSHA", argl[0] = 7;
+		argv[1] = s->sha, argl[1] = strlen(s->sha);
+		argv[2] = nkeys, argl[2] = strlen(nkeys);
+		for (j = 0; j < m; j++) {
+			const struct fs_online_rec *r = &recs[i + j];
+			argv[3 + j] = buf.buf + off, argl[3 + j] = plen + r->keylen;
+			argv[4 + m + j] = buf.buf + off + plen + r->keylen;
+			argl[4 + m + j] = 16 + r->vallen;
+			off += plen + r->keylen + 16 + r->vallen;
+		}
+		argv[3 + m] = counter, argl[3 + m] = strlen(counter);
+		a = 4 + 2 * m;
+		queue_argv(s, (int)a, argv, argl);
+		*written += m;
 	}
-	if (!rc && added)
-		queue_incrby(s, counter, added);
 	free(argv);
 	free(argl);
-	sb_release(&keys);
-	sb_release(&val);
-	free(skey);
+	sb_release(&buf);
 	free(prefix);
 	free(counter);
-	return rc;
 }
 
 static int rd_write(struct fs_online *o, const char *view, const char *schema,
@@ -510,7 +481,7 @@ static int rd_write(struct fs_online *o, const char *view, const char *schema,
 	if ((rc = schema_ensure(o, view, schema)))
 		goto done;
 	if (o->in_batch) {
-		rc = write_batched(o, view, schema, recs, n, written);
+		write_batched(o, view, recs, n, written);
 		goto done;
 	}
 	for (i = 0; i < n; i += BATCH) {

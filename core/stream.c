@@ -437,11 +437,24 @@ static int64_t batch_size(const struct src *s)
 	return n;
 }
 
+/*
+ * At most batch_events; into Redis at most REDIS_BATCH: each record a
+ * batch updates is WATCHed, and Redis checks a new WATCH against every
+ * key the connection watches already (quadratic in the batch).
+ */
+#define REDIS_BATCH 2000
+static int64_t batch_max(const struct src *s)
+{
+	int64_t max = s->opts->batch_events > 0 ? s->opts->batch_events : 10000;
+
+	return !strcmp(s->store->ops->type, "redis") && max > REDIS_BATCH ? REDIS_BATCH : max;
+}
+
 static bool batch_full(const struct src *s)
 {
-	int64_t n = batch_size(s);
+	int64_t n = batch_size(s), max = batch_max(s);
 
-	return n >= (s->opts->batch_events > 0 ? s->opts->batch_events : 10000) ||
+	return n >= max ||
 	       (s->opts->max_events > 0 && s->consumed + n >= s->opts->max_events);
 }
 
@@ -1111,7 +1124,7 @@ static int redis_open(struct src *s)
 /* Read entries after last_id into the batch; *more when XREAD filled its count. */
 static int redis_poll(struct src *s, int wait_ms, bool *more)
 {
-	int64_t room = (s->opts->batch_events > 0 ? s->opts->batch_events : 10000) - batch_size(s);
+	int64_t room = batch_max(s) - batch_size(s);
 	redisReply *r;
 	size_t i;
 
