@@ -72,7 +72,7 @@ static int sq_open(struct fs_online *o, const struct fs_config *cfg)
 	sqlite3_busy_timeout(s->db, 30000);
 	if (sqlite3_exec(s->db,
 			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-			 "PRAGMA cache_size = -65536;"
+			 "PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824;"
 			 "CREATE TABLE IF NOT EXISTS views (id INTEGER PRIMARY KEY,"
 			 "  name TEXT NOT NULL UNIQUE, schema TEXT NOT NULL);"
 			 "CREATE TABLE IF NOT EXISTS rows (view INTEGER NOT NULL, key BLOB NOT NULL,"
@@ -586,8 +586,10 @@ static int sq_update(struct fs_online *o, const char *view, const char *schema,
 	if (prepare_in(s, &get, "SELECT ts, created, vals FROM %s WHERE view = ?1 AND key = ?2",
 		       schema) ||
 	    prepare_in(s, &put,
-		       "INSERT OR REPLACE INTO %s(view, key, ts, created, vals)"
-		       " VALUES (?1, ?2, ?3, ?4, ?5)",
+		       /* an upsert changes the row in place (REPLACE deletes and inserts) */
+		       "INSERT INTO %s(view, key, ts, created, vals) VALUES (?1, ?2, ?3, ?4, ?5)"
+		       " ON CONFLICT (view, key) DO UPDATE SET ts = excluded.ts,"
+		       " created = excluded.created, vals = excluded.vals",
 		       schema) ||
 	    prepare_in(s, &del, "DELETE FROM %s WHERE view = ?1 AND key = ?2", schema)) {
 		fail(o, "cannot prepare update");
@@ -683,6 +685,38 @@ done:
 	return tx_close(o);
 }
 
+/*
+ * A checkpoint in a writer's commit waits for the WAL and the database to
+ * be synced (hundreds of milliseconds on some disks): a long-running writer
+ * (fs stream) leaves them to another connection's fs_online_maintain.
+ */
+static void sq_defer_maintenance(struct fs_online *o)
+{
+	exec(o, "PRAGMA wal_autocheckpoint = 0");
+}
+
+/*
+ * Copy the WAL into the database without waiting for writers or readers
+ * (PASSIVE); once the WAL is large and mostly copied, start it again from
+ * its beginning and truncate it (TRUNCATE: a short wait for the writer,
+ * little left to copy).
+ */
+#define WAL_RESTART_FRAMES 16384 /* 64 MiB of 4 KiB pages */
+static int sq_maintain(struct fs_online *o)
+{
+	struct sq *s = o->state;
+	int log = 0, done = 0;
+
+	if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) !=
+	    SQLITE_OK)
+		return fail(o, "cannot checkpoint");
+	if (log >= WAL_RESTART_FRAMES && done >= log - log / 8 &&
+	    sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done) !=
+		    SQLITE_OK && sqlite3_errcode(s->db) != SQLITE_BUSY)
+		return fail(o, "cannot checkpoint");
+	return 0;
+}
+
 static int sq_begin(struct fs_online *o)
 {
 	return exec(o, "BEGIN IMMEDIATE");
@@ -771,6 +805,8 @@ const struct fs_online_ops fs_online_sqlite_ops = {
 	.update = sq_update,
 	.count = sq_count,
 	.ping = sq_ping,
+	.defer_maintenance = sq_defer_maintenance,
+	.maintain = sq_maintain,
 	.begin = sq_begin,
 	.commit = sq_commit,
 	.rollback = sq_rollback,

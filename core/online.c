@@ -229,3 +229,14 @@ int fs_online_meta_list(struct fs_online *o, const char *prefix,
 {
 	return o->ops->meta_list(o, prefix, fn, ctx);
 }
+
+void fs_online_defer_maintenance(struct fs_online *o)
+{
+	if (o->ops->defer_maintenance)
+		o->ops->defer_maintenance(o);
+}
+
+int fs_online_maintain(struct fs_online *o)
+{
+	return o->ops->maintain ? o->ops->maintain(o) : 0;
+}

@@ -73,6 +73,9 @@ struct fs_online_ops {
 		      fs_online_update_fn fn, void *ctx);
 	int (*count)(struct fs_online *o, const char *view, const char *schema, int64_t *n);
 	int (*ping)(struct fs_online *o);
+	/* Optional: see fs_online_defer_maintenance and fs_online_maintain. */
+	void (*defer_maintenance)(struct fs_online *o);
+	int (*maintain)(struct fs_online *o);
 	/* A batch (fs_online_begin): everything until commit in one atomic write. */
 	int (*begin)(struct fs_online *o);
 	int (*commit)(struct fs_online *o);
@@ -119,6 +122,15 @@ int fs_online_update(struct fs_online *o, const char *view, const char *schema,
 		     void *ctx);
 int fs_online_count(struct fs_online *o, const char *view, const char *schema, int64_t *n);
 int fs_online_ping(struct fs_online *o);
+
+/*
+ * A writer that commits often and must not stall (fs stream) defers the
+ * store's housekeeping (SQLite: WAL checkpoints, with their syncs) to
+ * fs_online_maintain, called every so often from another thread on a
+ * connection of its own. Either does nothing where there is none.
+ */
+void fs_online_defer_maintenance(struct fs_online *o);
+int fs_online_maintain(struct fs_online *o);
 
 /*
  * A batch: the writes, updates and meta puts between fs_online_begin and

@@ -1351,6 +1351,7 @@ static void *source_thread(void *arg)
 	if ((rc = fs_online_open(&s->store, s->repo->config))) {
 		s->rc = rc;
 	} else {
+		fs_online_defer_maintenance(s->store); /* maintainer() does it */
 		batch_reset(s);
 		rc = !strcmp(s->type, "kafka") ? kafka_open(s) : redis_open(s);
 		if (rc < 0)
@@ -1374,6 +1375,33 @@ static void *source_thread(void *arg)
 		snprintf(s->err, sizeof(s->err), "%s", fs_error_last());
 		*s->opts->stop = 1; /* one source failing stops them all */
 	}
+	return NULL;
+}
+
+/* The online store's housekeeping, off the writers' threads, until *done. */
+struct maint {
+	struct fs_repo *repo;
+	volatile int done;
+	pthread_t thread;
+};
+
+static void *maintainer(void *arg)
+{
+	struct maint *m = arg;
+	struct fs_online *store = NULL;
+
+	while (!__atomic_load_n(&m->done, __ATOMIC_RELAXED)) {
+		if (!store && fs_online_open(&store, m->repo->config))
+			store = NULL;
+		if (store && fs_online_maintain(store)) {
+			fs_online_close(store); /* open again next time */
+			store = NULL;
+		}
+		sleep_ms(200);
+	}
+	if (store)
+		fs_online_maintain(store);
+	fs_online_close(store);
 	return NULL;
 }
 
@@ -1495,6 +1523,9 @@ int fs_stream_run(struct fs_repo *repo, const char *const *names, size_t n,
 		rc = plan_source(s);
 	}
 	if (!rc) {
+		struct maint m = { .repo = repo };
+		if (pthread_create(&m.thread, NULL, maintainer, &m))
+			abort();
 		threads = xcalloc(nsrc + 1, sizeof(*threads));
 		for (i = 0; i < nsrc; i++)
 			if (pthread_create(&threads[i], NULL, source_thread, &srcs[i]))
@@ -1523,6 +1554,8 @@ int fs_stream_run(struct fs_repo *repo, const char *const *names, size_t n,
 		for (i = 0; i < nsrc; i++)
 			if (threads[i])
 				pthread_join(threads[i], NULL);
+		__atomic_store_n(&m.done, 1, __ATOMIC_RELAXED);
+		pthread_join(m.thread, NULL);
 		for (i = 0; i < nsrc && !rc; i++)
 			if (srcs[i].rc) {
 				rc = srcs[i].rc;
