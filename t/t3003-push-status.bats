@@ -189,7 +189,7 @@ status_never() {
     run -0 --separate-stderr fs status --json
     assert_equal "$stderr" ""
     assert_equal "$(jq -c . <<< "$output")" \
-        '{"views":[{"name":"pa","last_end":null,"staleness_seconds":null,"keys":0},{"name":"pb","last_end":null,"staleness_seconds":null,"keys":0},{"name":"plain","last_end":null,"staleness_seconds":null,"keys":0}]}'
+        '{"views":[{"name":"pa","last_end":null,"staleness_seconds":null,"keys":0},{"name":"pb","last_end":null,"staleness_seconds":null,"keys":0},{"name":"plain","last_end":null,"staleness_seconds":null,"keys":0}],"streams":[]}'
     run -0 fs status
     assert_output --regexp '^VIEW +LAST END +STALENESS +KEYS
 pa +- +never +0
