@@ -406,6 +406,18 @@ static void agg_statuses(struct strbuf *out, const struct pview *v, const struct
 	PUTL(out, "]}");
 }
 
+/* Is column name an int64 join key of a view of p? */
+static bool int_key(const struct fs_serve_plan *p, const char *name)
+{
+	size_t i, k;
+
+	for (i = 0; i < p->nviews; i++)
+		for (k = 0; k < p->views[i].keys.n; k++)
+			if (!strcmp(p->views[i].keys.names[k], name))
+				return p->views[i].keys.is_int[k];
+	return false;
+}
+
 int fs_online_response_plan(struct fs_online *store, const struct fs_serve_plan *p,
 			    const json_t *entities, int64_t now_us, struct strbuf *out)
 {
@@ -455,7 +467,9 @@ int fs_online_response_plan(struct fs_online *store, const struct fs_serve_plan 
 	PUTL(out, "]},\"results\":[");
 	first = true;
 	json_object_foreach((json_t *)entities, key, col) {
+		bool is_int = int_key(p, key);
 		json_t *v;
+		int64_t iv;
 		if (!first)
 			sb_addc(out, ',');
 		first = false;
@@ -465,6 +479,10 @@ int fs_online_response_plan(struct fs_online *store, const struct fs_serve_plan 
 				sb_addc(out, ',');
 			if (json_is_integer(v))
 				sb_addf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+			else if (is_int && json_is_string(v) &&
+				 fs_parse_int64(json_string_value(v), json_string_length(v), &iv))
+				/* the key read: "+1001" and "01001" are 1001 */
+				sb_addf(out, "%lld", (long long)iv);
 			else if (json_is_string(v))
 				fs_json_quote(out, json_string_value(v), json_string_length(v));
 			else if (json_is_real(v)) {
