@@ -263,7 +263,10 @@ int fs_source_open(struct fs_source **out, const struct fs_defs *defs, const jso
 	}
 	src = xcalloc(1, sizeof(*src));
 	src->ops = ops;
-	src->name = xstrdup(name);
+	/* the rows are the batch source's (of a push or stream source): messages name it */
+	src->name = xstrdup(json_string_value(json_object_get(spec, "name"))
+				    ? json_string_value(json_object_get(spec, "name"))
+				    : name);
 	if ((rc = src->ops->open(src, spec, root))) {
 		fs_source_close(src);
 		return rc;

@@ -271,6 +271,13 @@ for i in range(200000):
     [ "$(jq -c '.results[1].values' <<< "$output")" = "[199999]" ]
 }
 
+@test "push source: a problem with its batch source's data names the batch source" {
+    push_repo
+    rm data/trips.csv
+    run -128 --separate-stderr fs materialize 2024-05-01 2024-05-02 -v pa
+    assert_equal "$stderr" "fatal: source 'trips': cannot open 'data/trips.csv': No such file or directory"
+}
+
 @test "push: an event more than a day ahead of the clock is a bad row and nothing is written" {
     push_repo
     local soon far
