@@ -104,16 +104,6 @@ not_found() {
 
 @test "get-online: an unknown key is NOT_FOUND with exit 0 (sqlite)" { use_backend sqlite; not_found; }
 
-# An int64 key written "+1001" or "01001" is the key 1001, and is echoed as it.
-int_key_spellings() {
-    online_repo
-    run -0 --separate-stderr fs get-online -f driver_stats:trips -e driver_id=01001 -e driver_id=+1001 -e driver_id=1001 --json
-    assert_equal "$(jq -c '[.results[0].values, .results[1].values]' <<< "$output")" \
-        "$(jq -c '[.results[0].values, .results[1].values]' <<< "$(fs get-online -f driver_stats:trips -e driver_id=1001 -e driver_id=1001 -e driver_id=1001 --json)")"
-    assert_equal "$(jq -c '.results[0].values' <<< "$output")" '[1001,1001,1001]'
-}
-
-@test "get-online: an int64 key spelled +1001 or 01001 reads and echoes 1001 (sqlite)" { use_backend sqlite; int_key_spellings; }
 @test "get-online: an unknown key is NOT_FOUND with exit 0 (redis)" { use_backend redis; not_found; }
 
 column_order() {

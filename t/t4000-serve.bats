@@ -101,6 +101,14 @@ push_read_back() {
     features_form
 }
 
+@test "serve: an int64 key sent as the string \"01001\" or \"+1001\" reads 1001 and is echoed as 1001" {
+    use_server sqlite
+    post /get-online-features "$(online_request '"01001", "+1001", 1001' '"driver_hourly_stats:avg_daily_trips"')"
+    assert_code 200
+    assert_equal "$(jq -c '[.results[0].values, (.results[1].values | map(. != null))]' <<< "$body")" \
+        '[[1001,1001,1001],[true,true,true]]'
+}
+
 @test "serve: get-online-features with full_feature_names true names view__feature" {
     use_server sqlite
     post /get-online-features "$(online_request '1001' \
