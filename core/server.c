@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -360,6 +361,31 @@ static void stream_metrics(struct fs_server *s, struct strbuf *out)
 	json_decref(streams);
 }
 
+/*
+ * As many connections as the descriptors allow: the soft RLIMIT_NOFILE is
+ * raised to the hard one, and all but a reserve (the stores, the log,
+ * the registry) may be connections. One address may hold at most
+ * FS_SERVE_PER_ADDRESS of them, so that slow or idle clients from one
+ * place cannot take them all.
+ */
+static unsigned connection_limit(void)
+{
+	struct rlimit rl;
+	rlim_t n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t want = rl.rlim_max == RLIM_INFINITY ? 65536 : rl.rlim_max;
+		struct rlimit raised = { want, rl.rlim_max };
+		if (!setrlimit(RLIMIT_NOFILE, &raised))
+			rl.rlim_cur = want;
+	}
+	n = rl.rlim_cur == RLIM_INFINITY ? 65536 : rl.rlim_cur;
+	n = n > 256 + 64 ? n - 256 : 64;
+	return n > 65536 ? 65536 : (unsigned)n;
+}
+
 static enum MHD_Result reply(struct MHD_Connection *c, int status, struct strbuf *body,
 			     const char *type)
 {
@@ -548,7 +574,8 @@ int fs_server_start(struct fs_server **out, struct fs_repo *repo, const struct f
 				MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads ? o->threads : 1),
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
+				MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)FS_SERVE_PER_ADDRESS,
 				MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!s->d) {

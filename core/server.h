@@ -16,6 +16,9 @@
 
 #include "repo.h"
 
+/* Connections one client address may hold at once (the rest are refused). */
+#define FS_SERVE_PER_ADDRESS 256
+
 struct fs_server_opts {
 	const char *host;   /* address to bind, default 127.0.0.1 */
 	int port;           /* 0: any free port */

@@ -199,3 +199,49 @@ EOF
     post /get-online-features '{"entities": {"driver_id": [1001]}, "feature_service": "driver_activity_v1"}'
     assert_code 200
 }
+
+@test "serve lifecycle: 1,100 slow clients from one address do not starve another address" {
+    serve_repo
+    start_server
+    # 1,100 connections from 127.0.0.2, each sending a header line every 2 s
+    cat > drip.py <<'PY'
+import resource, socket, sys, time
+resource.setrlimit(resource.RLIMIT_NOFILE, (4096, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+port = int(sys.argv[1])
+socks = []
+for i in range(1100):
+    s = socket.socket()
+    s.bind(("127.0.0.2", 0))
+    s.settimeout(0.5)
+    try:
+        s.connect(("127.0.0.1", port))
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        socks.append(s)
+    except OSError:
+        s.close()
+open("drip.ready", "w").write("%d\n" % len(socks))
+end = time.time() + 12
+while time.time() < end:
+    for s in socks:
+        try:
+            s.sendall(b"X-Drip: 1\r\n")
+        except OSError:
+            pass
+    time.sleep(2)
+PY
+    python3 drip.py "$PORT" 3>&- &
+    local drip=$! i code slow=0
+    for i in $(seq 200); do [ -s drip.ready ] && break; sleep 0.1; done
+    [ -s drip.ready ] || fail "the slow clients did not connect"
+    # meanwhile 127.0.0.1 is answered at once
+    for i in $(seq 10); do
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$URL/metrics") || code=timeout
+        [ "$code" = 200 ] || slow=$((slow + 1))
+        sleep 0.3
+    done
+    kill "$drip" 2> /dev/null || true
+    wait "$drip" 2> /dev/null || true
+    assert_equal "$slow" 0
+    stop_server
+    assert_equal "$SERVE_STATUS" 0
+}
