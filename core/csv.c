@@ -86,6 +86,9 @@ void fs_csv_free(struct fs_csv *c)
 	free(c);
 }
 
+/* The longest record read (a binary or sparse file is one endless "line"). */
+#define CSV_MAX_RECORD (64 << 20)
+
 /* Read more input after what is buffered, keeping [pos, len). 1, 0 at end, -1 on error. */
 static int read_more(struct fs_csv *c)
 {
@@ -99,6 +102,12 @@ static int read_more(struct fs_csv *c)
 		c->pos = 0;
 	}
 	if (c->cap - c->len < CSV_CHUNK / 4) {
+		/* what is kept is one record: memory bounded by a record, not the file */
+		if (c->len >= CSV_MAX_RECORD) {
+			fs_error_set("%s:%zu: a record longer than %d MiB (not a CSV file?)", c->name,
+				     c->rec_line, CSV_MAX_RECORD >> 20);
+			return -1;
+		}
 		c->cap *= 2;
 		c->buf = xrealloc(c->buf, c->cap);
 	}

@@ -532,3 +532,16 @@ split_bad_row() {
 
 @test "materialize: a bad row in the second half names its line in the file (sqlite)" { use_backend sqlite; split_bad_row; }
 @test "materialize: a bad row in the second half names its line in the file (redis)" { use_backend redis; split_bad_row; }
+
+@test "materialize: a 1 GB file without line ends (sparse) is an error after one record's worth of memory" {
+    command -v /usr/bin/time > /dev/null || skip "no GNU time"
+    init_repo
+    fs apply -q
+    head -n 1 data/driver_stats.csv > header.csv
+    cp header.csv data/driver_stats.csv
+    truncate -s 1G data/driver_stats.csv
+    run -128 --separate-stderr /usr/bin/time -f 'maxrss %M' "$FS" materialize-incremental now
+    assert_equal "$(head -n 1 <<<"$stderr")" "fatal: data/driver_stats.csv:2: a record longer than 64 MiB (not a CSV file?)"
+    rss=$(sed -n 's/^maxrss //p' <<<"$stderr")
+    [ "$rss" -lt 600000 ] || fail "maxrss $rss KB for a 1 GB file"
+}
