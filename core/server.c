@@ -67,6 +67,26 @@ struct fs_server {
 	int inflight; /* requests begun and not completed (atomic) */
 	pthread_key_t store_key;
 	unsigned char (*token_digest)[32];
+	/* connections waiting for a request head (head_deadline), guarded by plock */
+	pthread_mutex_t plock;
+	struct pending *pending;
+};
+
+/*
+ * A connection, from its start or its last answer until a request head
+ * has come: the watcher shuts down one still waiting after FS_HEAD_DEADLINE
+ * seconds (for the head of a kept-alive connection's next request, after
+ * the idle timeout), however it trickles its bytes: the idle timeout alone
+ * cannot tell a slow client from an active one.
+ */
+#define FS_HEAD_DEADLINE 10
+struct pending {
+	struct pending *prev, *next;
+	int fd;
+	bool waiting; /* for a request head */
+	bool later;   /* a kept-alive connection's next head: the idle timeout is its deadline */
+	bool shut;
+	struct timespec since;
 };
 
 struct request {
@@ -182,6 +202,74 @@ static int load_snapshot(struct fs_server *s, struct fs_registry *reg)
 	return 0;
 }
 
+static void pending_set(struct fs_server *s, struct MHD_Connection *c, bool waiting)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct pending *p = ci ? ci->socket_context : NULL;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&s->plock);
+	p->waiting = waiting;
+	p->later = true;
+	clock_gettime(CLOCK_MONOTONIC, &p->since);
+	pthread_mutex_unlock(&s->plock);
+}
+
+static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			      enum MHD_ConnectionNotificationCode code)
+{
+	struct fs_server *s = cls;
+	struct pending *p;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		p = xcalloc(1, sizeof(*p));
+		p->fd = ci ? ci->connect_fd : -1;
+		p->waiting = true;
+		clock_gettime(CLOCK_MONOTONIC, &p->since);
+		pthread_mutex_lock(&s->plock);
+		p->next = s->pending;
+		if (s->pending)
+			s->pending->prev = p;
+		s->pending = p;
+		pthread_mutex_unlock(&s->plock);
+		*socket_context = p;
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED && (p = *socket_context)) {
+		/* before MHD closes the descriptor: the watcher never touches a reused one */
+		pthread_mutex_lock(&s->plock);
+		if (p->prev)
+			p->prev->next = p->next;
+		else
+			s->pending = p->next;
+		if (p->next)
+			p->next->prev = p->prev;
+		pthread_mutex_unlock(&s->plock);
+		free(p);
+		*socket_context = NULL;
+	}
+}
+
+/* Shut down the connections past the request-head deadline. */
+static void head_deadline(struct fs_server *s)
+{
+	struct timespec now;
+	struct pending *p;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&s->plock);
+	for (p = s->pending; p; p = p->next)
+		if (p->waiting && !p->shut && p->fd >= 0 &&
+		    (p->later ? s->o.timeout && now.tv_sec - p->since.tv_sec > (time_t)s->o.timeout
+			      : now.tv_sec - p->since.tv_sec > FS_HEAD_DEADLINE)) {
+			shutdown(p->fd, SHUT_RDWR);
+			p->shut = true;
+		}
+	pthread_mutex_unlock(&s->plock);
+}
+
 static void *watch(void *p)
 {
 	struct fs_server *s = p;
@@ -189,6 +277,7 @@ static void *watch(void *p)
 	char seen[64] = "", now[64];
 
 	while (!s->stopping) {
+		head_deadline(s);
 		if (!reg && fs_registry_open(&reg, fs_registry_path(s->repo->registry)))
 			reg = NULL;
 		if (reg && registry_token(fs_registry_db(reg), now, sizeof(now)) == 0) {
@@ -431,6 +520,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	enum MHD_Result ret;
 
 	if (!req) {
+		/* the request head is in */
+		pending_set(s, c, false);
 		req = xcalloc(1, sizeof(*req));
 		sb_init(&req->body);
 		clock_gettime(CLOCK_MONOTONIC, &req->start);
@@ -530,6 +621,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		free(req);
 		*con_cls = NULL;
 		__atomic_fetch_sub(&s->inflight, 1, __ATOMIC_SEQ_CST);
+		/* the next request head of a kept-alive connection: its deadline from now */
+		pending_set(s, c, true);
 	}
 }
 
@@ -546,6 +639,7 @@ int fs_server_start(struct fs_server **out, struct fs_repo *repo, const struct f
 	s->repo = repo;
 	s->o = *o;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->plock, NULL);
 	pthread_key_create(&s->store_key, close_store);
 	pthread_key_create(&s->snap_key, drop_held);
 	s->token_digest = xcalloc(o->ntokens + 1, sizeof(*s->token_digest));
@@ -576,7 +670,8 @@ int fs_server_start(struct fs_server **out, struct fs_repo *repo, const struct f
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout,
 				MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
 				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)FS_SERVE_PER_ADDRESS,
-				MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
+				MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+				MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s, MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!s->d) {
 		fs_error_set("cannot listen on %s:%d: %s", o->host, o->port,

@@ -245,3 +245,31 @@ PY
     stop_server
     assert_equal "$SERVE_STATUS" 0
 }
+
+@test "serve lifecycle: a client that trickles its request head is cut off 10 s after it connected" {
+    serve_repo
+    start_server
+    cat > trickle.py <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+start = time.time()
+s.settimeout(0.5)
+while time.time() - start < 30:
+    try:
+        s.sendall(b"X-Drip: 1\r\n")
+        if s.recv(4096) == b"":
+            break
+    except socket.timeout:
+        continue
+    except OSError:
+        break
+print("%.1f" % (time.time() - start))
+PY
+    run -0 python3 trickle.py "$PORT"
+    awk -v t="$output" 'BEGIN { exit !(t >= 9.5 && t < 14) }' || fail "cut off after $output s"
+    # a client that sends its request at once is answered as ever
+    run -0 curl -sf "$URL/health"
+    stop_server
+    assert_equal "$SERVE_STATUS" 0
+}
