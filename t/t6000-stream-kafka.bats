@@ -183,7 +183,8 @@ crash_loop() {
         echo "{\"token\": \"k1\", \"ts\": $(date +%s)000, \"amount\": 7, \"price\": 2.5, \"qty\": 3}"
     } > ev.jsonl
     kcat -P -b "$KAFKA" -t ev -X message.max.bytes=2000000 -l ev.jsonl
-    run -0 --separate-stderr fs stream --once --json
+    run --separate-stderr fs stream --once --json
+    [ "$status" -eq 0 ] || fail "fs stream exited $status: $stderr"
     assert_equal "$(jq -c '.sources[0] | [.events, .applied, .bad]' <<<"$output")" '[10,2,8]'
     assert_equal "$(grep -c '^warning: ev: ev\[0\]@' <<<"$stderr")" 8
     run grep -F "ev[0]@1: not JSON" <<<"$stderr"; assert_success
