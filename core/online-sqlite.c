@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "keymap.h"
@@ -58,6 +59,7 @@ static int sq_open(struct fs_online *o, const struct fs_config *cfg)
 	struct sq *s = xcalloc(1, sizeof(*s));
 	char *dir = xstrdup(cfg->online_path), *slash = strrchr(dir, '/');
 	char *err = NULL;
+	int rc, tries;
 
 	o->state = s;
 	o->where = xstrdup(cfg->online_path);
@@ -70,7 +72,16 @@ static int sq_open(struct fs_online *o, const struct fs_config *cfg)
 			    NULL) != SQLITE_OK)
 		return fail(o, "cannot open");
 	sqlite3_busy_timeout(s->db, 30000);
-	if (sqlite3_exec(s->db,
+	/*
+	 * Two connections setting up a new file at once (fs stream's writer and
+	 * its maintainer, two commands): switching to WAL and creating the
+	 * tables can answer SQLITE_BUSY without waiting; try again a while.
+	 */
+	for (tries = 0; tries < 250 && (rc = sqlite3_exec(s->db,
+			 "PRAGMA journal_mode = WAL;", NULL, NULL, NULL)) != SQLITE_OK &&
+	     (rc == SQLITE_BUSY || rc == SQLITE_LOCKED); tries++)
+		usleep(20000);
+	for (tries = 0; tries < 250 && (rc = sqlite3_exec(s->db,
 			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
 			 "PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824;"
 			 "CREATE TABLE IF NOT EXISTS views (id INTEGER PRIMARY KEY,"
@@ -82,7 +93,13 @@ static int sq_open(struct fs_online *o, const struct fs_config *cfg)
 			 "  ts INTEGER NOT NULL, created INTEGER NOT NULL, vals BLOB NOT NULL,"
 			 "  UNIQUE (view, key));"
 			 "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
-			 NULL, NULL, &err) != SQLITE_OK) {
+			 NULL, NULL, &err)) != SQLITE_OK &&
+	     (rc == SQLITE_BUSY || rc == SQLITE_LOCKED); tries++) {
+		sqlite3_free(err);
+		err = NULL;
+		usleep(20000);
+	}
+	if (rc != SQLITE_OK) {
 		fs_error_set("online store '%s': %s", o->where, err ? err : "cannot create schema");
 		sqlite3_free(err);
 		return FS_ERR;

@@ -1391,13 +1391,16 @@ static void *maintainer(void *arg)
 	struct fs_online *store = NULL;
 
 	while (!__atomic_load_n(&m->done, __ATOMIC_RELAXED)) {
+		/* after the writers have opened the store (and set a new one up) */
+		sleep_ms(200);
+		if (__atomic_load_n(&m->done, __ATOMIC_RELAXED))
+			break;
 		if (!store && fs_online_open(&store, m->repo->config))
 			store = NULL;
 		if (store && fs_online_maintain(store)) {
 			fs_online_close(store); /* open again next time */
 			store = NULL;
 		}
-		sleep_ms(200);
 	}
 	if (store)
 		fs_online_maintain(store);
