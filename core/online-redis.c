@@ -1116,7 +1116,8 @@ static int rd_meta_list(struct fs_online *o, const char *prefix,
 			void (*fn)(void *ctx, const char *name, const char *val), void *ctx)
 {
 	struct rd *s = o->state;
-	char *head = meta_key(o, ""), *pattern = meta_key(o, prefix);
+	/* names hold no glob characters ([A-Za-z0-9_/.:-]) */
+	char *head = meta_key(o, ""), *pattern = xstrfmt("%s%s*", head, prefix);
 	size_t hlen = strlen(head);
 	char cursor[32] = "0";
 	int rc = 0;
@@ -1125,12 +1126,6 @@ static int rd_meta_list(struct fs_online *o, const char *prefix,
 		free(head);
 		free(pattern);
 		return FS_ERR;
-	}
-	/* names hold no glob characters ([A-Za-z0-9_/.:-]) */
-	{
-		char *p = xstrfmt("%s*", pattern);
-		free(pattern);
-		pattern = p;
 	}
 	do {
 		redisReply *r = redisCommand(s->c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);

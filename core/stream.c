@@ -74,6 +74,7 @@ struct bpart {
 	char start[64]; /* the stored position the batch starts from ("" none) */
 	char end[64];   /* the position after the batch */
 	int64_t good, bad;
+	int64_t applied0, bad0, late0; /* the stored counters, read with start */
 };
 
 /* What the thread knows of a Kafka partition. */
@@ -531,8 +532,8 @@ static int write_batch(struct src *s, int64_t *late)
 		for (i = 0; !rc && i < s->nbp; i++) {
 			struct bpart *b = &s->bp[i];
 			char pos[64];
-			int64_t applied, bad, l;
-			if ((rc = pos_read(s, b->part, pos, sizeof(pos), &applied, &bad, &l)))
+			if ((rc = pos_read(s, b->part, pos, sizeof(pos), &b->applied0, &b->bad0,
+					   &b->late0)))
 				break;
 			if (strcmp(pos, b->start)) {
 				rc = STALE;
@@ -547,17 +548,13 @@ static int write_batch(struct src *s, int64_t *late)
 		}
 		for (i = 0; !rc && i < s->nbp; i++) {
 			struct bpart *b = &s->bp[i];
-			char pos[64], *name = pos_name(s, b->part), *val;
-			int64_t applied, bad, l;
-			/* the counters: read again, the batch's reads are guarded */
-			if (!(rc = pos_read(s, b->part, pos, sizeof(pos), &applied, &bad, &l))) {
-				/* the batch's late events counted with its first partition */
-				val = xstrfmt("%s %lld %lld %lld", b->end, (long long)(applied + b->good),
-					      (long long)(bad + b->bad),
-					      (long long)(l + (i ? 0 : *late)));
-				rc = fs_online_meta_put(s->store, name, val);
-				free(val);
-			}
+			char *name = pos_name(s, b->part), *val;
+			/* the counters read with the position; the batch's late events go to its first partition */
+			val = xstrfmt("%s %lld %lld %lld", b->end, (long long)(b->applied0 + b->good),
+				      (long long)(b->bad0 + b->bad),
+				      (long long)(b->late0 + (i ? 0 : *late)));
+			rc = fs_online_meta_put(s->store, name, val);
+			free(val);
 			free(name);
 		}
 		json_decref(res);
