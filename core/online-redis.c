@@ -298,36 +298,63 @@ static int schema_is(struct fs_online *o, const char *view, const char *schema, 
 	return 0;
 }
 
-static int rd_drop(struct fs_online *o, const char *view)
+/*
+ * SCAN the keys matching pattern, handing each page of them (a reply
+ * array, elements not checked) to page; stops at the first error.
+ */
+static int scan_keys(struct fs_online *o, const char *pattern,
+		     int (*page)(struct fs_online *o, const redisReply *keys, void *ctx), void *ctx)
 {
 	struct rd *s = o->state;
-	char *pattern = key_of(o, view, "*");
 	char cursor[32] = "0";
 	int rc = 0;
-	if (rd_ensure(o))
-		return FS_ERR;
 
 	do {
 		redisReply *r = redisCommand(s->c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
-		size_t i;
-		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+
+		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING ||
+		    r->element[1]->type != REDIS_REPLY_ARRAY) {
 			rc = fail(o, "cannot scan", r);
 			freeReplyObject(r);
 			break;
 		}
 		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-		for (i = 0; i < r->element[1]->elements; i++) {
-			redisReply *e = r->element[1]->element[i];
-			redisAppendCommand(s->c, "UNLINK %b", e->str, e->len);
-		}
-		for (i = 0; i < r->element[1]->elements; i++) {
-			redisReply *d = NULL;
-			if (redisGetReply(s->c, (void **)&d) != REDIS_OK)
-				rc = fail(o, "cannot delete", NULL);
-			freeReplyObject(d);
-		}
+		rc = page(o, r->element[1], ctx);
 		freeReplyObject(r);
 	} while (!rc && strcmp(cursor, "0"));
+	return rc;
+}
+
+/* UNLINK a page of keys, pipelined. */
+static int unlink_page(struct fs_online *o, const redisReply *keys, void *ctx)
+{
+	struct rd *s = o->state;
+	size_t i;
+	int rc = 0;
+
+	(void)ctx;
+	for (i = 0; i < keys->elements; i++)
+		redisAppendCommand(s->c, "UNLINK %b", keys->element[i]->str, keys->element[i]->len);
+	for (i = 0; i < keys->elements; i++) {
+		redisReply *d = NULL;
+		if (redisGetReply(s->c, (void **)&d) != REDIS_OK)
+			rc = fail(o, "cannot delete", NULL);
+		freeReplyObject(d);
+	}
+	return rc;
+}
+
+static int rd_drop(struct fs_online *o, const char *view)
+{
+	char *pattern = key_of(o, view, "*");
+	int rc;
+
+	if (rd_ensure(o)) {
+		free(pattern);
+		return FS_ERR;
+	}
+	rc = scan_keys(o, pattern, unlink_page, NULL);
 	free(pattern);
 	return rc;
 }
@@ -857,35 +884,32 @@ static int update_all(struct upd *u, const struct upd_key *ks, size_t n)
  * names hold no glob characters ([A-Za-z0-9_-] and [a-z0-9_]), and ":r:"
  * right after the view's name keeps another view's records out.
  */
+struct seen_ctx {
+	const struct upd *u;
+	struct fs_keymap *seen;
+};
+
+static int seen_page(struct fs_online *o, const redisReply *keys, void *ctx)
+{
+	struct seen_ctx *c = ctx;
+	size_t i;
+
+	(void)o;
+	for (i = 0; i < keys->elements; i++) {
+		const redisReply *e = keys->element[i];
+		if (e->type == REDIS_REPLY_STRING && e->len >= c->u->plen &&
+		    !memcmp(e->str, c->u->prefix, c->u->plen))
+			fs_keymap_intern(c->seen, e->str + c->u->plen, e->len - c->u->plen);
+	}
+	return 0;
+}
+
 static int scan_records(struct upd *u, struct fs_keymap *seen)
 {
-	struct rd *s = u->o->state;
+	struct seen_ctx c = { u, seen };
 	char *pattern = xstrfmt("%s*", u->prefix);
-	char cursor[32] = "0";
-	int rc = 0;
+	int rc = scan_keys(u->o, pattern, seen_page, &c);
 
-	do {
-		redisReply *r = redisCommand(s->c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
-		const redisReply *ks;
-		size_t i;
-
-		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-		    r->element[0]->type != REDIS_REPLY_STRING ||
-		    r->element[1]->type != REDIS_REPLY_ARRAY) {
-			rc = fail(u->o, "cannot scan", r);
-			freeReplyObject(r);
-			break;
-		}
-		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-		ks = r->element[1];
-		for (i = 0; i < ks->elements; i++) {
-			const redisReply *e = ks->element[i];
-			if (e->type == REDIS_REPLY_STRING && e->len >= u->plen &&
-			    !memcmp(e->str, u->prefix, u->plen))
-				fs_keymap_intern(seen, e->str + u->plen, e->len - u->plen);
-		}
-		freeReplyObject(r);
-	} while (strcmp(cursor, "0"));
 	free(pattern);
 	return rc;
 }
@@ -1112,42 +1136,39 @@ static int rd_meta_put(struct fs_online *o, const char *name, const char *val)
 	return rc;
 }
 
+struct meta_ctx {
+	size_t hlen; /* of the names' key prefix */
+	void (*fn)(void *ctx, const char *name, const char *val);
+	void *ctx;
+};
+
+static int meta_page(struct fs_online *o, const redisReply *keys, void *ctx)
+{
+	struct rd *s = o->state;
+	struct meta_ctx *c = ctx;
+	size_t i;
+
+	for (i = 0; i < keys->elements; i++) {
+		const redisReply *e = keys->element[i];
+		redisReply *g = redisCommand(s->c, "GET %b", e->str, e->len);
+		if (g && g->type == REDIS_REPLY_STRING && e->len > c->hlen) {
+			char *name = xstrndup(e->str + c->hlen, e->len - c->hlen);
+			c->fn(c->ctx, name, g->str);
+			free(name);
+		}
+		freeReplyObject(g);
+	}
+	return 0;
+}
+
 static int rd_meta_list(struct fs_online *o, const char *prefix,
 			void (*fn)(void *ctx, const char *name, const char *val), void *ctx)
 {
-	struct rd *s = o->state;
 	/* names hold no glob characters ([A-Za-z0-9_/.:-]) */
 	char *head = meta_key(o, ""), *pattern = xstrfmt("%s%s*", head, prefix);
-	size_t hlen = strlen(head);
-	char cursor[32] = "0";
-	int rc = 0;
+	struct meta_ctx c = { strlen(head), fn, ctx };
+	int rc = rd_ensure(o) ? FS_ERR : scan_keys(o, pattern, meta_page, &c);
 
-	if (rd_ensure(o)) {
-		free(head);
-		free(pattern);
-		return FS_ERR;
-	}
-	do {
-		redisReply *r = redisCommand(s->c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
-		size_t i;
-		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-			rc = fail(o, "cannot scan", r);
-			freeReplyObject(r);
-			break;
-		}
-		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-		for (i = 0; i < r->element[1]->elements; i++) {
-			const redisReply *e = r->element[1]->element[i];
-			redisReply *g = redisCommand(s->c, "GET %b", e->str, e->len);
-			if (g && g->type == REDIS_REPLY_STRING && e->len > hlen) {
-				char *name = xstrndup(e->str + hlen, e->len - hlen);
-				fn(ctx, name, g->str);
-				free(name);
-			}
-			freeReplyObject(g);
-		}
-		freeReplyObject(r);
-	} while (!rc && strcmp(cursor, "0"));
 	free(head);
 	free(pattern);
 	return rc;
