@@ -68,7 +68,7 @@ struct check {
 	enum fs_type type;
 };
 
-/* A partition (Kafka) or the stream (Redis, partition 0) in the batch. */
+/* A partition (Kafka) or the stream (Redis, partition 0) in a batch. */
 struct bpart {
 	int32_t part;
 	char start[64]; /* the stored position the batch starts from ("" none) */
@@ -77,11 +77,22 @@ struct bpart {
 	int64_t applied0, bad0, late0; /* the stored counters, read with start */
 };
 
+/* Events read, to be written in one atomic write with their positions. */
+struct batch {
+	struct fs_source *rows;
+	int64_t nrows;
+	struct bpart *bp;
+	size_t nbp, bp_alloc;
+	int64_t deadline;
+	int64_t late; /* of the events written */
+};
+
 /* What the thread knows of a Kafka partition. */
 struct kpart {
 	bool assigned, eof;
 	int64_t next;   /* offset of the next message to take, -1 any */
 	char stored[64]; /* its stored position, "" none */
+	char from[64];  /* where the next batch starts: stored, or the end of the one being written */
 	int64_t applied, bad, late; /* stored counters */
 };
 
@@ -97,20 +108,28 @@ struct src {
 	struct check *checks;
 	size_t nchecks;
 	size_t ts_col;
-	struct fs_online *store;
+	struct fs_online *store; /* the writer's while it holds a batch */
 
-	/* the batch */
-	struct fs_source *rows;
-	int64_t nrows;
-	struct bpart *bp;
-	size_t nbp, bp_alloc;
-	int64_t deadline;
+	/*
+	 * The batches: cur is being read while out (when not NULL) is being
+	 * written by the writer thread, so that reading and writing overlap.
+	 */
+	struct batch bat[2];
+	struct batch *cur, *out;
+	pthread_t writer;
+	bool writer_started, writer_quit, writer_busy;
+	pthread_mutex_t lock; /* guards the writer_* fields, out_rc and out_err */
+	pthread_cond_t cond;
+	int out_rc; /* out written: 0, STALE or an error (its message in out_err) */
+	char out_err[1024];
+	pthread_mutex_t warn_lock; /* warn() is called from both threads */
+
 	struct strbuf scratch;
 	struct fs_cell *cells;
 	size_t *offs;
 
 	struct fs_stream_stats st;
-	int64_t consumed; /* for max_events */
+	int64_t consumed; /* events written or being written, for max_events */
 	bool done;
 	int rc;
 	char err[1024]; /* the message of rc, from this thread */
@@ -132,7 +151,9 @@ struct src {
 	char *stream, *url;
 	char last_id[64]; /* of the last entry taken */
 	char stored_id[64];
+	char from_id[64]; /* where the next batch starts (as kpart.from) */
 	int64_t r_applied, r_bad, r_late;
+	int64_t lag_at; /* when the lag was last counted (ms) */
 };
 
 static void warn(struct src *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -142,6 +163,7 @@ static void warn(struct src *s, const char *fmt, ...)
 	char msg[2048];
 	va_list ap;
 
+	pthread_mutex_lock(&s->warn_lock);
 	if (sec != s->warn_sec) {
 		if (s->warn_hidden && s->opts->warn) {
 			snprintf(msg, sizeof(msg), "%s: %lld more warnings not shown", s->name,
@@ -154,6 +176,7 @@ static void warn(struct src *s, const char *fmt, ...)
 	}
 	if (s->warn_n >= WARN_PER_SEC) {
 		s->warn_hidden++;
+		pthread_mutex_unlock(&s->warn_lock);
 		return;
 	}
 	s->warn_n++;
@@ -162,6 +185,7 @@ static void warn(struct src *s, const char *fmt, ...)
 	va_end(ap);
 	if (s->opts->warn)
 		s->opts->warn(s->opts->ctx, msg);
+	pthread_mutex_unlock(&s->warn_lock);
 }
 
 /* ---- columns and checks ---- */
@@ -403,38 +427,40 @@ static bool cells_from_json(struct src *s, const char *payload, size_t len, char
 
 /* ---- the batch ---- */
 
-static void batch_reset(struct src *s)
+static void batch_reset(struct src *s, struct batch *b)
 {
-	fs_source_close(s->rows);
-	s->rows = fs_source_table_new(s->name, s->type, s->cols, s->ncols);
-	s->nrows = 0;
-	s->nbp = 0;
-	s->deadline = 0;
+	fs_source_close(b->rows);
+	b->rows = fs_source_table_new(s->name, s->type, s->cols, s->ncols);
+	b->nrows = 0;
+	b->nbp = 0;
+	b->deadline = 0;
+	b->late = 0;
 }
 
-static struct bpart *batch_part(struct src *s, int32_t part, const char *stored)
+static struct bpart *batch_part(struct src *s, int32_t part, const char *from)
 {
+	struct batch *b = s->cur;
 	size_t i;
 
-	for (i = 0; i < s->nbp; i++)
-		if (s->bp[i].part == part)
-			return &s->bp[i];
-	ALLOC_GROW(s->bp, s->nbp + 1, s->bp_alloc);
-	memset(&s->bp[s->nbp], 0, sizeof(s->bp[s->nbp]));
-	s->bp[s->nbp].part = part;
-	snprintf(s->bp[s->nbp].start, sizeof(s->bp[s->nbp].start), "%s", stored);
-	if (!s->deadline)
-		s->deadline = now_ms() + (s->opts->batch_ms > 0 ? s->opts->batch_ms : 50);
-	return &s->bp[s->nbp++];
+	for (i = 0; i < b->nbp; i++)
+		if (b->bp[i].part == part)
+			return &b->bp[i];
+	ALLOC_GROW(b->bp, b->nbp + 1, b->bp_alloc);
+	memset(&b->bp[b->nbp], 0, sizeof(b->bp[b->nbp]));
+	b->bp[b->nbp].part = part;
+	snprintf(b->bp[b->nbp].start, sizeof(b->bp[b->nbp].start), "%s", from);
+	if (!b->deadline)
+		b->deadline = now_ms() + (s->opts->batch_ms > 0 ? s->opts->batch_ms : 50);
+	return &b->bp[b->nbp++];
 }
 
-static int64_t batch_size(const struct src *s)
+static int64_t batch_size(const struct batch *b)
 {
 	int64_t n = 0;
 	size_t i;
 
-	for (i = 0; i < s->nbp; i++)
-		n += s->bp[i].good + s->bp[i].bad;
+	for (i = 0; b && i < b->nbp; i++)
+		n += b->bp[i].good + b->bp[i].bad;
 	return n;
 }
 
@@ -451,18 +477,22 @@ static int64_t batch_max(const struct src *s)
 	return !strcmp(s->store->ops->type, "redis") && max > REDIS_BATCH ? REDIS_BATCH : max;
 }
 
+/* The events taken so far: written, being written and in the batch being read. */
+static int64_t taken(const struct src *s)
+{
+	return s->consumed + batch_size(s->cur);
+}
+
 static bool batch_full(const struct src *s)
 {
-	int64_t n = batch_size(s), max = batch_max(s);
-
-	return n >= max ||
-	       (s->opts->max_events > 0 && s->consumed + n >= s->opts->max_events);
+	return batch_size(s->cur) >= batch_max(s) ||
+	       (s->opts->max_events > 0 && taken(s) >= s->opts->max_events);
 }
 
 /* May one more message join the batch (max_events)? */
 static bool batch_room(const struct src *s)
 {
-	return !s->opts->max_events || s->consumed + batch_size(s) < s->opts->max_events;
+	return !s->opts->max_events || taken(s) < s->opts->max_events;
 }
 
 static char *pos_name(const struct src *s, int32_t part)
@@ -486,7 +516,10 @@ static bool pos_parse(const char *val, char *pos, size_t poslen, int64_t *applie
 	return true;
 }
 
-/* The stored position and counters of a partition ("" and zeros when none). */
+/*
+ * The stored position and counters of a partition ("" and zeros when
+ * none). From the reading thread only while the writer is idle.
+ */
 static int pos_read(struct src *s, int32_t part, char *pos, size_t poslen, int64_t *applied,
 		    int64_t *bad, int64_t *late)
 {
@@ -506,15 +539,15 @@ static int pos_read(struct src *s, int32_t part, char *pos, size_t poslen, int64
 	return rc;
 }
 
-#define STALE 1 /* flush: another reader wrote a partition of the batch */
+#define STALE 1 /* a write: another reader wrote a partition of the batch */
 
 /*
- * Write the batch: its events to the views and each partition's position
+ * Write batch b: its events to the views and each partition's position
  * after it, in one batch of the store, only if every partition's stored
  * position is still the one the batch started from. 0, STALE (nothing
  * written), or an error (nothing written).
  */
-static int write_batch(struct src *s, int64_t *late)
+static int write_batch(struct src *s, struct batch *b)
 {
 	int tries, rc = 0;
 	size_t i;
@@ -522,37 +555,37 @@ static int write_batch(struct src *s, int64_t *late)
 	for (tries = 0; tries < 50; tries++) {
 		json_t *res = json_array(), *r;
 
-		*late = 0;
+		b->late = 0;
 		if (tries)
 			sleep_ms(tries);
 		if ((rc = fs_online_begin(s->store))) {
 			json_decref(res);
 			return rc;
 		}
-		for (i = 0; !rc && i < s->nbp; i++) {
-			struct bpart *b = &s->bp[i];
+		for (i = 0; !rc && i < b->nbp; i++) {
+			struct bpart *p = &b->bp[i];
 			char pos[64];
-			if ((rc = pos_read(s, b->part, pos, sizeof(pos), &b->applied0, &b->bad0,
-					   &b->late0)))
+			if ((rc = pos_read(s, p->part, pos, sizeof(pos), &p->applied0, &p->bad0,
+					   &p->late0)))
 				break;
-			if (strcmp(pos, b->start)) {
+			if (strcmp(pos, p->start)) {
 				rc = STALE;
 				break;
 			}
 		}
-		if (!rc && s->nrows) {
-			fs_source_table_rewind(s->rows);
-			rc = fs_rows_apply(s->store, s->defs, s->name, s->data, s->rows, res);
+		if (!rc && b->nrows) {
+			fs_source_table_rewind(b->rows);
+			rc = fs_rows_apply(s->store, s->defs, s->name, s->data, b->rows, res);
 			json_array_foreach(res, i, r)
-				*late += json_integer_value(json_object_get(r, "late"));
+				b->late += json_integer_value(json_object_get(r, "late"));
 		}
-		for (i = 0; !rc && i < s->nbp; i++) {
-			struct bpart *b = &s->bp[i];
-			char *name = pos_name(s, b->part), *val;
+		for (i = 0; !rc && i < b->nbp; i++) {
+			struct bpart *p = &b->bp[i];
+			char *name = pos_name(s, p->part), *val;
 			/* the counters read with the position; the batch's late events go to its first partition */
-			val = xstrfmt("%s %lld %lld %lld", b->end, (long long)(b->applied0 + b->good),
-				      (long long)(b->bad0 + b->bad),
-				      (long long)(b->late0 + (i ? 0 : *late)));
+			val = xstrfmt("%s %lld %lld %lld", p->end, (long long)(p->applied0 + p->good),
+				      (long long)(p->bad0 + p->bad),
+				      (long long)(p->late0 + (i ? 0 : b->late)));
 			rc = fs_online_meta_put(s->store, name, val);
 			free(val);
 			free(name);
@@ -570,6 +603,68 @@ static int write_batch(struct src *s, int64_t *late)
 			return rc;
 	}
 	return rc;
+}
+
+/* Write b until it is written, stale, or stopped, backing off while the store fails. */
+static int write_retrying(struct src *s, struct batch *b)
+{
+	int64_t wait = 100;
+	bool reported = false;
+
+	for (;;) {
+		int rc = write_batch(s, b);
+		if (!rc || rc == STALE) {
+			if (reported)
+				warn(s, "%s: the online store answers again", s->name);
+			return rc;
+		}
+		if (rc == FS_EINVALID || rc == FS_ENOTFOUND)
+			return rc; /* not an outage: the definitions or the data are wrong */
+		if (!reported)
+			warn(s, "%s: cannot write a batch: %s (retrying)", s->name, fs_error_last());
+		reported = true;
+		if (s->opts->stop && *s->opts->stop) {
+			fs_error_set("source '%s': stopped with a batch not written (%s); it will be"
+				     " read again", s->name, fs_error_last());
+			return FS_ERR;
+		}
+		sleep_ms(wait);
+		wait = wait * 2 > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : wait * 2;
+	}
+}
+
+/* The writer thread: writes each batch handed to it (out) until told to quit. */
+static void *writer_thread(void *arg)
+{
+	struct src *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		int rc;
+		while (!s->writer_busy && !s->writer_quit)
+			pthread_cond_wait(&s->cond, &s->lock);
+		if (!s->writer_busy)
+			break;
+		pthread_mutex_unlock(&s->lock);
+		rc = write_retrying(s, s->out);
+		pthread_mutex_lock(&s->lock);
+		s->out_rc = rc;
+		snprintf(s->out_err, sizeof(s->out_err), "%s", rc ? fs_error_last() : "");
+		s->writer_busy = false;
+		pthread_cond_broadcast(&s->cond);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static bool writer_busy(struct src *s)
+{
+	bool busy;
+
+	pthread_mutex_lock(&s->lock);
+	busy = s->writer_busy;
+	pthread_mutex_unlock(&s->lock);
+	return busy;
 }
 
 /* ---- kafka ---- */
@@ -600,6 +695,7 @@ static int kafka_seek_stored(struct src *s, int32_t part)
 		rd_kafka_topic_partition_list_destroy(l);
 		return rc;
 	}
+	snprintf(k->from, sizeof(k->from), "%s", k->stored);
 	k->next = *k->stored ? strtoll(k->stored, NULL, 10) : -1;
 	k->eof = false;
 	rd_kafka_topic_partition_list_add(l, s->topic, part)->offset =
@@ -615,22 +711,31 @@ static int kafka_seek_stored(struct src *s, int32_t part)
 	return rc;
 }
 
-/* Forget the batch; its partitions still ours are read again from their stored positions. */
-static int kafka_discard(struct src *s)
+/*
+ * Forget the batch being read and b (the one the writer found stale, or
+ * NULL); their partitions still ours are read again from their stored
+ * positions.
+ */
+static int kafka_discard(struct src *s, struct batch *b)
 {
-	size_t i;
+	struct batch *bs[2] = { s->cur, b };
+	size_t i, j;
 	int rc = 0;
 
-	for (i = 0; i < s->nbp && !rc; i++) {
-		struct kpart *k = kpart(s, s->bp[i].part);
-		if (k && k->assigned)
-			rc = kafka_seek_stored(s, s->bp[i].part);
+	for (j = 0; j < 2; j++) {
+		for (i = 0; bs[j] && i < bs[j]->nbp && !rc; i++) {
+			struct kpart *k = kpart(s, bs[j]->bp[i].part);
+			if (k && k->assigned)
+				rc = kafka_seek_stored(s, bs[j]->bp[i].part);
+		}
+		if (bs[j])
+			batch_reset(s, bs[j]);
 	}
-	batch_reset(s);
 	return rc;
 }
 
-static int flush(struct src *s);
+static int collect(struct src *s);
+static void batch_written(struct src *s, struct batch *b);
 
 /* The store's positions for an assignment: each partition starts at its stored one. */
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -640,6 +745,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
 	int i;
 
+	/* the writer's batch first: its outcome may move positions, and the store is its */
+	if (collect(s))
+		s->done = true;
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		for (i = 0; i < parts->cnt; i++) {
 			struct kpart *k = kpart(s, parts->elems[i].partition);
@@ -660,6 +768,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 				}
 				sleep_ms(tries < 10 ? 100 * (tries + 1) : MAX_BACKOFF_MS);
 			}
+			snprintf(k->from, sizeof(k->from), "%s", k->stored);
 			k->assigned = true;
 			k->eof = false;
 			k->next = *k->stored ? strtoll(k->stored, NULL, 10) : -1;
@@ -675,9 +784,17 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		s->got_assignment = true;
 		return;
 	}
-	/* revoked (or lost): the batch in hand is written first, or dropped */
-	if (s->nbp && flush(s))
-		kafka_discard(s);
+	/* revoked (or lost): the batch in hand is written first (here: the writer is idle), or dropped */
+	if (s->cur->nbp) {
+		int rc = s->done ? FS_ERR : write_batch(s, s->cur);
+		if (!rc) {
+			s->consumed += batch_size(s->cur);
+			batch_written(s, s->cur);
+		} else if (kafka_discard(s, NULL) && !s->rc) {
+			s->rc = FS_ERR;
+			s->done = true;
+		}
+	}
 	for (i = 0; i < parts->cnt; i++) {
 		struct kpart *k = kpart(s, parts->elems[i].partition);
 		if (k)
@@ -869,11 +986,11 @@ static void kafka_message(struct src *s, rd_kafka_message_t *m)
 	if (!k || !k->assigned || (k->next >= 0 && m->offset < k->next))
 		return; /* not ours any more, or before a seek's position */
 	k->eof = false;
-	b = batch_part(s, m->partition, k->stored);
+	b = batch_part(s, m->partition, k->from);
 	if (cells_from_json(s, m->payload, m->len, why, sizeof(why)) &&
 	    check_cells(s, why, sizeof(why))) {
-		fs_source_table_add(s->rows, s->cells, (size_t)m->offset + 1);
-		s->nrows++;
+		fs_source_table_add(s->cur->rows, s->cells, (size_t)m->offset + 1);
+		s->cur->nrows++;
 		b->good++;
 	} else {
 		warn(s, "%s: %s[%d]@%lld: %s", s->name, s->topic, (int)m->partition,
@@ -918,16 +1035,16 @@ static int64_t kafka_lag(struct src *s)
 	return lag;
 }
 
-static void kafka_committed(struct src *s)
+static void kafka_committed(struct src *s, const struct batch *b)
 {
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)s->nbp);
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)b->nbp);
 	size_t i;
 
 	/* for lag tools only: fs never reads the group's offsets */
-	for (i = 0; i < s->nbp; i++)
-		if (*s->bp[i].end)
-			rd_kafka_topic_partition_list_add(l, s->topic, s->bp[i].part)->offset =
-				strtoll(s->bp[i].end, NULL, 10);
+	for (i = 0; i < b->nbp; i++)
+		if (*b->bp[i].end)
+			rd_kafka_topic_partition_list_add(l, s->topic, b->bp[i].part)->offset =
+				strtoll(b->bp[i].end, NULL, 10);
 	if (l->cnt)
 		rd_kafka_commit(s->rk, l, 1);
 	rd_kafka_topic_partition_list_destroy(l);
@@ -1115,19 +1232,20 @@ static int redis_open(struct src *s)
 			   &s->r_late)))
 		return rc;
 	snprintf(s->last_id, sizeof(s->last_id), "%s", *s->stored_id ? s->stored_id : "0-0");
+	snprintf(s->from_id, sizeof(s->from_id), "%s", s->stored_id);
 	return 0;
 }
 
 /* Read entries after last_id into the batch; *more when XREAD filled its count. */
 static int redis_poll(struct src *s, int wait_ms, bool *more)
 {
-	int64_t room = batch_max(s) - batch_size(s);
+	int64_t room = batch_max(s) - batch_size(s->cur);
 	redisReply *r;
 	size_t i;
 
 	*more = false;
-	if (s->opts->max_events > 0 && s->opts->max_events - s->consumed - batch_size(s) < room)
-		room = s->opts->max_events - s->consumed - batch_size(s);
+	if (s->opts->max_events > 0 && s->opts->max_events - taken(s) < room)
+		room = s->opts->max_events - taken(s);
 	if (room <= 0)
 		return 0;
 	if (redis_connect(s))
@@ -1147,15 +1265,15 @@ static int redis_poll(struct src *s, int wait_ms, bool *more)
 			const redisReply *e = entries->element[i];
 			const redisReply *fields = e->elements == 2 ? e->element[1] : NULL;
 			const char *id = e->element[0]->str;
-			struct bpart *b = batch_part(s, 0, s->stored_id);
+			struct bpart *b = batch_part(s, 0, s->from_id);
 			char why[512];
 
 			if (fields && fields->type != REDIS_REPLY_ARRAY)
 				fields = NULL;
 			cells_from_entry(s, fields, id);
 			if (check_cells(s, why, sizeof(why))) {
-				fs_source_table_add(s->rows, s->cells, 0);
-				s->nrows++;
+				fs_source_table_add(s->cur->rows, s->cells, 0);
+				s->cur->nrows++;
 				b->good++;
 			} else {
 				warn(s, "%s: %s@%s: %s", s->name, s->stream, id, why);
@@ -1190,91 +1308,113 @@ static int64_t redis_lag_after(redisContext *c, const char *stream, const char *
 
 /* ---- the loop ---- */
 
-/*
- * Write the batch in hand and move the positions on. On failure the
- * batch is kept (the caller retries) except when stale: then it is dropped
- * and read again from the stored positions.
- */
-static int flush(struct src *s)
+/* b is written: its positions are the stored ones now. */
+static void batch_written(struct src *s, struct batch *b)
 {
-	int64_t late = 0, n = batch_size(s);
 	size_t i;
+
+	for (i = 0; i < b->nbp; i++) {
+		struct bpart *p = &b->bp[i];
+		if (!strcmp(s->type, "kafka")) {
+			struct kpart *k = kpart(s, p->part);
+			snprintf(k->stored, sizeof(k->stored), "%s", p->end);
+		} else {
+			snprintf(s->stored_id, sizeof(s->stored_id), "%s", p->end);
+		}
+		s->st.applied += p->good;
+		s->st.bad += p->bad;
+	}
+	if (!strcmp(s->type, "kafka"))
+		kafka_committed(s, b);
+	s->st.late += b->late;
+	s->st.events += batch_size(b);
+	s->st.batches++;
+	batch_reset(s, b);
+}
+
+/*
+ * Wait for the writer to finish the batch handed to it and take the
+ * outcome: written, or stale (that batch and the one being read are
+ * dropped and read again from the stored positions). 0, or an error
+ * (s->rc is set: the source stops).
+ */
+static int collect(struct src *s)
+{
+	struct batch *b = s->out;
 	int rc;
 
-	if (!s->nbp) {
-		batch_reset(s);
+	pthread_mutex_lock(&s->lock);
+	while (s->writer_busy)
+		pthread_cond_wait(&s->cond, &s->lock);
+	rc = s->out_rc;
+	pthread_mutex_unlock(&s->lock);
+	if (!b)
+		return 0;
+	s->out = NULL;
+	if (!rc) {
+		batch_written(s, b);
 		return 0;
 	}
-	rc = write_batch(s, &late);
+	s->consumed -= batch_size(b);
 	if (rc == STALE) {
 		warn(s, "%s: another reader wrote these partitions meanwhile: reading them again"
 			" from the stored positions", s->name);
 		if (!strcmp(s->type, "kafka")) {
-			rc = kafka_discard(s);
+			rc = kafka_discard(s, b);
 		} else {
+			batch_reset(s, b);
+			batch_reset(s, s->cur);
 			rc = pos_read(s, 0, s->stored_id, sizeof(s->stored_id), &s->r_applied,
 				      &s->r_bad, &s->r_late);
 			snprintf(s->last_id, sizeof(s->last_id), "%s",
 				 *s->stored_id ? s->stored_id : "0-0");
-			batch_reset(s);
+			snprintf(s->from_id, sizeof(s->from_id), "%s", s->stored_id);
 		}
-		return rc;
+		/* not reading again from the stored positions would lose events */
+		if (!rc)
+			return 0;
+	} else {
+		fs_error_set("%s", s->out_err);
+		batch_reset(s, b);
 	}
-	if (rc)
-		return rc;
-	if (s->dlq)
-		rd_kafka_flush(s->dlq, 10000);
-	for (i = 0; i < s->nbp; i++) {
-		struct bpart *b = &s->bp[i];
-		if (!strcmp(s->type, "kafka")) {
-			struct kpart *k = kpart(s, b->part);
-			snprintf(k->stored, sizeof(k->stored), "%s", b->end);
-		} else {
-			snprintf(s->stored_id, sizeof(s->stored_id), "%s", b->end);
-		}
-		s->st.applied += b->good;
-		s->st.bad += b->bad;
-	}
-	if (!strcmp(s->type, "kafka"))
-		kafka_committed(s);
-	s->st.late += late;
-	s->st.events += n;
-	s->st.batches++;
-	s->consumed += n;
-	batch_reset(s);
-	return 0;
+	if (!s->rc)
+		s->rc = rc;
+	return rc;
 }
 
-/* Flush until it works (the store may be down), backing off; false when stopped first. */
-static bool flush_retrying(struct src *s)
+/*
+ * Hand the batch being read to the writer, once it has finished the one
+ * before, and go on reading into the other. false: the source stops.
+ */
+static bool flush(struct src *s)
 {
-	int64_t wait = 100;
-	bool reported = false;
+	struct batch *b = s->cur;
+	size_t i;
 
-	for (;;) {
-		int rc = flush(s);
-		if (!rc) {
-			if (reported)
-				warn(s, "%s: the online store answers again", s->name);
-			return true;
+	if (collect(s))
+		return false;
+	if (!b->nbp)
+		return true; /* (dropped as stale) */
+	/* the dead letters are out before the positions past them are stored */
+	if (s->dlq)
+		rd_kafka_flush(s->dlq, 10000);
+	for (i = 0; i < b->nbp; i++) {
+		if (!strcmp(s->type, "kafka")) {
+			struct kpart *k = kpart(s, b->bp[i].part);
+			snprintf(k->from, sizeof(k->from), "%s", b->bp[i].end);
+		} else {
+			snprintf(s->from_id, sizeof(s->from_id), "%s", b->bp[i].end);
 		}
-		if (rc == FS_EINVALID || rc == FS_ENOTFOUND) {
-			/* not an outage: the definitions or the data are wrong */
-			s->rc = rc;
-			return false;
-		}
-		if (!reported)
-			warn(s, "%s: cannot write a batch: %s (retrying)", s->name, fs_error_last());
-		reported = true;
-		if (s->opts->stop && *s->opts->stop) {
-			fs_error_set("source '%s': stopped with a batch not written (%s); it will be"
-				     " read again", s->name, fs_error_last());
-			s->rc = FS_ERR;
-			return false;
-		}
-		sleep_ms(wait);
-		wait = wait * 2 > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : wait * 2;
 	}
+	s->consumed += batch_size(b);
+	s->out = b;
+	s->cur = b == &s->bat[0] ? &s->bat[1] : &s->bat[0];
+	pthread_mutex_lock(&s->lock);
+	s->writer_busy = true;
+	s->out_rc = 0;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	return true;
 }
 
 static bool stopping(const struct src *s)
@@ -1283,26 +1423,50 @@ static bool stopping(const struct src *s)
 	       (s->opts->max_events > 0 && s->consumed >= s->opts->max_events);
 }
 
+/* How long to wait for a message: until the batch is due, briefly while the writer works. */
+static int poll_wait(struct src *s, bool busy, int64_t idle)
+{
+	int64_t wait = s->cur->nbp ? s->cur->deadline - now_ms() : idle;
+
+	if (busy && wait > 2)
+		wait = 2; /* to hand the batch over as soon as the writer is free */
+	return (int)(wait < 0 ? 0 : wait > 100 ? 100 : wait);
+}
+
+/*
+ * Is the batch being read to be handed over now? When full, or due (its
+ * time is up, or nothing more is waiting) and the writer is free; while
+ * the writer works the batch grows.
+ */
+static bool batch_due(struct src *s, bool busy, bool nothing_waiting)
+{
+	return s->cur->nbp && (batch_full(s) || (!busy && (now_ms() >= s->cur->deadline ||
+							     nothing_waiting)));
+}
+
 static void run_kafka(struct src *s)
 {
 	while (!s->done) {
-		int64_t wait = s->nbp ? s->deadline - now_ms() : 100;
-		bool caught;
+		bool busy = s->out && writer_busy(s), caught;
 
 		if (stopping(s))
 			break;
 		if (batch_room(s))
-			kafka_poll(s, (int)(wait < 0 ? 0 : wait > 100 ? 100 : wait));
+			kafka_poll(s, poll_wait(s, busy, 100));
 		caught = kafka_caught_up(s);
-		if (s->nbp && (batch_full(s) || now_ms() >= s->deadline || caught) &&
-		    !flush_retrying(s))
+		if (batch_due(s, busy, caught) && !flush(s))
 			return;
 		s->st.lag = kafka_lag(s);
-		if (s->opts->once && caught && !s->nbp)
-			break;
+		if (s->opts->once && caught && !s->cur->nbp) {
+			if (collect(s))
+				return;
+			if (kafka_caught_up(s) && !s->cur->nbp)
+				break; /* (a stale batch is read again) */
+		}
 	}
-	if (!s->done && s->nbp)
-		flush_retrying(s);
+	if (!s->done)
+		flush(s);
+	collect(s);
 }
 
 static void run_redis(struct src *s)
@@ -1311,14 +1475,13 @@ static void run_redis(struct src *s)
 	bool down = false;
 
 	while (!s->done && !stopping(s)) {
-		int64_t wait = s->nbp ? s->deadline - now_ms() : s->opts->once ? 0 : 100;
-		bool more = false;
+		bool busy = s->out && writer_busy(s), more = false;
 
-		if (redis_poll(s, (int)(wait < 1 ? 0 : wait), &more)) {
+		if (redis_poll(s, poll_wait(s, busy, s->opts->once ? 0 : 100), &more)) {
 			if (!down)
 				warn(s, "%s: %s (retrying)", s->name, fs_error_last());
 			down = true;
-			if (s->nbp && !flush_retrying(s))
+			if (s->cur->nbp && !flush(s))
 				return;
 			sleep_ms(wait_err);
 			wait_err = wait_err * 2 > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : wait_err * 2;
@@ -1328,16 +1491,38 @@ static void run_redis(struct src *s)
 			warn(s, "%s: redis stream '%s' answers again", s->name, s->stream);
 		down = false;
 		wait_err = 100;
-		if (s->nbp && (batch_full(s) || now_ms() >= s->deadline || !more) &&
-		    !flush_retrying(s))
+		if (batch_due(s, busy, !more) && !flush(s))
 			return;
-		if (s->rc_stream && !s->rc_stream->err)
-			s->st.lag = more ? redis_lag_after(s->rc_stream, s->stream, s->last_id) : 0;
-		if (s->opts->once && !more && !s->nbp)
-			break;
+		if (!more) {
+			s->st.lag = 0;
+		} else if (now_ms() - s->lag_at >= 1000 && s->rc_stream && !s->rc_stream->err) {
+			/* counted at most once a second: XRANGE of all that waits */
+			s->st.lag = redis_lag_after(s->rc_stream, s->stream, s->last_id);
+			s->lag_at = now_ms();
+		}
+		if (s->opts->once && !more && !s->cur->nbp) {
+			if (collect(s))
+				return;
+			if (!s->cur->nbp && !s->out)
+				break;
+		}
 	}
-	if (!s->done && s->nbp)
-		flush_retrying(s);
+	if (!s->done)
+		flush(s);
+	collect(s);
+}
+
+static void writer_stop(struct src *s)
+{
+	if (!s->writer_started)
+		return;
+	collect(s);
+	pthread_mutex_lock(&s->lock);
+	s->writer_quit = true;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->writer, NULL);
+	s->writer_started = false;
 }
 
 static void *source_thread(void *arg)
@@ -1345,11 +1530,16 @@ static void *source_thread(void *arg)
 	struct src *s = arg;
 	int rc;
 
+	batch_reset(s, &s->bat[0]);
+	batch_reset(s, &s->bat[1]);
+	s->cur = &s->bat[0];
 	if ((rc = fs_online_open(&s->store, s->repo->config))) {
 		s->rc = rc;
 	} else {
 		fs_online_defer_maintenance(s->store); /* maintainer() does it */
-		batch_reset(s);
+		if (pthread_create(&s->writer, NULL, writer_thread, s))
+			abort(); /* no thread: nothing sensible left to do */
+		s->writer_started = true;
 		rc = !strcmp(s->type, "kafka") ? kafka_open(s) : redis_open(s);
 		if (rc < 0)
 			s->rc = rc;
@@ -1357,6 +1547,7 @@ static void *source_thread(void *arg)
 			run_kafka(s);
 		else if (rc == 0)
 			run_redis(s);
+		writer_stop(s);
 	}
 	if (s->rk) {
 		/* leave the group now, so that the others take the partitions at once */
@@ -1416,11 +1607,16 @@ static void src_release(struct src *s)
 	if (s->rc_stream)
 		redisFree(s->rc_stream);
 	fs_online_close(s->store);
-	fs_source_close(s->rows);
+	fs_source_close(s->bat[0].rows);
+	fs_source_close(s->bat[1].rows);
+	free(s->bat[0].bp);
+	free(s->bat[1].bp);
+	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->warn_lock);
+	pthread_cond_destroy(&s->cond);
 	json_decref(s->data);
 	free(s->cols);
 	free(s->checks);
-	free(s->bp);
 	free(s->cells);
 	free(s->offs);
 	free(s->kp);
@@ -1520,6 +1716,9 @@ int fs_stream_run(struct fs_repo *repo, const char *const *names, size_t n,
 		snprintf(s->st.type, sizeof(s->st.type), "%s", s->type);
 		s->st.lag = -1;
 		sb_init(&s->scratch);
+		pthread_mutex_init(&s->lock, NULL);
+		pthread_mutex_init(&s->warn_lock, NULL);
+		pthread_cond_init(&s->cond, NULL);
 		rc = plan_source(s);
 	}
 	if (!rc) {

@@ -65,7 +65,7 @@ redis_crash_loop() {
     T=$(next_hour)
     sref redis 23 5000 "$T" ev.txt
     xadd ev ev.txt
-    for point in stream-before-commit#2 stream-after-commit#3 random stream-before-commit#5 random; do
+    for point in stream-before-commit#2 stream-after-commit#3 stream-before-commit#5 random random; do
         if [ "$point" = random ]; then
             "$FS" stream --batch-events 40 2>> "$BATS_TEST_TMPDIR/stream.err" 3>&- &
             pid=$!
