@@ -68,7 +68,9 @@ static int sq_open(struct fs_online *o, const struct fs_config *cfg)
 		fs_mkdir_p(dir, 0777);
 	}
 	free(dir);
-	if (sqlite3_open_v2(cfg->online_path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+	/* a connection is used by one thread at a time (serve-lite's pool, fs stream's writer) */
+	if (sqlite3_open_v2(cfg->online_path, &s->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK)
 		return fail(o, "cannot open");
 	sqlite3_busy_timeout(s->db, 30000);
@@ -553,9 +555,17 @@ static int prepare_in(struct sq *s, sqlite3_stmt **st, const char *sql, const ch
 	return rc != SQLITE_OK;
 }
 
-/* Ask fn about one record and write or delete what it says. */
-static int update_one(struct fs_online *o, sqlite3_stmt *put, sqlite3_stmt *del, const void *key,
-		      size_t keylen, size_t i, const struct fs_online_hit *old,
+/* An update's statements: put upserts by key, set (tiles) rewrites the record at ?6, a rowid. */
+struct upd_st {
+	sqlite3_stmt *put, *set, *del;
+};
+
+/*
+ * Ask fn about one record and write or delete what it says; rowid is the
+ * old record's (0: not known).
+ */
+static int update_one(struct fs_online *o, const struct upd_st *u, const void *key,
+		      size_t keylen, size_t i, const struct fs_online_hit *old, int64_t rowid,
 		      fs_online_update_fn fn, void *ctx)
 {
 	struct sq *s = o->state;
@@ -567,10 +577,12 @@ static int update_one(struct fs_online *o, sqlite3_stmt *put, sqlite3_stmt *del,
 		return rc;
 	if (rc == 1 && !old->found)
 		return 0;
-	st = rc == 1 ? del : put;
+	st = rc == 1 ? u->del : old->found && rowid && u->set ? u->set : u->put;
 	sqlite3_reset(st);
 	sqlite3_bind_blob(st, 2, key, (int)keylen, SQLITE_STATIC);
-	if (st == put) {
+	if (st == u->set)
+		sqlite3_bind_int64(st, 6, rowid);
+	if (st != u->del) {
 		sqlite3_bind_int64(st, 3, rec.ts);
 		sqlite3_bind_int64(st, 4, rec.created);
 		sqlite3_bind_blob(st, 5, rec.vallen ? rec.val : "", (int)rec.vallen, SQLITE_STATIC);
@@ -589,32 +601,41 @@ static int sq_update(struct fs_online *o, const char *view, const char *schema,
 		     void *ctx)
 {
 	struct sq *s = o->state;
-	sqlite3_stmt *get = NULL, *put = NULL, *del = NULL, *scan = NULL;
+	sqlite3_stmt *get = NULL, *scan = NULL;
+	struct upd_st u = { NULL, NULL, NULL };
+	const struct fs_online_rec **order = NULL;
 	struct fs_keymap *asked = NULL;
 	struct fs_online_hit hit;
+	struct strbuf vb = STRBUF_INIT;
+	bool tiles = has_tiles(schema), dups;
 	int64_t id;
-	size_t i;
+	size_t i, j;
 	int rc = FS_ERR;
 
 	if (tx_open(o))
 		return FS_ERR;
 	if (view_id_create(o, view, schema, &id))
 		goto done;
-	if (prepare_in(s, &get, "SELECT ts, created, vals FROM %s WHERE view = ?1 AND key = ?2",
+	/* tiles: a record found is rewritten at its rowid (no second search of the key index) */
+	if (prepare_in(s, &get, tiles ? "SELECT ts, created, vals, rowid FROM %s"
+					" WHERE view = ?1 AND key = ?2"
+				      : "SELECT ts, created, vals FROM %s WHERE view = ?1 AND key = ?2",
 		       schema) ||
-	    prepare_in(s, &put,
+	    (tiles && prepare_in(s, &u.set, "UPDATE %s SET ts = ?3, created = ?4, vals = ?5"
+					    " WHERE rowid = ?6", schema)) ||
+	    prepare_in(s, &u.put,
 		       /* an upsert changes the row in place (REPLACE deletes and inserts) */
 		       "INSERT INTO %s(view, key, ts, created, vals) VALUES (?1, ?2, ?3, ?4, ?5)"
 		       " ON CONFLICT (view, key) DO UPDATE SET ts = excluded.ts,"
 		       " created = excluded.created, vals = excluded.vals",
 		       schema) ||
-	    prepare_in(s, &del, "DELETE FROM %s WHERE view = ?1 AND key = ?2", schema)) {
+	    prepare_in(s, &u.del, "DELETE FROM %s WHERE view = ?1 AND key = ?2", schema)) {
 		fail(o, "cannot prepare update");
 		goto done;
 	}
 	sqlite3_bind_int64(get, 1, id);
-	sqlite3_bind_int64(put, 1, id);
-	sqlite3_bind_int64(del, 1, id);
+	sqlite3_bind_int64(u.put, 1, id);
+	sqlite3_bind_int64(u.del, 1, id);
 	if (all) {
 		/* the records not asked for: read them all first, then change them */
 		struct strbuf kb = STRBUF_INIT, vb = STRBUF_INIT;
@@ -655,8 +676,8 @@ static int sq_update(struct fs_online *o, const char *view, const char *schema,
 			hit.created = other[i].cr;
 			hit.val = vb.buf + other[i].voff;
 			hit.vallen = other[i].vlen;
-			rc = update_one(o, put, del, kb.buf + other[i].koff, other[i].klen, SIZE_MAX,
-					&hit, fn, ctx);
+			rc = update_one(o, &u, kb.buf + other[i].koff, other[i].klen, SIZE_MAX,
+					&hit, 0, fn, ctx);
 		}
 		free(other);
 		sb_release(&kb);
@@ -664,9 +685,13 @@ static int sq_update(struct fs_online *o, const char *view, const char *schema,
 		if (rc)
 			goto done;
 	}
-	for (i = 0; i < n; i++) {
-		struct strbuf vb = STRBUF_INIT;
+	/* in key order: neighbours share pages of the index and of the cache */
+	order = sort_recs(keys, n, &dups);
+	for (j = 0; j < n; j++) {
+		int64_t rowid = 0;
+		i = (size_t)(order[j] - keys);
 		memset(&hit, 0, sizeof(hit));
+		sb_reset(&vb);
 		sqlite3_reset(get);
 		sqlite3_bind_blob(get, 2, keys[i].key, (int)keys[i].keylen, SQLITE_STATIC);
 		rc = sqlite3_step(get);
@@ -677,22 +702,26 @@ static int sq_update(struct fs_online *o, const char *view, const char *schema,
 			hit.vallen = (size_t)sqlite3_column_bytes(get, 2);
 			sb_add(&vb, sqlite3_column_blob(get, 2), hit.vallen);
 			hit.val = vb.buf;
+			if (tiles)
+				rowid = sqlite3_column_int64(get, 3);
 		} else if (rc != SQLITE_DONE) {
 			fail(o, "cannot read");
 			rc = FS_ERR;
 			goto done;
 		}
 		sqlite3_reset(get);
-		rc = update_one(o, put, del, keys[i].key, keys[i].keylen, i, &hit, fn, ctx);
-		sb_release(&vb);
+		rc = update_one(o, &u, keys[i].key, keys[i].keylen, i, &hit, rowid, fn, ctx);
 		if (rc)
 			goto done;
 	}
 	rc = 0;
 done:
+	free(order);
+	sb_release(&vb);
 	sqlite3_finalize(get);
-	sqlite3_finalize(put);
-	sqlite3_finalize(del);
+	sqlite3_finalize(u.put);
+	sqlite3_finalize(u.set);
+	sqlite3_finalize(u.del);
 	sqlite3_finalize(scan);
 	fs_keymap_free(asked);
 	if (rc) {
