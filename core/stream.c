@@ -1199,9 +1199,17 @@ static int redis_wait_stream(struct src *s)
 					     s->stream);
 				return FS_ENOTFOUND;
 			}
-		} else if (!reported) {
-			warn(s, "%s: %s (retrying)", s->name,
-			     r ? r->str : s->rc_stream ? s->rc_stream->errstr : fs_error_last());
+		} else {
+			const char *why = r ? r->str : s->rc_stream ? s->rc_stream->errstr
+							     : fs_error_last();
+			if (s->opts->once && now_ms() - start > MISSING_TIMEOUT_MS) {
+				/* as for a Kafka broker: --once (cron) does not wait for ever */
+				fs_error_set("source '%s': redis does not answer: %s", s->name, why);
+				freeReplyObject(r);
+				return FS_ERR;
+			}
+			if (!reported)
+				warn(s, "%s: %s (retrying)", s->name, why);
 			reported = true;
 		}
 		freeReplyObject(r);

@@ -184,3 +184,19 @@ redis_crash_loop() {
     run -128 --separate-stderr env FS_TEST_STREAM_TIMEOUT_MS=500 "$FS" stream --once
     assert_equal "$stderr" "fatal: source 'ev': redis stream 'ev' does not exist"
 }
+
+@test "stream redis: --once gives up on a Redis that does not answer, with an error naming it" {
+    start_redis
+    local port
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    stream_repo redis_stream "url: redis://127.0.0.1:$port/0"
+    unset FS_REDIS_URL
+    SECONDS=0
+    run -128 --separate-stderr env FS_TEST_STREAM_TIMEOUT_MS=500 timeout 20 "$FS" stream --once
+    [ "$SECONDS" -lt 10 ] || fail "took $SECONDS s"
+    assert_regex "$stderr" "^warning: ev: .*Connection refused.* \(retrying\)"
+    assert_regex "$stderr" "fatal: source 'ev': redis does not answer: .*Connection refused"
+    # nothing was recorded
+    run -0 fs status --json
+    assert_equal "$(jq -c '.streams[0].applied' <<<"$output")" 0
+}
