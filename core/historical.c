@@ -1115,6 +1115,7 @@ static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs
 				fmap[i] = j;
 	if ((rc = fs_viewscan_open(&scan, defs, h->view, repo->root)))
 		goto done;
+	fs_viewscan_keys_optional(scan);
 	/* the events that can fall in some row's window, kept compact */
 	events = fs_agg_events_new(&av);
 	while ((rc = fs_viewscan_next(scan, &key, &ts, &cr, &vals)) == 1) {

@@ -93,6 +93,7 @@ struct fs_viewscan {
 	enum fs_type *types;
 	size_t nfeat;
 	bool agg; /* the columns are those an aggregation view aggregates */
+	bool keys_optional; /* a row with an empty join key is handed over (key NULL) */
 	const char *ts_field, *cr_field;
 	struct strbuf kb;
 	struct fs_scan_value *vals;
@@ -269,6 +270,7 @@ int fs_viewscan_split(struct fs_viewscan *s, const struct fs_defs *defs,
 		return 1;
 	s2 = scan_new(s->view);
 	s2->own_src = true;
+	s2->keys_optional = s->keys_optional;
 	s2->src = src2;
 	if ((rc = fs_view_keys_load(&s2->keys, defs, s->view)) || (rc = setup(s2, s->data, false))) {
 		fs_viewscan_close(s2);
@@ -308,6 +310,14 @@ int fs_viewscan_next(struct fs_viewscan *s, const struct strbuf **key, int64_t *
 		snprintf(msg, sizeof(msg), "%s", fs_error_last());
 		return row_error(s, "%s%s", msg, "");
 	}
+	if (!rc && !s->keys_optional) {
+		/* such a row has no place in the online store: dropping it would hide bad data */
+		for (i = 0; i + 1 < s->keys.n && s->klens[i]; i++)
+			;
+		return row_error(s, "join key column '%s' is empty (feature_view '%s' needs a"
+				    " value in every row)",
+				 s->src->columns[s->key_col[i]], s->view->name);
+	}
 	*key = rc ? &s->kb : NULL;
 	if (cells[s->ts_col].null || !fs_time_parse(cells[s->ts_col].s, cells[s->ts_col].len, ts))
 		return row_error(s, "column '%s': bad timestamp '%s'", s->ts_field,
@@ -336,6 +346,11 @@ int fs_viewscan_next(struct fs_viewscan *s, const struct strbuf **key, int64_t *
 	}
 	*values = s->vals;
 	return 1;
+}
+
+void fs_viewscan_keys_optional(struct fs_viewscan *s)
+{
+	s->keys_optional = true;
 }
 
 size_t fs_viewscan_nfeatures(const struct fs_viewscan *s)

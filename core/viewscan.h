@@ -62,9 +62,10 @@ int fs_viewscan_open_window(struct fs_viewscan **out, const struct fs_defs *defs
 			    const struct fs_object *view, const char *root, int64_t start_us,
 			    int64_t end_us);
 /*
- * Next row: 1 with key (NULL when a key part is empty), ts, created
- * (INT64_MIN when null) and values (one per feature) set; 0 at the end;
- * or an error. Pointers stay valid until the next call.
+ * Next row: 1 with key, ts, created (INT64_MIN when null) and values (one
+ * per feature) set; 0 at the end; or an error. A row with an empty join
+ * key part is an error naming it, unless fs_viewscan_keys_optional: then
+ * key is NULL. Pointers stay valid until the next call.
  */
 int fs_viewscan_next(struct fs_viewscan *s, const struct strbuf **key, int64_t *ts,
 		     int64_t *created, const struct fs_scan_value **values);
@@ -83,6 +84,8 @@ int fs_viewscan_open_rows(struct fs_viewscan **out, const struct fs_defs *defs,
  */
 int fs_viewscan_split(struct fs_viewscan *s, const struct fs_defs *defs,
 		      struct fs_viewscan **second);
+/* Rows with an empty join key part are handed over (get-historical: they match no entity row). */
+void fs_viewscan_keys_optional(struct fs_viewscan *s);
 size_t fs_viewscan_nfeatures(const struct fs_viewscan *s);
 enum fs_type fs_viewscan_type(const struct fs_viewscan *s, size_t i);
 void fs_viewscan_close(struct fs_viewscan *s);

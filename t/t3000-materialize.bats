@@ -224,6 +224,16 @@ bad_row() {
     run -128 --separate-stderr fs materialize "$T10" "$T12" -v stats
     assert_equal "$stderr" "fatal: data/trips.csv:3: column 'event_timestamp': bad timestamp 'yesterday'"
     assert_equal "$(last_end stats)" null
+    # a row without its join key has no place online: an error, not a row dropped
+    printf '%s\n' driver_id,event_timestamp,created,conv,trips 1,2024-05-01T11:00:00Z,,0.3,30 ,2024-05-01T11:00:00Z,,0.3,30 > data/trips.csv
+    run -128 --separate-stderr fs materialize "$T10" "$T12" -v stats
+    assert_equal "$stderr" "fatal: data/trips.csv:3: join key column 'driver_id' is empty (feature_view 'stats' needs a value in every row)"
+    assert_equal "$(last_end stats)" null
+    assert_equal "$(online stats:trips 1)" "1=null:NOT_FOUND@1970-01-01T00:00:00Z"
+    # get-historical reads the same file: that row matches no entity row
+    printf '%s\n' driver_id,event_timestamp 1,2024-05-01T12:00:00Z > ent.csv
+    run -0 --separate-stderr fs get-historical --entities ent.csv -f stats:trips
+    assert_equal "$(printf '%s' "$output" | tail -n 1)" "1,2024-05-01T12:00:00Z,30"
 }
 
 @test "materialize: a bad source row is an error naming file:line and column; nothing written (sqlite)" { use_backend sqlite; bad_row; }

@@ -245,7 +245,6 @@ status_keys_count() {
     local k
     for k in 1 2 3 4 5; do echo "$k,2024-05-01T10:00:00Z,,0.5,$k,0.5" >> data/trips.csv; done
     echo "1,2024-05-01T11:00:00Z,,0.5,9,0.5" >> data/trips.csv
-    echo ",2024-05-01T11:00:00Z,,0.5,9,0.5" >> data/trips.csv
     run -0 fs materialize 2024-05-01 2024-05-02 -v pa -v plain
     run -0 fs status --json
     assert_equal "$(jq -c '[.views[] | [.name, .keys]]' <<< "$output")" '[["pa",5],["pb",0],["plain",5]]'

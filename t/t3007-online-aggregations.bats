@@ -264,6 +264,12 @@ PY
     run -0 fs status --json
     run -0 jq -r '.views[] | select(.name == "w") | .batch_end' <<< "$output"
     assert_output 2024-05-02T09:00:00Z
+    # a row without its join key: an error too, not a row dropped
+    sed -i '5900s/,many,/,1,/; 4000s/^[^,]*,/,/' data/ev.csv
+    run -128 --separate-stderr fs materialize 2024-05-01 2024-05-02T10:00:00Z
+    [[ "$stderr" == *"data/ev.csv:4000: join key column 'tok' is empty (feature_view 'w' needs a value in every row)"* ]] || fail "$stderr"
+    run -0 --separate-stderr fs get-online -f w -e tok=3 --at 2024-05-02T09:00:00Z --json
+    [ "$output" = "$before" ]
 }
 
 # A view on a push source over the big csv source, for push, status and
