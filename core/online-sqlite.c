@@ -86,6 +86,7 @@ static int sq_open(struct fs_online *o, const struct fs_config *cfg)
 	for (tries = 0; tries < 250 && (rc = sqlite3_exec(s->db,
 			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
 			 "PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824;"
+			 "PRAGMA journal_size_limit = 67108864;" /* the WAL, when it starts over */
 			 "CREATE TABLE IF NOT EXISTS views (id INTEGER PRIMARY KEY,"
 			 "  name TEXT NOT NULL UNIQUE, schema TEXT NOT NULL);"
 			 "CREATE TABLE IF NOT EXISTS rows (view INTEGER NOT NULL, key BLOB NOT NULL,"
@@ -732,35 +733,64 @@ done:
 }
 
 /*
+ * The WAL: fs_online_maintain (another connection: fs stream's maintainer)
+ * copies it into the database without waiting for writers or readers
+ * (PASSIVE). Once it is large, it is to start again from its beginning: a
+ * few more PASSIVE passes while the writer goes on (each syncs the WAL
+ * written since the last), then, with little left, a RESTART tried without
+ * waiting (it holds the writer only to copy and sync that little; the next
+ * write starts the WAL over and cuts the file back to journal_size_limit).
+ * A writer that never pauses leaves no moment for that: past twice the
+ * size, the writer restarts the WAL itself after its commit (wal_hook).
+ * (TRUNCATE, waiting for the writer, held it for the whole file's
+ * truncation and sync: 100-200 ms stalls of fs stream's writes every second
+ * under load, and it starved behind a writer that never paused while the
+ * WAL grew without end.)
+ */
+#define WAL_RESTART_FRAMES 16384 /* 64 MiB of 4 KiB pages */
+#define WAL_RESTART_LEFT 512     /* frames left to copy while holding the writer */
+
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	(void)arg;
+	if (frames >= 2 * WAL_RESTART_FRAMES)
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+	return SQLITE_OK;
+}
+
+/*
  * A checkpoint in a writer's commit waits for the WAL and the database to
  * be synced (hundreds of milliseconds on some disks): a long-running writer
  * (fs stream) leaves them to another connection's fs_online_maintain.
  */
 static void sq_defer_maintenance(struct fs_online *o)
 {
+	struct sq *s = o->state;
+
 	exec(o, "PRAGMA wal_autocheckpoint = 0");
+	sqlite3_wal_hook(s->db, wal_hook, NULL);
 }
 
-/*
- * Copy the WAL into the database without waiting for writers or readers
- * (PASSIVE); once the WAL is large and mostly copied, start it again from
- * its beginning and truncate it (TRUNCATE: a short wait for the writer,
- * little left to copy).
- */
-#define WAL_RESTART_FRAMES 16384 /* 64 MiB of 4 KiB pages */
 static int sq_maintain(struct fs_online *o)
 {
 	struct sq *s = o->state;
-	int log = 0, done = 0;
+	int log = 0, done = 0, pass, rc = SQLITE_OK;
 
-	if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) !=
-	    SQLITE_OK)
-		return fail(o, "cannot checkpoint");
-	if (log >= WAL_RESTART_FRAMES && done >= log - log / 8 &&
-	    sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done) !=
-		    SQLITE_OK && sqlite3_errcode(s->db) != SQLITE_BUSY)
-		return fail(o, "cannot checkpoint");
-	return 0;
+	for (pass = 0; pass < 3; pass++) {
+		rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+		if (rc == SQLITE_BUSY)
+			return 0; /* the writer's own checkpoint runs */
+		if (rc != SQLITE_OK)
+			return fail(o, "cannot checkpoint");
+		if (log < WAL_RESTART_FRAMES)
+			return 0;
+	}
+	if (log - done <= WAL_RESTART_LEFT) {
+		sqlite3_busy_timeout(s->db, 0);
+		rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_RESTART, &log, &done);
+		sqlite3_busy_timeout(s->db, 30000);
+	}
+	return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : fail(o, "cannot checkpoint");
 }
 
 static int sq_begin(struct fs_online *o)

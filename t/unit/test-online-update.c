@@ -7,8 +7,11 @@
  * deletes, or abandons, as the test asks.
  */
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -328,6 +331,82 @@ static void test_batch(const char *name, struct fs_online *o, struct fs_online *
 	fs_online_drop(o, agg);
 }
 
+/* The maintainer of test_wal_bounded: fs_online_maintain every 20 ms until stop. */
+struct maint_arg {
+	struct fs_online *m;
+	volatile int stop;
+	int rc;
+	char err[512];
+};
+
+static void *maint_loop(void *arg)
+{
+	struct maint_arg *a = arg;
+
+	while (!__atomic_load_n(&a->stop, __ATOMIC_RELAXED) && !a->rc) {
+		if ((a->rc = fs_online_maintain(a->m)))
+			snprintf(a->err, sizeof(a->err), "%s", fs_error_last());
+		usleep(20000);
+	}
+	return NULL;
+}
+
+/*
+ * A writer that never checkpoints and writes without a pause (fs stream's)
+ * while another connection runs fs_online_maintain (its maintainer): past
+ * twice 64 MiB the WAL starts over and its file is cut back, however long the
+ * writer goes on. (PASSIVE checkpoints alone never catch up with such a
+ * writer, and the WAL grows without end.)
+ */
+static void test_wal_bounded(const struct fs_config *cfg, const char *wal)
+{
+	struct fs_online *w = NULL;
+	struct maint_arg ma = { 0 };
+	struct fs_online_rec *recs = xcalloc(800, sizeof(*recs));
+	char (*keys)[16] = xcalloc(800, sizeof(*keys)), *val = xmalloc(4000);
+	const char *schema = "[{\"name\":\"f\",\"type\":\"string\"}]";
+	pthread_t t;
+	off_t most = 0;
+	struct stat st;
+	size_t i, written;
+	int round, rc = 0;
+
+	if (fs_online_open(&w, cfg) || fs_online_open(&ma.m, cfg)) {
+		ok(0, "sqlite: open: %s", fs_error_last());
+		goto done;
+	}
+	fs_online_defer_maintenance(w);
+	for (i = 0; i < 800; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k%zu", i);
+		recs[i] = (struct fs_online_rec){ .key = keys[i], .keylen = strlen(keys[i]), .ts = 1,
+						  .val = val, .vallen = 4000 };
+	}
+	if (pthread_create(&t, NULL, maint_loop, &ma))
+		abort();
+	/* 80 commits of 800 records of 4 kB: about 270 MB of WAL without a restart */
+	for (round = 0; round < 80 && !rc; round++) {
+		memset(val, 'a' + round % 26, 4000);
+		for (i = 0; i < 800; i++)
+			recs[i].ts = round + 1;
+		rc = fs_online_write(w, "walv", schema, recs, 800, &written);
+		if (!rc && !stat(wal, &st) && st.st_size > most)
+			most = st.st_size;
+	}
+	__atomic_store_n(&ma.stop, 1, __ATOMIC_RELAXED);
+	pthread_join(t, NULL);
+	ok(!rc && !ma.rc && most > 0 && most <= 180 << 20,
+	   "sqlite: the WAL of a writer that never checkpoints stays bounded with a maintainer"
+	   " (largest %lld bytes, rc %d/%d %s%s)", (long long)most, rc, ma.rc,
+	   rc ? fs_error_last() : "", ma.err);
+	fs_online_drop(w, "walv");
+done:
+	fs_online_close(w);
+	fs_online_close(ma.m);
+	free(recs);
+	free(keys);
+	free(val);
+}
+
 static void test_sqlite(void)
 {
 	char dir[] = "/tmp/fs-test-online-XXXXXX", type[] = "sqlite", project[] = "t";
@@ -349,6 +428,7 @@ static void test_sqlite(void)
 		test_backend("sqlite", o, NULL);
 		test_batch("sqlite", o, NULL);
 		fs_online_close(o);
+		test_wal_bounded(&cfg, wal);
 	}
 	unlink(path);
 	unlink(wal);
