@@ -87,6 +87,8 @@ static int sq_open(struct fs_online *o, const struct fs_config *cfg)
 			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
 			 "PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824;"
 			 "PRAGMA journal_size_limit = 67108864;" /* the WAL, when it starts over */
+			 /* a batch's savepoints journal each page they change: in memory, not a file */
+			 "PRAGMA temp_store = MEMORY;"
 			 "CREATE TABLE IF NOT EXISTS views (id INTEGER PRIMARY KEY,"
 			 "  name TEXT NOT NULL UNIQUE, schema TEXT NOT NULL);"
 			 "CREATE TABLE IF NOT EXISTS rows (view INTEGER NOT NULL, key BLOB NOT NULL,"
