@@ -57,6 +57,34 @@ wait_applied() {
         '["ev","ev",3000,0,0,4,3000]'
 }
 
+# backlog_batches STORE: 6000 events waiting, --batch-events 50: the batch
+# sizes the writer saw, and an exact result
+backlog_batches() {
+    start_kafka ev:2
+    stream_repo kafka
+    T=$(next_hour)
+    sref gen 12 6000 "$T" ev.jsonl
+    produce ev ev.jsonl
+    run -0 --separate-stderr fs stream --once --json --batch-events 50
+    assert_equal "$(jq -c '.sources[0] | [.events, .applied]' <<<"$output")" '[6000,6000]'
+    batches=$(jq '.sources[0].batches' <<<"$output")
+    check_online ev.jsonl "$T"
+}
+
+@test "stream kafka: a backlog into SQLite is written in batches that grow while the writer works (at most 10 x --batch-events); exact" {
+    backlog_batches
+    # 120 batches of 50 without growth; never more than 500 a batch
+    echo "# $batches batches" >&3
+    [ "$batches" -lt 100 ] || fail "$batches batches: they did not grow"
+    [ "$batches" -ge 12 ] || fail "$batches batches: more than 500 events in one"
+}
+
+@test "stream kafka: into Redis batches stay at --batch-events (Redis pays per event); exact" {
+    start_redis # FS_REDIS_URL: the online store is this Redis
+    backlog_batches
+    [ "$batches" -ge 120 ] || fail "$batches batches: some held more than 50 events"
+}
+
 @test "stream kafka: the stored position is the one trusted, not the group's committed offsets" {
     start_kafka ev:2
     stream_repo kafka "group: first"
