@@ -606,17 +606,6 @@ static int not_ahead(struct fs_source *rows, int64_t ts)
 	return FS_EINVALID;
 }
 
-/* A pushed row without a join key would be dropped: a bad row instead. */
-static int no_key(struct fs_source *rows, const struct fs_object *v)
-{
-	char where[512];
-
-	fs_source_where(rows, where, sizeof(where));
-	fs_error_set("%s: a join key of feature_view '%s' is empty (a row needs all of them)",
-		     where, v->name);
-	return FS_EINVALID;
-}
-
 /* Check every row for view v and keep the newest per key in p. */
 static int push_collect(struct push_view *p, const struct fs_defs *defs, const struct fs_object *v,
 			const json_t *data, struct fs_source *rows)
@@ -636,8 +625,9 @@ static int push_collect(struct push_view *p, const struct fs_defs *defs, const s
 		return rc;
 	if (fs_view_is_agg(v->spec)) {
 		/* checked here, applied to the tiles with the other views' writes */
+		/* (a row without a join key is an error of fs_viewscan_next) */
 		while ((rc = fs_viewscan_next(scan, &key, &ts, &cr, &sv)) == 1 &&
-		       !(rc = key ? not_ahead(rows, ts) : no_key(rows, v)))
+		       !(rc = not_ahead(rows, ts)))
 			p->nrows++;
 		fs_viewscan_close(scan);
 		return rc;
@@ -649,10 +639,6 @@ static int push_collect(struct push_view *p, const struct fs_defs *defs, const s
 		if ((rc = not_ahead(rows, ts)))
 			break;
 		p->nrows++;
-		if (!key) {
-			rc = no_key(rows, v);
-			break;
-		}
 		id = fs_keymap_find(p->keys, key->buf, key->len);
 		if (id == FS_KEY_NONE) {
 			id = fs_keymap_intern(p->keys, key->buf, key->len);

@@ -155,7 +155,7 @@ push_bad() {
     # a row without its key would be dropped: a bad row
     printf '%s\n' "$HEADER" 1,2024-05-01T10:00:00Z,,0.5,5,0.25 ,2024-05-01T10:00:00Z,,0.5,5,0.25 > bad5.csv
     run -128 --separate-stderr fs push trips_push bad5.csv
-    assert_equal "$stderr" "fatal: bad5.csv:3: a join key of feature_view 'pa' is empty (a row needs all of them)"
+    assert_equal "$stderr" "fatal: bad5.csv:3: join key column 'driver_id' is empty (feature_view 'pa' needs a value in every row)"
     # a row of the wrong width
     printf '%s\n' "$HEADER" 1,2024-05-01T10:00:00Z,,0.5,5 > bad3.csv
     run -128 --separate-stderr fs push trips_push bad3.csv
