@@ -12,13 +12,6 @@
  * Updates (fs_online_update) read and write each chunk of records as an
  * optimistic transaction (WATCH, MGET, MULTI/EXEC), done again when a
  * concurrent writer changed one of its records.
- *
- * A batch (fs_online_begin, fs stream's) sends everything at commit in one
- * MULTI/EXEC, the positions it read WATCHed: first the plain views' write
- * script calls (newest-wins: safe to apply again), last cas_script, which
- * writes the records read-modified-written and the positions only if each
- * record read still holds what was read. A conflict there leaves the plain
- * writes done and nothing else: the batch done again repeats them alike.
  */
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -58,33 +51,6 @@ static const char write_script[] =
 	"end\n"
 	"return written\n";
 
-/*
- * A batch's records read-modified-written (fs_online_update) and its
- * records written (fs_online_meta_put), applied at commit only if each
- * record read still holds what was read: KEYS are the records checked,
- * then those written; ARGV[1] the number checked, then each one's value
- * as read ('' for none: a record is never empty), then per record written
- * an op (S set, D delete, I increment by) and its argument. In place of a
- * WATCH of each record: Redis checks a new WATCH against every key the
- * connection already watches, quadratic in the batch.
- */
-static const char cas_script[] =
-	"local nc = tonumber(ARGV[1])\n"
-	"for i = 1, nc do\n"
-	"  if (redis.call('GET', KEYS[i]) or '') ~= ARGV[1 + i] then\n"
-	"    return redis.error_reply('fs-conflict ' .. KEYS[i])\n"
-	"  end\n"
-	"end\n"
-	"local a = 2 + nc\n"
-	"for k = nc + 1, #KEYS do\n"
-	"  local op = ARGV[a]\n"
-	"  if op == 'S' then redis.call('SET', KEYS[k], ARGV[a + 1])\n"
-	"  elseif op == 'D' then redis.call('DEL', KEYS[k])\n"
-	"  else redis.call('INCRBY', KEYS[k], ARGV[a + 1]) end\n"
-	"  a = a + 2\n"
-	"end\n"
-	"return nc\n";
-
 struct rd {
 	redisContext *c;
 	char sha[64];
@@ -95,11 +61,6 @@ struct rd {
 	/* an open batch (fs_online_begin): its commands, sent in MULTI/EXEC at commit */
 	struct strbuf queued;
 	size_t nqueued;
-	/* and its records checked and written by cas_script, last in the MULTI */
-	char cas_sha[64];
-	struct strbuf cas;          /* the keys and values of cas_checks and cas_writes */
-	struct cas_ref { size_t koff, klen, voff, vlen; char op; } *cas_checks, *cas_writes;
-	size_t ncas_checks, cas_checks_alloc, ncas_writes, cas_writes_alloc;
 };
 
 static int fail(struct fs_online *o, const char *what, const redisReply *r)
@@ -208,14 +169,6 @@ static int rd_session(struct fs_online *o)
 	}
 	snprintf(s->sha, sizeof(s->sha), "%s", r->str);
 	freeReplyObject(r);
-	r = redisCommand(s->c, "SCRIPT LOAD %s", cas_script);
-	if (!r || r->type != REDIS_REPLY_STRING) {
-		rc = fail(o, "cannot load the batch script", r);
-		freeReplyObject(r);
-		return rc;
-	}
-	snprintf(s->cas_sha, sizeof(s->cas_sha), "%s", r->str);
-	freeReplyObject(r);
 	return 0;
 }
 
@@ -273,7 +226,6 @@ static int rd_open(struct fs_online *o, const struct fs_config *cfg)
 	int rc;
 
 	sb_init(&s->queued);
-	sb_init(&s->cas);
 
 	o->state = s;
 	o->where = fs_url_redact(url); /* every message names the store: never its password */
@@ -463,76 +415,21 @@ static void queue_argv(struct rd *s, int argc, const char **argv, const size_t *
 	s->nqueued++;
 }
 
-/* A record of the batch to check at commit: it must still hold val (NULL: none). */
-static void cas_check(struct rd *s, const char *key, size_t keylen, const void *val, size_t vallen)
+static void queue_set(struct rd *s, const char *key, size_t keylen, const void *val, size_t vallen)
 {
-	struct cas_ref *c;
-
-	ALLOC_GROW(s->cas_checks, s->ncas_checks + 1, s->cas_checks_alloc);
-	c = &s->cas_checks[s->ncas_checks++];
-	c->koff = s->cas.len;
-	c->klen = keylen;
-	sb_add(&s->cas, key, keylen);
-	c->voff = s->cas.len;
-	c->vlen = val ? vallen : 0;
-	if (val && vallen)
-		sb_add(&s->cas, val, vallen);
-	c->op = 0;
+	const char *argv[3] = { "SET", key, val };
+	size_t argl[3] = { 3, keylen, vallen };
+	queue_argv(s, 3, argv, argl);
 }
 
-/* A write of the batch, done at commit if the checks hold: op S (set), D (delete), I (incrby). */
-static void cas_write(struct rd *s, char op, const char *key, size_t keylen, const void *val,
-		      size_t vallen)
+static void queue_incrby(struct rd *s, const char *key, long long delta)
 {
-	struct cas_ref *c;
+	char num[32];
+	const char *argv[3] = { "INCRBY", key, num };
+	size_t argl[3] = { 6, strlen(key), 0 };
 
-	ALLOC_GROW(s->cas_writes, s->ncas_writes + 1, s->cas_writes_alloc);
-	c = &s->cas_writes[s->ncas_writes++];
-	c->koff = s->cas.len;
-	c->klen = keylen;
-	sb_add(&s->cas, key, keylen);
-	c->voff = s->cas.len;
-	c->vlen = vallen;
-	if (vallen)
-		sb_add(&s->cas, val, vallen);
-	c->op = op;
-}
-
-static void cas_reset(struct rd *s)
-{
-	sb_reset(&s->cas);
-	s->ncas_checks = s->ncas_writes = 0;
-}
-
-/* The batch's cas_script call, last in its MULTI (when it checks or writes anything). */
-static void queue_cas(struct rd *s)
-{
-	size_t n = s->ncas_checks + s->ncas_writes, a = 0, i;
-	/* EVALSHA sha n, the keys, nc, a value per check, an op and a value per write */
-	size_t args = 4 + n + s->ncas_checks + 2 * s->ncas_writes;
-	const char **argv = xcalloc(args, sizeof(*argv));
-	size_t *argl = xcalloc(args, sizeof(*argl));
-	char nkeys[32], nc[32];
-
-	argv[a] = "EVALSHA", argl[a++] = 7;
-	argv[a] = s->cas_sha, argl[a++] = strlen(s->cas_sha);
-	argl[a] = (size_t)snprintf(nkeys, sizeof(nkeys), "%zu", n), argv[a++] = nkeys;
-	for (i = 0; i < s->ncas_checks; i++)
-		argv[a] = s->cas.buf + s->cas_checks[i].koff, argl[a++] = s->cas_checks[i].klen;
-	for (i = 0; i < s->ncas_writes; i++)
-		argv[a] = s->cas.buf + s->cas_writes[i].koff, argl[a++] = s->cas_writes[i].klen;
-	argl[a] = (size_t)snprintf(nc, sizeof(nc), "%zu", s->ncas_checks), argv[a++] = nc;
-	for (i = 0; i < s->ncas_checks; i++)
-		argv[a] = s->cas.buf + s->cas_checks[i].voff, argl[a++] = s->cas_checks[i].vlen;
-	for (i = 0; i < s->ncas_writes; i++) {
-		const char *op = s->cas_writes[i].op == 'S' ? "S" : s->cas_writes[i].op == 'D' ? "D"
-												 : "I";
-		argv[a] = op, argl[a++] = 1;
-		argv[a] = s->cas.buf + s->cas_writes[i].voff, argl[a++] = s->cas_writes[i].vlen;
-	}
-	queue_argv(s, (int)a, argv, argl);
-	free(argv);
-	free(argl);
+	argl[2] = (size_t)snprintf(num, sizeof(num), "%lld", delta);
+	queue_argv(s, 3, argv, argl);
 }
 
 /*
@@ -788,10 +685,9 @@ static int try_chunk(struct upd *u, const struct upd_key *ks, size_t m, const ch
 	bool watching = false;
 	int rc = 0;
 
-	/* in a batch only the schema: the records are checked at commit (cas_script) */
 	argv[0] = "WATCH";
 	argl[0] = 5;
-	redisAppendCommandArgv(s->c, u->o->in_batch ? 2 : (int)(m + 2), argv, argl);
+	redisAppendCommandArgv(s->c, (int)(m + 2), argv, argl);
 	argv[0] = "MGET";
 	argl[0] = 4;
 	redisAppendCommandArgv(s->c, (int)(m + 2), argv, argl);
@@ -860,23 +756,21 @@ static int try_chunk(struct upd *u, const struct upd_key *ks, size_t m, const ch
 	if (!nops)
 		goto done;
 	if (u->o->in_batch) {
-		/* the batch's: written at commit if the records still hold what was read */
-		char num[32];
+		/* the batch's: sent at commit, the WATCH kept until then */
 		for (k = 0; k < nops; k++) {
 			const char *key = argv[ops[k].j + 2];
 			size_t keylen = argl[ops[k].j + 2];
-			const redisReply *e = r->element[ops[k].j + 1];
-			cas_check(s, key, keylen, e->type == REDIS_REPLY_STRING ? e->str : NULL,
-				  e->type == REDIS_REPLY_STRING ? e->len : 0);
-			if (ops[k].del)
-				cas_write(s, 'D', key, keylen, NULL, 0);
-			else
-				cas_write(s, 'S', key, keylen, vals->buf + ops[k].voff, ops[k].vlen);
+			if (ops[k].del) {
+				const char *dv[2] = { "DEL", key };
+				size_t dl[2] = { 3, keylen };
+				queue_argv(s, 2, dv, dl);
+			} else {
+				queue_set(s, key, keylen, vals->buf + ops[k].voff, ops[k].vlen);
+			}
 		}
 		if (delta)
-			cas_write(s, 'I', u->counter, strlen(u->counter), num,
-				  (size_t)snprintf(num, sizeof(num), "%lld", delta));
-		watching = false; /* the schema's WATCH stays until commit */
+			queue_incrby(s, u->counter, delta);
+		watching = false;
 		goto done;
 	}
 
@@ -925,7 +819,7 @@ static int try_chunk(struct upd *u, const struct upd_key *ks, size_t m, const ch
 			goto done;
 		}
 done:
-	/* in a batch, the schema's WATCH stays: commit or rollback ends it */
+	/* in a batch, the WATCHes of its other records stay: rollback ends them */
 	if (watching && !u->o->in_batch)
 		freeReplyObject(redisCommand(s->c, "UNWATCH"));
 	freeReplyObject(w);
@@ -1122,7 +1016,6 @@ static int rd_begin(struct fs_online *o)
 		return FS_ERR;
 	sb_reset(&s->queued);
 	s->nqueued = 0;
-	cas_reset(s);
 	return 0;
 }
 
@@ -1134,7 +1027,6 @@ static void rd_rollback(struct fs_online *o)
 		freeReplyObject(redisCommand(s->c, "UNWATCH"));
 	sb_reset(&s->queued);
 	s->nqueued = 0;
-	cas_reset(s);
 }
 
 static int rd_commit(struct fs_online *o)
@@ -1148,8 +1040,6 @@ static int rd_commit(struct fs_online *o)
 		rc = fail(o, "cannot write", NULL);
 		goto done;
 	}
-	if (s->ncas_checks || s->ncas_writes)
-		queue_cas(s);
 	if (!s->nqueued) {
 		freeReplyObject(redisCommand(s->c, "UNWATCH"));
 		goto done;
@@ -1180,30 +1070,16 @@ static int rd_commit(struct fs_online *o)
 	} else if (!x || x->type != REDIS_REPLY_ARRAY) {
 		rc = fail(o, "cannot write", x);
 	} else {
-		for (k = 0; k < x->elements; k++) {
-			const redisReply *e = x->element[k];
-			if (e->type == REDIS_REPLY_ERROR && !strncmp(e->str, "fs-conflict", 11)) {
-				/*
-				 * a record read changed: nothing of cas_script's is
-				 * written; the plain views' writes before it are
-				 * (newest-wins: the batch done again writes them again)
-				 */
-				fs_error_set("online store '%s': a concurrent writer changed the"
-					     " batch's records", o->where);
-				rc = FS_ECONFLICT;
+		for (k = 0; k < x->elements; k++)
+			if (x->element[k]->type == REDIS_REPLY_ERROR) {
+				rc = fail(o, "cannot write", x->element[k]);
 				break;
 			}
-			if (e->type == REDIS_REPLY_ERROR) {
-				rc = fail(o, "cannot write", e);
-				break;
-			}
-		}
 	}
 done:
 	freeReplyObject(x);
 	sb_reset(&s->queued);
 	s->nqueued = 0;
-	cas_reset(s);
 	return rc;
 }
 
@@ -1247,8 +1123,7 @@ static int rd_meta_put(struct fs_online *o, const char *name, const char *val)
 	int rc = 0;
 
 	if (o->in_batch) {
-		/* with the records: the position stored only with the events it follows */
-		cas_write(s, 'S', k, strlen(k), val, strlen(val));
+		queue_set(s, k, strlen(k), val, strlen(val));
 	} else if (rd_ensure(o)) {
 		rc = FS_ERR;
 	} else {
@@ -1304,9 +1179,6 @@ static void rd_close(struct fs_online *o)
 	struct rd *s = o->state;
 
 	sb_release(&s->queued);
-	sb_release(&s->cas);
-	free(s->cas_checks);
-	free(s->cas_writes);
 	if (s->c)
 		redisFree(s->c);
 	free(s->host);

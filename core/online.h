@@ -137,14 +137,11 @@ int fs_online_maintain(struct fs_online *o);
  * fs_online_commit are one atomic write, and what they read is what they
  * change (fs stream stores a batch's effects with its consumer position).
  * SQLite: one transaction (each write and update a savepoint in it).
- * Redis: the positions read (meta_get) are WATCHed, the records an
- * update read are checked at commit by a script (each must still hold
- * what was read), and the changes are sent as one MULTI/EXEC at commit;
- * until then reads see the store without them, so a batch changes each
- * record once (at most one write or update a view and key). commit
- * returns FS_ECONFLICT when a concurrent writer changed a position or a
- * record the batch read: nothing was written but plain writes
- * (newest-wins, the same again when the batch is done again).
+ * Redis: every record read is WATCHed and the changes are sent as one
+ * MULTI/EXEC at commit; until then reads see the store without them, so a
+ * batch changes each record once (at most one write or update a view and
+ * key). commit returns FS_ECONFLICT when a concurrent writer changed a
+ * record the batch read: nothing was written, do the batch again.
  * rollback forgets it all. A view's change of schema is not part of the
  * batch (it drops the view's records at once).
  */
