@@ -54,12 +54,34 @@ static int fail(struct fs_online *o, const char *what)
 	return FS_ERR;
 }
 
+#define BUSY_TIMEOUT_MS 30000
+
+/*
+ * Setting up a file (sql) while another connection does (fs stream's writer
+ * and its maintainer, two commands): switching to WAL and creating the
+ * tables can answer SQLITE_BUSY without waiting; try again a while (5 s).
+ * *err as sqlite3_exec's, of the last try.
+ */
+static int exec_setup(sqlite3 *db, const char *sql, char **err)
+{
+	int rc, tries;
+
+	for (tries = 0;; tries++) {
+		sqlite3_free(*err);
+		*err = NULL;
+		rc = sqlite3_exec(db, sql, NULL, NULL, err);
+		if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || tries >= 249)
+			return rc;
+		usleep(20000);
+	}
+}
+
 static int sq_open(struct fs_online *o, const struct fs_config *cfg)
 {
 	struct sq *s = xcalloc(1, sizeof(*s));
 	char *dir = xstrdup(cfg->online_path), *slash = strrchr(dir, '/');
 	char *err = NULL;
-	int rc, tries;
+	int rc;
 
 	o->state = s;
 	o->where = xstrdup(cfg->online_path);
@@ -73,18 +95,9 @@ static int sq_open(struct fs_online *o, const struct fs_config *cfg)
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK)
 		return fail(o, "cannot open");
-	sqlite3_busy_timeout(s->db, 30000);
-	/*
-	 * Two connections setting up a new file at once (fs stream's writer and
-	 * its maintainer, two commands): switching to WAL and creating the
-	 * tables can answer SQLITE_BUSY without waiting; try again a while.
-	 */
-	for (tries = 0; tries < 250 && (rc = sqlite3_exec(s->db,
-			 "PRAGMA journal_mode = WAL;", NULL, NULL, NULL)) != SQLITE_OK &&
-	     (rc == SQLITE_BUSY || rc == SQLITE_LOCKED); tries++)
-		usleep(20000);
-	for (tries = 0; tries < 250 && (rc = sqlite3_exec(s->db,
-			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	if ((rc = exec_setup(s->db, "PRAGMA journal_mode = WAL;", &err)) == SQLITE_OK)
+		rc = exec_setup(s->db, "PRAGMA synchronous = NORMAL;"
 			 "PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824;"
 			 "PRAGMA journal_size_limit = 67108864;" /* the WAL, when it starts over */
 			 /* a batch's savepoints journal each page they change: in memory, not a file */
@@ -98,12 +111,7 @@ static int sq_open(struct fs_online *o, const struct fs_config *cfg)
 			 "  ts INTEGER NOT NULL, created INTEGER NOT NULL, vals BLOB NOT NULL,"
 			 "  UNIQUE (view, key));"
 			 "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
-			 NULL, NULL, &err)) != SQLITE_OK &&
-	     (rc == SQLITE_BUSY || rc == SQLITE_LOCKED); tries++) {
-		sqlite3_free(err);
-		err = NULL;
-		usleep(20000);
-	}
+			 &err);
 	if (rc != SQLITE_OK) {
 		fs_error_set("online store '%s': %s", o->where, err ? err : "cannot create schema");
 		sqlite3_free(err);
@@ -790,7 +798,7 @@ static int sq_maintain(struct fs_online *o)
 	if (log - done <= WAL_RESTART_LEFT) {
 		sqlite3_busy_timeout(s->db, 0);
 		rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_RESTART, &log, &done);
-		sqlite3_busy_timeout(s->db, 30000);
+		sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
 	}
 	return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : fail(o, "cannot checkpoint");
 }

@@ -68,6 +68,8 @@ struct check {
 	enum fs_type type;
 };
 
+#define POS_MAX 64 /* a stored position: a Kafka offset or a Redis entry id, and its NUL */
+
 /* A partition (Kafka) or the stream (Redis, partition 0) in a batch. */
 struct bpart {
 	int32_t part;
@@ -91,8 +93,8 @@ struct batch {
 struct kpart {
 	bool assigned, eof;
 	int64_t next;   /* offset of the next message to take, -1 any */
-	char stored[64]; /* its stored position, "" none */
-	char from[64];  /* where the next batch starts: stored, or the end of the one being written */
+	char stored[POS_MAX]; /* its stored position, "" none */
+	char from[POS_MAX];  /* where the next batch starts: stored, or the end of the one being written */
 	int64_t applied, bad, late; /* stored counters */
 };
 
@@ -150,8 +152,8 @@ struct src {
 	redisContext *rc_stream;
 	char *stream, *url;
 	char last_id[64]; /* of the last entry taken */
-	char stored_id[64];
-	char from_id[64]; /* where the next batch starts (as kpart.from) */
+	char stored_id[POS_MAX];
+	char from_id[POS_MAX]; /* where the next batch starts (as kpart.from) */
 	int64_t r_applied, r_bad, r_late;
 	int64_t lag_at; /* when the lag was last counted (ms) */
 };
@@ -459,7 +461,7 @@ static int64_t batch_size(const struct batch *b)
 	int64_t n = 0;
 	size_t i;
 
-	for (i = 0; b && i < b->nbp; i++)
+	for (i = 0; i < b->nbp; i++)
 		n += b->bp[i].good + b->bp[i].bad;
 	return n;
 }
@@ -702,6 +704,19 @@ static struct kpart *kpart(struct src *s, int32_t part)
 	return &s->kp[part];
 }
 
+/*
+ * k's stored position just read: the next batch starts there, and so does
+ * reading (the Kafka offset to take next, -1 when none is stored). The
+ * offset to seek or assign it to.
+ */
+static int64_t kpart_from_stored(struct kpart *k)
+{
+	snprintf(k->from, sizeof(k->from), "%s", k->stored);
+	k->next = *k->stored ? strtoll(k->stored, NULL, 10) : -1;
+	k->eof = false;
+	return *k->stored ? k->next : RD_KAFKA_OFFSET_BEGINNING;
+}
+
 /* Read partition part again from its stored position. */
 static int kafka_seek_stored(struct src *s, int32_t part)
 {
@@ -714,11 +729,7 @@ static int kafka_seek_stored(struct src *s, int32_t part)
 		rd_kafka_topic_partition_list_destroy(l);
 		return rc;
 	}
-	snprintf(k->from, sizeof(k->from), "%s", k->stored);
-	k->next = *k->stored ? strtoll(k->stored, NULL, 10) : -1;
-	k->eof = false;
-	rd_kafka_topic_partition_list_add(l, s->topic, part)->offset =
-		*k->stored ? k->next : RD_KAFKA_OFFSET_BEGINNING;
+	rd_kafka_topic_partition_list_add(l, s->topic, part)->offset = kpart_from_stored(k);
 	e = rd_kafka_seek_partitions(s->rk, l, 10000);
 	if (e) {
 		fs_error_set("kafka: cannot seek %s[%d]: %s", s->topic, (int)part,
@@ -787,11 +798,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 				}
 				sleep_ms(tries < 10 ? 100 * (tries + 1) : MAX_BACKOFF_MS);
 			}
-			snprintf(k->from, sizeof(k->from), "%s", k->stored);
 			k->assigned = true;
-			k->eof = false;
-			k->next = *k->stored ? strtoll(k->stored, NULL, 10) : -1;
-			parts->elems[i].offset = *k->stored ? k->next : RD_KAFKA_OFFSET_BEGINNING;
+			parts->elems[i].offset = kpart_from_stored(k);
 		}
 		if (coop) {
 			rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
@@ -1238,6 +1246,19 @@ static int redis_wait_stream(struct src *s)
 	}
 }
 
+/* Read the stream again from its stored position (from the start when none). */
+static int redis_from_stored(struct src *s)
+{
+	int rc = pos_read(s, 0, s->stored_id, sizeof(s->stored_id), &s->r_applied, &s->r_bad,
+			  &s->r_late);
+
+	if (rc)
+		return rc;
+	snprintf(s->last_id, sizeof(s->last_id), "%s", *s->stored_id ? s->stored_id : "0-0");
+	snprintf(s->from_id, sizeof(s->from_id), "%s", s->stored_id);
+	return 0;
+}
+
 static int redis_open(struct src *s)
 {
 	const char *url = json_string_value(json_object_get(s->obj->spec, "url"));
@@ -1255,12 +1276,7 @@ static int redis_open(struct src *s)
 	s->url = xstrdup(url);
 	if ((rc = redis_wait_stream(s)))
 		return rc;
-	if ((rc = pos_read(s, 0, s->stored_id, sizeof(s->stored_id), &s->r_applied, &s->r_bad,
-			   &s->r_late)))
-		return rc;
-	snprintf(s->last_id, sizeof(s->last_id), "%s", *s->stored_id ? s->stored_id : "0-0");
-	snprintf(s->from_id, sizeof(s->from_id), "%s", s->stored_id);
-	return 0;
+	return redis_from_stored(s);
 }
 
 /* Read entries after last_id into the batch; *more when XREAD filled its count. */
@@ -1335,6 +1351,18 @@ static int64_t redis_lag_after(redisContext *c, const char *stream, const char *
 
 /* ---- the loop ---- */
 
+/* Set a partition's stored position, or where its next batch starts, to pos. */
+static void set_pos(struct src *s, int32_t part, bool stored, const char *pos)
+{
+	char *to;
+
+	if (!strcmp(s->type, "kafka"))
+		to = stored ? kpart(s, part)->stored : kpart(s, part)->from;
+	else
+		to = stored ? s->stored_id : s->from_id;
+	snprintf(to, POS_MAX, "%s", pos);
+}
+
 /* b is written: its positions are the stored ones now. */
 static void batch_written(struct src *s, struct batch *b)
 {
@@ -1342,12 +1370,7 @@ static void batch_written(struct src *s, struct batch *b)
 
 	for (i = 0; i < b->nbp; i++) {
 		struct bpart *p = &b->bp[i];
-		if (!strcmp(s->type, "kafka")) {
-			struct kpart *k = kpart(s, p->part);
-			snprintf(k->stored, sizeof(k->stored), "%s", p->end);
-		} else {
-			snprintf(s->stored_id, sizeof(s->stored_id), "%s", p->end);
-		}
+		set_pos(s, p->part, true, p->end);
 		s->st.applied += p->good;
 		s->st.bad += p->bad;
 	}
@@ -1391,11 +1414,7 @@ static int collect(struct src *s)
 		} else {
 			batch_reset(s, b);
 			batch_reset(s, s->cur);
-			rc = pos_read(s, 0, s->stored_id, sizeof(s->stored_id), &s->r_applied,
-				      &s->r_bad, &s->r_late);
-			snprintf(s->last_id, sizeof(s->last_id), "%s",
-				 *s->stored_id ? s->stored_id : "0-0");
-			snprintf(s->from_id, sizeof(s->from_id), "%s", s->stored_id);
+			rc = redis_from_stored(s);
 		}
 		/* not reading again from the stored positions would lose events */
 		if (!rc)
@@ -1425,14 +1444,8 @@ static bool flush(struct src *s)
 	/* the dead letters are out before the positions past them are stored */
 	if (s->dlq)
 		rd_kafka_flush(s->dlq, 10000);
-	for (i = 0; i < b->nbp; i++) {
-		if (!strcmp(s->type, "kafka")) {
-			struct kpart *k = kpart(s, b->bp[i].part);
-			snprintf(k->from, sizeof(k->from), "%s", b->bp[i].end);
-		} else {
-			snprintf(s->from_id, sizeof(s->from_id), "%s", b->bp[i].end);
-		}
-	}
+	for (i = 0; i < b->nbp; i++)
+		set_pos(s, b->bp[i].part, false, b->bp[i].end);
 	s->consumed += batch_size(b);
 	s->out = b;
 	s->cur = b == &s->bat[0] ? &s->bat[1] : &s->bat[0];
@@ -1530,7 +1543,7 @@ static void run_redis(struct src *s)
 		if (s->opts->once && !more && !s->cur->nbp) {
 			if (collect(s))
 				return;
-			if (!s->cur->nbp && !s->out)
+			if (!s->cur->nbp)
 				break;
 		}
 	}
