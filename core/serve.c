@@ -8,6 +8,9 @@
 #include "error.h"
 #include "historical.h"
 #include "jsonout.h"
+#include "materialize.h"
+#include "repo.h"
+#include "timeutil.h"
 #include "models.h"
 #include "serving.h"
 #include "source.h"
@@ -32,6 +35,45 @@ static int fail(struct strbuf *out, int status, const char *msg)
 static int status_of(int rc)
 {
 	return rc == FS_ENOTFOUND ? 404 : rc == FS_EINVALID ? 400 : 500;
+}
+
+/*
+ * An error as Feast's server answers a FeastError: the exception's
+ * to_error_detail(), a JSON text {"module", "class", "message"}, sent as
+ * a JSON string (FastAPI's JSONResponse of a str); Feast's client turns it
+ * back into the exception with FeastError.from_error_detail. The text is
+ * as Python's json.dumps writes it (", " and ": ", ASCII only).
+ */
+static int feast_fail(struct strbuf *out, int status, const char *cls, const char *msg)
+{
+	json_t *detail = json_pack("{s:s, s:s, s:s}", "module", "feast.errors", "class", cls,
+				   "message", msg);
+	/* without JSON_COMPACT: ", " and ": " */
+	char *text = json_dumps(detail, JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+
+	sb_reset(out);
+	fs_json_quote(out, text, strlen(text));
+	free(text);
+	json_decref(detail);
+	return status;
+}
+
+/* fs's hint in the last error, " (did you mean 'x'?)", or "" */
+static const char *hint_of(const char *msg)
+{
+	const char *h = strstr(msg, " (did you mean");
+	return h ? h : "";
+}
+
+/* A view reference's name without Feast's "@latest" version suffix, in buf. */
+static const char *view_name(const char *ref, size_t len, char *buf, size_t size)
+{
+	const char *at = memchr(ref, '@', len);
+
+	if (at && (size_t)(ref + len - at) == strlen("@latest") && !strncmp(at, "@latest", 7))
+		len = (size_t)(at - ref);
+	snprintf(buf, size, "%.*s", (int)len, ref);
+	return buf;
 }
 
 /*
@@ -188,9 +230,34 @@ static bool cache_put(struct fs_plan_cache *c, const char *key, struct fs_serve_
 	return kept;
 }
 
+/*
+ * fs_resolve_refs failed with rc for the n refs of list: a view not
+ * registered is Feast's FeatureViewNotFoundException, keeping fs's hint;
+ * the rest fs's own error.
+ */
+static int resolve_fail(struct fs_serve_env *env, struct strbuf *out, int rc, const char **list,
+			size_t n)
+{
+	size_t i;
+
+	if (rc == FS_ENOTFOUND)
+		for (i = 0; i < n; i++) {
+			const char *colon = strchr(list[i], ':');
+			char vbuf[256], msg[640];
+			if (!colon || fs_defs_find(env->defs, FS_KIND_FEATURE_VIEW,
+						   view_name(list[i], (size_t)(colon - list[i]), vbuf,
+							     sizeof(vbuf))))
+				continue;
+			snprintf(msg, sizeof(msg), "Feature view %s does not exist%s", vbuf,
+				 hint_of(fs_error_last()));
+			return feast_fail(out, 404, "FeatureViewNotFoundException", msg);
+		}
+	return fail(out, status_of(rc), fs_error_last());
+}
+
 static int get_online(struct fs_serve_env *env, const char *body, size_t len, struct strbuf *out)
 {
-	json_t *req, *features, *svc, *full, *entities, *refs = NULL;
+	json_t *req, *features, *svc, *full, *entities, *refs = NULL, *owned = NULL, *mapped = NULL;
 	const char **list = NULL;
 	size_t n = 0, i;
 	int status, rc;
@@ -209,6 +276,30 @@ static int get_online(struct fs_serve_env *env, const char *body, size_t len, st
 		status = fail(out, 400, "entities: expected an object like {\"driver_id\": [1001]}");
 		goto done;
 	}
+	{
+		/* every column checked, also those dropped as no join key */
+		const char *name;
+		json_t *col;
+		size_t rows = 0;
+		bool first = true;
+		char msg[512];
+		json_object_foreach(entities, name, col) {
+			if (!json_is_array(col)) {
+				snprintf(msg, sizeof(msg), "entities.%.200s: expected a list of values", name);
+				status = fail(out, 400, msg);
+				goto done;
+			}
+			if (!first && json_array_size(col) != rows) {
+				snprintf(msg, sizeof(msg),
+					 "entities: columns have different lengths (%.200s has %zu, expected %zu)",
+					 name, json_array_size(col), rows);
+				status = fail(out, 400, msg);
+				goto done;
+			}
+			rows = json_array_size(col);
+			first = false;
+		}
+	}
 	if (features && svc) {
 		status = fail(out, 400, "give either features or feature_service, not both");
 		goto done;
@@ -220,9 +311,9 @@ static int get_online(struct fs_serve_env *env, const char *body, size_t len, st
 		}
 		if (!fs_defs_find(env->defs, FS_KIND_FEATURE_SERVICE, json_string_value(svc))) {
 			char msg[512];
-			snprintf(msg, sizeof(msg), "no feature service '%s' is registered",
+			snprintf(msg, sizeof(msg), "Feature service %s does not exist",
 				 json_string_value(svc));
-			status = fail(out, 404, msg);
+			status = feast_fail(out, 404, "FeatureServiceNotFoundException", msg);
 			goto done;
 		}
 		list = xcalloc(1, sizeof(*list));
@@ -232,12 +323,22 @@ static int get_online(struct fs_serve_env *env, const char *body, size_t len, st
 		list = xcalloc(json_array_size(features), sizeof(*list));
 		json_array_foreach(features, i, f) {
 			char msg[128];
-			if (!json_is_string(f) || !strchr(json_string_value(f), ':')) {
+			const char *ref = json_string_value(f), *colon = ref ? strchr(ref, ':') : NULL;
+			if (!colon) {
 				snprintf(msg, sizeof(msg), "features[%zu]: expected \"view:feature\"", i);
 				status = fail(out, 400, msg);
 				goto done;
 			}
-			list[n++] = json_string_value(f);
+			if (memchr(ref, '@', (size_t)(colon - ref))) {
+				/* "view@latest:feature": the view as registered */
+				char vbuf[256];
+				view_name(ref, (size_t)(colon - ref), vbuf, sizeof(vbuf));
+				if (!owned)
+					owned = json_array();
+				json_array_append_new(owned, json_sprintf("%s%s", vbuf, colon));
+				ref = json_string_value(json_array_get(owned, json_array_size(owned) - 1));
+			}
+			list[n++] = ref;
 		}
 	} else {
 		status = fail(out, 400, "features: expected a non-empty list of \"view:feature\" (or a feature_service)");
@@ -276,13 +377,14 @@ static int get_online(struct fs_serve_env *env, const char *body, size_t len, st
 				rc = fs_serve_plan_build(&plan, env->defs, refs);
 			if (rc) {
 				sb_release(&key);
-				status = fail(out, status_of(rc), fs_error_last());
+				status = resolve_fail(env, out, rc, list, svc ? 0 : n);
 				goto done;
 			}
 			cached = env->plans && cache_put(env->plans, key.buf, plan);
 		}
 		sb_release(&key);
-		rc = fs_online_response_plan(env->store, plan, entities, env->now_us, out);
+		mapped = fs_serve_plan_entities(plan, env->defs, entities);
+		rc = fs_online_response_plan(env->store, plan, mapped, env->now_us, out);
 		if (!cached)
 			fs_serve_plan_free(plan);
 	}
@@ -296,6 +398,8 @@ static int get_online(struct fs_serve_env *env, const char *body, size_t len, st
 done:
 	free(list);
 	json_decref(refs);
+	json_decref(owned);
+	json_decref(mapped);
 	release_body(req);
 	return status;
 }
@@ -328,89 +432,305 @@ static bool cell_text(const json_t *v, char *buf, size_t len, struct fs_cell *c)
 	return true;
 }
 
-static int push(struct fs_serve_env *env, const char *body, size_t len, struct strbuf *out)
+/*
+ * Feast's "df" (a pandas DataFrame as {column: [values]}) as an in-memory
+ * table named name. A column given as one value instead of a list is
+ * repeated down the column, as pandas broadcasts it. 0, or the status of
+ * the error written to out.
+ */
+static int df_table(const json_t *df, const char *name, struct fs_source **table,
+		    struct strbuf *out)
 {
-	json_t *req, *name, *df, *to, *col, *res = NULL;
-	struct fs_source *table = NULL;
 	const char **cols = NULL;
 	struct fs_cell *cells = NULL;
 	char (*bufs)[40] = NULL;
-	size_t ncols, nrows = 0, i = 0, r;
+	size_t ncols, nrows = 1, i = 0, r;
+	bool lists = false;
 	const char *key;
+	json_t *col;
+	char msg[512];
+	int status = 0;
+
+	*table = NULL;
+	if (!json_is_object(df) || !json_object_size(df))
+		return fail(out, 400, "df: expected an object of columns like {\"driver_id\": [1001]}");
+	ncols = json_object_size(df);
+	cols = xcalloc(ncols, sizeof(*cols));
+	json_object_foreach((json_t *)df, key, col) {
+		if (json_is_object(col)) {
+			snprintf(msg, sizeof(msg), "df.%s: expected a list of values", key);
+			status = fail(out, 400, msg);
+			goto done;
+		}
+		if (json_is_array(col)) {
+			if (lists && json_array_size(col) != nrows) {
+				snprintf(msg, sizeof(msg),
+					 "df: columns have different lengths (%s has %zu, expected %zu)",
+					 key, json_array_size(col), nrows);
+				status = fail(out, 400, msg);
+				goto done;
+			}
+			nrows = json_array_size(col);
+			lists = true;
+		}
+		cols[i++] = key;
+	}
+	*table = fs_source_table_new(name, "df", cols, ncols);
+	cells = xcalloc(ncols, sizeof(*cells));
+	bufs = xcalloc(ncols, sizeof(*bufs));
+	for (r = 0; r < nrows; r++) {
+		for (i = 0; i < ncols; i++) {
+			json_t *c = json_object_get(df, cols[i]);
+			json_t *v = json_is_array(c) ? json_array_get(c, r) : c;
+			if (!cell_text(v, bufs[i], sizeof(bufs[i]), &cells[i])) {
+				snprintf(msg, sizeof(msg),
+					 "df.%s[%zu]: expected a string, number, boolean or null", cols[i], r);
+				status = fail(out, 400, msg);
+				goto done;
+			}
+		}
+		fs_source_table_add(*table, cells, r + 1);
+	}
+done:
+	if (status) {
+		fs_source_close(*table);
+		*table = NULL;
+	}
+	free(cols);
+	free(cells);
+	free(bufs);
+	return status;
+}
+
+/* " (did you mean 'x'?)" for a push source name, or "" (static storage, one thread's) */
+static const char *push_hint(const struct fs_defs *defs, const char *name)
+{
+	static _Thread_local char buf[300];
+	const char **cands = xcalloc(defs->n + 1, sizeof(*cands));
+	const char *hint;
+	size_t i, n = 0;
+
+	for (i = 0; i < defs->n; i++)
+		if (defs->objs[i].kind == FS_KIND_SOURCE &&
+		    !strcmp(json_string_value(json_object_get(defs->objs[i].spec, "type")), "push"))
+			cands[n++] = defs->objs[i].name;
+	hint = fs_suggest(name, cands, n);
+	if (hint)
+		snprintf(buf, sizeof(buf), " (did you mean '%.200s'?)", hint);
+	else
+		buf[0] = '\0';
+	free(cands);
+	return buf;
+}
+
+/* {"status": "ok", "views": res} into out */
+static int reply_views(struct strbuf *out, json_t *res)
+{
+	json_t *reply = json_pack("{s:s, s:O}", "status", "ok", "views", res);
+	char *text = json_dumps(reply, JSON_COMPACT);
+
+	sb_reset(out);
+	sb_adds(out, text);
+	free(text);
+	json_decref(reply);
+	return 200;
+}
+
+static int push(struct fs_serve_env *env, const char *body, size_t len, struct strbuf *out)
+{
+	json_t *req, *name, *to, *res = NULL;
+	struct fs_source *table = NULL;
+	const struct fs_object *src;
+	const char *mode = "online";
 	char msg[512];
 	int status, rc;
 
 	if ((status = parse_body(body, len, &req, out)))
 		return status;
 	name = json_object_get(req, "push_source_name");
-	df = json_object_get(req, "df");
 	to = json_object_get(req, "to");
 	if (!json_is_string(name)) {
 		status = fail(out, 400, "push_source_name: expected a string");
 		goto done;
 	}
-	if (to && (!json_is_string(to) || strcmp(json_string_value(to), "online"))) {
-		status = fail(out, 400, "to: only \"online\" is supported by serve-lite");
+	if (to && !json_is_string(to)) {
+		status = fail(out, 400, "to: expected \"online\", \"offline\" or \"online_and_offline\"");
 		goto done;
 	}
-	if (!json_is_object(df) || !json_object_size(df)) {
-		status = fail(out, 400, "df: expected an object of columns like {\"driver_id\": [1001]}");
+	if (to)
+		mode = json_string_value(to);
+	if (strcmp(mode, "online") && strcmp(mode, "offline") && strcmp(mode, "online_and_offline")) {
+		/* Feast: a ValueError, answered 500 with its text as a JSON string */
+		snprintf(msg, sizeof(msg),
+			 "%.100s is not a supported push format. Please specify one of these ['online', 'offline', 'online_and_offline'].",
+			 mode);
+		status = fail(out, 400, msg);
 		goto done;
 	}
-	ncols = json_object_size(df);
-	cols = xcalloc(ncols, sizeof(*cols));
-	json_object_foreach(df, key, col) {
-		if (!json_is_array(col)) {
-			snprintf(msg, sizeof(msg), "df.%s: expected a list of values", key);
-			status = fail(out, 400, msg);
-			goto done;
-		}
-		if (i && json_array_size(col) != nrows) {
-			snprintf(msg, sizeof(msg), "df: columns have different lengths (%s has %zu, expected %zu)",
-				 key, json_array_size(col), nrows);
-			status = fail(out, 400, msg);
-			goto done;
-		}
-		nrows = json_array_size(col);
-		cols[i++] = key;
+	src = fs_defs_find(env->defs, FS_KIND_SOURCE, json_string_value(name));
+	if (!src || strcmp(json_string_value(json_object_get(src->spec, "type")), "push")) {
+		if (src)
+			snprintf(msg, sizeof(msg), "Unable to find push source '%.200s'. ('%.200s' is a %s source, not a push source)",
+				 json_string_value(name), json_string_value(name),
+				 json_string_value(json_object_get(src->spec, "type")));
+		else
+			snprintf(msg, sizeof(msg), "Unable to find push source '%.200s'.%s",
+				 json_string_value(name), push_hint(env->defs, json_string_value(name)));
+		status = feast_fail(out, 422, "PushSourceNotFoundException", msg);
+		goto done;
 	}
-	table = fs_source_table_new(json_string_value(name), "df", cols, ncols);
-	cells = xcalloc(ncols, sizeof(*cells));
-	bufs = xcalloc(ncols, sizeof(*bufs));
-	for (r = 0; r < nrows; r++) {
-		for (i = 0; i < ncols; i++) {
-			json_t *v = json_array_get(json_object_get(df, cols[i]), r);
-			if (!cell_text(v, bufs[i], sizeof(bufs[i]), &cells[i])) {
-				snprintf(msg, sizeof(msg), "df.%s[%zu]: expected a string, number, boolean or null",
-					 cols[i], r);
-				status = fail(out, 400, msg);
-				goto done;
-			}
-		}
-		fs_source_table_add(table, cells, 0);
-	}
-	rc = fs_push(env->store, env->defs, json_string_value(name), table, &res);
+	if ((status = df_table(json_object_get(req, "df"), json_string_value(name), &table, out)))
+		goto done;
+	rc = fs_push_to(env->store, env->defs, env->root, json_string_value(name), mode, table, &res);
 	if (rc) {
 		if (rc != FS_EINVALID && rc != FS_ENOTFOUND)
 			env->store_errors = 1;
 		status = fail(out, status_of(rc), fs_error_last());
 		goto done;
 	}
-	{
-		json_t *reply = json_pack("{s:s, s:O}", "status", "ok", "views", res);
-		char *text = json_dumps(reply, JSON_COMPACT);
-		sb_reset(out);
-		sb_adds(out, text);
-		free(text);
-		json_decref(reply);
-	}
-	status = 200;
+	status = reply_views(out, res);
 done:
 	json_decref(res);
 	fs_source_close(table);
-	free(cols);
-	free(cells);
-	free(bufs);
+	release_body(req);
+	return status;
+}
+
+/* Feast's RemoteOnlineStore.online_write_batch: rows of one view */
+static int write_online(struct fs_serve_env *env, const char *body, size_t len, struct strbuf *out)
+{
+	json_t *req, *name, *res = NULL;
+	struct fs_source *table = NULL;
+	char msg[512];
+	int status, rc;
+
+	if ((status = parse_body(body, len, &req, out)))
+		return status;
+	name = json_object_get(req, "feature_view_name");
+	if (!json_is_string(name)) {
+		status = fail(out, 400, "feature_view_name: expected a string");
+		goto done;
+	}
+	if (!fs_defs_find(env->defs, FS_KIND_FEATURE_VIEW, json_string_value(name))) {
+		snprintf(msg, sizeof(msg), "Can't recognize feast object with a name %s",
+			 json_string_value(name));
+		status = feast_fail(out, 404, "FeastObjectNotFoundException", msg);
+		goto done;
+	}
+	if ((status = df_table(json_object_get(req, "df"), json_string_value(name), &table, out)))
+		goto done;
+	rc = fs_view_write(env->store, env->defs, json_string_value(name), table, &res);
+	if (rc) {
+		if (rc != FS_EINVALID && rc != FS_ENOTFOUND)
+			env->store_errors = 1;
+		status = fail(out, status_of(rc), fs_error_last());
+		goto done;
+	}
+	status = reply_views(out, res);
+done:
+	json_decref(res);
+	fs_source_close(table);
+	release_body(req);
+	return status;
+}
+
+/* a request's time field: RFC 3339 (naive is UTC), as Feast's dateutil parse reads isoformat() */
+static int req_time(const json_t *req, const char *field, int64_t *us, struct strbuf *out)
+{
+	const json_t *v = json_object_get(req, field);
+	char msg[512];
+
+	if (json_is_string(v) &&
+	    !fs_time_parse_arg(json_string_value(v), (int64_t)time(NULL), us))
+		return 0;
+	snprintf(msg, sizeof(msg), "%s: expected a time like \"2024-05-01T10:00:00\"%s%s", field,
+		 json_is_string(v) ? ", got " : "", json_is_string(v) ? json_string_value(v) : "");
+	return fail(out, 400, msg);
+}
+
+/*
+ * Feast's SDK with a remote online store: POST /materialize and
+ * /materialize-incremental run what fs materialize(-incremental) runs,
+ * under the same per-view lock (busy: 409, as Feast's async path) and
+ * recording the same intervals.
+ */
+static int materialize(struct fs_serve_env *env, const char *body, size_t len, bool incremental,
+		       struct strbuf *out)
+{
+	json_t *req, *views, *v, *res = NULL;
+	struct fs_mat_opts opts = { .incremental = incremental, .no_wait = true };
+	const char **names = NULL;
+	struct fs_repo *repo = NULL;
+	struct fs_diags diags = { 0 };
+	char msg[512];
+	size_t i;
+	int status, rc;
+
+	if ((status = parse_body(body, len, &req, out)))
+		return status;
+	if (!env->root) {
+		status = fail(out, 503, "materialize: this server has no repository");
+		goto done;
+	}
+	if ((status = req_time(req, "end_ts", &opts.end_us, out)))
+		goto done;
+	if (!incremental) {
+		if (json_is_true(json_object_get(req, "disable_event_timestamp"))) {
+			opts.start_us = 0;
+			opts.end_us = (int64_t)time(NULL) * FS_USEC;
+		} else if ((status = req_time(req, "start_ts", &opts.start_us, out))) {
+			goto done;
+		}
+		if (opts.start_us >= opts.end_us) {
+			status = fail(out, 400, "start_ts must be before end_ts");
+			goto done;
+		}
+	}
+	views = json_object_get(req, "feature_views");
+	if (views && !json_is_null(views)) {
+		if (!json_is_array(views)) {
+			status = fail(out, 400, "feature_views: expected a list of feature view names");
+			goto done;
+		}
+		names = xcalloc(json_array_size(views) + 1, sizeof(*names));
+		json_array_foreach(views, i, v) {
+			if (!json_is_string(v)) {
+				snprintf(msg, sizeof(msg), "feature_views[%zu]: expected a name", i);
+				status = fail(out, 400, msg);
+				goto done;
+			}
+			if (!fs_defs_find(env->defs, FS_KIND_FEATURE_VIEW, json_string_value(v))) {
+				snprintf(msg, sizeof(msg), "Feature view %s does not exist",
+					 json_string_value(v));
+				status = feast_fail(out, 404, "FeatureViewNotFoundException", msg);
+				goto done;
+			}
+			names[opts.nviews++] = json_string_value(v);
+		}
+		opts.views = names;
+	}
+	if ((rc = fs_repo_open(&repo, env->root, &diags)) ||
+	    (rc = fs_materialize(repo, &opts, &res))) {
+		if (rc == FS_ELOCKED) {
+			json_t *r = json_pack("{s:s, s:O}", "error", fs_error_last(), "feature_views",
+					      views && json_is_array(views) ? views : json_null());
+			char *text = json_dumps(r, JSON_COMPACT);
+			sb_reset(out);
+			sb_adds(out, text);
+			free(text);
+			json_decref(r);
+			status = 409;
+		} else {
+			status = fail(out, status_of(rc), fs_error_last());
+		}
+		goto done;
+	}
+	status = reply_views(out, res);
+done:
+	fs_diags_release(&diags);
+	fs_repo_free(repo);
+	json_decref(res);
+	free(names);
 	release_body(req);
 	return status;
 }
@@ -443,6 +763,11 @@ int fs_serve_request(struct fs_serve_env *env, const char *method, const char *p
 		return post ? get_online(env, body, len, out) : fail(out, 405, "use POST");
 	if (!strcmp(path, "/push"))
 		return post ? push(env, body, len, out) : fail(out, 405, "use POST");
+	if (!strcmp(path, "/write-to-online-store"))
+		return post ? write_online(env, body, len, out) : fail(out, 405, "use POST");
+	if (!strcmp(path, "/materialize") || !strcmp(path, "/materialize-incremental"))
+		return post ? materialize(env, body, len, path[12] == '-', out)
+			    : fail(out, 405, "use POST");
 	if (starts_with(path, "/models/"))
 		return get ? model(env, path, out) : fail(out, 405, "use GET");
 	return fail(out, 404, "no such endpoint");

@@ -6,10 +6,15 @@
  *
  *   POST /get-online-features  Feast's request and response
  *   POST /push                 {"push_source_name", "df": {col: [...]}, "to": "online"}
+ *   POST /write-to-online-store  {"feature_view_name", "df"}: Feast's remote online store
+ *   POST /materialize          {"start_ts", "end_ts", "feature_views"}
+ *   POST /materialize-incremental {"end_ts", "feature_views"}
  *   GET  /models/NAME/STAGE    the version in that stage, 404 if none
  *
  * Bad input never crashes: it is a 4xx with {"error": "..."} naming the
- * problem (and the JSON path where there is one).
+ * problem (and the JSON path where there is one). What Feast's server
+ * answers with a FeastError (a view, feature service or push source not
+ * registered) is answered as Feast does: its status and its error body.
  */
 #ifndef FS_SERVE_H
 #define FS_SERVE_H
@@ -35,6 +40,7 @@ struct fs_serve_env {
 	const struct fs_defs *defs; /* registered definitions (a snapshot) */
 	const json_t *models;       /* {"NAME/STAGE": version JSON} */
 	struct fs_online *store;    /* this thread's online store */
+	const char *root;           /* the repository (materialize, offline push); NULL: none */
 	int64_t now_us;
 	int store_errors;           /* set to 1 when the online store failed */
 };

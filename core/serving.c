@@ -39,8 +39,8 @@ static char *put2(char *p, unsigned v)
 }
 
 /*
- * us as a quoted JSON string, the text fs_time_format_us gives, into buf
- * (FS_TIME_BUFSZ + 2 bytes); returns its length. Years 1 to 9999 are
+ * us as a quoted JSON string, RFC 3339 with 0 or 6 fractional digits, into
+ * buf (FS_TIME_BUFSZ + 2 bytes); returns its length. Years 1 to 9999 are
  * written here without snprintf (days to civil date, H. Hinnant's
  * algorithm); others go through fs_time_format_us.
  */
@@ -97,13 +97,27 @@ static size_t quote_time(char *buf, int64_t us)
 			p[5 - i] = (char)('0' + frac % 10);
 			frac /= 10;
 		}
-		p += 6;
-		while (p[-1] == '0')
-			p--;
+		p += 6; /* 0 or 6 digits: Python 3.10's fromisoformat reads no others */
 	}
 	*p++ = 'Z';
 	*p++ = '"';
 	return (size_t)(p - buf);
+}
+
+/*
+ * A timestamp feature as Feast writes one: Unix seconds, a JSON integer
+ * (with the microseconds as a fraction when there are some).
+ */
+static void put_unix_seconds(struct strbuf *out, int64_t us)
+{
+	uint64_t mag = us < 0 ? -(uint64_t)us : (uint64_t)us;
+	const char *sign = us < 0 ? "-" : "";
+
+	if (mag % FS_USEC)
+		sb_addf(out, "%s%llu.%06llu", sign, (unsigned long long)(mag / FS_USEC),
+			(unsigned long long)(mag % FS_USEC));
+	else
+		sb_addf(out, "%s%llu", sign, (unsigned long long)(mag / FS_USEC));
 }
 
 struct pview {
@@ -406,6 +420,18 @@ static void agg_statuses(struct strbuf *out, const struct pview *v, const struct
 	PUTL(out, "]}");
 }
 
+/* Is name a join key of a view of p? */
+static bool plan_has_key(const struct fs_serve_plan *p, const char *name)
+{
+	size_t i, k;
+
+	for (i = 0; i < p->nviews; i++)
+		for (k = 0; k < p->views[i].keys.n; k++)
+			if (!strcmp(p->views[i].keys.names[k], name))
+				return true;
+	return false;
+}
+
 /* Is column name an int64 join key of a view of p? */
 static bool int_key(const struct fs_serve_plan *p, const char *name)
 {
@@ -416,6 +442,43 @@ static bool int_key(const struct fs_serve_plan *p, const char *name)
 			if (!strcmp(p->views[i].keys.names[k], name))
 				return p->views[i].keys.is_int[k];
 	return false;
+}
+
+json_t *fs_serve_plan_entities(const struct fs_serve_plan *p, const struct fs_defs *defs,
+				json_t *entities)
+{
+	json_t *out, *col;
+	const char *key;
+	bool same = true;
+
+	if (!json_is_object(entities))
+		return json_incref(entities);
+	json_object_foreach(entities, key, col)
+		if (!plan_has_key(p, key))
+			same = false;
+	if (same)
+		return json_incref(entities);
+	out = json_object();
+	json_object_foreach(entities, key, col) {
+		const struct fs_object *e;
+		const char *jk;
+		if (plan_has_key(p, key)) {
+			json_object_set(out, key, col);
+			continue;
+		}
+		/* an entity's name for its join key (Feast maps it, with a warning) */
+		e = fs_defs_find(defs, FS_KIND_ENTITY, key);
+		jk = e ? json_string_value(json_object_get(e->spec, "join_key")) : NULL;
+		if (jk && plan_has_key(p, jk) && !json_object_get(entities, jk))
+			json_object_set(out, jk, col);
+		/* else not a join key of the views asked for: dropped, as Feast does */
+	}
+	if (!json_object_size(out)) {
+		/* no join key at all: the response names the missing one */
+		json_decref(out);
+		return json_incref(entities);
+	}
+	return out;
 }
 
 int fs_online_response_plan(struct fs_online *store, const struct fs_serve_plan *p,
@@ -515,6 +578,8 @@ int fs_online_response_plan(struct fs_online *store, const struct fs_serve_plan 
 			val = &r->vals[j * v->nfeat + c->feat];
 			if (!r->ok[j] || val->null)
 				PUTL(out, "null");
+			else if (v->types[c->feat] == FS_T_TIMESTAMP)
+				put_unix_seconds(out, val->iv);
 			else
 				fs_value_json(out, v->types[c->feat], val->iv, val->text, val->len);
 		}
@@ -691,8 +756,9 @@ int fs_push(struct fs_online *store, const struct fs_defs *defs, const char *sou
 	return fs_rows_apply(store, defs, source, data, rows, *out);
 }
 
-int fs_rows_apply(struct fs_online *store, const struct fs_defs *defs, const char *source,
-		  const json_t *data, struct fs_source *rows, json_t *res)
+/* rows to the views reading source, or to the one view named only (source NULL) */
+static int rows_apply(struct fs_online *store, const struct fs_defs *defs, const char *source,
+		      const char *only, const json_t *data, struct fs_source *rows, json_t *res)
 {
 	struct push_view *pv;
 	size_t i, nviews = 0;
@@ -702,13 +768,18 @@ int fs_rows_apply(struct fs_online *store, const struct fs_defs *defs, const cha
 	for (i = 0; i < defs->n && !rc; i++) {
 		const struct fs_object *v = &defs->objs[i];
 
-		if (v->kind != FS_KIND_FEATURE_VIEW ||
-		    strcmp(json_string_value(json_object_get(v->spec, "source")), source))
+		if (v->kind != FS_KIND_FEATURE_VIEW)
+			continue;
+		if (only ? strcmp(v->name, only)
+			 : strcmp(json_string_value(json_object_get(v->spec, "source")), source))
 			continue;
 		rc = push_collect(&pv[nviews++], defs, v, data, rows);
 	}
 	if (!rc && !nviews) {
-		fs_error_set("no feature view reads source '%s'", source);
+		if (only)
+			fs_error_set("no feature view '%s' is registered", only);
+		else
+			fs_error_set("no feature view reads source '%s'", source);
 		rc = FS_ENOTFOUND;
 	}
 	/* every row checked for every view: a bad row has written nothing */
@@ -746,4 +817,36 @@ int fs_rows_apply(struct fs_online *store, const struct fs_defs *defs, const cha
 		push_view_release(&pv[i]);
 	free(pv);
 	return rc;
+}
+
+int fs_rows_apply(struct fs_online *store, const struct fs_defs *defs, const char *source,
+		  const json_t *data, struct fs_source *rows, json_t *res)
+{
+	return rows_apply(store, defs, source, NULL, data, rows, res);
+}
+
+int fs_view_write(struct fs_online *store, const struct fs_defs *defs, const char *view,
+		  struct fs_source *rows, json_t **out)
+{
+	/* columns named as the view names them: no field_mapping */
+	json_t *data = json_pack("{s:s, s:s}", "timestamp_field", "event_timestamp",
+				 "created_timestamp_field", "created");
+	int rc;
+
+	*out = json_array();
+	rc = rows_apply(store, defs, NULL, view, data, rows, *out);
+	json_decref(data);
+	return rc;
+}
+
+int fs_push_to(struct fs_online *store, const struct fs_defs *defs, const char *root,
+	       const char *source, const char *to, struct fs_source *rows, json_t **out)
+{
+	(void)root;
+	if (strcmp(to, "online")) {
+		*out = NULL;
+		fs_error_set("to: '%s' is not supported yet (only \"online\")", to);
+		return FS_EINVALID;
+	}
+	return fs_push(store, defs, source, rows, out);
 }

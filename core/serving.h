@@ -38,6 +38,15 @@ void fs_serve_plan_free(struct fs_serve_plan *plan);
 int fs_online_response_plan(struct fs_online *store, const struct fs_serve_plan *plan,
 			    const json_t *entities, int64_t now_us, struct strbuf *out);
 
+/*
+ * The entities of a request as the plan reads them, as Feast takes them:
+ * a column named by an entity's name instead of its join key stands for
+ * the join key; a column that is no join key of the plan's views is
+ * dropped. A new reference (entities itself when nothing changes).
+ */
+json_t *fs_serve_plan_entities(const struct fs_serve_plan *plan, const struct fs_defs *defs,
+				json_t *entities);
+
 /* How far ahead of the clock a pushed event may be (a day). */
 #define FS_MAX_AHEAD_US (86400LL * 1000000LL)
 
@@ -51,6 +60,15 @@ int fs_push(struct fs_online *store, const struct fs_defs *defs, const char *sou
 	    struct fs_source *rows, json_t **out);
 
 /*
+ * A push with Feast's "to": "online" (fs_push), "offline" (the rows
+ * appended to the push source's batch_source; root: the repository, for
+ * relative paths) or "online_and_offline" (both, or neither when one
+ * fails). *out as fs_push's.
+ */
+int fs_push_to(struct fs_online *store, const struct fs_defs *defs, const char *root,
+	       const char *source, const char *to, struct fs_source *rows, json_t **out);
+
+/*
  * What fs_push does once the source is known, for push and stream
  * sources alike: rows (read with data, the spec naming their columns) to
  * every view reading source, all of them checked before anything is
@@ -59,5 +77,13 @@ int fs_push(struct fs_online *store, const struct fs_defs *defs, const char *sou
  */
 int fs_rows_apply(struct fs_online *store, const struct fs_defs *defs, const char *source,
 		  const json_t *data, struct fs_source *rows, json_t *res);
+
+/*
+ * Feast's write_to_online_store: rows of one view named as the view names
+ * them (join keys, features or the aggregated columns, event_timestamp,
+ * created optional) to the online store, as a push to that view alone.
+ */
+int fs_view_write(struct fs_online *store, const struct fs_defs *defs, const char *view,
+		  struct fs_source *rows, json_t **out);
 
 #endif

@@ -356,6 +356,8 @@ void fs_value_json(struct strbuf *sb, enum fs_type t, int64_t iv, const char *te
 	case FS_T_FLOAT64:
 		if (is_json_number(text, len)) {
 			sb_add(sb, text, len);
+			if (!memchr(text, '.', len) && !memchr(text, 'e', len) && !memchr(text, 'E', len))
+				sb_adds(sb, ".0"); /* a float, never read back as an int */
 		} else {
 			double d = strtod(text, NULL);
 			if (!isfinite(d)) {
@@ -364,6 +366,8 @@ void fs_value_json(struct strbuf *sb, enum fs_type t, int64_t iv, const char *te
 				char buf[40];
 				fs_format_double(buf, sizeof(buf), d);
 				sb_adds(sb, buf);
+				if (!strpbrk(buf, ".eE"))
+					sb_adds(sb, ".0");
 			}
 		}
 		break;

@@ -318,3 +318,19 @@ teardown() {
 }
 
 AUTH=()
+
+# assert_feast_error N CLASS TEXT: the last request answered N with Feast's
+# error body: a JSON string holding {"module": "feast.errors", "class":
+# CLASS, "message": ...}, as FeastError.to_error_detail() writes it and
+# FastAPI sends it, the message containing TEXT; the server still healthy.
+assert_feast_error() {
+    local msg
+    assert_code "$1"
+    msg=$(jq -r 'if type == "string" then (fromjson |
+                   if keys == ["class", "message", "module"] and .module == "feast.errors"
+                   then .class + ": " + .message else error("not the fields of Feast") end)
+                 else error("not a JSON string") end' <<< "$body" 2>&1) ||
+        fail "not Feast's error body: $body ($msg)"
+    [[ "$msg" == "$2: "*"$3"* ]] || fail "error '$msg' is not $2 mentioning '$3'"
+    assert_healthy
+}

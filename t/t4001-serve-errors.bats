@@ -82,7 +82,7 @@ print(json.dumps({"push_source_name": "driver_push", "df": df, "to": "online"}))
 }
 
 @test "serve errors: a missing join key is 400 naming it" {
-    gof "{\"entities\": {\"driver\": [1001]}, $F}"
+    gof "{\"entities\": {\"region\": [1001]}, $F}"
     assert_error 400 "missing join key 'driver_id'"
 }
 
@@ -114,8 +114,12 @@ print(json.dumps({"push_source_name": "driver_push", "df": df, "to": "online"}))
 }
 
 @test "serve errors: an unknown feature view is 404 naming it" {
+    # Feast's FeatureViewNotFoundException, with fs's hint
     gof '{"entities": {"driver_id": [1001]}, "features": ["driver_hourly_stat:conv_rate"]}'
-    assert_error 404 "no feature view 'driver_hourly_stat'"
+    assert_feast_error 404 FeatureViewNotFoundException \
+        "Feature view driver_hourly_stat does not exist (did you mean 'driver_hourly_stats'?)"
+    gof '{"entities": {"driver_id": [1001]}, "features": ["driver_hourly_stat@latest:conv_rate"]}'
+    assert_feast_error 404 FeatureViewNotFoundException "Feature view driver_hourly_stat does not exist"
 }
 
 @test "serve errors: an unknown feature is 404 naming it and its view" {
@@ -125,7 +129,7 @@ print(json.dumps({"push_source_name": "driver_push", "df": df, "to": "online"}))
 
 @test "serve errors: an unknown feature service is 404 naming it" {
     gof '{"entities": {"driver_id": [1001]}, "feature_service": "driver_activity_v9"}'
-    assert_error 404 "no feature service 'driver_activity_v9'"
+    assert_feast_error 404 FeatureServiceNotFoundException "Feature service driver_activity_v9 does not exist"
     gof '{"entities": {"driver_id": [1001]}, "feature_service": 1}'
     assert_error 400 "feature_service: expected a string"
 }
@@ -199,13 +203,16 @@ print(json.dumps({"push_source_name": "driver_push", "df": df, "to": "online"}))
 # ---- /push ----
 
 @test "serve errors: push to an unknown source is 404 naming it" {
+    # Feast's PushSourceNotFoundException, 422, with fs's hint
     post /push "$(push_with driver_id '[4242]' | sed 's/"driver_push"/"driver_pusj"/')"
-    assert_error 404 "no source 'driver_pusj'"
+    assert_feast_error 422 PushSourceNotFoundException \
+        "Unable to find push source 'driver_pusj'. (did you mean 'driver_push'?)"
 }
 
-@test "serve errors: push to a source that is not a push source is 400" {
+@test "serve errors: push to a source that is not a push source is 422" {
     post /push "$(push_with driver_id '[4242]' | sed 's/"driver_push"/"driver_stats"/')"
-    assert_error 400 "source 'driver_stats' is a csv source, not a push source"
+    assert_feast_error 422 PushSourceNotFoundException \
+        "Unable to find push source 'driver_stats'. ('driver_stats' is a csv source, not a push source)"
 }
 
 @test "serve errors: push with values of the wrong type is 400 naming the column" {
@@ -231,7 +238,7 @@ print(json.dumps({"push_source_name": "driver_push", "df": df, "to": "online"}))
     assert_error 400 "df: expected an object"
     post /push '{"push_source_name": "driver_push", "df": {}}'
     assert_error 400 "df: expected an object"
-    post /push "$(push_with driver_id '4242')"
+    post /push "$(push_with driver_id '{"a": 4242}')"
     assert_error 400 "df.driver_id: expected a list"
     post /push "$(push_with driver_id '[4242, 4243]')"
     assert_error 400 "columns have different lengths"
@@ -278,7 +285,15 @@ for i in range(300):
     if r.status >= 500:
         print("request %d to %s: %d %r (body %r)" % (i, path, r.status, data, body)); bad += 1
         continue
-    if r.status != 200 and not isinstance(json.loads(data).get("error"), str):
+    if r.status == 200:
+        continue
+    d = json.loads(data)
+    if isinstance(d, str):  # Feast's error body: its error detail as a JSON string
+        d = json.loads(d)
+        ok = d.get("module") == "feast.errors" and isinstance(d.get("message"), str)
+    else:
+        ok = isinstance(d.get("error"), str)
+    if not ok:
         print("request %d: %d without an error text: %r" % (i, r.status, data)); bad += 1
 sys.exit(1 if bad else 0)
 EOF
