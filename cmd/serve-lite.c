@@ -68,11 +68,13 @@ int cmd_serve_lite(int argc, const char **argv, struct fs_ctx *ctx)
 {
 	static const char *const usage[] = {
 		"fs serve-lite [--host <addr>] [--port <port>] [--token-file <file>] [--threads <n>]\n"
-		"              [--max-body <bytes>] [--timeout <seconds>] [--access-log <file>|-]",
+		"              [--max-body <bytes>] [--timeout <seconds>] [--access-log <file>|-]\n"
+		"              [--tls-cert <file> --tls-key <file>]",
 		NULL
 	};
 	const char *host = "127.0.0.1", *port = "6566", *token_file = NULL, *threads = NULL,
-		   *max_body = "1048576", *timeout = "30", *access_log = NULL;
+		   *max_body = "1048576", *timeout = "30", *access_log = NULL, *tls_cert = NULL,
+		   *tls_key = NULL;
 	const struct option options[] = {
 		OPT_STRING(0, "host", &host, "addr", "address to listen on (default 127.0.0.1)"),
 		OPT_STRING(0, "port", &port, "port", "port (default 6566; 0: any free port)"),
@@ -82,6 +84,10 @@ int cmd_serve_lite(int argc, const char **argv, struct fs_ctx *ctx)
 		OPT_STRING(0, "max-body", &max_body, "bytes", "largest request body (default 1 MiB)"),
 		OPT_STRING(0, "timeout", &timeout, "seconds", "idle connection timeout (default 30)"),
 		OPT_STRING(0, "access-log", &access_log, "file", "log one line per request (- for stderr)"),
+		OPT_STRING(0, "tls-cert", &tls_cert, "file",
+			   "serve HTTPS with this PEM certificate (needs --tls-key)"),
+		OPT_STRING(0, "tls-key", &tls_key, "file",
+			   "the PEM private key of --tls-cert, unencrypted"),
 		OPT_END(),
 	};
 	struct fs_server_opts o = { 0 };
@@ -111,6 +117,10 @@ int cmd_serve_lite(int argc, const char **argv, struct fs_ctx *ctx)
 	if (*end || v < 1)
 		usage_error(usage, options, "bad --timeout '%s'", timeout);
 	o.timeout = (unsigned)v;
+	if (!tls_cert != !tls_key)
+		usage_error(usage, options, "--tls-cert and --tls-key go together");
+	o.tls_cert = tls_cert;
+	o.tls_key = tls_key;
 	if (token_file && read_tokens(token_file, &o.tokens, &o.ntokens))
 		return die_last_error();
 	if (token_file) {
@@ -139,8 +149,8 @@ int cmd_serve_lite(int argc, const char **argv, struct fs_ctx *ctx)
 		rc = die_last_error();
 		goto done;
 	}
-	printf("fs serve-lite listening on http://%s%s%s:%d\n", strchr(host, ':') ? "[" : "", host,
-	       strchr(host, ':') ? "]" : "", fs_server_port(s));
+	printf("fs serve-lite listening on %s://%s%s%s:%d\n", tls_cert ? "https" : "http",
+	       strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", fs_server_port(s));
 	fflush(stdout);
 	sigwait(&set, &sig);
 	fs_server_stop(s);

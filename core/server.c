@@ -6,6 +6,9 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +29,22 @@
 
 /* ---- metrics ---- */
 
-enum { EP_ONLINE, EP_PUSH, EP_HEALTH, EP_METRICS, EP_MODELS, EP_OTHER, EP__N };
+/* the paths before EP_MODELS are matched exactly; /models/NAME/STAGE by its prefix */
+enum {
+	EP_ONLINE,
+	EP_PUSH,
+	EP_WRITE_ONLINE,
+	EP_MATERIALIZE,
+	EP_MATERIALIZE_INCREMENTAL,
+	EP_HEALTH,
+	EP_METRICS,
+	EP_MODELS,
+	EP_OTHER,
+	EP__N
+};
 static const char *const ep_names[EP__N] = {
-	"/get-online-features", "/push", "/health", "/metrics", "/models", "other",
+	"/get-online-features", "/push", "/write-to-online-store", "/materialize",
+	"/materialize-incremental", "/health", "/metrics", "/models", "other",
 };
 static const int codes[] = { 200, 400, 401, 404, 405, 413, 500, 503 };
 #define NCODES (sizeof(codes) / sizeof(codes[0]) + 1) /* + other */
@@ -70,6 +86,8 @@ struct fs_server {
 	/* connections waiting for a request head (head_deadline), guarded by plock */
 	pthread_mutex_t plock;
 	struct pending *pending;
+	/* the PEM text of the TLS certificate and key: libmicrohttpd keeps pointers to it */
+	struct strbuf tls_cert, tls_key;
 };
 
 /*
@@ -578,6 +596,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		} else {
 			env.defs = &snap->defs;
 			env.models = snap->models;
+			env.root = s->repo->root;
 			env.plans = snap->plans;
 			env.now_us = (int64_t)time(NULL) * FS_USEC;
 			status = fs_serve_request(&env, method, url, sb_str(&req->body), req->body.len,
@@ -626,10 +645,83 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	}
 }
 
+/* OpenSSL asks for no passphrase: an encrypted key is refused, not prompted for. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
+/*
+ * Read the TLS certificate and key files into s, checked with OpenSSL's
+ * PEM reader first: libmicrohttpd refusing them says neither which file
+ * is at fault nor why.
+ */
+static int load_tls(struct fs_server *s)
+{
+	const char *cert_path = s->o.tls_cert, *key_path = s->o.tls_key;
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	BIO *bio;
+	int rc = FS_EINVALID;
+
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		fs_error_set("this libmicrohttpd was built without TLS:"
+			     " --tls-cert and --tls-key need one built with GnuTLS");
+		return FS_ERR;
+	}
+	if (sb_read_file(&s->tls_cert, cert_path) < 0) {
+		fs_error_set("cannot read TLS certificate '%s': %s", cert_path, strerror(errno));
+		return FS_ERR;
+	}
+	if (sb_read_file(&s->tls_key, key_path) < 0) {
+		fs_error_set("cannot read TLS key '%s': %s", key_path, strerror(errno));
+		return FS_ERR;
+	}
+	/* libmicrohttpd reads each as a C string: what a NUL cuts off is not seen here either */
+	bio = BIO_new_mem_buf(sb_str(&s->tls_cert), -1);
+	cert = bio ? PEM_read_bio_X509(bio, NULL, no_passphrase, NULL) : NULL;
+	BIO_free(bio);
+	if (!cert) {
+		fs_error_set("TLS certificate '%s': no PEM certificate in it", cert_path);
+		goto done;
+	}
+	bio = BIO_new_mem_buf(sb_str(&s->tls_key), -1);
+	key = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
+	BIO_free(bio);
+	if (!key) {
+		fs_error_set("TLS key '%s': no unencrypted PEM private key in it", key_path);
+		goto done;
+	}
+	if (X509_check_private_key(cert, key) != 1) {
+		fs_error_set("TLS key '%s' does not match the certificate '%s'", key_path,
+			     cert_path);
+		goto done;
+	}
+	rc = 0;
+done:
+	ERR_clear_error();
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+static void release_tls(struct fs_server *s)
+{
+	if (s->tls_key.buf)
+		OPENSSL_cleanse(s->tls_key.buf, s->tls_key.len);
+	sb_release(&s->tls_key);
+	sb_release(&s->tls_cert);
+}
+
 int fs_server_start(struct fs_server **out, struct fs_repo *repo, const struct fs_server_opts *o)
 {
 	struct fs_server *s = xcalloc(1, sizeof(*s));
 	struct addrinfo hints = { 0 }, *ai = NULL;
+	struct MHD_OptionItem tls[3] = { { MHD_OPTION_END, 0, NULL } };
 	char port[16];
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	size_t i;
@@ -642,6 +734,16 @@ int fs_server_start(struct fs_server **out, struct fs_repo *repo, const struct f
 	pthread_mutex_init(&s->plock, NULL);
 	pthread_key_create(&s->store_key, close_store);
 	pthread_key_create(&s->snap_key, drop_held);
+	sb_init(&s->tls_cert);
+	sb_init(&s->tls_key);
+	if (o->tls_cert) {
+		if ((rc = load_tls(s)))
+			goto fail;
+		flags |= MHD_USE_TLS;
+		/* tls[2] stays MHD_OPTION_END; without TLS, tls[0] ends an empty list */
+		tls[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert.buf };
+		tls[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key.buf };
+	}
 	s->token_digest = xcalloc(o->ntokens + 1, sizeof(*s->token_digest));
 	for (i = 0; i < o->ntokens; i++) {
 		char hex[65];
@@ -664,6 +766,7 @@ int fs_server_start(struct fs_server **out, struct fs_repo *repo, const struct f
 	}
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	errno = 0;
 	s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, handle, s,
 				MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads ? o->threads : 1),
@@ -671,8 +774,17 @@ int fs_server_start(struct fs_server **out, struct fs_repo *repo, const struct f
 				MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
 				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)FS_SERVE_PER_ADDRESS,
 				MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-				MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s, MHD_OPTION_END);
+				MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s,
+				MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
 	freeaddrinfo(ai);
+	if (!s->d && o->tls_cert) {
+		/* its own message, on stderr above, says more */
+		fs_error_set("cannot serve HTTPS on %s:%d with certificate '%s' and key '%s': %s",
+			     o->host, o->port, o->tls_cert, o->tls_key,
+			     errno ? strerror(errno) : "libmicrohttpd refused them");
+		rc = FS_ERR;
+		goto fail;
+	}
 	if (!s->d) {
 		fs_error_set("cannot listen on %s:%d: %s", o->host, o->port,
 			     errno ? strerror(errno) : "libmicrohttpd refused to start");
@@ -684,6 +796,7 @@ int fs_server_start(struct fs_server **out, struct fs_repo *repo, const struct f
 	return 0;
 fail:
 	snapshot_put(s, s->snap);
+	release_tls(s);
 	free(s->token_digest);
 	pthread_key_delete(s->store_key);
 	pthread_key_delete(s->snap_key);
@@ -717,6 +830,7 @@ void fs_server_stop(struct fs_server *s)
 	pthread_key_delete(s->store_key);
 	pthread_key_delete(s->snap_key);
 	free(s->token_digest);
+	release_tls(s);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

@@ -8,6 +8,9 @@
  * watcher thread reloads when an apply or a promotion changes the registry,
  * so requests never read the registry and a new apply is served without a
  * restart. Each worker thread has its own online store connection.
+ *
+ * With a certificate and a key (PEM files, read and checked at start) it
+ * serves HTTPS instead of HTTP (libmicrohttpd's TLS, GnuTLS).
  */
 #ifndef FS_SERVER_H
 #define FS_SERVER_H
@@ -28,10 +31,17 @@ struct fs_server_opts {
 	char **tokens;      /* accepted bearer tokens; none: no auth */
 	size_t ntokens;
 	FILE *access_log;   /* NULL: no access log */
+	const char *tls_cert; /* PEM certificate file: HTTPS; NULL: HTTP */
+	const char *tls_key;  /* PEM private key file, with tls_cert (unencrypted) */
 };
 
 struct fs_server;
 
+/*
+ * Listen and serve. On error nothing listens, and the last error says why;
+ * a TLS file that cannot be read or holds no usable certificate or key is
+ * named in it.
+ */
 int fs_server_start(struct fs_server **out, struct fs_repo *repo, const struct fs_server_opts *o);
 int fs_server_port(const struct fs_server *s);
 /* Stop accepting, let in-flight requests finish (up to 10 s), stop. */

@@ -153,7 +153,7 @@ EOF
     start_server
     local req='{"entities": {"driver_id": [1001, 1003]}, "features": ["driver_trips:avg_daily_trips"]}'
     post /get-online-features "$req"
-    assert_error 404 "no feature view 'driver_trips'"
+    assert_feast_error 404 FeatureViewNotFoundException "Feature view driver_trips does not exist"
     cat > features/trips.yaml <<'EOF'
 kind: feature_view
 name: driver_trips
