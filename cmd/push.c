@@ -8,6 +8,7 @@
 #include "builtin.h"
 #include "csv.h"
 #include "error.h"
+#include "offline-append.h"
 #include "online.h"
 #include "parse-options.h"
 #include "serving.h"
@@ -77,11 +78,31 @@ done:
 	return 0;
 }
 
+/* The stores --to names. */
+enum push_to { TO_ONLINE = 1, TO_OFFLINE = 2, TO_BOTH = 3 };
+
+static int parse_to(const char *s)
+{
+	if (!strcmp(s, "online"))
+		return TO_ONLINE;
+	if (!strcmp(s, "offline"))
+		return TO_OFFLINE;
+	if (!strcmp(s, "online_and_offline"))
+		return TO_BOTH;
+	return 0;
+}
+
 int cmd_push(int argc, const char **argv, struct fs_ctx *ctx)
 {
-	static const char *const usage[] = { "fs push <source> [<file>|-] [--verbose] [--json]", NULL };
+	static const char *const usage[] = {
+		"fs push <source> [<file>|-] [--to online|offline|online_and_offline] [--verbose] [--json]",
+		NULL
+	};
 	bool verbose = false, json = false;
+	const char *to_arg = "online";
 	const struct option options[] = {
+		OPT_STRING(0, "to", &to_arg, "store",
+			   "online (default), offline (the batch source) or online_and_offline"),
 		OPT_BOOL(0, "verbose", &verbose, "print a summary even when not on a terminal"),
 		OPT_BOOL(0, "json", &json, "print the result as JSON"),
 		OPT_END(),
@@ -89,31 +110,46 @@ int cmd_push(int argc, const char **argv, struct fs_ctx *ctx)
 	struct fs_defs defs = { 0 };
 	struct fs_online *store = NULL;
 	struct fs_source *rows = NULL;
-	json_t *res = NULL, *r;
+	json_t *out = NULL, *res, *offline, *r;
 	size_t i;
-	int rc = 0;
+	int rc = 0, to;
 
 	argc = parse_options(argc, argv, options, usage);
 	if (argc < 1 || argc > 2)
 		usage_error(usage, options, "expected a push source and a CSV file (or -)");
+	if (!(to = parse_to(to_arg)))
+		usage_error(usage, options,
+			    "unknown store '%s' for --to (online, offline or online_and_offline)",
+			    to_arg);
 	if (fs_registry_load(ctx->repo->registry, &defs) ||
-	    read_table(argv[0], argc > 1 ? argv[1] : "-", &rows) ||
-	    fs_online_open(&store, ctx->repo->config) ||
-	    fs_push(store, &defs, argv[0], rows, &res)) {
+	    read_table(argv[0], argc > 1 ? argv[1] : "-", &rows)) {
 		rc = die_last_error();
 		goto done;
 	}
+	if (((to & TO_ONLINE) && fs_online_open(&store, ctx->repo->config)) ||
+	    fs_push_to(store, &defs, ctx->repo->root, ctx->repo->config, argv[0], to_arg, rows,
+		       &out)) {
+		rc = die_last_error();
+		goto done;
+	}
+	res = json_object_get(out, "views");
+	offline = json_object_get(out, "offline");
 	if (json) {
-		print_json(json_pack("{s:O}", "views", res));
+		print_json(json_incref(out));
 	} else if (verbose || isatty(STDOUT_FILENO)) {
 		json_array_foreach(res, i, r)
 			printf("%s: %lld rows, %lld keys written\n",
 			       json_string_value(json_object_get(r, "view")),
 			       (long long)json_integer_value(json_object_get(r, "rows")),
 			       (long long)json_integer_value(json_object_get(r, "keys_written")));
+		if (offline)
+			printf("offline: %lld rows appended to source '%s' (%s)\n",
+			       (long long)json_integer_value(json_object_get(offline, "rows")),
+			       json_string_value(json_object_get(offline, "source")),
+			       json_string_value(json_object_get(offline, "where")));
 	}
 done:
-	json_decref(res);
+	json_decref(out);
 	fs_source_close(rows);
 	fs_online_close(store);
 	fs_defs_release(&defs);

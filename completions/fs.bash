@@ -107,6 +107,10 @@ _fs()
 		COMPREPLY=($(compgen -W "now now-1h now-1d $(date -u +%Y-%m-%d 2>/dev/null)" -- "$cur"))
 		return 0
 		;;
+	push,--to)
+		COMPREPLY=($(compgen -W "online offline online_and_offline" -- "$cur"))
+		return 0
+		;;
 	status,--max-staleness)
 		COMPREPLY=($(compgen -W "15m 30m 1h 2h 6h 1d" -- "$cur"))
 		return 0

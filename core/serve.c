@@ -562,7 +562,7 @@ static int push(struct fs_serve_env *env, const char *body, size_t len, struct s
 	if (strcmp(mode, "online") && strcmp(mode, "offline") && strcmp(mode, "online_and_offline")) {
 		/* Feast: a ValueError, answered 500 with its text as a JSON string */
 		snprintf(msg, sizeof(msg),
-			 "%.100s is not a supported push format. Please specify one of these ['online', 'offline', 'online_and_offline'].",
+			 "to: %.100s is not a supported push format. Please specify one of these ['online', 'offline', 'online_and_offline'].",
 			 mode);
 		status = fail(out, 400, msg);
 		goto done;
@@ -581,14 +581,28 @@ static int push(struct fs_serve_env *env, const char *body, size_t len, struct s
 	}
 	if ((status = df_table(json_object_get(req, "df"), json_string_value(name), &table, out)))
 		goto done;
-	rc = fs_push_to(env->store, env->defs, env->root, json_string_value(name), mode, table, &res);
+	if (strcmp(mode, "online") && (!env->root || !env->config)) {
+		status = fail(out, 503, "push to the offline store: this server has no repository");
+		goto done;
+	}
+	rc = fs_push_to(env->store, env->defs, env->root, env->config, json_string_value(name), mode,
+			table, &res);
 	if (rc) {
 		if (rc != FS_EINVALID && rc != FS_ENOTFOUND)
 			env->store_errors = 1;
 		status = fail(out, status_of(rc), fs_error_last());
 		goto done;
 	}
-	status = reply_views(out, res);
+	{
+		/* {"status": "ok", "views": [...] (online), "offline": {...} (offline)} */
+		char *text;
+		json_object_set_new(res, "status", json_string("ok"));
+		text = json_dumps(res, JSON_COMPACT);
+		sb_reset(out);
+		sb_adds(out, text);
+		free(text);
+		status = 200;
+	}
 done:
 	json_decref(res);
 	fs_source_close(table);

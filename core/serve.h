@@ -41,6 +41,7 @@ struct fs_serve_env {
 	const json_t *models;       /* {"NAME/STAGE": version JSON} */
 	struct fs_online *store;    /* this thread's online store */
 	const char *root;           /* the repository (materialize, offline push); NULL: none */
+	const struct fs_config *config; /* its configuration (offline push) */
 	int64_t now_us;
 	int store_errors;           /* set to 1 when the online store failed */
 };

@@ -597,6 +597,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			env.defs = &snap->defs;
 			env.models = snap->models;
 			env.root = s->repo->root;
+			env.config = s->repo->config;
 			env.plans = snap->plans;
 			env.now_us = (int64_t)time(NULL) * FS_USEC;
 			status = fs_serve_request(&env, method, url, sb_str(&req->body), req->body.len,

@@ -9,6 +9,7 @@
 #include "agg-online.h"
 #include "error.h"
 #include "keymap.h"
+#include "offline-append.h"
 #include "timeutil.h"
 #include "util.h"
 #include "value.h"
@@ -840,13 +841,48 @@ int fs_view_write(struct fs_online *store, const struct fs_defs *defs, const cha
 }
 
 int fs_push_to(struct fs_online *store, const struct fs_defs *defs, const char *root,
-	       const char *source, const char *to, struct fs_source *rows, json_t **out)
+	       const struct fs_config *cfg, const char *source, const char *to,
+	       struct fs_source *rows, json_t **out)
 {
-	(void)root;
-	if (strcmp(to, "online")) {
-		*out = NULL;
-		fs_error_set("to: '%s' is not supported yet (only \"online\")", to);
+	bool online = !strcmp(to, "online") || !strcmp(to, "online_and_offline");
+	bool offline = !strcmp(to, "offline") || !strcmp(to, "online_and_offline");
+	struct fs_offline_append *app = NULL;
+	json_t *views = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!online && !offline) {
+		fs_error_set("to: '%s' is not a store (online, offline or online_and_offline)", to);
 		return FS_EINVALID;
 	}
-	return fs_push(store, defs, source, rows, out);
+	/* both stores or neither: the offline rows staged first, kept last */
+	if (offline &&
+	    (rc = fs_offline_append_prepare(root, cfg, defs, source, rows, &app)))
+		return rc;
+	if (online && (rc = fs_push(store, defs, source, rows, &views))) {
+		fs_offline_append_abort(app);
+		json_decref(views);
+		return rc;
+	}
+	*out = json_object();
+	if (views)
+		json_object_set_new(*out, "views", views);
+	if (app) {
+		json_object_set_new(*out, "offline",
+				    json_pack("{s:s, s:s, s:I}", "source", fs_offline_append_source(app),
+					      "where", fs_offline_append_what(app), "rows",
+					      (json_int_t)fs_offline_append_rows(app)));
+		if ((rc = fs_offline_append_commit(app))) {
+			if (online) {
+				char *msg = xstrdup(fs_error_last());
+				fs_error_set("%s (the rows were written to the online store, not to the offline store)",
+					     msg);
+				free(msg);
+			}
+			json_decref(*out);
+			*out = NULL;
+			return rc;
+		}
+	}
+	return 0;
 }

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "defs.h"
 #include "online.h"
 #include "source.h"
@@ -60,13 +61,17 @@ int fs_push(struct fs_online *store, const struct fs_defs *defs, const char *sou
 	    struct fs_source *rows, json_t **out);
 
 /*
- * A push with Feast's "to": "online" (fs_push), "offline" (the rows
- * appended to the push source's batch_source; root: the repository, for
- * relative paths) or "online_and_offline" (both, or neither when one
- * fails). *out as fs_push's.
+ * A push with Feast's "to": "online" (fs_push; store may be NULL
+ * otherwise), "offline" (the rows appended to the push source's
+ * batch_source, see offline-append.h; root and cfg: the repository's) or
+ * "online_and_offline" (the offline rows staged, the online write, then
+ * the offline commit: neither store written when the online write fails).
+ * *out gets {"views": fs_push's result (online), "offline": {"source",
+ * "where", "rows"} (offline)}.
  */
 int fs_push_to(struct fs_online *store, const struct fs_defs *defs, const char *root,
-	       const char *source, const char *to, struct fs_source *rows, json_t **out);
+	       const struct fs_config *cfg, const char *source, const char *to,
+	       struct fs_source *rows, json_t **out);
 
 /*
  * What fs_push does once the source is known, for push and stream

@@ -266,10 +266,10 @@ assert all(len(x) == 100 for x in (keys["event_timestamps"], feat["values"], fea
         <<< "$body" > /dev/null || fail "the older push won: $body"
 }
 
-@test "serve: push with to other than online is refused with 400 and writes nothing" {
+@test "serve: push with a to that is no store is refused with 400 and writes nothing" {
     use_server sqlite
     local to
-    for to in '"offline"' '"online_and_offline"' '1'; do
+    for to in '"nearline"' '"Online"' '1'; do
         post /push '{"push_source_name": "driver_push", "to": '"$to"', "df": {"driver_id": [31],
             "event_timestamp": ["'"$(ago '1 minute')"'"], "created": [null], "conv_rate": [1],
             "acc_rate": [1], "avg_daily_trips": [1]}}'

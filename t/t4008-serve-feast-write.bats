@@ -244,3 +244,54 @@ EOF
     post /push '{"push_source_name": "nope", "df": {"driver_id": [1]}}'
     assert_feast_error 422 PushSourceNotFoundException "Unable to find push source 'nope'."
 }
+
+# historical IDS: conv_rate of driver_pushed per entity row at now, from the offline store
+historical() {
+    local id
+    { echo "driver_id,event_timestamp"; for id in "$@"; do echo "$id,$(ago '0 seconds')"; done; } > rows.csv
+    run -0 "$FS" get-historical --entities rows.csv -f driver_pushed:conv_rate
+}
+
+@test "feast write: push to offline appends to the batch source, not online" {
+    local t
+    t=$(ago '5 minutes')
+    post /push '{"push_source_name": "driver_push", "to": "offline",
+      "df": {"driver_id": [7201], "event_timestamp": ["'"$t"'"], "created": ["'"$t"'"],
+             "conv_rate": [0.5], "acc_rate": [0.25], "avg_daily_trips": [9]}}'
+    assert_code 200
+    run -0 jq -c '[.status, .offline.source, .offline.rows, has("views")]' <<< "$body"
+    assert_output '["ok","driver_stats",1,false]'
+    run -0 tail -n 1 data/driver_stats.csv
+    assert_output "7201,$t,0.5,0.25,9,$t"
+    historical 7201
+    assert_line --index 1 --regexp '^7201,.*,0\.5$'
+    post /get-online-features '{"features": ["driver_pushed:conv_rate"], "entities": {"driver_id": [7201]}}'
+    run -0 jq -c '.results[1].statuses' <<< "$body"
+    assert_output '["NOT_FOUND"]'
+}
+
+@test "feast write: push online_and_offline (Feast's documented example) writes both; a bad row neither" {
+    local t before
+    t=$(ago '4 minutes')
+    post /push '{"push_source_name": "driver_push", "to": "online_and_offline",
+      "df": {"driver_id": [7301, 7302], "event_timestamp": ["'"$t"'", "'"$t"'"], "created": [null, null],
+             "conv_rate": [1.5, 2.5], "acc_rate": [0.5, 0.5], "avg_daily_trips": [1, 2]}}'
+    assert_code 200
+    run -0 jq -c '[.offline.rows, [.views[].view]]' <<< "$body"
+    assert_output '[2,["driver_pushed"]]'
+    post /get-online-features '{"features": ["driver_pushed:conv_rate"], "entities": {"driver_id": [7301, 7302]}}'
+    [[ "$body" == *'"values":[1.5,2.5]'* ]] || fail "not online: $body"
+    historical 7301 7302
+    assert_line --index 1 --regexp '^7301,.*,1\.5$'
+    assert_line --index 2 --regexp '^7302,.*,2\.5$'
+    # a bad value in the second row: neither store written
+    before=$(sha256sum data/driver_stats.csv)
+    post /push '{"push_source_name": "driver_push", "to": "online_and_offline",
+      "df": {"driver_id": [7303, 7304], "event_timestamp": ["'"$t"'", "'"$t"'"], "created": [null, null],
+             "conv_rate": [1.5, "x"], "acc_rate": [0.5, 0.5], "avg_daily_trips": [1, 2]}}'
+    assert_error 400 "'x' is not a float64"
+    [ "$(sha256sum data/driver_stats.csv)" = "$before" ] || fail "the CSV changed"
+    post /get-online-features '{"features": ["driver_pushed:conv_rate"], "entities": {"driver_id": [7303]}}'
+    run -0 jq -c '.results[1].statuses' <<< "$body"
+    assert_output '["NOT_FOUND"]'
+}
