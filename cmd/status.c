@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -9,9 +10,27 @@
 #include "materialize.h"
 #include "online.h"
 #include "parse-options.h"
+#include "serving.h"
 #include "stream.h"
 #include "timeutil.h"
 #include "banned.h"
+
+/* The newest event fs stream applied from the source of view o (INT64_MIN: none). */
+static int64_t stream_newest(json_t *streams, const struct fs_object *o)
+{
+	const char *src = json_string_value(json_object_get(o->spec, "source"));
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(streams, i, e) {
+		json_t *n = json_object_get(e, "newest_event");
+		int64_t us;
+		if (!strcmp(json_string_value(json_object_get(e, "source")), src) && json_is_string(n) &&
+		    fs_time_parse(json_string_value(n), json_string_length(n), &us))
+			return us;
+	}
+	return INT64_MIN;
+}
 
 int cmd_status(int argc, const char **argv, struct fs_ctx *ctx)
 {
@@ -37,6 +56,10 @@ int cmd_status(int argc, const char **argv, struct fs_ctx *ctx)
 	if (max && fs_duration_parse(&max_s, max))
 		usage_error(usage, options, "--max-staleness: %s", fs_error_last());
 	if (fs_registry_load(ctx->repo->registry, &defs) || fs_online_open(&store, ctx->repo->config)) {
+		rc = die_last_error();
+		goto done;
+	}
+	if (fs_stream_status(store, ctx->repo, &defs, true, &streams)) {
 		rc = die_last_error();
 		goto done;
 	}
@@ -76,6 +99,21 @@ int cmd_status(int argc, const char **argv, struct fs_ctx *ctx)
 				have_end = true;
 			}
 		}
+		if (!fs_view_is_agg(o->spec)) {
+			/* a view fed by push or fs stream: fresh to its newest event */
+			int64_t newest = stream_newest(streams, o);
+			int64_t pushed;
+			if (fs_view_newest(store, o->name, &pushed)) {
+				rc = die_last_error();
+				goto done;
+			}
+			if (pushed > newest)
+				newest = pushed;
+			if (newest != INT64_MIN && (!have_end || newest > end)) {
+				end = newest;
+				have_end = true;
+			}
+		}
 		if (have_end) {
 			char when[FS_TIME_BUFSZ];
 			int64_t staleness = now - end / FS_USEC;
@@ -83,13 +121,25 @@ int cmd_status(int argc, const char **argv, struct fs_ctx *ctx)
 			v = json_pack("{s:s, s:s, s:I, s:I}", "name", o->name, "last_end", when,
 				      "staleness_seconds", (json_int_t)staleness, "keys",
 				      (json_int_t)keys);
-			if (max_s >= 0 && staleness > max_s)
+			if (max_s >= 0 && staleness > max_s) {
+				char dur[64];
+				fs_duration_format(dur, sizeof(dur), staleness);
+				if (!json)
+					fprintf(stderr, "error: view '%s' is %s stale (last end %s)\n",
+						o->name, dur, when);
 				stale = true;
+			}
 		} else {
 			v = json_pack("{s:s, s:n, s:n, s:I}", "name", o->name, "last_end",
 				      "staleness_seconds", "keys", (json_int_t)keys);
-			if (max_s >= 0)
-				stale = true; /* never materialized: infinitely stale */
+			if (max_s >= 0) {
+				/* never materialized: infinitely stale */
+				if (!json)
+					fprintf(stderr,
+						"error: view '%s' has never been materialized, pushed to or streamed into\n",
+						o->name);
+				stale = true;
+			}
 		}
 		if (fs_view_is_agg(o->spec)) {
 			struct fs_agg_meta m;
@@ -106,20 +156,22 @@ int cmd_status(int argc, const char **argv, struct fs_ctx *ctx)
 		}
 		json_array_append_new(views, v);
 	}
-	if (fs_stream_status(store, ctx->repo, &defs, true, &streams)) {
-		rc = die_last_error();
-		goto done;
-	}
 	if (json) {
 		print_json(json_pack("{s:O, s:O}", "views", views, "streams", streams));
 	} else {
-		printf("%-32s %-22s %-12s %s\n", "VIEW", "LAST END", "STALENESS", "KEYS");
+		int w = 4; /* the names' column as wide as the longest */
+		json_array_foreach(views, i, v) {
+			int l = (int)strlen(json_string_value(json_object_get(v, "name")));
+			if (l > w)
+				w = l;
+		}
+		printf("%-*s %-27s %-12s %s\n", w, "VIEW", "LAST END", "STALENESS", "KEYS");
 		json_array_foreach(views, i, v) {
 			json_t *s = json_object_get(v, "staleness_seconds");
 			char dur[64] = "never";
 			if (json_is_integer(s))
 				fs_duration_format(dur, sizeof(dur), json_integer_value(s) < 0 ? 0 : json_integer_value(s));
-			printf("%-32s %-22s %-12s %lld\n", json_string_value(json_object_get(v, "name")),
+			printf("%-*s %-27s %-12s %lld\n", w, json_string_value(json_object_get(v, "name")),
 			       json_is_string(json_object_get(v, "last_end"))
 				       ? json_string_value(json_object_get(v, "last_end"))
 				       : "-",
@@ -170,11 +222,8 @@ int cmd_status(int argc, const char **argv, struct fs_ctx *ctx)
 			}
 		}
 	}
-	if (stale) {
-		if (!json)
-			fprintf(stderr, "error: a view is staler than %s\n", max);
-		rc = EXIT_NEGATIVE;
-	}
+	if (stale)
+		rc = EXIT_NEGATIVE; /* each stale view named on stderr above */
 done:
 	json_decref(views);
 	json_decref(streams);

@@ -266,9 +266,10 @@ static int read_entities(struct erows *e, const char *path, const char *ts_colum
 		}
 		ALLOC_GROW(e->ts, e->n + 1, e->ts_alloc);
 		ALLOC_GROW(e->line, e->n + 1, e->line_alloc);
-		if (!fs_time_parse(f[tscol].s, f[tscol].len, &e->ts[e->n])) {
-			fs_error_set("%s:%zu: column '%s': bad timestamp '%s'", e->name, line, ts_column,
-				     f[tscol].s);
+		if (!fs_time_parse_or_date(f[tscol].s, f[tscol].len, &e->ts[e->n])) {
+			fs_error_set("%s:%zu: column '%s': bad timestamp '%s' (expected " FS_TIME_FORMATS
+				     ", or YYYY-MM-DD)",
+				     e->name, line, ts_column, f[tscol].s);
 			rc = FS_EINVALID;
 			goto done;
 		}
@@ -533,8 +534,8 @@ static int scan_source(struct hview *h, const struct fs_repo *repo, const struct
 		if (crcol >= 0 && !cells[crcol].null &&
 		    !fs_time_parse(cells[crcol].s, cells[crcol].len, &cr)) {
 			fs_source_where(src, where, sizeof(where));
-			fs_error_set("%s: column '%s': bad timestamp '%s'", where, cr_field,
-				     cells[crcol].s);
+			fs_error_set("%s: column '%s': bad timestamp '%s' (expected " FS_TIME_FORMATS ")",
+				     where, cr_field, cells[crcol].s);
 			rc = FS_EINVALID;
 			break;
 		}

@@ -474,7 +474,10 @@ int fs_materialize(struct fs_repo *repo, const struct fs_mat_opts *o, json_t **o
 
 	*out = results;
 	if (o->end_us > ((int64_t)time(NULL) + 1) * FS_USEC) {
-		fs_error_set("the end of the window is in the future: later incremental runs would skip what arrives until then");
+		char when[FS_TIME_BUFSZ];
+		fs_time_format_us(when, o->end_us);
+		fs_error_set("the end of the window, %s, is in the future: later incremental runs would skip what arrives until then (use 'now')",
+			     when);
 		return FS_EINVALID;
 	}
 	if ((rc = fs_registry_load(repo->registry, &defs)))

@@ -757,6 +757,36 @@ int fs_push(struct fs_online *store, const struct fs_defs *defs, const char *sou
 	return fs_rows_apply(store, defs, source, data, rows, *out);
 }
 
+int fs_view_newest(struct fs_online *store, const char *view, int64_t *us)
+{
+	struct strbuf val = STRBUF_INIT;
+	char *name = xstrfmt("newest/%s", view);
+	bool found = false;
+	int rc = fs_online_meta_get(store, name, &val, &found);
+
+	*us = INT64_MIN;
+	if (!rc && found)
+		*us = strtoll(val.buf, NULL, 10);
+	sb_release(&val);
+	free(name);
+	return rc;
+}
+
+/* Raise the record of view's newest pushed event to us (after the rows are written). */
+static int note_newest(struct fs_online *store, const char *view, int64_t us)
+{
+	int64_t old;
+	int rc = fs_view_newest(store, view, &old);
+
+	if (!rc && us > old) {
+		char *name = xstrfmt("newest/%s", view), val[32];
+		snprintf(val, sizeof(val), "%lld", (long long)us);
+		rc = fs_online_meta_put(store, name, val);
+		free(name);
+	}
+	return rc;
+}
+
 /* rows to the views reading source, or to the one view named only (source NULL) */
 static int rows_apply(struct fs_online *store, const struct fs_defs *defs, const char *source,
 		      const char *only, const json_t *data, struct fs_source *rows, json_t *res)
@@ -809,10 +839,31 @@ static int rows_apply(struct fs_online *store, const struct fs_defs *defs, const
 
 		rc = fs_online_write(store, pv[i].view->name, schema, pv[i].recs, pv[i].n, &written);
 		free(schema);
-		if (!rc)
+		if (!rc && pv[i].n) {
+			/* the newest event: the view's freshness when it is not materialized */
+			int64_t newest = INT64_MIN;
+			char when[FS_TIME_BUFSZ];
+			size_t k;
+			json_t *r;
+			for (k = 0; k < pv[i].n; k++)
+				if (pv[i].recs[k].ts > newest)
+					newest = pv[i].recs[k].ts;
+			/* a batch (fs stream) keeps it with its positions */
+			if (!store->in_batch)
+				rc = note_newest(store, pv[i].view->name, newest);
+			fs_time_format_us(when, newest);
+			r = json_pack("{s:s, s:I, s:I, s:s}", "view", pv[i].view->name, "rows",
+				      (json_int_t)pv[i].nrows, "keys_written", (json_int_t)written,
+				      "newest_event", when);
+			if (!rc)
+				json_array_append_new(res, r);
+			else
+				json_decref(r);
+		} else if (!rc) {
 			json_array_append_new(res, json_pack("{s:s, s:I, s:I}", "view", pv[i].view->name,
 							     "rows", (json_int_t)pv[i].nrows,
 							     "keys_written", (json_int_t)written));
+		}
 	}
 	for (i = 0; i < nviews; i++)
 		push_view_release(&pv[i]);

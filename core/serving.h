@@ -74,6 +74,12 @@ int fs_push_to(struct fs_online *store, const struct fs_defs *defs, const char *
 	       struct fs_source *rows, json_t **out);
 
 /*
+ * The time of the newest event pushed to plain view (outside fs stream,
+ * which keeps its own with its positions): INT64_MIN when none.
+ */
+int fs_view_newest(struct fs_online *store, const char *view, int64_t *us);
+
+/*
  * What fs_push does once the source is known, for push and stream
  * sources alike: rows (read with data, the spec naming their columns) to
  * every view reading source, all of them checked before anything is

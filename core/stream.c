@@ -77,6 +77,7 @@ struct bpart {
 	char end[64];   /* the position after the batch */
 	int64_t good, bad;
 	int64_t applied0, bad0, late0; /* the stored counters, read with start */
+	int64_t newest0; /* the stored newest event time (INT64_MIN: none) */
 };
 
 /* Events read, to be written in one atomic write with their positions. */
@@ -521,19 +522,26 @@ static char *pos_name(const struct src *s, int32_t part)
 	return xstrfmt("stream/%s/%d", s->name, (int)part);
 }
 
-/* "<position> <applied> <bad> <late>" */
+/*
+ * "<position> <applied> <bad> <late> [<newest>]": newest, the time of the
+ * newest event applied (microseconds; INT64_MIN when none or the record
+ * is older than the field), may be NULL.
+ */
 static bool pos_parse(const char *val, char *pos, size_t poslen, int64_t *applied, int64_t *bad,
-		      int64_t *late)
+		      int64_t *late, int64_t *newest)
 {
-	long long a, b, l;
+	long long a, b, l, n;
 	char p[64];
+	int got = sscanf(val, "%63s %lld %lld %lld %lld", p, &a, &b, &l, &n);
 
-	if (sscanf(val, "%63s %lld %lld %lld", p, &a, &b, &l) != 4)
+	if (got < 4)
 		return false;
 	snprintf(pos, poslen, "%s", p);
 	*applied = a;
 	*bad = b;
 	*late = l;
+	if (newest)
+		*newest = got == 5 ? n : INT64_MIN;
 	return true;
 }
 
@@ -542,7 +550,7 @@ static bool pos_parse(const char *val, char *pos, size_t poslen, int64_t *applie
  * none). From the reading thread only while the writer is idle.
  */
 static int pos_read(struct src *s, int32_t part, char *pos, size_t poslen, int64_t *applied,
-		    int64_t *bad, int64_t *late)
+		    int64_t *bad, int64_t *late, int64_t *newest)
 {
 	struct strbuf val = STRBUF_INIT;
 	char *name = pos_name(s, part);
@@ -551,7 +559,9 @@ static int pos_read(struct src *s, int32_t part, char *pos, size_t poslen, int64
 
 	*pos = '\0';
 	*applied = *bad = *late = 0;
-	if (!rc && found && !pos_parse(val.buf, pos, poslen, applied, bad, late)) {
+	if (newest)
+		*newest = INT64_MIN;
+	if (!rc && found && !pos_parse(val.buf, pos, poslen, applied, bad, late, newest)) {
 		fs_error_set("online store: record '%s' is corrupt: '%s'", name, val.buf);
 		rc = FS_ERR;
 	}
@@ -575,6 +585,7 @@ static int write_batch(struct src *s, struct batch *b)
 
 	for (tries = 0; tries < 50; tries++) {
 		json_t *res = json_array(), *r;
+		int64_t newest;
 
 		b->late = 0;
 		if (tries)
@@ -587,26 +598,43 @@ static int write_batch(struct src *s, struct batch *b)
 			struct bpart *p = &b->bp[i];
 			char pos[64];
 			if ((rc = pos_read(s, p->part, pos, sizeof(pos), &p->applied0, &p->bad0,
-					   &p->late0)))
+					   &p->late0, &p->newest0)))
 				break;
 			if (strcmp(pos, p->start)) {
 				rc = STALE;
 				break;
 			}
 		}
+		newest = INT64_MIN;
 		if (!rc && b->nrows) {
 			fs_source_table_rewind(b->rows);
 			rc = fs_rows_apply(s->store, s->defs, s->name, s->data, b->rows, res);
-			json_array_foreach(res, i, r)
+			json_array_foreach(res, i, r) {
+				json_t *n = json_object_get(r, "newest_event");
+				int64_t us;
 				b->late += json_integer_value(json_object_get(r, "late"));
+				if (json_is_string(n) &&
+				    fs_time_parse(json_string_value(n), json_string_length(n), &us) &&
+				    us > newest)
+					newest = us;
+			}
 		}
 		for (i = 0; !rc && i < b->nbp; i++) {
 			struct bpart *p = &b->bp[i];
 			char *name = pos_name(s, p->part), *val;
-			/* the counters read with the position; the batch's late events go to its first partition */
+			int64_t n = i || newest < p->newest0 ? p->newest0 : newest;
+			/*
+			 * the counters read with the position; the batch's late
+			 * events and newest event time go to its first partition
+			 */
 			val = xstrfmt("%s %lld %lld %lld", p->end, (long long)(p->applied0 + p->good),
 				      (long long)(p->bad0 + p->bad),
 				      (long long)(p->late0 + (i ? 0 : b->late)));
+			if (n != INT64_MIN) {
+				char *v2 = xstrfmt("%s %lld", val, (long long)n);
+				free(val);
+				val = v2;
+			}
 			rc = fs_online_meta_put(s->store, name, val);
 			free(val);
 			free(name);
@@ -725,7 +753,8 @@ static int kafka_seek_stored(struct src *s, int32_t part)
 	rd_kafka_error_t *e;
 	int rc = 0;
 
-	if ((rc = pos_read(s, part, k->stored, sizeof(k->stored), &k->applied, &k->bad, &k->late))) {
+	if ((rc = pos_read(s, part, k->stored, sizeof(k->stored), &k->applied, &k->bad, &k->late,
+			   NULL))) {
 		rd_kafka_topic_partition_list_destroy(l);
 		return rc;
 	}
@@ -787,7 +816,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			/* the store must answer: a partition started elsewhere would count twice */
 			for (tries = 0;; tries++) {
 				if (!pos_read(s, parts->elems[i].partition, k->stored,
-					      sizeof(k->stored), &k->applied, &k->bad, &k->late))
+					      sizeof(k->stored), &k->applied, &k->bad, &k->late, NULL))
 					break;
 				if (!tries)
 					warn(s, "%s: %s (retrying)", s->name, fs_error_last());
@@ -1250,7 +1279,7 @@ static int redis_wait_stream(struct src *s)
 static int redis_from_stored(struct src *s)
 {
 	int rc = pos_read(s, 0, s->stored_id, sizeof(s->stored_id), &s->r_applied, &s->r_bad,
-			  &s->r_late);
+			  &s->r_late, NULL);
 
 	if (rc)
 		return rc;
@@ -1819,17 +1848,20 @@ int fs_stream_run(struct fs_repo *repo, const char *const *names, size_t n,
 struct status_ctx {
 	json_t *parts;
 	int64_t applied, bad, late;
+	int64_t newest; /* the newest event applied (INT64_MIN: none known) */
 };
 
 static void status_record(void *ctx, const char *name, const char *val)
 {
 	struct status_ctx *c = ctx;
 	const char *slash = strrchr(name, '/');
-	int64_t applied, bad, late;
+	int64_t applied, bad, late, newest;
 	char pos[64];
 
-	if (!slash || !pos_parse(val, pos, sizeof(pos), &applied, &bad, &late))
+	if (!slash || !pos_parse(val, pos, sizeof(pos), &applied, &bad, &late, &newest))
 		return;
+	if (newest > c->newest)
+		c->newest = newest;
 	c->applied += applied;
 	c->bad += bad;
 	c->late += late;
@@ -1942,7 +1974,7 @@ int fs_stream_status(struct fs_online *store, struct fs_repo *repo, const struct
 	for (i = 0; i < defs->n && !rc; i++) {
 		const struct fs_object *o = &defs->objs[i];
 		struct fs_stream_opts opts = { 0 };
-		struct status_ctx c = { NULL, 0, 0, 0 };
+		struct status_ctx c = { NULL, 0, 0, 0, INT64_MIN };
 		struct src s = { 0 };
 		char *prefix;
 		json_t *e;
@@ -1980,6 +2012,13 @@ int fs_stream_status(struct fs_online *store, struct fs_repo *repo, const struct
 		json_object_set_new(e, "applied", json_integer(c.applied));
 		json_object_set_new(e, "bad", json_integer(c.bad));
 		json_object_set_new(e, "late", json_integer(c.late));
+		if (c.newest != INT64_MIN) {
+			char when[FS_TIME_BUFSZ];
+			fs_time_format_us(when, c.newest);
+			json_object_set_new(e, "newest_event", json_string(when));
+		} else {
+			json_object_set_new(e, "newest_event", json_null());
+		}
 		json_array_append_new(*out, e);
 		src_release(&s);
 	}

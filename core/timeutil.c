@@ -177,3 +177,15 @@ int fs_time_parse_arg(const char *s, int64_t now, int64_t *us)
 		     s);
 	return FS_EINVALID;
 }
+
+bool fs_time_parse_or_date(const char *s, size_t len, int64_t *us)
+{
+	int64_t days;
+
+	if (fs_time_parse(s, len, us))
+		return true;
+	if (len != 10 || !parse_date(s, &days))
+		return false;
+	*us = days * 86400 * FS_USEC;
+	return true;
+}

@@ -31,6 +31,13 @@ int64_t fs_days_from_civil(int64_t y, unsigned m, unsigned d);
  */
 bool fs_time_parse(const char *s, size_t len, int64_t *us);
 
+/* What fs_time_parse takes, for messages: "bad timestamp 'x' (expected " FS_TIME_FORMATS ")" */
+#define FS_TIME_FORMATS \
+	"RFC 3339 like 2024-05-01T10:00:00Z, 'YYYY-MM-DD HH:MM:SS' in UTC, or Unix seconds"
+
+/* fs_time_parse, or a date alone "YYYY-MM-DD" (its midnight UTC): entity rows. */
+bool fs_time_parse_or_date(const char *s, size_t len, int64_t *us);
+
 /*
  * Parse a command-line time: anything fs_time_parse takes, "YYYY-MM-DD"
  * (midnight UTC), "now", or "now-2h" / "now+30m" style offsets (units as

@@ -320,12 +320,12 @@ int fs_viewscan_next(struct fs_viewscan *s, const struct strbuf **key, int64_t *
 	}
 	*key = rc ? &s->kb : NULL;
 	if (cells[s->ts_col].null || !fs_time_parse(cells[s->ts_col].s, cells[s->ts_col].len, ts))
-		return row_error(s, "column '%s': bad timestamp '%s'", s->ts_field,
-				 cells[s->ts_col].s);
+		return row_error(s, "column '%s': bad timestamp '%s' (expected " FS_TIME_FORMATS ")",
+				 s->ts_field, cells[s->ts_col].s);
 	*created = INT64_MIN;
 	if (s->cr_col >= 0 && !cells[s->cr_col].null && !fs_time_parse(cells[s->cr_col].s, cells[s->cr_col].len, created))
-		return row_error(s, "column '%s': bad timestamp '%s'", s->cr_field,
-				 cells[s->cr_col].s);
+		return row_error(s, "column '%s': bad timestamp '%s' (expected " FS_TIME_FORMATS ")",
+				 s->cr_field, cells[s->cr_col].s);
 	for (i = 0; i < s->nfeat; i++) {
 		const struct fs_cell *c = &cells[s->feat_col[i]];
 		struct fs_scan_value *v = &s->vals[i];

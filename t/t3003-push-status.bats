@@ -96,7 +96,7 @@ push_views() {
     printf '%s\n' "$HEADER" 3,2024-05-01T12:00:00Z,,0.7,7,0.5 | {
         run -0 --separate-stderr fs push trips_push - --json
         assert_equal "$(jq -c . <<< "$output")" \
-            '{"views":[{"view":"pa","rows":1,"keys_written":1},{"view":"pb","rows":1,"keys_written":1}]}'
+            '{"views":[{"view":"pa","rows":1,"keys_written":1,"newest_event":"2024-05-01T12:00:00Z"},{"view":"pb","rows":1,"keys_written":1,"newest_event":"2024-05-01T12:00:00Z"}]}'
     }
     printf '%s\n' "$HEADER" 4,2024-05-01T12:00:00Z,,0.8,8,0.5 4,2024-05-01T12:30:00Z,,0.9,9,0.5 > more.csv
     run -0 --separate-stderr fs push trips_push more.csv --verbose
@@ -115,7 +115,7 @@ push_newest() {
     # older than the materialized row of 1: kept out; newer for 2: written
     printf '%s\n' "$HEADER" 1,2024-05-01T10:59:59Z,,0.9,19,0.9 2,2024-05-01T11:00:01Z,,0.8,28,0.8 > p1.csv
     run -0 --separate-stderr fs push trips_push p1.csv --json
-    assert_equal "$(jq -c '.views[0]' <<< "$output")" '{"view":"pa","rows":2,"keys_written":1}'
+    assert_equal "$(jq -c '.views[0] | del(.newest_event)' <<< "$output")" '{"view":"pa","rows":2,"keys_written":1}'
     assert_equal "$(online pa:trips 1 2)" "1=10@2024-05-01T11:00:00Z 2=28@2024-05-01T11:00:01Z"
     # within one push: the newest of each key, whatever the order; ties go
     # to the greater created, then to the later row
@@ -151,7 +151,7 @@ push_bad() {
         { run -128 --separate-stderr fs push trips_push -; assert_equal "$stderr" "fatal: <stdin>:3: column 'driver_id': 'x1' is not an int64 (join key of entity 'driver')"; }
     printf '%s\n' "$HEADER" 1,2024-05-01T10:00:00Z,,0.5,5,0.25 1,soon,,0.5,5,0.25 > bad2.csv
     run -128 --separate-stderr fs push trips_push bad2.csv
-    assert_equal "$stderr" "fatal: bad2.csv:3: column 'event_timestamp': bad timestamp 'soon'"
+    assert_equal "$stderr" "fatal: bad2.csv:3: column 'event_timestamp': bad timestamp 'soon' (expected RFC 3339 like 2024-05-01T10:00:00Z, 'YYYY-MM-DD HH:MM:SS' in UTC, or Unix seconds)"
     # a row without its key would be dropped: a bad row
     printf '%s\n' "$HEADER" 1,2024-05-01T10:00:00Z,,0.5,5,0.25 ,2024-05-01T10:00:00Z,,0.5,5,0.25 > bad5.csv
     run -128 --separate-stderr fs push trips_push bad5.csv
@@ -199,10 +199,15 @@ status_never() {
 pa +- +never +0
 pb +- +never +0
 plain +- +never +0$'
-    # pushed keys count, but pushing is no materialization
-    printf '%s\n' "$HEADER" 1,2024-05-01T10:00:00Z,,0.5,5,0.25 2,2024-05-01T10:00:00Z,,0.5,5,0.25 | fs push trips_push -
+    # a view fed by push is as fresh as its newest pushed event
+    printf '%s\n' "$HEADER" 1,2024-05-01T10:00:00Z,,0.5,5,0.25 2,2024-05-01T09:00:00Z,,0.5,5,0.25 | fs push trips_push -
     run -0 fs status --json
-    assert_equal "$(jq -c '.views[0]' <<< "$output")" '{"name":"pa","last_end":null,"staleness_seconds":null,"keys":2}'
+    assert_equal "$(jq -c '.views[0] | del(.staleness_seconds)' <<< "$output")" '{"name":"pa","last_end":"2024-05-01T10:00:00Z","keys":2}'
+    assert_equal "$(jq -c '.views[2]' <<< "$output")" '{"name":"plain","last_end":null,"staleness_seconds":null,"keys":0}'
+    # an older push does not make it older
+    printf '%s\n' "$HEADER" 3,2024-04-01T10:00:00Z,,0.5,5,0.25 | fs push trips_push -
+    run -0 fs status --json
+    assert_equal "$(jq -r '.views[0].last_end' <<< "$output")" 2024-05-01T10:00:00Z
 }
 
 @test "status: a view never materialized has last_end and staleness null (sqlite)" { use_backend sqlite; status_never; }
@@ -214,7 +219,9 @@ status_staleness() {
     now=$(date +%s)
     for d in 1 2 3; do echo "$d,$((now - 4 * 3600)),,0.5,$d,0.5" >> data/trips.csv; done
     run -1 --separate-stderr fs status --max-staleness 2h
-    assert_equal "$stderr" "error: a view is staler than 2h"
+    assert_equal "$stderr" "error: view 'pa' has never been materialized, pushed to or streamed into
+error: view 'pb' has never been materialized, pushed to or streamed into
+error: view 'plain' has never been materialized, pushed to or streamed into"
     # every view ended 3 h ago: too stale
     run -0 fs materialize now-1d now-3h
     run -1 --separate-stderr fs status --max-staleness 2h --json

@@ -55,6 +55,20 @@ wait_applied() {
     run -0 fs status --json
     assert_equal "$(jq -c '.streams[0] | [.source, .topic, .applied, .bad, .lag, (.partitions | length), ([.partitions[].position] | add)]' <<<"$output")" \
         '["ev","ev",3000,0,0,4,3000]'
+    # the plain view, fed by the stream alone, is as fresh as the newest event
+    python3 - ev.jsonl "$output" <<'PY'
+import json, sys
+from datetime import datetime
+def secs(t):
+    if isinstance(t, str):
+        return datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp()
+    return t / 1000 if t > 1e11 else t
+newest = max(secs(json.loads(l)["ts"]) for l in open(sys.argv[1]))
+st = json.loads(sys.argv[2])
+last = [v for v in st["views"] if v["name"] == "last"][0]
+for what, t in (("view last_end", last["last_end"]), ("stream newest_event", st["streams"][0]["newest_event"])):
+    assert abs(secs(t) - newest) < 1e-6, (what, t, newest)
+PY
 }
 
 # backlog_batches STORE: 6000 events waiting, --batch-events 50: the batch
