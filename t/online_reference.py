@@ -80,12 +80,22 @@ def parse_ts(text):
 
 
 def format_ts(us):
-    """Microseconds as RFC 3339 UTC, the fraction trimmed of trailing zeros."""
+    """Microseconds as RFC 3339 UTC with 0 or 6 fractional digits (as Feast
+    writes event timestamps: Python 3.10's fromisoformat reads no others)."""
     secs, frac = divmod(us, USEC)
     out = (dt.datetime(1970, 1, 1) + dt.timedelta(seconds=secs)).strftime("%Y-%m-%dT%H:%M:%S")
     if frac:
-        out += ("." + "%06d" % frac).rstrip("0")
+        out += ".%06d" % frac
     return out + "Z"
+
+
+def unix_seconds(us):
+    """A timestamp feature as Feast returns one: Unix seconds, an integer,
+    or with the microseconds as a fraction."""
+    mag = abs(us)
+    if mag % USEC == 0:
+        return us // USEC
+    return float("%s%d.%06d" % ("-" if us < 0 else "", mag // USEC, mag % USEC))
 
 
 def parse_window_bound(text):
@@ -176,7 +186,7 @@ def typed_value(typ, text):
             return False
         raise ValueError("bad bool %r" % text)
     if typ == "timestamp":
-        return format_ts(parse_ts(text))
+        return unix_seconds(parse_ts(text))
     return text
 
 

@@ -177,7 +177,7 @@ EOF2
     run -0 --separate-stderr fs get-historical --entities rows.csv -f hand:value -f hand:ok --format json
     assert_equal "$stderr" ""
     assert_line --index 0 '{"driver_id":1,"event_timestamp":"2024-05-01T11:00:00Z","label":"a","value":null,"ok":null}'
-    assert_line --index 5 '{"driver_id":2,"event_timestamp":"2024-05-01T10:00:00.25Z","label":"f","value":8,"ok":false}'
+    assert_line --index 5 '{"driver_id":2,"event_timestamp":"2024-05-01T10:00:00.25Z","label":"f","value":8.0,"ok":false}'
     assert_equal "${#lines[@]}" 10
 }
 
