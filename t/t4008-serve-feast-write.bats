@@ -97,10 +97,18 @@ EOF
 }
 
 @test "feast write: an aggregation view takes its events through write-to-online-store" {
+    # events after the view's batch end are applied to its tiles, one before is late
+    local be t1 t2 late
+    be=$(fs status --json | jq -r '.views[] | select(.name == "driver_trip_stats") | .batch_end')
+    t1=$(date -u -d "$be + 1 second" +%Y-%m-%dT%H:%M:%SZ)
+    t2=$(date -u -d "$be + 2 seconds" +%Y-%m-%dT%H:%M:%SZ)
+    late=$(date -u -d "$be - 1 hour" +%Y-%m-%dT%H:%M:%SZ)
     post /write-to-online-store '{"feature_view_name": "driver_trip_stats",
-      "df": {"driver_id": [7020, 7020, 7020], "fare": [10, 2.5, 4],
-             "event_timestamp": ["'"$(ago '10 minutes')"'", "'"$(ago '20 minutes')"'", "'"$(ago '2 hours')"'"]}}'
+      "df": {"driver_id": [7020, 7020, 7020], "fare": [10, 2.5, 100],
+             "event_timestamp": ["'"$t1"'", "'"$t2"'", "'"$late"'"]}}'
     assert_code 200
+    run -0 jq -c '.views[0] | [.view, .applied, .late]' <<< "$body"
+    assert_output '["driver_trip_stats",2,1]'
     post /get-online-features '{"features": ["driver_trip_stats:trips_1h", "driver_trip_stats:fare_sum_1h", "driver_trip_stats:fare_max_1d"], "entities": {"driver_id": [7020]}}'
     run -0 jq -c '[.results[1].values[0], .results[2].values[0], .results[3].values[0]]' <<< "$body"
     assert_output '[2,12.5,10]'

@@ -261,7 +261,13 @@ static void test_json(void)
 	is_str(sb_str(&sb), "0.52", "json: a float keeps its text");
 	sb_reset(&sb);
 	fs_value_json(&sb, FS_T_FLOAT64, 0, "1.", 2);
-	is_str(sb_str(&sb), "1", "json: a float that is not JSON is reformatted");
+	is_str(sb_str(&sb), "1.0", "json: a float that is not JSON is reformatted, as a float");
+	sb_reset(&sb);
+	fs_value_json(&sb, FS_T_FLOAT64, 0, "3", 1);
+	is_str(sb_str(&sb), "3.0", "json: a whole float is written 3.0, never as an int");
+	sb_reset(&sb);
+	fs_value_json(&sb, FS_T_FLOAT32, 0, "-2e5", 4);
+	is_str(sb_str(&sb), "-2e5", "json: a float with an exponent keeps it");
 	sb_reset(&sb);
 	fs_value_json(&sb, FS_T_FLOAT64, 0, "nan", 3);
 	is_str(sb_str(&sb), "null", "json: NaN is null");
