@@ -44,6 +44,7 @@ int cmd_apply(int argc, const char **argv, struct fs_ctx *ctx)
 	if (opts.rev && opts.message)
 		usage_error(usage, options, "--rev applies an existing commit: -m does not apply");
 	rc = fs_apply_run(ctx->repo, &opts, &a, &diags);
+	warn_skipped(&a.files);
 	if (rc == FS_EINVALID && diags.n) {
 		rc = die_diags(&diags, "definitions");
 		goto done;

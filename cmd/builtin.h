@@ -56,6 +56,11 @@ void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int die_diags(struct fs_diags *diags, const char *what);
 /* Pretty JSON on stdout, newline-terminated; steals j. */
 void print_json(json_t *j);
+/*
+ * Once on stderr, the YAML files plan and apply left out because none of
+ * their documents has a kind (no definitions: key in fs.yaml), and the hint.
+ */
+void warn_skipped(const struct fs_files *files);
 /* Print a spec as indented YAML-like text. */
 void print_spec(const json_t *spec, int indent);
 /* POST event to the webhooks subscribed to it; failures are warnings. Steals body. */

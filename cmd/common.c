@@ -184,3 +184,18 @@ void unleak_memory(const void *ptr, size_t len)
 	u->next = unleaked;
 	unleaked = u;
 }
+
+void warn_skipped(const struct fs_files *files)
+{
+	size_t i, shown = files->nskipped > 10 ? 8 : files->nskipped;
+
+	if (!files->nskipped)
+		return;
+	fprintf(stderr, "warning: skipped YAML files without 'kind' (not definitions): ");
+	for (i = 0; i < shown; i++)
+		fprintf(stderr, "%s%s", i ? ", " : "", files->skipped[i]);
+	if (shown < files->nskipped)
+		fprintf(stderr, " and %zu more", files->nskipped - shown);
+	fprintf(stderr, "\nhint: name the paths that hold definitions in fs.yaml, such as "
+			"'definitions: [features]' (see fs.yaml(5))\n");
+}

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "builtin.h"
+#include "embedded.h"
 #include "error.h"
 #include "parse-options.h"
 #include "util.h"
@@ -173,9 +174,44 @@ static int unknown_cmd(const char *name)
 	return 1;
 }
 
+/* File-format pages (section 5), by the name fs help takes: built into the binary. */
+static const struct {
+	const char *topic, *page, *file;
+} formats[] = {
+	{ "definitions", "fs-definitions", "fs-definitions.adoc" },
+	{ "fs.yaml", "fs.yaml", "fs.yaml.adoc" },
+};
+
+/* fs help TOPIC for a file format: man 5 PAGE when installed, else its text. */
+static int help_format(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(formats); i++) {
+		const struct fs_embedded *e;
+		if (strcmp(formats[i].topic, name))
+			continue;
+		if (!getenv("FS_HELP_NO_MAN") && isatty(STDOUT_FILENO)) {
+			char *check = xstrfmt("man -w 5 %s >/dev/null 2>&1", formats[i].page);
+			int installed = system(check) == 0;
+			free(check);
+			if (installed) {
+				fflush(stdout);
+				execlp("man", "man", "5", formats[i].page, (char *)NULL);
+			}
+		}
+		e = fs_embedded_get(formats[i].file);
+		if (!e)
+			return -1;
+		fwrite(e->data, 1, e->len, stdout);
+		return 0;
+	}
+	return -1;
+}
+
 int cmd_help(int argc, const char **argv, struct fs_ctx *ctx)
 {
-	static const char *const usage[] = { "fs help [<command>]", NULL };
+	static const char *const usage[] = { "fs help [<command>|definitions|fs.yaml]", NULL };
 	static const struct option options[] = { OPT_END() };
 	const struct cmd_struct *c;
 	const char *args[3];
@@ -188,6 +224,8 @@ int cmd_help(int argc, const char **argv, struct fs_ctx *ctx)
 	if (argc > 1)
 		usage_error(usage, options, "too many arguments");
 	c = find_cmd(argv[0]);
+	if (!c && !help_format(argv[0]))
+		return 0;
 	if (!c)
 		return unknown_cmd(argv[0]);
 	/* the man page when it is installed, else the command's usage */

@@ -94,6 +94,7 @@ int cmd_plan(int argc, const char **argv, struct fs_ctx *ctx)
 		usage_error(usage, options, "too many arguments");
 	opts.rev = rev;
 	rc = fs_apply_prepare(ctx->repo, &opts, &a, &diags);
+	warn_skipped(&a.files);
 	if (rc == FS_EINVALID) {
 		rc = die_diags(&diags, "definitions");
 		goto done;

@@ -2,6 +2,7 @@
 
 #include <git2.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
@@ -374,6 +375,68 @@ done:
 	return same;
 }
 
+/* ---- which files are definitions ---- */
+
+/*
+ * The selection the fs.yaml of the working tree, or of the commit git has
+ * open, makes; *paths gets its `definitions:` (NULL when absent). When
+ * fs.yaml does not say (invalid), nothing is selected: fs.yaml's own
+ * problems are reported. A missing fs.yaml is reported with the definitions.
+ */
+static struct fs_defsel *selection(const struct fs_repo *repo, struct fs_git *git, bool rev,
+				   struct fs_config_path **paths, size_t *npaths)
+{
+	struct strbuf text = STRBUF_INIT;
+	struct fs_defsel *sel;
+	const char **entries;
+	size_t i;
+	int rc;
+
+	*paths = NULL;
+	*npaths = 0;
+	if (rev) {
+		rc = fs_git_rev_read(git, "fs.yaml", &text);
+	} else {
+		char *path = fs_path_join(repo->root, "fs.yaml");
+		rc = sb_read_file(&text, path);
+		free(path);
+	}
+	if (rc) {
+		sel = fs_defsel_default();
+	} else if (fs_config_definitions(paths, npaths, text.buf, text.len)) {
+		sel = fs_defsel_paths(NULL, 0);
+	} else if (!*paths) {
+		sel = fs_defsel_default();
+	} else {
+		entries = xcalloc(*npaths, sizeof(*entries));
+		for (i = 0; i < *npaths; i++)
+			entries[i] = (*paths)[i].path;
+		sel = fs_defsel_paths(entries, *npaths);
+		free(entries);
+	}
+	sb_release(&text);
+	return sel;
+}
+
+/* Every entry of `definitions:` must select a file. */
+static void check_paths(const struct fs_defsel *sel, const struct fs_config_path *paths,
+			size_t npaths, const struct fs_files *files, struct fs_diags *diags)
+{
+	size_t i, j;
+
+	for (i = 0; i < npaths; i++) {
+		for (j = 0; j < files->n; j++)
+			if (fs_is_definition_path(files->items[j].path) &&
+			    fs_defsel_entry_selects(sel, i, files->items[j].path))
+				break;
+		if (j == files->n)
+			fs_diags_add(diags, "fs.yaml", paths[i].line, paths[i].col,
+				     "definitions: '%s' matches no .yaml or .yml file",
+				     *paths[i].path ? paths[i].path : ".");
+	}
+}
+
+
 /* The problems of an fs.yaml too invalid to open the registry it names. */
 static int config_problems(const struct fs_repo *repo, struct fs_diags *diags)
 {
@@ -393,28 +456,36 @@ int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, str
 {
 	struct fs_data_access data = { repo->root, NULL, NULL, NULL, true };
 	struct fs_config *cfg = NULL;
+	struct fs_config_path *paths = NULL;
+	struct fs_defsel *sel = NULL;
 	struct fs_git *git;
 	bool have_config = false, have_loaded = false;
-	size_t i;
+	size_t i, npaths = 0;
 	int rc;
 
 	if ((rc = fs_repo_git(repo, &git)))
 		return rc;
+	if (opts->rev && (rc = fs_git_rev_open(git, opts->rev, a->commit)))
+		return rc;
+	sel = selection(repo, git, opts->rev != NULL, &paths, &npaths);
 	if (opts->rev) {
-		rc = fs_git_rev_files(git, opts->rev, &a->files, a->commit);
+		rc = fs_git_rev_files(git, sel, &a->files);
 		data.read = fs_git_rev_read;
 		data.ctx = git;
 	} else {
-		rc = fs_git_worktree_files(git, &a->files);
+		rc = fs_git_worktree_files(git, sel, &a->files);
 	}
 	if (rc)
-		return rc;
-	if (!repo->registry && opts->rev) /* the working tree's fs.yaml is invalid */
-		return config_problems(repo, diags);
+		goto done;
+	if (!repo->registry && opts->rev) { /* the working tree's fs.yaml is invalid */
+		rc = config_problems(repo, diags);
+		goto done;
+	}
 	if (!opts->rev && repo->registry && cache_says_unchanged(repo, a, &have_loaded)) {
 		a->impact = json_array();
-		return 0; /* the plan is empty */
+		goto done; /* the plan is empty */
 	}
+	check_paths(sel, paths, npaths, &a->files, diags);
 
 	for (i = 0; i < a->files.n; i++) {
 		const struct fs_file *f = &a->files.items[i];
@@ -431,19 +502,26 @@ int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, str
 		fs_diags_add(diags, opts->rev ? opts->rev : NULL, 0, 0,
 			     "no fs.yaml in %s", opts->rev ? "that revision" : "the working tree");
 	fs_defs_validate(&a->want, &data, diags);
-	if (!repo->registry && !diags->n)
-		return config_problems(repo, diags);
+	if (!repo->registry && !diags->n) {
+		rc = config_problems(repo, diags);
+		goto done;
+	}
 	if (diags->n) {
 		fs_diags_sort(diags);
-		return FS_EINVALID;
+		rc = FS_EINVALID;
+		goto done;
 	}
 	if (!have_loaded && (rc = fs_registry_load_texts(repo->registry, &a->have)))
-		return rc;
+		goto done;
 	if (!opts->rev)
 		cache_write(repo, a);
 	fs_plan_compute(&a->plan, &a->want, &a->have);
 	find_resets(a);
-	return plan_impact(repo, a);
+	rc = plan_impact(repo, a);
+done:
+	fs_defsel_free(sel);
+	fs_config_paths_free(paths, npaths);
+	return rc;
 }
 
 int fs_apply_lock(struct fs_repo *repo, struct fs_lock **out)
@@ -474,8 +552,14 @@ int fs_apply_run(struct fs_repo *repo, const struct fs_apply_opts *opts, struct 
 	if (!opts->force && (rc = check_production_guard(a)))
 		return rc;
 	if (!opts->rev) {
-		rc = fs_git_diff_head(git, &a->files, &a->changed, &a->nchanged, &a->deleted,
+		struct fs_config_path *paths;
+		size_t npaths;
+		struct fs_defsel *sel = selection(repo, git, false, &paths, &npaths);
+
+		rc = fs_git_diff_head(git, sel, &a->files, &a->changed, &a->nchanged, &a->deleted,
 				      &a->ndeleted);
+		fs_defsel_free(sel);
+		fs_config_paths_free(paths, npaths);
 		if (rc)
 			return rc;
 		if (fs_git_head(git, a->commit) == FS_ENOTFOUND)

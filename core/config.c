@@ -16,6 +16,7 @@ struct parse_state {
 	const char *name;
 	struct fs_diags *diags;
 	int ndocs;
+	bool defs_known; /* `definitions:` was read, valid or absent */
 };
 
 static void parse_online(struct fs_yctx *y, struct fs_config *cfg, const char *root,
@@ -124,11 +125,84 @@ static void parse_webhooks(struct fs_yctx *y, struct fs_config *cfg, yaml_node_t
 	}
 }
 
+/*
+ * An entry of `definitions:` in its normal form (no "." or empty
+ * components, "" for the root itself), or NULL after reporting why not.
+ */
+static char *normal_path(struct fs_yctx *y, yaml_node_t *at, const char *s)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *p = s, *end, *star;
+
+	if (*s == '/') {
+		fs_y_err(y, at, "definitions: '%s' is not relative to the repository root", s);
+		return NULL;
+	}
+	for (star = strstr(s, "**"); star; star = strstr(star + 2, "**"))
+		if ((star > s && star[-1] != '/') || (star[2] && star[2] != '/')) {
+			fs_y_err(y, at, "definitions: '%s': '**' must be a whole path component", s);
+			return NULL;
+		}
+	for (; *p; p = *end ? end + 1 : end) {
+		size_t len;
+
+		end = strchrnul(p, '/');
+		len = (size_t)(end - p);
+		if (!len || (len == 1 && *p == '.'))
+			continue;
+		if (len == 2 && !memcmp(p, "..", 2)) {
+			fs_y_err(y, at, "definitions: '%s' is outside the repository", s);
+			sb_release(&sb);
+			return NULL;
+		}
+		if (sb.len)
+			sb_addc(&sb, '/');
+		sb_add(&sb, p, len);
+	}
+	return sb_detach(&sb);
+}
+
+/* `definitions:` must be a non-empty list of paths; *ok tells whether it is. */
+static void parse_definitions(struct fs_yctx *y, struct fs_config *cfg, yaml_node_t *seq,
+			      bool *ok)
+{
+	size_t i, n = fs_y_seq_len(seq);
+
+	*ok = n > 0;
+	if (!n) {
+		fs_y_err(y, seq, "'definitions' must not be empty: list the directories and files "
+				 "that hold the definitions, or remove the key");
+		return;
+	}
+	cfg->definitions = xcalloc(n, sizeof(*cfg->definitions));
+	for (i = 0; i < n; i++) {
+		yaml_node_t *it = fs_y_seq_item(y, seq, i);
+		const char *s = fs_y_str(it);
+		struct fs_config_path *d;
+		char *path;
+
+		if (!s || fs_y_is_null(it)) {
+			fs_y_err(y, it, "items of 'definitions' must be strings, not %s",
+				 s ? "null" : fs_y_type_name(it));
+			*ok = false;
+			continue;
+		}
+		if (!(path = normal_path(y, it, s))) {
+			*ok = false;
+			continue;
+		}
+		d = &cfg->definitions[cfg->ndefinitions++];
+		d->path = path;
+		d->line = fs_y_line(it);
+		d->col = fs_y_col(it);
+	}
+}
+
 static void parse_doc(void *data, yaml_document_t *doc, yaml_node_t *root)
 {
 	static const char *const keys[] = { "project",       "registry", "online_store",
 					    "offline_store", "webhooks", "artifact_store",
-					    NULL };
+					    "definitions",   NULL };
 	struct parse_state *st = data;
 	struct fs_yctx y = { doc, st->name, st->diags, NULL };
 	struct fs_config *cfg = st->cfg;
@@ -164,6 +238,12 @@ static void parse_doc(void *data, yaml_document_t *doc, yaml_node_t *root)
 		parse_offline(&y, cfg, m);
 	if ((m = fs_y_want_seq(&y, root, "webhooks", false)))
 		parse_webhooks(&y, cfg, m);
+	if ((m = fs_y_want_seq(&y, root, "definitions", false))) {
+		parse_definitions(&y, cfg, m, &st->defs_known);
+	} else {
+		m = fs_y_get(&y, root, "definitions"); /* absent, null, or reported */
+		st->defs_known = !m || fs_y_is_null(m);
+	}
 done:
 	yaml_document_delete(doc);
 	free(doc);
@@ -183,7 +263,7 @@ int fs_config_parse(struct fs_config **out, const char *root, const char *text, 
 		    const char *name, struct fs_diags *diags)
 {
 	struct fs_config *cfg = xcalloc(1, sizeof(*cfg));
-	struct parse_state st = { cfg, root, name, diags, 0 };
+	struct parse_state st = { cfg, root, name, diags, 0, false };
 	size_t before = diags->n;
 
 	cfg->registry_path = fs_path_join(root, ".fs/registry.db");
@@ -250,12 +330,45 @@ done:
 	return rc;
 }
 
+int fs_config_definitions(struct fs_config_path **out, size_t *n, const char *text, size_t len)
+{
+	struct fs_config *cfg = xcalloc(1, sizeof(*cfg));
+	struct fs_diags diags = { 0 };
+	struct parse_state st = { cfg, "", "fs.yaml", &diags, 0, false };
+	int rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (fs_y_load_all(text, len, "fs.yaml", &diags, parse_doc, &st) || st.ndocs != 1 ||
+	    !st.defs_known) {
+		rc = FS_EINVALID;
+	} else {
+		*out = cfg->definitions;
+		*n = cfg->ndefinitions;
+		cfg->definitions = NULL;
+		cfg->ndefinitions = 0;
+	}
+	fs_diags_release(&diags);
+	fs_config_free(cfg);
+	return rc;
+}
+
+void fs_config_paths_free(struct fs_config_path *paths, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(paths[i].path);
+	free(paths);
+}
+
 void fs_config_free(struct fs_config *cfg)
 {
 	size_t i, j;
 
 	if (!cfg)
 		return;
+	fs_config_paths_free(cfg->definitions, cfg->ndefinitions);
 	free(cfg->project);
 	free(cfg->registry_path);
 	free(cfg->online_type);

@@ -17,6 +17,12 @@ struct fs_webhook {
 	char *secret_env; /* NULL: unsigned */
 };
 
+/* An entry of `definitions:`, and where fs.yaml says it. */
+struct fs_config_path {
+	char *path; /* relative to the root, normalized: no "./", no '/' at either end */
+	int line, col;
+};
+
 struct fs_config {
 	char *project;
 	char *registry_path;  /* absolute */
@@ -28,6 +34,13 @@ struct fs_config {
 	char *artifact_store; /* absolute */
 	struct fs_webhook *webhooks;
 	size_t nwebhooks;
+	/*
+	 * `definitions:`, the directories, files and globs holding the
+	 * definitions; NULL when absent (every YAML file of the tree, see
+	 * gitrepo.h). Never empty when set.
+	 */
+	struct fs_config_path *definitions;
+	size_t ndefinitions;
 };
 
 /*
@@ -42,5 +55,13 @@ int fs_config_parse(struct fs_config **out, const char *root, const char *text, 
  */
 int fs_config_load(struct fs_config **out, const char *root, struct fs_diags *diags);
 void fs_config_free(struct fs_config *cfg);
+
+/*
+ * The `definitions:` of fs.yaml text, however invalid the rest of it is:
+ * 0 with *out (NULL, *n 0: the key is absent), or FS_EINVALID when the text
+ * does not say (invalid YAML, not a mapping, a bad `definitions:`).
+ */
+int fs_config_definitions(struct fs_config_path **out, size_t *n, const char *text, size_t len);
+void fs_config_paths_free(struct fs_config_path *paths, size_t n);
 
 #endif

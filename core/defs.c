@@ -793,6 +793,60 @@ static void parse_doc(void *data, yaml_document_t *doc, yaml_node_t *root)
 	obj->node = root;
 }
 
+/*
+ * In practice a line starting with "kind:" is the key of a document's
+ * root mapping: then the file need not be parsed twice (planning a large
+ * repository is mostly parsing). The other files are parsed, and are few.
+ */
+static bool has_kind_line(const char *data, size_t len)
+{
+	const char *p = data, *end = data + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = (size_t)((nl ? nl : end) - p);
+
+		if (n > 4 && !memcmp(p, "kind", 4)) {
+			size_t i = 4;
+			while (i < n && (p[i] == ' ' || p[i] == '\t'))
+				i++;
+			if (i < n && p[i] == ':')
+				return true;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	return false;
+}
+
+struct kind_scan {
+	bool docs, kind;
+};
+
+static void scan_kind(void *data, yaml_document_t *doc, yaml_node_t *root)
+{
+	struct kind_scan *ks = data;
+	struct fs_yctx y = { doc, "", NULL, NULL };
+
+	ks->docs = true;
+	if (fs_y_get(&y, root, "kind"))
+		ks->kind = true;
+	yaml_document_delete(doc);
+	free(doc);
+}
+
+bool fs_defs_has_kind(const char *data, size_t len)
+{
+	struct kind_scan ks = { false, false };
+	struct fs_diags diags = { 0 };
+	int rc;
+
+	if (has_kind_line(data, len))
+		return true;
+	rc = fs_y_load_all(data, len, "", &diags, scan_kind, &ks);
+	fs_diags_release(&diags);
+	return rc || ks.kind || !ks.docs;
+}
+
 void fs_defs_parse(struct fs_defs *defs, const char *file, const char *data, size_t len,
 		   struct fs_diags *diags)
 {

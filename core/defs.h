@@ -74,6 +74,13 @@ struct fs_data_access {
 	bool pg_connect; /* false: postgres sources are not checked */
 };
 
+/*
+ * Could data be a definitions file: does one of its YAML documents have a
+ * kind? False only for YAML whose documents all lack one (a CI workflow, a
+ * conda environment): true for a file with no document, or that is not
+ * valid YAML (parsing it reports why).
+ */
+bool fs_defs_has_kind(const char *data, size_t len);
 /* Parse one definitions file into defs. Problems go to diags. */
 void fs_defs_parse(struct fs_defs *defs, const char *file, const char *data, size_t len,
 		   struct fs_diags *diags);

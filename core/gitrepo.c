@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "defs.h"
 #include "error.h"
 #include "ignore.h"
 #include "util.h"
@@ -56,6 +57,9 @@ void fs_files_release(struct fs_files *files)
 		free(files->items[i].data);
 	}
 	free(files->items);
+	for (i = 0; i < files->nskipped; i++)
+		free(files->skipped[i]);
+	free(files->skipped);
 	memset(files, 0, sizeof(*files));
 }
 
@@ -64,22 +68,46 @@ static int cmp_file(const void *a, const void *b)
 	return strcmp(((const struct fs_file *)a)->path, ((const struct fs_file *)b)->path);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static void files_sort(struct fs_files *files)
 {
 	if (files->n > 1)
 		qsort(files->items, files->n, sizeof(*files->items), cmp_file);
+	if (files->nskipped > 1)
+		qsort(files->skipped, files->nskipped, sizeof(*files->skipped), cmp_str);
+}
+
+static bool is_special(const char *path)
+{
+	return !strcmp(path, "fs.yaml") || !strcmp(path, ".fsignore");
+}
+
+/* A file sel picks by its path is added, or skipped for its content. */
+static void add_selected(struct fs_files *files, const struct fs_defsel *sel, const char *path,
+			 const struct strbuf *sb)
+{
+	if (!is_special(path) && fs_defsel_by_content(sel) &&
+	    !fs_defs_has_kind(sb_str(sb), sb->len)) {
+		ALLOC_GROW(files->skipped, files->nskipped + 1, files->skipped_alloc);
+		files->skipped[files->nskipped++] = xstrdup(path);
+		return;
+	}
+	fs_files_add(files, path, sb_str(sb), sb->len);
 }
 
 bool fs_is_definition_path(const char *path)
 {
-	return strcmp(path, "fs.yaml") && strcmp(path, ".fsignore") &&
-	       (ends_with(path, ".yaml") || ends_with(path, ".yml"));
+	return !is_special(path) && (ends_with(path, ".yaml") || ends_with(path, ".yml"));
 }
 
-static bool wanted_file(const char *path)
+/* fs.yaml and .fsignore always; a definition file when sel picks it */
+static bool wanted_file(const struct fs_defsel *sel, const char *path)
 {
-	return !strcmp(path, "fs.yaml") || !strcmp(path, ".fsignore") ||
-	       ends_with(path, ".yaml") || ends_with(path, ".yml");
+	return is_special(path) || (fs_is_definition_path(path) && fs_defsel_file(sel, path));
 }
 
 static bool skipped_dir(const char *path)
@@ -164,6 +192,7 @@ void fs_git_free(struct fs_git *g)
 
 struct walk {
 	struct fs_git *g;
+	const struct fs_defsel *sel;
 	struct fs_ignore *ign;
 	struct fs_files *out;
 	int rc;
@@ -205,13 +234,12 @@ static void walk_dir(struct walk *w, const char *rel)
 		if (lstat(full, &st) < 0)
 			goto next;
 		if (S_ISDIR(st.st_mode)) {
-			if (!skipped_dir(path) && !fs_ignore_match(w->ign, path, true) &&
-			    !git_ignored(w->g, path, true))
+			if (!skipped_dir(path) && fs_defsel_dir(w->sel, path) &&
+			    !fs_ignore_match(w->ign, path, true) && !git_ignored(w->g, path, true))
 				walk_dir(w, path);
-		} else if (S_ISREG(st.st_mode) && wanted_file(path)) {
-			bool special = !strcmp(path, "fs.yaml") || !strcmp(path, ".fsignore");
-			if (special || (!fs_ignore_match(w->ign, path, false) &&
-					!git_ignored(w->g, path, false))) {
+		} else if (S_ISREG(st.st_mode) && wanted_file(w->sel, path)) {
+			if (is_special(path) || (!fs_ignore_match(w->ign, path, false) &&
+						 !git_ignored(w->g, path, false))) {
 				struct strbuf sb = STRBUF_INIT;
 				if (sb_read_file(&sb, full) < 0) {
 					if (!w->rc) {
@@ -220,7 +248,7 @@ static void walk_dir(struct walk *w, const char *rel)
 						w->rc = FS_ERR;
 					}
 				} else {
-					fs_files_add(w->out, path, sb_str(&sb), sb.len);
+					add_selected(w->out, w->sel, path, &sb);
 				}
 				sb_release(&sb);
 			}
@@ -233,11 +261,11 @@ static void walk_dir(struct walk *w, const char *rel)
 	free(dirpath);
 }
 
-int fs_git_worktree_files(struct fs_git *g, struct fs_files *out)
+int fs_git_worktree_files(struct fs_git *g, const struct fs_defsel *sel, struct fs_files *out)
 {
 	struct strbuf sb = STRBUF_INIT;
 	char *ignpath = fs_path_join(g->root, ".fsignore");
-	struct walk w = { g, NULL, out, 0 };
+	struct walk w = { g, sel, NULL, out, 0 };
 
 	if (!sb_read_file(&sb, ignpath))
 		w.ign = fs_ignore_parse(sb_str(&sb), sb.len);
@@ -315,6 +343,7 @@ static int read_blob(git_repository *repo, const git_oid *id, struct strbuf *out
 
 struct tree_walk {
 	struct fs_git *g;
+	const struct fs_defsel *sel;
 	struct fs_ignore *ign;
 	struct fs_files *out;
 	int rc;
@@ -327,17 +356,17 @@ static int tree_cb(const char *root, const git_tree_entry *e, void *payload)
 	int ret = 0;
 
 	if (git_tree_entry_type(e) == GIT_OBJECT_TREE) {
-		if (skipped_dir(path) || fs_ignore_match(w->ign, path, true))
+		if (skipped_dir(path) || !fs_defsel_dir(w->sel, path) ||
+		    fs_ignore_match(w->ign, path, true))
 			ret = 1; /* skip the subtree */
-	} else if (git_tree_entry_type(e) == GIT_OBJECT_BLOB && wanted_file(path)) {
-		bool special = !strcmp(path, "fs.yaml") || !strcmp(path, ".fsignore");
-		if (special || !fs_ignore_match(w->ign, path, false)) {
+	} else if (git_tree_entry_type(e) == GIT_OBJECT_BLOB && wanted_file(w->sel, path)) {
+		if (is_special(path) || !fs_ignore_match(w->ign, path, false)) {
 			struct strbuf sb = STRBUF_INIT;
 			if (read_blob(w->g->repo, git_tree_entry_id(e), &sb) < 0) {
 				w->rc = FS_ERR;
 				ret = -1;
 			} else {
-				fs_files_add(w->out, path, sb_str(&sb), sb.len);
+				add_selected(w->out, w->sel, path, &sb);
 			}
 			sb_release(&sb);
 		}
@@ -346,9 +375,10 @@ static int tree_cb(const char *root, const git_tree_entry *e, void *payload)
 	return ret;
 }
 
-static int tree_files(struct fs_git *g, git_tree *tree, struct fs_files *out)
+static int tree_files(struct fs_git *g, const struct fs_defsel *sel, git_tree *tree,
+		      struct fs_files *out)
 {
-	struct tree_walk w = { g, NULL, out, 0 };
+	struct tree_walk w = { g, sel, NULL, out, 0 };
 	git_tree_entry *e = NULL;
 
 	if (!git_tree_entry_bypath(&e, tree, ".fsignore")) {
@@ -365,8 +395,7 @@ static int tree_files(struct fs_git *g, git_tree *tree, struct fs_files *out)
 	return w.rc;
 }
 
-int fs_git_rev_files(struct fs_git *g, const char *rev, struct fs_files *out,
-		     char commit_out[FS_OID_HEXSZ + 1])
+int fs_git_rev_open(struct fs_git *g, const char *rev, char commit_out[FS_OID_HEXSZ + 1])
 {
 	git_commit *commit = NULL;
 	git_tree *tree = NULL;
@@ -383,10 +412,18 @@ int fs_git_rev_files(struct fs_git *g, const char *rev, struct fs_files *out,
 	}
 	if (rc)
 		return rc;
-	rc = tree_files(g, tree, out);
 	git_tree_free(g->rev_tree);
 	g->rev_tree = tree;
-	return rc;
+	return 0;
+}
+
+int fs_git_rev_files(struct fs_git *g, const struct fs_defsel *sel, struct fs_files *out)
+{
+	if (!g->rev_tree) {
+		fs_error_set("no revision to read");
+		return FS_ERR;
+	}
+	return tree_files(g, sel, g->rev_tree, out);
 }
 
 int fs_git_rev_read(void *data, const char *path, struct strbuf *out)
@@ -436,8 +473,9 @@ char *fs_git_branch(struct fs_git *g)
 	return name;
 }
 
-int fs_git_diff_head(struct fs_git *g, const struct fs_files *wt, const struct fs_file ***changed,
-		     size_t *nchanged, char ***deleted, size_t *ndeleted)
+int fs_git_diff_head(struct fs_git *g, const struct fs_defsel *sel, const struct fs_files *wt,
+		     const struct fs_file ***changed, size_t *nchanged, char ***deleted,
+		     size_t *ndeleted)
 {
 	struct fs_files head = { 0 };
 	git_commit *commit = NULL;
@@ -463,7 +501,7 @@ int fs_git_diff_head(struct fs_git *g, const struct fs_files *wt, const struct f
 	rc = prefix_tree(g, commit, &tree);
 	git_commit_free(commit);
 	if (rc == 0) {
-		rc = tree_files(g, tree, &head);
+		rc = tree_files(g, sel, tree, &head);
 		git_tree_free(tree);
 		if (rc)
 			goto done;
@@ -477,8 +515,13 @@ int fs_git_diff_head(struct fs_git *g, const struct fs_files *wt, const struct f
 		if (c < 0) {
 			(*changed)[(*nchanged)++] = &wt->items[i++];
 		} else if (c > 0) {
+			/* a file still there, no longer a definition by its content, stays */
+			const char *path = head.items[j++].path;
+			if (wt->nskipped && bsearch(&path, wt->skipped, wt->nskipped,
+						    sizeof(*wt->skipped), cmp_str))
+				continue;
 			ALLOC_GROW(*deleted, *ndeleted + 1, dalloc);
-			(*deleted)[(*ndeleted)++] = xstrdup(head.items[j++].path);
+			(*deleted)[(*ndeleted)++] = xstrdup(path);
 		} else {
 			if (strcmp(wt->items[i].oid, head.items[j].oid))
 				(*changed)[(*nchanged)++] = &wt->items[i];

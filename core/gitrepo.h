@@ -7,8 +7,10 @@
  * may sit below the git work tree's top (a monorepo): the prefix between
  * them is handled here.
  *
- * Definition files are fs.yaml, .fsignore and every *.yaml / *.yml outside
- * .git/ and .fs/ that neither .gitignore nor .fsignore excludes.
+ * Definition files are fs.yaml, .fsignore and the *.yaml / *.yml files a
+ * selection picks (fs.yaml's `definitions:`, see ignore.h) outside .git/
+ * and .fs/ that neither .gitignore nor .fsignore excludes. The same
+ * selection applies to the working tree, HEAD and any commit.
  */
 #ifndef FS_GITREPO_H
 #define FS_GITREPO_H
@@ -16,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ignore.h"
 #include "strbuf.h"
 
 #define FS_OID_HEXSZ 40
@@ -32,6 +35,9 @@ struct fs_file {
 struct fs_files {
 	struct fs_file *items; /* sorted by path */
 	size_t n, alloc;
+	/* selected by path, left out by content: no document has a kind (sorted) */
+	char **skipped;
+	size_t nskipped, skipped_alloc;
 };
 
 void fs_files_add(struct fs_files *files, const char *path, const char *data, size_t len);
@@ -45,15 +51,17 @@ int fs_git_init(const char *dir);
 int fs_git_open(struct fs_git **out, const char *root);
 void fs_git_free(struct fs_git *git);
 
-/* Files of the working tree (content read). */
-int fs_git_worktree_files(struct fs_git *git, struct fs_files *out);
+/* Files of the working tree that sel picks (content read). */
+int fs_git_worktree_files(struct fs_git *git, const struct fs_defsel *sel, struct fs_files *out);
 /*
- * Files of the commit rev resolves to (content read); commit_out gets its
- * id. FS_ENOTFOUND when rev names nothing.
+ * Choose the commit rev resolves to for the calls below; commit_out gets
+ * its id. FS_ENOTFOUND when rev names nothing (or the commit lacks the fs
+ * root's directory).
  */
-int fs_git_rev_files(struct fs_git *git, const char *rev, struct fs_files *out,
-		     char commit_out[FS_OID_HEXSZ + 1]);
-/* Read a file of that commit (for source headers); FS_ENOTFOUND if absent. */
+int fs_git_rev_open(struct fs_git *git, const char *rev, char commit_out[FS_OID_HEXSZ + 1]);
+/* Files of that commit that sel picks (content read). */
+int fs_git_rev_files(struct fs_git *git, const struct fs_defsel *sel, struct fs_files *out);
+/* Read a file of that commit (fs.yaml, source headers); FS_ENOTFOUND if absent. */
 int fs_git_rev_read(void *git, const char *path, struct strbuf *out);
 
 /* HEAD's commit id, or FS_ENOTFOUND on an unborn branch. */
@@ -62,11 +70,13 @@ int fs_git_head(struct fs_git *git, char out[FS_OID_HEXSZ + 1]);
 char *fs_git_branch(struct fs_git *git);
 
 /*
- * Compare the working-tree files with HEAD: changed gets the working files
- * that are new or modified (pointers into worktree), deleted the paths
- * present in HEAD only (owned by the caller: free each and the array).
+ * Compare the working-tree files with HEAD's that sel picks: changed gets
+ * the working files that are new or modified (pointers into worktree),
+ * deleted the paths present in HEAD only (owned by the caller: free each
+ * and the array); a path the working tree skipped is neither.
  */
-int fs_git_diff_head(struct fs_git *git, const struct fs_files *worktree,
+int fs_git_diff_head(struct fs_git *git, const struct fs_defsel *sel,
+		     const struct fs_files *worktree,
 		     const struct fs_file ***changed, size_t *nchanged, char ***deleted,
 		     size_t *ndeleted);
 

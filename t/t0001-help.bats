@@ -75,6 +75,17 @@ commands() { "$FS" --list-cmds; }
     done
 }
 
+@test "help: fs help definitions and fs help fs.yaml print the file-format pages, built in" {
+    cd "$BATS_TEST_TMPDIR"
+    run -0 --separate-stderr fs help definitions
+    assert_equal "$stderr" ""
+    assert_equal "$output" "$(cat "$FS_SOURCE_ROOT/Documentation/fs-definitions.adoc")"
+    run -0 --separate-stderr fs help fs.yaml
+    assert_equal "$output" "$(cat "$FS_SOURCE_ROOT/Documentation/fs.yaml.adoc")"
+    run -1 --separate-stderr fs help definition
+    [[ "$stderr" == *"'definition' is not an fs command"* ]] || fail "$stderr"
+}
+
 @test "help: fs help, fs -h and fs --help list every command" {
     run -0 --separate-stderr fs help
     assert_equal "$stderr" ""
@@ -102,7 +113,7 @@ The most similar command is
     run -129 --separate-stderr fs help apply plan
     assert_equal "$output" ""
     assert_equal "$stderr" "error: too many arguments
-usage: fs help [<command>]
+usage: fs help [<command>|definitions|fs.yaml]
 
     -q, --quiet             print nothing on stdout (errors still go to stderr)"
 }
@@ -125,6 +136,7 @@ $usage"
         [ -f "$doc/fs-$c.adoc" ] || fail "fs $c has no page Documentation/fs-$c.adoc"
     done
     for page in "$doc"/fs-*.adoc; do
+        grep -qx '= .*(1)' "$page" || continue # fs-definitions(5): a file format
         c=$(basename "$page" .adoc)
         c=${c#fs-}
         "$FS" --list-cmds | grep -qx -- "$c" || fail "Documentation/fs-$c.adoc: no command '$c'"

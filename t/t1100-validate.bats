@@ -343,6 +343,7 @@ fatal: 2 errors in fs.yaml"
 
 @test "validate: several documents in one file and nested directories are found" {
     mkdir -p features/a/b defs
+    replace fs.yaml "definitions: [features]" "definitions: [features, defs]"
     printf 'kind: entity\nname: rider\n---\nkind: entity\nname: store\ntype: string\n' > features/a/b/more.yml
     printf -- '---\nkind: entity\nname: customer\n---\nkind: entity\nname: vehicle\n' > defs/top.yaml
     run -0 fs apply -q
@@ -476,29 +477,29 @@ run_bounded() {
 
 @test "validate: a webhook url that is not http(s) is reported with its position" {
     echo 'webhooks: [{url: "ftp://example.com/hook", events: [model.promoted]}]' >> fs.yaml
-    apply_fatal "fs.yaml:15:18: webhook url must be http:// or https://"
+    apply_fatal "fs.yaml:16:18: webhook url must be http:// or https://"
 }
 
 @test "validate: an unknown webhook event is reported with its position" {
     printf 'webhooks:\n  - url: http://127.0.0.1:9/hook\n    events: [model.promoted, model.registerd]\n' >> fs.yaml
-    apply_fatal "fs.yaml:17:30: unknown webhook event 'model.registerd' (expected model.registered or model.promoted)"
+    apply_fatal "fs.yaml:18:30: unknown webhook event 'model.registerd' (expected model.registered or model.promoted)"
 }
 
 @test "validate: an unknown webhook key is reported with its position" {
     echo 'webhooks: [{url: "http://127.0.0.1:9/hook", events: [model.promoted], secret: WH}]' >> fs.yaml
-    apply_fatal "fs.yaml:15:71: unknown key 'secret'"
+    apply_fatal "fs.yaml:16:71: unknown key 'secret'"
 }
 
 @test "validate: a webhook without events, or with none, is reported" {
     echo 'webhooks: [{url: "http://127.0.0.1:9/hook"}]' >> fs.yaml
-    apply_fatal "fs.yaml:15:12: missing 'events'"
+    apply_fatal "fs.yaml:16:12: missing 'events'"
     replace fs.yaml '"http://127.0.0.1:9/hook"}' '"http://127.0.0.1:9/hook", events: []}'
-    apply_fatal "fs.yaml:15:53: 'events' must not be empty"
+    apply_fatal "fs.yaml:16:53: 'events' must not be empty"
 }
 
 @test "validate: webhooks must be a list of mappings with a url" {
     echo 'webhooks: {url: "http://127.0.0.1:9/hook", events: [model.promoted]}' >> fs.yaml
-    apply_fatal "fs.yaml:15:11: 'webhooks' must be a list, not a mapping"
+    apply_fatal "fs.yaml:16:11: 'webhooks' must be a list, not a mapping"
     replace fs.yaml 'webhooks: {url: "http://127.0.0.1:9/hook", events: [model.promoted]}' 'webhooks: [{events: [model.promoted]}]'
-    apply_fatal "fs.yaml:15:12: missing 'url'"
+    apply_fatal "fs.yaml:16:12: missing 'url'"
 }
