@@ -61,8 +61,6 @@ void print_json(json_t *j);
  * their documents has a kind (no definitions: key in fs.yaml), and the hint.
  */
 void warn_skipped(const struct fs_files *files);
-/* Print a spec as indented YAML-like text. */
-void print_spec(const json_t *spec, int indent);
 /* POST event to the webhooks subscribed to it; failures are warnings. Steals body. */
 void fire_webhooks(const struct fs_config *cfg, const char *event, json_t *body);
 /* Split "KEY=VALUE": 0 with *key allocated, -1 when there is no '=' or no key. */

@@ -23,15 +23,45 @@ static void remove_partial(int sig)
 	raise(sig);
 }
 
+/*
+ * A warning for each view that matched no entity row, always; with
+ * verbose, then the rows written and per view how many found a value.
+ */
+static void report(const struct fs_hist_stats *st, bool verbose)
+{
+	size_t i;
+
+	for (i = 0; i < st->nviews; i++) {
+		const struct fs_hist_view_stats *v = &st->views[i];
+		if (v->matched || !st->rows)
+			continue;
+		if (v->why)
+			warning("feature_view '%s' matched none of the %zu entity rows: %s", v->view,
+				st->rows, v->why);
+		else
+			warning("feature_view '%s' matched none of the %zu entity rows", v->view,
+				st->rows);
+	}
+	if (!verbose)
+		return;
+	fprintf(stderr, "%zu row%s written\n", st->rows, st->rows == 1 ? "" : "s");
+	for (i = 0; i < st->nviews; i++)
+		fprintf(stderr, "%s: %zu of %zu rows matched\n", st->views[i].view,
+			st->views[i].matched, st->rows);
+}
+
 int cmd_get_historical(int argc, const char **argv, struct fs_ctx *ctx)
 {
 	static const char *const usage[] = {
 		"fs get-historical --entities <file> (-f <ref>)... [--full-feature-names]\n"
-		"                  [--timestamp-column <column>] [-o <file>] [--format csv|json]",
+		"                  [--timestamp-column <column>] [-o <file>] [--format csv|json]\n"
+		"                  [-v | --verbose]",
 		NULL
 	};
 	struct opt_list refs = { 0 };
 	struct fs_hist_opts opts = { 0 };
+	struct fs_hist_stats stats = { 0 };
+	bool verbose = false;
 	const char *output = NULL, *format = "csv";
 	const struct option options[] = {
 		OPT_STRING(0, "entities", &opts.entities, "file",
@@ -43,6 +73,8 @@ int cmd_get_historical(int argc, const char **argv, struct fs_ctx *ctx)
 			   "the entity rows' timestamp column (default: event_timestamp)"),
 		OPT_STRING('o', "output", &output, "file", "write to file instead of stdout"),
 		OPT_STRING(0, "format", &format, "format", "csv (default) or json (one object a line)"),
+		OPT_BOOL('v', "verbose", &verbose,
+			 "print the rows written and per view the rows matched, even when stderr is not a terminal"),
 		OPT_END(),
 	};
 	char *tmp = NULL;
@@ -74,7 +106,7 @@ int cmd_get_historical(int argc, const char **argv, struct fs_ctx *ctx)
 			goto done;
 		}
 	}
-	rc = fs_historical(ctx->repo, &opts, out);
+	rc = fs_historical(ctx->repo, &opts, out, &stats);
 	if (output) {
 		if (fclose(out) && !rc) {
 			fs_error_set("cannot write '%s': %s", output, strerror(errno));
@@ -90,7 +122,10 @@ int cmd_get_historical(int argc, const char **argv, struct fs_ctx *ctx)
 	}
 	if (rc)
 		rc = die_last_error();
+	else
+		report(&stats, verbose || isatty(STDERR_FILENO));
 done:
+	fs_hist_stats_release(&stats);
 	free(tmp);
 	opt_list_release(&refs);
 	return rc;

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "builtin.h"
 #include "error.h"
@@ -11,21 +12,60 @@
 #include "timeutil.h"
 #include "banned.h"
 
-static void print_version(const json_t *v)
+/* Width of the version column: "v12", 5 at least (its width before it was computed). */
+static int version_width(const json_t *list)
 {
-	json_t *metrics = json_object_get(v, "metrics"), *m;
-	const char *k;
+	char buf[32];
+	json_t *v;
+	size_t i;
+	int w = 5, n;
 
-	printf("%-20s v%-4lld %-11s %s sha256:%.12s", json_string_value(json_object_get(v, "model")),
-	       (long long)json_integer_value(json_object_get(v, "version")),
-	       json_string_value(json_object_get(v, "stage")),
-	       json_string_value(json_object_get(v, "created_at")),
-	       json_string_value(json_object_get(json_object_get(v, "artifact"), "sha256")));
-	json_object_foreach(metrics, k, m) {
-		char num[FS_REAL_BUFSZ];
-		printf(" %s=%s", k, fs_real_format(num, json_number_value(m)));
+	json_array_foreach(list, i, v) {
+		n = snprintf(buf, sizeof(buf), "v%lld",
+			     (long long)json_integer_value(json_object_get(v, "version")));
+		if (n > w)
+			w = n;
 	}
-	putchar('\n');
+	return w;
+}
+
+/*
+ * One row per version; on a terminal a heading row first (not when piped:
+ * scripts read the rows). The name column is as wide as the longest name
+ * (20 at least, so that short names line up as they always have).
+ */
+static void print_versions(const json_t *list)
+{
+	int nw = 20, vw = version_width(list);
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(list, i, v) {
+		int n = (int)strlen(json_string_value(json_object_get(v, "model")));
+		if (n > nw)
+			nw = n;
+	}
+	if (json_array_size(list) && isatty(STDOUT_FILENO))
+		printf("%-*s %-*s %-11s %-20s %-19s %s\n", nw, "MODEL", vw, "VER", "STAGE", "CREATED",
+		       "ARTIFACT", "METRICS");
+	json_array_foreach(list, i, v) {
+		json_t *metrics = json_object_get(v, "metrics"), *m;
+		const char *k;
+		char ver[32];
+
+		snprintf(ver, sizeof(ver), "v%lld",
+			 (long long)json_integer_value(json_object_get(v, "version")));
+		printf("%-*s %-*s %-11s %s sha256:%.12s", nw,
+		       json_string_value(json_object_get(v, "model")), vw, ver,
+		       json_string_value(json_object_get(v, "stage")),
+		       json_string_value(json_object_get(v, "created_at")),
+		       json_string_value(json_object_get(json_object_get(v, "artifact"), "sha256")));
+		json_object_foreach(metrics, k, m) {
+			char num[FS_REAL_BUFSZ];
+			printf(" %s=%s", k, fs_real_format(num, json_number_value(m)));
+		}
+		putchar('\n');
+	}
 }
 
 static int models_log(int argc, const char **argv, struct fs_ctx *ctx)
@@ -125,8 +165,7 @@ int cmd_models(int argc, const char **argv, struct fs_ctx *ctx)
 		print_json(json_pack("{s:o}", "versions", list));
 		return 0;
 	}
-	json_array_foreach(list, i, v)
-		print_version(v);
+	print_versions(list);
 	json_decref(list);
 	return 0;
 }

@@ -150,9 +150,10 @@ static bool plan_changes(const struct fs_plan *p, enum fs_kind kind, const char 
 }
 
 /*
- * Views whose stored online records no longer fit: deleted, or whose
- * schema (join keys and their types, features and their types) changes,
- * through the view itself or one of its entities.
+ * Views whose stored online records no longer fit: deleted, switched to
+ * online: false (nothing may serve them; back on, they start empty), or
+ * whose schema (join keys and their types, features and their types)
+ * changes, through the view itself or one of its entities.
  */
 static void find_resets(struct fs_apply *a)
 {
@@ -186,7 +187,8 @@ static void find_resets(struct fs_apply *a)
 			continue;
 		s1 = fs_view_schema(&a->want, w);
 		s2 = fs_view_schema(&a->have, h);
-		if (strcmp(s1, s2)) {
+		if (strcmp(s1, s2) || (json_is_true(json_object_get(h->spec, "online")) &&
+					!json_is_true(json_object_get(w->spec, "online")))) {
 			a->resets = xrealloc(a->resets, (a->nresets + 1) * sizeof(char *));
 			a->resets[a->nresets++] = xstrdup(w->name);
 		}

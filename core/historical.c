@@ -10,6 +10,7 @@
 #include "agg-events.h"
 #include "agg.h"
 #include "csv.h"
+#include "duration.h"
 #include "error.h"
 #include "keymap.h"
 #include "pg.h"
@@ -320,6 +321,17 @@ struct hview {
 	uint32_t *best; /* per entity row: kept source row, or NONE */
 	/* per key: the earliest and latest entity row timestamps */
 	int64_t *kmin, *kmax;
+	size_t matched; /* entity rows that found a value */
+	/*
+	 * What the scan saw of the source, for saying why nothing matched:
+	 * its rows and their time range, the rows with a key of the entity
+	 * rows, and per key its earliest event. Only when src_seen (the
+	 * joins pushed down into PostgreSQL do not see the rows).
+	 */
+	bool src_seen;
+	size_t src_rows, key_hits;
+	int64_t src_min, src_max;
+	int64_t *ksrc_min;
 };
 
 static void hview_free(struct hview *h)
@@ -339,6 +351,7 @@ static void hview_free(struct hview *h)
 	free(h->best);
 	free(h->kmin);
 	free(h->kmax);
+	free(h->ksrc_min);
 }
 
 static int setup_view(struct hview *h, const struct fs_defs *defs, const struct fs_object *view,
@@ -424,10 +437,14 @@ static int key_entities(struct hview *h, const struct erows *e)
 	n = fs_keymap_size(h->keys);
 	h->kmin = xmalloc((n + 1) * sizeof(*h->kmin));
 	h->kmax = xmalloc((n + 1) * sizeof(*h->kmax));
+	h->ksrc_min = xmalloc((n + 1) * sizeof(*h->ksrc_min));
 	for (i = 0; i < n; i++) {
 		h->kmin[i] = INT64_MAX;
 		h->kmax[i] = INT64_MIN;
+		h->ksrc_min[i] = INT64_MAX;
 	}
+	h->src_min = INT64_MAX;
+	h->src_max = INT64_MIN;
 	for (r = 0; r < e->n; r++) {
 		uint32_t k = h->ekey[r];
 		if (k == NONE)
@@ -447,6 +464,21 @@ static bool may_match(const struct hview *h, uint32_t id, int64_t ts)
 		return false;
 	/* kmin - ttl without overflow: ts < kmin - ttl */
 	return !h->ttl_us || ts >= h->kmin[id] || h->kmin[id] - ts <= h->ttl_us;
+}
+
+/* Note a source row of key id (NONE: a key no entity row has) at ts. */
+static inline void note_source_row(struct hview *h, uint32_t id, int64_t ts)
+{
+	h->src_rows++;
+	if (ts < h->src_min)
+		h->src_min = ts;
+	if (ts > h->src_max)
+		h->src_max = ts;
+	if (id == NONE)
+		return;
+	h->key_hits++;
+	if (ts < h->ksrc_min[id])
+		h->ksrc_min[id] = ts;
 }
 
 static int source_col(struct fs_source *src, const json_t *spec, const char *name,
@@ -514,6 +546,7 @@ static int scan_source(struct hview *h, const struct fs_repo *repo, const struct
 						  h->view->name)) < 0)
 			goto done;
 
+	h->src_seen = true;
 	while ((rc = fs_source_next(src, &cells)) == 1) {
 		int64_t ts, cr = INT64_MIN, iv;
 		uint32_t id;
@@ -526,8 +559,8 @@ static int scan_source(struct hview *h, const struct fs_repo *repo, const struct
 		}
 		if (cells[tscol].null || !fs_time_parse(cells[tscol].s, cells[tscol].len, &ts)) {
 			fs_source_where(src, where, sizeof(where));
-			fs_error_set("%s: column '%s': %s timestamp '%s'", where, ts_field,
-				     cells[tscol].null ? "empty" : "bad", cells[tscol].s);
+			fs_error_set("%s: column '%s': %s timestamp '%s' (expected " FS_TIME_FORMATS ")",
+				     where, ts_field, cells[tscol].null ? "empty" : "bad", cells[tscol].s);
 			rc = FS_EINVALID;
 			break;
 		}
@@ -548,6 +581,7 @@ static int scan_source(struct hview *h, const struct fs_repo *repo, const struct
 			break;
 		}
 		id = rc ? fs_keymap_find(h->keys, kb.buf, kb.len) : NONE;
+		note_source_row(h, id, ts);
 		if (id != NONE && !may_match(h, id, ts))
 			id = NONE;
 		/* validate every value; keep the row only when it may be chosen */
@@ -915,6 +949,8 @@ static int pg_join(struct hview *h, const struct fs_repo *repo, const struct fs_
 			rc = FS_ERR;
 			break;
 		}
+		if (h->best[idx] == NONE)
+			h->matched++;
 		h->best[idx] = (uint32_t)h->n;
 		if ((rc = keep_pg_row(h, cells + 1, what)))
 			break;
@@ -1048,6 +1084,7 @@ static void merge(struct hview *h, const struct erows *e)
 			if (h->ttl_us > 0 && gs[j - 1].ts < rts - h->ttl_us)
 				continue;
 			h->best[ge[i].idx] = gs[j - 1].idx;
+			h->matched++;
 		}
 	}
 	free(S);
@@ -1081,6 +1118,17 @@ static void keep_result(struct hview *h, size_t r, size_t f, const struct fs_agg
 		text_add(h, slot, sv.text, sv.len);
 	else
 		h->vals[slot] = sv.iv;
+}
+
+/* Does a window of one of the view's requested aggregations hold an event? */
+static bool any_present(const struct hview *h, const size_t *fmap, const struct fs_agg_result *res)
+{
+	size_t i;
+
+	for (i = 0; i < h->nfeats; i++)
+		if (res[fmap[i]].present)
+			return true;
+	return false;
 }
 
 /*
@@ -1119,8 +1167,11 @@ static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs
 	fs_viewscan_keys_optional(scan);
 	/* the events that can fall in some row's window, kept compact */
 	events = fs_agg_events_new(&av);
+	h->src_seen = true;
 	while ((rc = fs_viewscan_next(scan, &key, &ts, &cr, &vals)) == 1) {
 		uint32_t id = key ? fs_keymap_find(h->keys, key->buf, key->len) : NONE;
+
+		note_source_row(h, id, ts);
 
 		if (id == NONE || !agg_may_match(h, id, ts, reach))
 			continue;
@@ -1189,6 +1240,7 @@ static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs
 			if (!(x & 15))
 				fs_agg_key_prune(k, t);
 			fs_agg_key_read(k, t, res);
+			h->matched += any_present(h, fmap, res);
 			for (c = 0; c < h->nfeats; c++)
 				keep_result(h, ge[x].idx, c, &av.aggs[fmap[c]], &res[fmap[c]]);
 		}
@@ -1658,6 +1710,7 @@ static int agg_pg_join(struct hview *h, const struct fs_repo *repo, const struct
 			fs_agg_key_read(none, e->ts[r], res);
 		else
 			fs_agg_key_read_split(keys[h->ekey[r]], cur[r] ? cur[r] : none, e->ts[r], res);
+		h->matched += any_present(h, fmap, res);
 		for (i = 0; i < h->nfeats; i++)
 			keep_result(h, r, i, &av.aggs[fmap[i]], &res[fmap[i]]);
 	}
@@ -1801,7 +1854,110 @@ static void write_json(const struct erows *e, struct hview *views, size_t nviews
 	sb_release(&sb);
 }
 
-int fs_historical(struct fs_repo *repo, const struct fs_hist_opts *o, FILE *out)
+/* ---- what a run found ---- */
+
+/* A data time for messages: the date alone at midnight, as entity rows often give it. */
+static void format_time(char *buf, int64_t us)
+{
+	fs_time_format_us(buf, us);
+	if (us % (86400 * FS_USEC) == 0)
+		buf[10] = '\0';
+}
+
+/*
+ * Why a view matched no entity row, from what the scan noted (a pass over
+ * the entity rows, only for such a view); NULL when it cannot tell.
+ */
+static char *why_none(const struct hview *h, const struct erows *e)
+{
+	const char *sname = json_string_value(json_object_get(h->source, "name"));
+	/* aggregations reach back by their windows, not the ttl */
+	int64_t ttl = fs_view_is_agg(h->view->spec) ? 0 : h->ttl_us;
+	int64_t emin = INT64_MAX, emax = INT64_MIN;
+	char lo[FS_TIME_BUFSZ], hi[FS_TIME_BUFSZ], at[FS_TIME_BUFSZ], dur[64];
+	char times[2 * FS_TIME_BUFSZ + 64];
+	struct strbuf keys = STRBUF_INIT;
+	bool earlier = false;
+	size_t r, i;
+
+	if (!h->src_seen || !e->n)
+		return NULL;
+	if (!h->src_rows)
+		return xstrfmt("source '%s' has no rows", sname);
+	for (r = 0; r < e->n; r++) {
+		if (e->ts[r] < emin)
+			emin = e->ts[r];
+		if (e->ts[r] > emax)
+			emax = e->ts[r];
+	}
+	format_time(lo, emin);
+	format_time(hi, emax);
+	if (emin == emax)
+		snprintf(times, sizeof(times), "the entity rows' time (%s) is", lo);
+	else
+		snprintf(times, sizeof(times), "the entity rows' times (%s .. %s) are", lo, hi);
+	fs_duration_format(dur, sizeof(dur), ttl / FS_USEC);
+	if (emax < h->src_min) {
+		format_time(at, h->src_min);
+		return xstrfmt("%s before the first event of source '%s' (%s)", times, sname, at);
+	}
+	if (ttl > 0 && emin > h->src_max && emin - h->src_max > ttl) {
+		format_time(at, h->src_max);
+		return xstrfmt("%s more than the view's ttl %s after the last event of source '%s' (%s)",
+			       times, dur, sname, at);
+	}
+	if (!h->key_hits) {
+		char *msg;
+		for (i = 0; i < h->vkeys.n; i++)
+			sb_addf(&keys, "%s%s", i ? ", " : "", h->vkeys.names[i]);
+		msg = xstrfmt(h->vkeys.n > 1 ? "none of the entity rows' (%s) values occur in source '%s'"
+					     : "none of the entity rows' %s values occur in source '%s'",
+			      keys.buf, sname);
+		sb_release(&keys);
+		return msg;
+	}
+	for (r = 0; r < e->n && !earlier; r++)
+		earlier = h->ekey[r] != NONE && h->ksrc_min[h->ekey[r]] <= e->ts[r];
+	if (!earlier)
+		return xstrfmt("every entity row is before the first event of its key in source '%s'",
+			       sname);
+	if (ttl > 0)
+		return xstrfmt("every match is older than the view's ttl %s", dur);
+	return NULL;
+}
+
+static void fill_stats(struct fs_hist_stats *st, const struct hview *views, size_t nviews,
+		       const struct erows *e)
+{
+	size_t i;
+
+	st->rows = e->n;
+	st->nviews = nviews;
+	st->views = xcalloc(nviews + 1, sizeof(*st->views));
+	for (i = 0; i < nviews; i++) {
+		st->views[i].view = xstrdup(views[i].view->name);
+		st->views[i].matched = views[i].matched;
+		if (!views[i].matched)
+			st->views[i].why = why_none(&views[i], e);
+	}
+}
+
+void fs_hist_stats_release(struct fs_hist_stats *st)
+{
+	size_t i;
+
+	if (!st)
+		return;
+	for (i = 0; i < st->nviews; i++) {
+		free(st->views[i].view);
+		free(st->views[i].why);
+	}
+	free(st->views);
+	memset(st, 0, sizeof(*st));
+}
+
+int fs_historical(struct fs_repo *repo, const struct fs_hist_opts *o, FILE *out,
+		  struct fs_hist_stats *stats)
 {
 	struct fs_defs defs = { 0 };
 	struct erows e = { 0 };
@@ -1874,6 +2030,8 @@ int fs_historical(struct fs_repo *repo, const struct fs_hist_opts *o, FILE *out)
 		fs_error_set("cannot write the training set: %s", strerror(errno));
 		rc = FS_ERR;
 	}
+	if (!rc && stats)
+		fill_stats(stats, views, nviews, &e);
 done:
 	for (i = 0; i < nviews; i++)
 		hview_free(&views[i]);

@@ -31,8 +31,37 @@ struct fs_hist_opts {
 	bool json;       /* one JSON object per line instead of CSV */
 };
 
-/* Write the training set to out. On error nothing useful was written. */
-int fs_historical(struct fs_repo *repo, const struct fs_hist_opts *opts, FILE *out);
+/*
+ * What a run found, for the command to report (the core prints nothing).
+ * A plain struct rather than an opaque type: it is a result record the
+ * caller only reads, then releases with fs_hist_stats_release.
+ */
+struct fs_hist_view_stats {
+	char *view;
+	size_t matched; /* entity rows that found a value (aggregations: an event in reach) */
+	/*
+	 * When matched is 0 and there are rows: why no row matched, as a
+	 * clause ("none of the entity rows' driver_id values occur in source
+	 * 'x'"), or NULL when the cause is not known.
+	 */
+	char *why;
+};
+
+struct fs_hist_stats {
+	size_t rows; /* rows written: the entity rows */
+	size_t nviews;
+	struct fs_hist_view_stats *views; /* in the order the views were first asked for */
+};
+
+void fs_hist_stats_release(struct fs_hist_stats *stats);
+
+/*
+ * Write the training set to out. On error nothing useful was written.
+ * stats, when not NULL, receives what the run found (on success only;
+ * release it either way).
+ */
+int fs_historical(struct fs_repo *repo, const struct fs_hist_opts *opts, FILE *out,
+		  struct fs_hist_stats *stats);
 
 /*
  * Resolve feature references against the registered definitions into

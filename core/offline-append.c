@@ -583,7 +583,8 @@ static int next_row(struct writer *w, const struct fs_cell **out)
 			continue;
 		}
 		if (o->null || !fs_time_parse(o->s, o->len, &us))
-			return row_error(w, c->name, xstrfmt("bad timestamp '%s'", o->s));
+			return row_error(w, c->name,
+					 xstrfmt("bad timestamp '%s' (expected " FS_TIME_FORMATS ")", o->s));
 		if (c->form == FORM_UNIX && !(us % FS_USEC)) {
 			snprintf(w->times[j], FS_TIME_BUFSZ, "%" PRId64, (int64_t)(us / FS_USEC));
 		} else if (c->form == FORM_UNIX && w->a->backend != B_SQLITE) {

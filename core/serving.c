@@ -189,10 +189,17 @@ int fs_serve_plan_build(struct fs_serve_plan **out, const struct fs_defs *defs, 
 		if (j == p->nviews) {
 			v = &p->views[p->nviews++];
 			v->view = fs_defs_find(defs, FS_KIND_FEATURE_VIEW, vname);
-			if (!v->view || (rc = fs_view_keys_load(&v->keys, defs, v->view))) {
+			rc = v->view ? 0 : FS_ENOTFOUND;
+			if (!rc && !json_is_true(json_object_get(v->view->spec, "online"))) {
+				/* apply dropped its records: a NOT_FOUND would be a lie */
+				fs_error_set("feature view '%s' is not online (online: false): materialize it after setting online: true",
+					     vname);
+				rc = FS_EINVALID;
+			}
+			if (rc || (rc = fs_view_keys_load(&v->keys, defs, v->view))) {
 				p->nviews--;
 				fs_serve_plan_free(p);
-				return v->view ? rc : FS_ENOTFOUND;
+				return rc;
 			}
 			v->types = fs_view_types(v->view->spec, &v->nfeat);
 			v->schema = fs_view_schema(defs, v->view);
@@ -792,7 +799,7 @@ static int rows_apply(struct fs_online *store, const struct fs_defs *defs, const
 		      const char *only, const json_t *data, struct fs_source *rows, json_t *res)
 {
 	struct push_view *pv;
-	size_t i, nviews = 0;
+	size_t i, nviews = 0, offline = 0;
 	int rc = 0;
 
 	pv = xcalloc(defs->n + 1, sizeof(*pv));
@@ -804,9 +811,18 @@ static int rows_apply(struct fs_online *store, const struct fs_defs *defs, const
 		if (only ? strcmp(v->name, only)
 			 : strcmp(json_string_value(json_object_get(v->spec, "source")), source))
 			continue;
+		if (!json_is_true(json_object_get(v->spec, "online"))) {
+			/* online: false: nothing of it is kept online */
+			if (only) {
+				fs_error_set("feature view '%s' is not online (online: false)", only);
+				rc = FS_EINVALID;
+			}
+			offline++;
+			continue;
+		}
 		rc = push_collect(&pv[nviews++], defs, v, data, rows);
 	}
-	if (!rc && !nviews) {
+	if (!rc && !nviews && !offline) {
 		if (only)
 			fs_error_set("no feature view '%s' is registered", only);
 		else

@@ -120,41 +120,50 @@ assert json.load(sys.stdin) == {"objects": [{"kind": "model", "name": "eta", "ve
     fs apply -q
     run -0 --separate-stderr fs describe feature_view driver_hourly_stats
     assert_equal "$stderr" ""
-    assert_output "feature_view driver_hourly_stats
-version: 1 (registry version 1)
-entities:
+    assert_output "kind: feature_view
+name: driver_hourly_stats
+version: 1
+registry_version: 1
+spec:
+  entities:
   - driver
-features:
+  features:
   - name: conv_rate
     type: float64
   - name: acc_rate
     type: float32
   - name: avg_daily_trips
     type: int64
-online: true
-source: driver_stats
-tags:
-  team: driver_performance
-ttl: 1d"
+  name: driver_hourly_stats
+  online: true
+  source: driver_stats
+  tags:
+    team: driver_performance
+  ttl: 1d"
 }
 
 @test "describe: shows the current version after a change" {
     three_applies
     run -0 fs describe feature_view driver_hourly_stats
-    assert_line --index 1 "version: 2 (registry version 2)"
-    assert_line "ttl: 2d"
-    refute_line "ttl: 1d"
+    assert_line --index 2 "version: 2"
+    assert_line --index 3 "registry_version: 2"
+    assert_line "  ttl: 2d"
+    refute_line "  ttl: 1d"
 }
 
 @test "describe: shows an entity" {
     init_repo
     fs apply -q
     run -0 fs describe entity driver
-    assert_output "entity driver
-version: 1 (registry version 1)
-description: A driver of the ride-hailing service
-join_key: driver_id
-type: int64"
+    assert_output "kind: entity
+name: driver
+version: 1
+registry_version: 1
+spec:
+  description: A driver of the ride-hailing service
+  join_key: driver_id
+  name: driver
+  type: int64"
 }
 
 @test "describe: --json gives the stored spec" {

@@ -217,7 +217,7 @@ source_rows() {
     assert_equal "$stderr" "fatal: data/driver.csv:4: column 'trips': '3.5' is not an int64 (feature 'trips' of feature_view 'driver_stats')"
     source_rows 2,yesterday,,0.5,10,3,true
     hist_fails --entities rows.csv -f driver_stats
-    assert_equal "$stderr" "fatal: data/driver.csv:3: column 'event_timestamp': bad timestamp 'yesterday'"
+    assert_equal "$stderr" "fatal: data/driver.csv:3: column 'event_timestamp': bad timestamp 'yesterday' (expected RFC 3339 like 2024-05-01T10:00:00Z, 'YYYY-MM-DD HH:MM:SS' in UTC, or Unix seconds)"
     source_rows x,2024-05-01T10:00:00Z,,0.5,10,3,true
     hist_fails --entities rows.csv -f driver_stats
     assert_equal "$stderr" "fatal: data/driver.csv:3: column 'driver_id': 'x' is not an int64 (join key of entity 'driver')"

@@ -229,12 +229,12 @@ EOF
     printf 'A,2024-05-01T00:55:00Z,,1,1.5,x,\nA,,,3,1.5,x,\n' >> data/ev.csv
     run -128 --separate-stderr fs get-historical --entities rows.csv -f h
     assert_equal "$output" ""
-    assert_equal "$stderr" "fatal: data/ev.csv:3: column 'ts': bad timestamp ''"
+    assert_equal "$stderr" "fatal: data/ev.csv:3: column 'ts': bad timestamp '' (expected RFC 3339 like 2024-05-01T10:00:00Z, 'YYYY-MM-DD HH:MM:SS' in UTC, or Unix seconds)"
     printf 'token,ts,created,amt,price,buyer,flag\nA,2024-05-01T00:55:00Z,,1,1.5,x,\n' > data/ev.csv
     printf 'token,event_timestamp\nA,2024-05-01T01:00:00Z\nA,\n' > rows.csv
     run -128 --separate-stderr fs get-historical --entities rows.csv -f h
     assert_equal "$output" ""
-    assert_equal "$stderr" "fatal: rows.csv:3: column 'event_timestamp': bad timestamp ''"
+    assert_equal "$stderr" "fatal: rows.csv:3: column 'event_timestamp': bad timestamp '' (expected RFC 3339 like 2024-05-01T10:00:00Z, 'YYYY-MM-DD HH:MM:SS' in UTC, or Unix seconds, or YYYY-MM-DD)"
 }
 
 # --- apply: each mistake in an aggregation is reported at file:line:col,

@@ -223,7 +223,7 @@ bad_row() {
     # a bad timestamp too
     printf '%s\n' driver_id,event_timestamp,created,conv,trips 1,2024-05-01T11:00:00Z,,0.3,30 1,yesterday,,0.3,30 > data/trips.csv
     run -128 --separate-stderr fs materialize "$T10" "$T12" -v stats
-    assert_equal "$stderr" "fatal: data/trips.csv:3: column 'event_timestamp': bad timestamp 'yesterday'"
+    assert_equal "$stderr" "fatal: data/trips.csv:3: column 'event_timestamp': bad timestamp 'yesterday' (expected RFC 3339 like 2024-05-01T10:00:00Z, 'YYYY-MM-DD HH:MM:SS' in UTC, or Unix seconds)"
     assert_equal "$(last_end stats)" null
     # a row without its join key has no place online: an error, not a row dropped
     printf '%s\n' driver_id,event_timestamp,created,conv,trips 1,2024-05-01T11:00:00Z,,0.3,30 ,2024-05-01T11:00:00Z,,0.3,30 > data/trips.csv

@@ -161,7 +161,7 @@ both_stores() {
     printf '%s\n' "$PUSH_HEADER" 1,2024-05-01T10:00:00Z,0.5,5 > push.csv
     run -0 --separate-stderr fs push trips_push push.csv --to online_and_offline --json
     assert_equal "$(jq -c . <<< "$output")" \
-        "{\"views\":[{\"view\":\"pa\",\"rows\":1,\"keys_written\":1}],\"offline\":{\"source\":\"trips\",\"where\":\"$WHERE\",\"rows\":1}}"
+        "{\"views\":[{\"view\":\"pa\",\"rows\":1,\"keys_written\":1,\"newest_event\":\"2024-05-01T10:00:00Z\"}],\"offline\":{\"source\":\"trips\",\"where\":\"$WHERE\",\"rows\":1}}"
     assert_equal "$(online 1)" "5@2024-05-01T10:00:00Z"
     assert_equal "$(hist 1,2024-05-01T10:30:00Z | tail -n 1)" "1,2024-05-01T10:30:00Z,0.5,5"
     # what the online store refuses (an event more than a day ahead of the
@@ -176,7 +176,7 @@ both_stores() {
     # the default is the online store only
     printf '%s\n' "$PUSH_HEADER" 2,2024-05-01T11:00:00Z,0.6,6 > online.csv
     run -0 --separate-stderr fs push trips_push online.csv --json
-    assert_equal "$(jq -c . <<< "$output")" '{"views":[{"view":"pa","rows":1,"keys_written":1}]}'
+    assert_equal "$(jq -c . <<< "$output")" '{"views":[{"view":"pa","rows":1,"keys_written":1,"newest_event":"2024-05-01T11:00:00Z"}]}'
     assert_equal "$(online 1 2)" "5@2024-05-01T10:00:00Z 6@2024-05-01T11:00:00Z"
     assert_equal "$(offline_dump)" "$before"
     [ ! -e data/trips.csv.fs-journal ]
@@ -204,7 +204,7 @@ bad_rows() {
         run -128 --separate-stderr fs push trips_push type.csv --to $to
         assert_equal "$stderr" "fatal: type.csv:4: column 'trips': 'seven' is not an int64 (feature 'trips')"
         run -128 --separate-stderr fs push trips_push time.csv --to $to
-        assert_equal "$stderr" "fatal: time.csv:3: column 'event_timestamp': bad timestamp 'soon'"
+        assert_equal "$stderr" "fatal: time.csv:3: column 'event_timestamp': bad timestamp 'soon' (expected RFC 3339 like 2024-05-01T10:00:00Z, 'YYYY-MM-DD HH:MM:SS' in UTC, or Unix seconds)"
         run -128 --separate-stderr fs push trips_push key.csv --to $to
         assert_equal "$stderr" "fatal: key.csv:3: column 'driver_id': 'x2' is not an int64 (join key of entity 'driver')"
         run -128 --separate-stderr fs push trips_push nokey.csv --to $to

@@ -77,7 +77,7 @@ push_read_back() {
         "created": [null, null, null], "conv_rate": [0.5, 2, 9.75],
         "acc_rate": [0.25, null, 0.5], "avg_daily_trips": [3, 4, 5]}}'
     assert_code 200
-    assert_json "$body" '{"status": "ok", "views": [{"view": "driver_pushed", "rows": 3, "keys_written": 2}]}'
+    assert_json "$body" '{"status": "ok", "views": [{"view": "driver_pushed", "rows": 3, "keys_written": 2, "newest_event": "'"$ts"'"}]}'
     post /get-online-features '{"entities": {"driver_id": [7, 8, 9]}, "full_feature_names": true,
         "features": ["driver_pushed:conv_rate", "driver_pushed:acc_rate", "driver_pushed:avg_daily_trips"]}'
     assert_code 200
