@@ -351,7 +351,8 @@ t2 = t1 + dt.timedelta(minutes=30)
 df = pd.DataFrame({"driver_id": [1001, 1004], "event_timestamp": [t1, t1],
                    "conv_rate": [0.125, None], "trips": [7, 8]})
 res = store.push("driver_push", df)
-assert res == {"views": [{"view": "driver_pushed", "rows": 2, "keys_written": 2}]}, res
+assert res == {"views": [{"view": "driver_pushed", "rows": 2, "keys_written": 2,
+                           "newest_event": t1.strftime("%Y-%m-%dT%H:%M:%SZ")}]}, res
 feats = ["driver_pushed:conv_rate", "driver_pushed:trips"]
 r = store.get_online_features(feats, [{"driver_id": 1001}, {"driver_id": 1004}, {"driver_id": 1005}])
 assert r.to_dict() == {"driver_id": [1001, 1004, 1005], "conv_rate": [0.125, None, None],
