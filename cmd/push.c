@@ -78,20 +78,6 @@ done:
 	return 0;
 }
 
-/* The stores --to names. */
-enum push_to { TO_ONLINE = 1, TO_OFFLINE = 2, TO_BOTH = 3 };
-
-static int parse_to(const char *s)
-{
-	if (!strcmp(s, "online"))
-		return TO_ONLINE;
-	if (!strcmp(s, "offline"))
-		return TO_OFFLINE;
-	if (!strcmp(s, "online_and_offline"))
-		return TO_BOTH;
-	return 0;
-}
-
 int cmd_push(int argc, const char **argv, struct fs_ctx *ctx)
 {
 	static const char *const usage[] = {
@@ -117,7 +103,7 @@ int cmd_push(int argc, const char **argv, struct fs_ctx *ctx)
 	argc = parse_options(argc, argv, options, usage);
 	if (argc < 1 || argc > 2)
 		usage_error(usage, options, "expected a push source and a CSV file (or -)");
-	if (!(to = parse_to(to_arg)))
+	if (!(to = fs_push_stores(to_arg)))
 		usage_error(usage, options,
 			    "unknown store '%s' for --to (online, offline or online_and_offline)",
 			    to_arg);
@@ -126,9 +112,8 @@ int cmd_push(int argc, const char **argv, struct fs_ctx *ctx)
 		rc = die_last_error();
 		goto done;
 	}
-	if (((to & TO_ONLINE) && fs_online_open(&store, ctx->repo->config)) ||
-	    fs_push_to(store, &defs, ctx->repo->root, ctx->repo->config, argv[0], to_arg, rows,
-		       &out)) {
+	if (((to & FS_PUSH_ONLINE) && fs_online_open(&store, ctx->repo->config)) ||
+	    fs_push_to(store, &defs, ctx->repo->root, ctx->repo->config, argv[0], to, rows, &out)) {
 		rc = die_last_error();
 		goto done;
 	}

@@ -524,16 +524,21 @@ static const char *push_hint(const struct fs_defs *defs, const char *name)
 }
 
 /* {"status": "ok", "views": res} into out */
-static int reply_views(struct strbuf *out, json_t *res)
+/* j (stolen) as the body, compact; returns status */
+static int reply_json(struct strbuf *out, int status, json_t *j)
 {
-	json_t *reply = json_pack("{s:s, s:O}", "status", "ok", "views", res);
-	char *text = json_dumps(reply, JSON_COMPACT);
+	char *text = json_dumps(j, JSON_COMPACT);
 
 	sb_reset(out);
 	sb_adds(out, text);
 	free(text);
-	json_decref(reply);
-	return 200;
+	json_decref(j);
+	return status;
+}
+
+static int reply_views(struct strbuf *out, json_t *res)
+{
+	return reply_json(out, 200, json_pack("{s:s, s:O}", "status", "ok", "views", res));
 }
 
 static int push(struct fs_serve_env *env, const char *body, size_t len, struct strbuf *out)
@@ -542,6 +547,7 @@ static int push(struct fs_serve_env *env, const char *body, size_t len, struct s
 	struct fs_source *table = NULL;
 	const struct fs_object *src;
 	const char *mode = "online";
+	int stores;
 	char msg[512];
 	int status, rc;
 
@@ -559,7 +565,7 @@ static int push(struct fs_serve_env *env, const char *body, size_t len, struct s
 	}
 	if (to)
 		mode = json_string_value(to);
-	if (strcmp(mode, "online") && strcmp(mode, "offline") && strcmp(mode, "online_and_offline")) {
+	if (!(stores = fs_push_stores(mode))) {
 		/* Feast: a ValueError, answered 500 with its text as a JSON string */
 		snprintf(msg, sizeof(msg),
 			 "to: %.100s is not a supported push format. Please specify one of these ['online', 'offline', 'online_and_offline'].",
@@ -581,28 +587,21 @@ static int push(struct fs_serve_env *env, const char *body, size_t len, struct s
 	}
 	if ((status = df_table(json_object_get(req, "df"), json_string_value(name), &table, out)))
 		goto done;
-	if (strcmp(mode, "online") && (!env->root || !env->config)) {
+	if ((stores & FS_PUSH_OFFLINE) && (!env->root || !env->config)) {
 		status = fail(out, 503, "push to the offline store: this server has no repository");
 		goto done;
 	}
-	rc = fs_push_to(env->store, env->defs, env->root, env->config, json_string_value(name), mode,
-			table, &res);
+	rc = fs_push_to(env->store, env->defs, env->root, env->config, json_string_value(name),
+			stores, table, &res);
 	if (rc) {
 		if (rc != FS_EINVALID && rc != FS_ENOTFOUND)
 			env->store_errors = 1;
 		status = fail(out, status_of(rc), fs_error_last());
 		goto done;
 	}
-	{
-		/* {"status": "ok", "views": [...] (online), "offline": {...} (offline)} */
-		char *text;
-		json_object_set_new(res, "status", json_string("ok"));
-		text = json_dumps(res, JSON_COMPACT);
-		sb_reset(out);
-		sb_adds(out, text);
-		free(text);
-		status = 200;
-	}
+	/* {"status": "ok", "views": [...] (online), "offline": {...} (offline)} */
+	json_object_set_new(res, "status", json_string("ok"));
+	status = reply_json(out, 200, json_incref(res));
 done:
 	json_decref(res);
 	fs_source_close(table);
@@ -725,18 +724,13 @@ static int materialize(struct fs_serve_env *env, const char *body, size_t len, b
 	}
 	if ((rc = fs_repo_open(&repo, env->root, &diags)) ||
 	    (rc = fs_materialize(repo, &opts, &res))) {
-		if (rc == FS_ELOCKED) {
-			json_t *r = json_pack("{s:s, s:O}", "error", fs_error_last(), "feature_views",
-					      views && json_is_array(views) ? views : json_null());
-			char *text = json_dumps(r, JSON_COMPACT);
-			sb_reset(out);
-			sb_adds(out, text);
-			free(text);
-			json_decref(r);
-			status = 409;
-		} else {
+		if (rc == FS_ELOCKED)
+			status = reply_json(out, 409,
+					    json_pack("{s:s, s:O}", "error", fs_error_last(),
+						      "feature_views",
+						      views && json_is_array(views) ? views : json_null()));
+		else
 			status = fail(out, status_of(rc), fs_error_last());
-		}
 		goto done;
 	}
 	status = reply_views(out, res);

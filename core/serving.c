@@ -907,21 +907,27 @@ int fs_view_write(struct fs_online *store, const struct fs_defs *defs, const cha
 	return rc;
 }
 
+int fs_push_stores(const char *to)
+{
+	if (!strcmp(to, "online"))
+		return FS_PUSH_ONLINE;
+	if (!strcmp(to, "offline"))
+		return FS_PUSH_OFFLINE;
+	if (!strcmp(to, "online_and_offline"))
+		return FS_PUSH_ONLINE | FS_PUSH_OFFLINE;
+	return 0;
+}
+
 int fs_push_to(struct fs_online *store, const struct fs_defs *defs, const char *root,
-	       const struct fs_config *cfg, const char *source, const char *to,
+	       const struct fs_config *cfg, const char *source, int stores,
 	       struct fs_source *rows, json_t **out)
 {
-	bool online = !strcmp(to, "online") || !strcmp(to, "online_and_offline");
-	bool offline = !strcmp(to, "offline") || !strcmp(to, "online_and_offline");
+	bool online = stores & FS_PUSH_ONLINE, offline = stores & FS_PUSH_OFFLINE;
 	struct fs_offline_append *app = NULL;
 	json_t *views = NULL;
 	int rc;
 
 	*out = NULL;
-	if (!online && !offline) {
-		fs_error_set("to: '%s' is not a store (online, offline or online_and_offline)", to);
-		return FS_EINVALID;
-	}
 	/* both stores or neither: the offline rows staged first, kept last */
 	if (offline &&
 	    (rc = fs_offline_append_prepare(root, cfg, defs, source, rows, &app)))

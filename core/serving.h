@@ -60,17 +60,22 @@ json_t *fs_serve_plan_entities(const struct fs_serve_plan *plan, const struct fs
 int fs_push(struct fs_online *store, const struct fs_defs *defs, const char *source,
 	    struct fs_source *rows, json_t **out);
 
+/* The stores a push writes, as Feast's "to" names them. */
+enum { FS_PUSH_ONLINE = 1, FS_PUSH_OFFLINE = 2 };
+/* "online", "offline" or "online_and_offline" as FS_PUSH_* bits; 0 for anything else. */
+int fs_push_stores(const char *to);
+
 /*
- * A push with Feast's "to": "online" (fs_push; store may be NULL
- * otherwise), "offline" (the rows appended to the push source's
+ * A push to stores (FS_PUSH_* bits): online (fs_push; store may be NULL
+ * otherwise), offline (the rows appended to the push source's
  * batch_source, see offline-append.h; root and cfg: the repository's) or
- * "online_and_offline" (the offline rows staged, the online write, then
- * the offline commit: neither store written when the online write fails).
- * *out gets {"views": fs_push's result (online), "offline": {"source",
- * "where", "rows"} (offline)}.
+ * both (the offline rows staged, the online write, then the offline
+ * commit: neither store written when the online write fails). *out gets
+ * {"views": fs_push's result (online), "offline": {"source", "where",
+ * "rows"} (offline)}.
  */
 int fs_push_to(struct fs_online *store, const struct fs_defs *defs, const char *root,
-	       const struct fs_config *cfg, const char *source, const char *to,
+	       const struct fs_config *cfg, const char *source, int stores,
 	       struct fs_source *rows, json_t **out);
 
 /*
