@@ -365,7 +365,8 @@ int fs_agg_materialize(struct fs_online *store, const struct fs_defs *defs,
 	u.arena = &arena;
 	u.batch_end = out->batch_end_us;
 	schema = fs_view_schema(defs, view);
-	rc = fs_online_update(store, view->name, schema, recs, n, true, rebuild_fn, &u);
+	rc = fs_online_update(store, view->name, schema, recs, n, FS_UPDATE_ALL | FS_UPDATE_GUARD,
+			      rebuild_fn, &u);
 	out->written = u.written;
 done:
 	fs_agg_events_free(events);
@@ -511,7 +512,7 @@ int fs_agg_apply(struct fs_online *store, const struct fs_defs *defs,
 	a.u.old = fs_agg_key_new(&av);
 	a.out = out;
 	schema = fs_view_schema(defs, view);
-	rc = fs_online_update(store, view->name, schema, recs, n, false, apply_fn, &a);
+	rc = fs_online_update(store, view->name, schema, recs, n, FS_UPDATE_GUARD, apply_fn, &a);
 	out->keys = a.u.written;
 	if (rc) {
 		out->applied = out->late = 0;

@@ -640,6 +640,9 @@ done:
  * the schema key, MGET them, ask fn, then MULTI, SET/DEL, INCRBY, EXEC. A
  * chunk that a concurrent writer touched in between is not written (EXEC
  * answers nil) and is done again from the WATCH, fn being asked again.
+ * With FS_UPDATE_GUARD the WATCH is of the schema and guard keys only
+ * (while the guard exists), and a chunk that writes records but not the
+ * guard writes the guard again as it read it.
  */
 #define UPDATE_CHUNK 500
 #define UPDATE_TRIES 50
@@ -651,6 +654,8 @@ struct upd {
 	const char *view, *schema;
 	char *skey, *counter, *prefix;
 	size_t plen;
+	char *guard; /* FS_UPDATE_GUARD: the guard record's key, else NULL */
+	size_t guardlen;
 	fs_online_update_fn fn;
 	void *ctx;
 };
@@ -670,41 +675,64 @@ struct upd_op {
 };
 
 /*
+ * WATCH argv[1..nwatch] and MGET argv[1..nkeys] in one round trip: *r
+ * the MGET's reply (nkeys elements) on 0.
+ */
+static int watch_read(struct upd *u, const char **argv, size_t *argl, size_t nwatch,
+		      size_t nkeys, redisReply **r)
+{
+	struct rd *s = u->o->state;
+	redisReply *w = NULL;
+	int rc = 0;
+
+	argv[0] = "WATCH";
+	argl[0] = 5;
+	redisAppendCommandArgv(s->c, (int)(nwatch + 1), argv, argl);
+	argv[0] = "MGET";
+	argl[0] = 4;
+	redisAppendCommandArgv(s->c, (int)(nkeys + 1), argv, argl);
+	*r = NULL;
+	if (redisGetReply(s->c, (void **)&w) != REDIS_OK ||
+	    redisGetReply(s->c, (void **)r) != REDIS_OK)
+		rc = fail(u->o, "cannot read", NULL);
+	else if (!w || w->type != REDIS_REPLY_STATUS)
+		rc = fail(u->o, "cannot watch", w);
+	else if (!*r || (*r)->type != REDIS_REPLY_ARRAY || (*r)->elements != nkeys)
+		rc = fail(u->o, "cannot read", *r);
+	freeReplyObject(w);
+	if (rc) {
+		freeReplyObject(*r);
+		*r = NULL;
+	}
+	return rc;
+}
+
+/*
  * One try at the m records of ks. argv and argl hold a command name, the
- * schema key and the m record keys. Returns 0, UPDATE_RETRY, or a negative
- * code (fn's own when it abandoned). Nothing stays watched on return.
+ * schema key, the guard key when guarded, and the m record keys. Returns
+ * 0, UPDATE_RETRY, or a negative code (fn's own when it abandoned).
+ * Nothing stays watched on return, but in a batch.
  */
 static int try_chunk(struct upd *u, const struct upd_key *ks, size_t m, const char **argv,
 		     size_t *argl, struct upd_op *ops, struct strbuf *vals)
 {
 	struct rd *s = u->o->state;
-	redisReply *w = NULL, *r = NULL, *x = NULL;
-	const redisReply *sr;
-	size_t j, k, nops = 0;
+	size_t h = u->guard ? 2 : 1; /* the keys before the records */
+	redisReply *r = NULL, *x = NULL;
+	const redisReply *sr, *gr = NULL;
+	size_t j, k, nops = 0, nsent;
 	long long delta = 0;
-	bool watching = false;
-	int rc = 0;
+	bool touch = false, has_guard = false;
+	int rc;
 
-	argv[0] = "WATCH";
-	argl[0] = 5;
-	redisAppendCommandArgv(s->c, (int)(m + 2), argv, argl);
-	argv[0] = "MGET";
-	argl[0] = 4;
-	redisAppendCommandArgv(s->c, (int)(m + 2), argv, argl);
-	if (redisGetReply(s->c, (void **)&w) != REDIS_OK ||
-	    redisGetReply(s->c, (void **)&r) != REDIS_OK) {
-		rc = fail(u->o, "cannot read", NULL);
-		goto done;
+	rc = watch_read(u, argv, argl, u->guard ? h : h + m, h + m, &r);
+	if (!rc && u->guard && r->element[1]->type != REDIS_REPLY_STRING) {
+		/* no guard yet: nothing guards the records, watch them all */
+		freeReplyObject(r);
+		rc = watch_read(u, argv, argl, h + m, h + m, &r);
 	}
-	watching = true;
-	if (!w || w->type != REDIS_REPLY_STATUS) {
-		rc = fail(u->o, "cannot watch", w);
+	if (rc)
 		goto done;
-	}
-	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != m + 1) {
-		rc = fail(u->o, "cannot read", r);
-		goto done;
-	}
 	sr = r->element[0];
 	if (sr->type != REDIS_REPLY_STRING || sr->len != strlen(u->schema) ||
 	    memcmp(sr->str, u->schema, sr->len)) {
@@ -713,15 +741,19 @@ static int try_chunk(struct upd *u, const struct upd_key *ks, size_t m, const ch
 		rc = FS_ERR;
 		goto done;
 	}
+	if (u->guard)
+		gr = r->element[1];
 
 	sb_reset(vals);
 	for (j = 0; j < m; j++) {
-		const redisReply *e = r->element[j + 1];
+		const redisReply *e = r->element[j + h];
 		bool exists = e->type == REDIS_REPLY_STRING;
 		struct fs_online_hit old = { 0 };
 		struct fs_online_rec out = { 0 };
 		unsigned char head[16];
 
+		if (u->guard && ks[j].i == 0)
+			has_guard = true;
 		/* not asked for, and deleted since the scan: no longer the view's */
 		if (!exists && ks[j].i == SIZE_MAX)
 			continue;
@@ -755,11 +787,17 @@ static int try_chunk(struct upd *u, const struct upd_key *ks, size_t m, const ch
 	}
 	if (!nops)
 		goto done;
+	/*
+	 * Records changed, and the guard not written: it is, as read, so
+	 * that writers watching it see the change. In a batch the guard's
+	 * own write goes in the same EXEC.
+	 */
+	touch = gr && gr->type == REDIS_REPLY_STRING && !has_guard && !u->o->in_batch;
 	if (u->o->in_batch) {
 		/* the batch's: sent at commit, the WATCH kept until then */
 		for (k = 0; k < nops; k++) {
-			const char *key = argv[ops[k].j + 2];
-			size_t keylen = argl[ops[k].j + 2];
+			const char *key = argv[ops[k].j + h + 1];
+			size_t keylen = argl[ops[k].j + h + 1];
 			if (ops[k].del) {
 				const char *dv[2] = { "DEL", key };
 				size_t dl[2] = { 3, keylen };
@@ -770,14 +808,13 @@ static int try_chunk(struct upd *u, const struct upd_key *ks, size_t m, const ch
 		}
 		if (delta)
 			queue_incrby(s, u->counter, delta);
-		watching = false;
 		goto done;
 	}
 
 	redisAppendCommand(s->c, "MULTI");
 	for (k = 0; k < nops; k++) {
-		const char *key = argv[ops[k].j + 2];
-		size_t keylen = argl[ops[k].j + 2];
+		const char *key = argv[ops[k].j + h + 1];
+		size_t keylen = argl[ops[k].j + h + 1];
 		if (ops[k].del)
 			redisAppendCommand(s->c, "DEL %b", key, keylen);
 		else
@@ -786,14 +823,18 @@ static int try_chunk(struct upd *u, const struct upd_key *ks, size_t m, const ch
 	}
 	if (delta)
 		redisAppendCommand(s->c, "INCRBY %s %lld", u->counter, delta);
+	if (touch)
+		redisAppendCommand(s->c, "SET %b %b", u->guard, u->guardlen, gr->str, gr->len);
 	redisAppendCommand(s->c, "EXEC");
-	watching = false; /* EXEC unwatches, whatever it answers */
+	freeReplyObject(r); /* gr is sent */
+	r = NULL;
 	/* MULTI's OK and a QUEUED for each command; read them all to stay in step */
-	for (k = 0; k < 1 + nops + (delta != 0); k++) {
+	nsent = 1 + nops + (delta != 0) + touch;
+	for (k = 0; k < nsent; k++) {
 		redisReply *q = NULL;
 		if (redisGetReply(s->c, (void **)&q) != REDIS_OK) {
 			rc = fail(u->o, "cannot write", NULL);
-			goto done;
+			goto out;
 		}
 		if (!rc && (!q || q->type != REDIS_REPLY_STATUS))
 			rc = fail(u->o, "cannot write", q);
@@ -801,28 +842,29 @@ static int try_chunk(struct upd *u, const struct upd_key *ks, size_t m, const ch
 	}
 	if (redisGetReply(s->c, (void **)&x) != REDIS_OK) {
 		rc = fail(u->o, "cannot write", NULL);
-		goto done;
+		goto out;
 	}
 	if (rc)
-		goto done;
+		goto out;
 	if (x && x->type == REDIS_REPLY_NIL) {
 		rc = UPDATE_RETRY;
-		goto done;
+		goto out;
 	}
 	if (!x || x->type != REDIS_REPLY_ARRAY) {
 		rc = fail(u->o, "cannot write", x);
-		goto done;
+		goto out;
 	}
 	for (k = 0; k < x->elements; k++)
 		if (x->element[k]->type == REDIS_REPLY_ERROR) {
 			rc = fail(u->o, "cannot write", x->element[k]);
-			goto done;
+			goto out;
 		}
+	goto out; /* EXEC unwatched, whatever it answered */
 done:
-	/* in a batch, the WATCHes of its other records stay: rollback ends them */
-	if (watching && !u->o->in_batch)
+	/* in a batch, the WATCHes stay: commit or rollback ends them */
+	if (!u->o->in_batch && s->c && !s->c->err)
 		freeReplyObject(redisCommand(s->c, "UNWATCH"));
-	freeReplyObject(w);
+out:
 	freeReplyObject(r);
 	freeReplyObject(x);
 	return rc;
@@ -831,8 +873,9 @@ done:
 /* Update the m records of ks (m > 0), trying again while concurrent writes get in the way. */
 static int update_chunk(struct upd *u, const struct upd_key *ks, size_t m)
 {
-	const char **argv = xmalloc((m + 2) * sizeof(*argv));
-	size_t *argl = xmalloc((m + 2) * sizeof(*argl));
+	size_t h = u->guard ? 2 : 1;
+	const char **argv = xmalloc((m + h + 1) * sizeof(*argv));
+	size_t *argl = xmalloc((m + h + 1) * sizeof(*argl));
 	struct upd_op *ops = xmalloc(m * sizeof(*ops));
 	struct strbuf keys = STRBUF_INIT, vals = STRBUF_INIT;
 	size_t j, off = 0;
@@ -845,10 +888,14 @@ static int update_chunk(struct upd *u, const struct upd_key *ks, size_t m)
 	}
 	argv[1] = u->skey;
 	argl[1] = strlen(u->skey);
+	if (u->guard) {
+		argv[2] = u->guard;
+		argl[2] = u->guardlen;
+	}
 	for (j = 0; j < m; j++) {
-		argv[j + 2] = keys.buf + off;
-		argl[j + 2] = u->plen + ks[j].keylen;
-		off += argl[j + 2];
+		argv[j + h + 1] = keys.buf + off;
+		argl[j + h + 1] = u->plen + ks[j].keylen;
+		off += argl[j + h + 1];
 	}
 	for (tries = 0; rc == UPDATE_RETRY && tries < UPDATE_TRIES; tries++) {
 		if (tries)
@@ -923,8 +970,8 @@ static int scan_records(struct upd *u, struct fs_keymap *seen)
  * creates is not visited.
  */
 static int rd_update(struct fs_online *o, const char *view, const char *schema,
-		     const struct fs_online_rec *keys, size_t n, bool all, fs_online_update_fn fn,
-		     void *ctx)
+		     const struct fs_online_rec *keys, size_t n, unsigned flags,
+		     fs_online_update_fn fn, void *ctx)
 {
 	struct upd u = { .o = o, .view = view, .schema = schema, .fn = fn, .ctx = ctx };
 	struct fs_keymap *seen = NULL;
@@ -938,9 +985,16 @@ static int rd_update(struct fs_online *o, const char *view, const char *schema,
 	u.counter = key_of(o, view, "n");
 	u.prefix = key_of(o, view, "r:");
 	u.plen = strlen(u.prefix);
+	if ((flags & FS_UPDATE_GUARD) && n) {
+		u.guardlen = u.plen + keys[0].keylen;
+		u.guard = xmalloc(u.guardlen + 1);
+		memcpy(u.guard, u.prefix, u.plen);
+		if (keys[0].keylen)
+			memcpy(u.guard + u.plen, keys[0].key, keys[0].keylen);
+	}
 	if ((rc = schema_ensure(o, view, schema)))
 		goto done;
-	if (all) {
+	if (flags & FS_UPDATE_ALL) {
 		seen = fs_keymap_new();
 		for (i = 0; i < n; i++)
 			fs_keymap_intern(seen, keys[i].keylen ? keys[i].key : "", keys[i].keylen);
@@ -970,6 +1024,7 @@ done:
 	free(u.skey);
 	free(u.counter);
 	free(u.prefix);
+	free(u.guard);
 	return rc;
 }
 
@@ -1099,9 +1154,15 @@ static int rd_meta_get(struct fs_online *o, const char *name, struct strbuf *val
 		free(k);
 		return FS_ERR;
 	}
+	/* in a batch, WATCH and GET in one round trip */
 	if (o->in_batch)
-		w = redisCommand(s->c, "WATCH %s", k);
-	r = redisCommand(s->c, "GET %s", k);
+		redisAppendCommand(s->c, "WATCH %s", k);
+	redisAppendCommand(s->c, "GET %s", k);
+	if ((o->in_batch && redisGetReply(s->c, (void **)&w) != REDIS_OK) ||
+	    redisGetReply(s->c, (void **)&r) != REDIS_OK) {
+		freeReplyObject(w);
+		w = NULL;
+	}
 	if ((o->in_batch && (!w || w->type != REDIS_REPLY_STATUS)) || !r ||
 	    (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
 		rc = fail(o, "cannot read", r && r->type == REDIS_REPLY_ERROR ? r : w);

@@ -608,7 +608,7 @@ static int update_one(struct fs_online *o, const struct upd_st *u, const void *k
 }
 
 static int sq_update(struct fs_online *o, const char *view, const char *schema,
-		     const struct fs_online_rec *keys, size_t n, bool all, fs_online_update_fn fn,
+		     const struct fs_online_rec *keys, size_t n, unsigned flags, fs_online_update_fn fn,
 		     void *ctx)
 {
 	struct sq *s = o->state;
@@ -647,7 +647,7 @@ static int sq_update(struct fs_online *o, const char *view, const char *schema,
 	sqlite3_bind_int64(get, 1, id);
 	sqlite3_bind_int64(u.put, 1, id);
 	sqlite3_bind_int64(u.del, 1, id);
-	if (all) {
+	if (flags & FS_UPDATE_ALL) {
 		/* the records not asked for: read them all first, then change them */
 		struct strbuf kb = STRBUF_INIT, vb = STRBUF_INIT;
 		struct { size_t koff, klen, voff, vlen; int64_t ts, cr; } *other = NULL;

@@ -77,10 +77,10 @@ int fs_online_drop(struct fs_online *o, const char *view)
 }
 
 int fs_online_update(struct fs_online *o, const char *view, const char *schema,
-		     const struct fs_online_rec *keys, size_t n, bool all, fs_online_update_fn fn,
+		     const struct fs_online_rec *keys, size_t n, unsigned flags, fs_online_update_fn fn,
 		     void *ctx)
 {
-	return o->ops->update(o, view, schema, keys, n, all, fn, ctx);
+	return o->ops->update(o, view, schema, keys, n, flags, fn, ctx);
 }
 
 int fs_online_count(struct fs_online *o, const char *view, const char *schema, int64_t *n)

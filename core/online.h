@@ -65,11 +65,12 @@ struct fs_online_ops {
 		    const struct fs_online_rec *keys, size_t n, struct fs_online_hit *hits);
 	int (*drop)(struct fs_online *o, const char *view);
 	/*
-	 * Read-modify-write (fs_online_update): for each of keys, and with all
-	 * for every other record of the view, fn decides the new record.
+	 * Read-modify-write (fs_online_update): for each of keys, and with
+	 * FS_UPDATE_ALL for every other record of the view, fn decides the
+	 * new record.
 	 */
 	int (*update)(struct fs_online *o, const char *view, const char *schema,
-		      const struct fs_online_rec *keys, size_t n, bool all,
+		      const struct fs_online_rec *keys, size_t n, unsigned flags,
 		      fs_online_update_fn fn, void *ctx);
 	int (*count)(struct fs_online *o, const char *view, const char *schema, int64_t *n);
 	int (*ping)(struct fs_online *o);
@@ -108,18 +109,30 @@ void fs_online_hits_release(struct fs_online_hit *hits, size_t n);
 int fs_online_drop(struct fs_online *o, const char *view);
 /*
  * Change records by what they hold (the tiles of aggregation views): the
- * records of keys (and with all, every other record of the view) are read,
- * passed to fn, and what fn returns is written, as one transaction in
- * SQLite; in Redis each record's read and write are atomic together
- * (WATCH/MULTI), the update as a whole is not (when fn abandons, records
- * committed before stay), and fn may be called again for a record when a
- * concurrent write forced a retry. A view stored under another
+ * records of keys (and with FS_UPDATE_ALL, every other record of the view)
+ * are read, passed to fn, and what fn returns is written, as one
+ * transaction in SQLite; in Redis each record's read and write are atomic
+ * together (WATCH/MULTI), the update as a whole is not (when fn abandons,
+ * records committed before stay), and fn may be called again for a record
+ * when a concurrent write forced a retry. A view stored under another
  * schema is dropped first, as by fs_online_write. Keys of keys must be
  * distinct.
+ *
+ * FS_UPDATE_GUARD: keys[0] is the view's guard record (an aggregation
+ * view's meta record), fn writes it whenever it is asked for it, and every
+ * change of the view's records is an update with this flag. Redis then
+ * WATCHes the guard instead of every record (a WATCH costs Redis a scan of
+ * the keys the connection watches already: a batch watching each of its
+ * records is quadratic in the batch), and each transaction of the update
+ * that does not write the guard writes it again as it was read, so that
+ * every change of a record is a change of the guard. While the guard does
+ * not exist, records are watched one by one as without the flag.
  */
+#define FS_UPDATE_ALL 1u
+#define FS_UPDATE_GUARD 2u
 int fs_online_update(struct fs_online *o, const char *view, const char *schema,
-		     const struct fs_online_rec *keys, size_t n, bool all, fs_online_update_fn fn,
-		     void *ctx);
+		     const struct fs_online_rec *keys, size_t n, unsigned flags,
+		     fs_online_update_fn fn, void *ctx);
 int fs_online_count(struct fs_online *o, const char *view, const char *schema, int64_t *n);
 int fs_online_ping(struct fs_online *o);
 

@@ -467,18 +467,10 @@ static int64_t batch_size(const struct batch *b)
 	return n;
 }
 
-/*
- * At most batch_events; into Redis at most REDIS_BATCH: each record a
- * batch updates is WATCHed, and Redis checks a new WATCH against every
- * key the connection watches already (quadratic in the batch). Measured
- * (bench/stream, 400k events): 500 a batch 70k events/s, 1000 66k, 2000 57k.
- */
-#define REDIS_BATCH 500
+/* At most batch_events (10,000 by default). */
 static int64_t batch_max(const struct src *s)
 {
-	int64_t max = s->opts->batch_events > 0 ? s->opts->batch_events : 10000;
-
-	return !strcmp(s->store->ops->type, "redis") && max > REDIS_BATCH ? REDIS_BATCH : max;
+	return s->opts->batch_events > 0 ? s->opts->batch_events : 10000;
 }
 
 /* The events taken so far: written, being written and in the batch being read. */
@@ -494,8 +486,9 @@ static int64_t taken(const struct src *s)
  * pays per batch, not per event, so that a backlog is caught up with
  * fewer, larger writes (1M events, 100k keys: 20 writes, not 100, and
  * 1.6 times the events a second). Caught up, the writer is idle and
- * batches close after batch_ms or batch_events as before. Redis keeps
- * REDIS_BATCH (its cost is per event, and the WATCHes quadratic).
+ * batches close after batch_ms or batch_events as before. Redis does not
+ * grow them: its cost is per event, and a batch is one EXEC that every
+ * other client of the server waits for.
  */
 #define CATCH_UP 10
 static int64_t batch_cap(const struct src *s, bool busy)
