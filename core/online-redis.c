@@ -13,7 +13,10 @@
  * optimistic transaction (WATCH, MGET, MULTI/EXEC), done again when a
  * concurrent writer changed one of its records.
  */
+#include <errno.h>
 #include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,16 +405,23 @@ static int schema_ensure(struct fs_online *o, const char *view, const char *sche
 	return rc;
 }
 
-/* Add a command to the open batch (sent at commit). */
+/*
+ * Add a command to the open batch (sent at commit), in the protocol's
+ * form (RESP: "*<argc>", then "$<len>" and the bytes of each argument),
+ * written straight into the batch: a batch is megabytes, and hiredis's
+ * formatting would allocate and copy each command once more.
+ */
 static void queue_argv(struct rd *s, int argc, const char **argv, const size_t *argl)
 {
-	char *cmd = NULL;
-	long long len = redisFormatCommandArgv(&cmd, argc, argv, argl);
+	char head[32];
+	int i;
 
-	if (len < 0)
-		abort(); /* hiredis: out of memory */
-	sb_add(&s->queued, cmd, (size_t)len);
-	redisFreeCommand(cmd);
+	sb_add(&s->queued, head, (size_t)snprintf(head, sizeof(head), "*%d\r\n", argc));
+	for (i = 0; i < argc; i++) {
+		sb_add(&s->queued, head, (size_t)snprintf(head, sizeof(head), "$%zu\r\n", argl[i]));
+		sb_add(&s->queued, argv[i], argl[i]);
+		sb_add(&s->queued, "\r\n", 2);
+	}
 	s->nqueued++;
 }
 
@@ -720,7 +730,9 @@ static int try_chunk(struct upd *u, const struct upd_key *ks, size_t m, const ch
 	size_t h = u->guard ? 2 : 1; /* the keys before the records */
 	redisReply *r = NULL, *x = NULL;
 	const redisReply *sr, *gr = NULL;
-	size_t j, k, nops = 0, nsent;
+	size_t j, k, nops = 0, nsent, nw = 1, nd = 1;
+	const char **wv = NULL, **dv = NULL;
+	size_t *wl = NULL, *dl = NULL;
 	long long delta = 0;
 	bool touch = false, has_guard = false;
 	int rc;
@@ -793,34 +805,39 @@ static int try_chunk(struct upd *u, const struct upd_key *ks, size_t m, const ch
 	 * own write goes in the same EXEC.
 	 */
 	touch = gr && gr->type == REDIS_REPLY_STRING && !has_guard && !u->o->in_batch;
+	/* one MSET of the records written, one DEL of those deleted */
+	wv = xmalloc((2 * nops + 1) * sizeof(*wv));
+	wl = xmalloc((2 * nops + 1) * sizeof(*wl));
+	dv = xmalloc((nops + 1) * sizeof(*dv));
+	dl = xmalloc((nops + 1) * sizeof(*dl));
+	wv[0] = "MSET", wl[0] = 4;
+	dv[0] = "DEL", dl[0] = 3;
+	for (k = 0; k < nops; k++) {
+		const char *key = argv[ops[k].j + h + 1];
+		size_t keylen = argl[ops[k].j + h + 1];
+		if (ops[k].del) {
+			dv[nd] = key, dl[nd++] = keylen;
+		} else {
+			wv[nw] = key, wl[nw++] = keylen;
+			wv[nw] = vals->buf + ops[k].voff, wl[nw++] = ops[k].vlen;
+		}
+	}
 	if (u->o->in_batch) {
 		/* the batch's: sent at commit, the WATCH kept until then */
-		for (k = 0; k < nops; k++) {
-			const char *key = argv[ops[k].j + h + 1];
-			size_t keylen = argl[ops[k].j + h + 1];
-			if (ops[k].del) {
-				const char *dv[2] = { "DEL", key };
-				size_t dl[2] = { 3, keylen };
-				queue_argv(s, 2, dv, dl);
-			} else {
-				queue_set(s, key, keylen, vals->buf + ops[k].voff, ops[k].vlen);
-			}
-		}
+		if (nw > 1)
+			queue_argv(s, (int)nw, wv, wl);
+		if (nd > 1)
+			queue_argv(s, (int)nd, dv, dl);
 		if (delta)
 			queue_incrby(s, u->counter, delta);
 		goto done;
 	}
 
 	redisAppendCommand(s->c, "MULTI");
-	for (k = 0; k < nops; k++) {
-		const char *key = argv[ops[k].j + h + 1];
-		size_t keylen = argl[ops[k].j + h + 1];
-		if (ops[k].del)
-			redisAppendCommand(s->c, "DEL %b", key, keylen);
-		else
-			redisAppendCommand(s->c, "SET %b %b", key, keylen, vals->buf + ops[k].voff,
-					   ops[k].vlen);
-	}
+	if (nw > 1)
+		redisAppendCommandArgv(s->c, (int)nw, wv, wl);
+	if (nd > 1)
+		redisAppendCommandArgv(s->c, (int)nd, dv, dl);
 	if (delta)
 		redisAppendCommand(s->c, "INCRBY %s %lld", u->counter, delta);
 	if (touch)
@@ -829,7 +846,7 @@ static int try_chunk(struct upd *u, const struct upd_key *ks, size_t m, const ch
 	freeReplyObject(r); /* gr is sent */
 	r = NULL;
 	/* MULTI's OK and a QUEUED for each command; read them all to stay in step */
-	nsent = 1 + nops + (delta != 0) + touch;
+	nsent = 1 + (nw > 1) + (nd > 1) + (delta != 0) + touch;
 	for (k = 0; k < nsent; k++) {
 		redisReply *q = NULL;
 		if (redisGetReply(s->c, (void **)&q) != REDIS_OK) {
@@ -867,6 +884,10 @@ done:
 out:
 	freeReplyObject(r);
 	freeReplyObject(x);
+	free(wv);
+	free(wl);
+	free(dv);
+	free(dl);
 	return rc;
 }
 
@@ -1063,6 +1084,9 @@ static int rd_ping(struct fs_online *o)
 	return rc;
 }
 
+#define RESP_MULTI "*1\r\n$5\r\nMULTI\r\n"
+#define RESP_EXEC "*1\r\n$4\r\nEXEC\r\n"
+
 static int rd_begin(struct fs_online *o)
 {
 	struct rd *s = o->state;
@@ -1070,7 +1094,34 @@ static int rd_begin(struct fs_online *o)
 	if (rd_ensure(o))
 		return FS_ERR;
 	sb_reset(&s->queued);
+	sb_adds(&s->queued, RESP_MULTI);
 	s->nqueued = 0;
+	return 0;
+}
+
+/*
+ * Send buf on the connection as it is. A batch's MULTI/EXEC is megabytes:
+ * hiredis would copy it into a buffer of its own first. Only when hiredis
+ * has nothing of its own waiting to be sent, which is so after every
+ * reply read in blocking mode.
+ */
+static int send_all(struct rd *s, const char *buf, size_t len)
+{
+	if (sdslen(s->c->obuf))
+		return redisAppendFormattedCommand(s->c, buf, len) == REDIS_OK ? 0 : -1;
+	while (len) {
+		ssize_t n = send(s->c->fd, buf, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			s->c->err = REDIS_ERR_IO;
+			snprintf(s->c->errstr, sizeof(s->c->errstr), "%s",
+				 n < 0 ? strerror(errno) : "connection closed");
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
 	return 0;
 }
 
@@ -1099,9 +1150,11 @@ static int rd_commit(struct fs_online *o)
 		freeReplyObject(redisCommand(s->c, "UNWATCH"));
 		goto done;
 	}
-	redisAppendCommand(s->c, "MULTI");
-	redisAppendFormattedCommand(s->c, s->queued.buf, s->queued.len);
-	redisAppendCommand(s->c, "EXEC");
+	sb_adds(&s->queued, RESP_EXEC);
+	if (send_all(s, s->queued.buf, s->queued.len)) {
+		rc = fail(o, "cannot write", NULL);
+		goto done;
+	}
 	for (k = 0; k < 1 + s->nqueued; k++) {
 		redisReply *q = NULL;
 		if (redisGetReply(s->c, (void **)&q) != REDIS_OK) {
