@@ -1518,7 +1518,11 @@ static void run_kafka(struct src *s)
 		caught = kafka_caught_up(s);
 		if (batch_due(s, busy, caught) && !flush(s))
 			return;
-		s->st.lag = kafka_lag(s);
+		/* the watermarks take the client's locks: ten times a second is enough */
+		if (now_ms() - s->lag_at >= 100) {
+			s->st.lag = kafka_lag(s);
+			s->lag_at = now_ms();
+		}
 		if (s->opts->once && caught && !s->cur->nbp) {
 			if (collect(s))
 				return;
