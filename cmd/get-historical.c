@@ -23,6 +23,15 @@ static void remove_partial(int sig)
 	raise(sig);
 }
 
+/* On a terminal: the source rows scanned, on one line rewritten. */
+static void progress(void *ctx, const char *view, size_t rows)
+{
+	fprintf(stderr, "\rget-historical: feature_view '%s': %zu source rows scanned\033[K", view,
+		rows);
+	fflush(stderr);
+	*(bool *)ctx = true;
+}
+
 /*
  * A warning for each view that matched no entity row, always; with
  * verbose, then the rows written and per view how many found a value.
@@ -61,7 +70,7 @@ int cmd_get_historical(int argc, const char **argv, struct fs_ctx *ctx)
 	struct opt_list refs = { 0 };
 	struct fs_hist_opts opts = { 0 };
 	struct fs_hist_stats stats = { 0 };
-	bool verbose = false;
+	bool verbose = false, progressed = false;
 	const char *output = NULL, *format = "csv";
 	const struct option options[] = {
 		OPT_STRING(0, "entities", &opts.entities, "file",
@@ -106,7 +115,13 @@ int cmd_get_historical(int argc, const char **argv, struct fs_ctx *ctx)
 			goto done;
 		}
 	}
+	if (isatty(STDERR_FILENO)) {
+		opts.progress = progress;
+		opts.progress_ctx = &progressed;
+	}
 	rc = fs_historical(ctx->repo, &opts, out, &stats);
+	if (progressed)
+		fputs("\r\033[K", stderr);
 	if (output) {
 		if (fclose(out) && !rc) {
 			fs_error_set("cannot write '%s': %s", output, strerror(errno));

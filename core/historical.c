@@ -330,6 +330,7 @@ struct hview {
 	 */
 	bool src_seen;
 	size_t src_rows, key_hits;
+	const struct fs_hist_opts *opts; /* for progress */
 	int64_t src_min, src_max;
 	int64_t *ksrc_min;
 };
@@ -469,7 +470,8 @@ static bool may_match(const struct hview *h, uint32_t id, int64_t ts)
 /* Note a source row of key id (NONE: a key no entity row has) at ts. */
 static inline void note_source_row(struct hview *h, uint32_t id, int64_t ts)
 {
-	h->src_rows++;
+	if (!(++h->src_rows & ((1u << 20) - 1)) && h->opts->progress)
+		h->opts->progress(h->opts->progress_ctx, h->view->name, h->src_rows);
 	if (ts < h->src_min)
 		h->src_min = ts;
 	if (ts > h->src_max)
@@ -1994,6 +1996,7 @@ int fs_historical(struct fs_repo *repo, const struct fs_hist_opts *o, FILE *out,
 			rc = setup_view(h, &defs, fs_defs_find(&defs, FS_KIND_FEATURE_VIEW, vname), &e);
 			if (rc)
 				goto done;
+			h->opts = o;
 			h->feats = xcalloc(json_array_size(refs), sizeof(*h->feats));
 		}
 		h->feats[h->nfeats].name = json_string_value(json_object_get(it, "feature"));

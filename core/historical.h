@@ -29,6 +29,12 @@ struct fs_hist_opts {
 	size_t nrefs;
 	bool full_names; /* view__feature column names */
 	bool json;       /* one JSON object per line instead of CSV */
+	/*
+	 * Optional: called with the rows of view's source scanned so far,
+	 * every 2^20 rows (not for joins pushed down into PostgreSQL).
+	 */
+	void (*progress)(void *ctx, const char *view, size_t rows);
+	void *progress_ctx;
 };
 
 /*

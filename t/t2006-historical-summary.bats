@@ -218,3 +218,25 @@ EOF
     run -0 --separate-stderr fs get-historical --entities rows.csv -f driver_stats
     assert_equal "$stderr" "warning: feature_view 'driver_stats' matched none of the 1 entity rows: the entity rows' time (2024-01-01) is before the first event of source 'driver_src' (2024-05-01T10:00:00Z)"
 }
+
+@test "get-historical: on a terminal, a long scan shows the source rows scanned on one line; not in a pipe" {
+    setup_repo
+    # 2^21 + 5 source rows: two progress reports
+    mawk 'BEGIN { print "driver_id,event_timestamp,trips"
+        for (i = 0; i < 2097157; i++) printf "%d,2024-05-01T10:00:00Z,%d\n", i % 1000, i }' > data/driver.csv
+    printf 'driver_id,customer_id,event_timestamp\n7,c1,2024-05-01T10:30:00Z\n' > rows.csv
+    command -v script > /dev/null || skip "needs script (util-linux)"
+    script -qec "'$FS' get-historical --entities rows.csv -f driver_stats -o out.csv" /dev/null > tty.out
+    tr '\r' '\n' < tty.out > tty.lines
+    grep -qx "get-historical: feature_view 'driver_stats': 1048576 source rows scanned.*" tty.lines ||
+        fail "no first report: $(cat -v tty.out)"
+    grep -qx "get-historical: feature_view 'driver_stats': 2097152 source rows scanned.*" tty.lines ||
+        fail "no second report: $(cat -v tty.out)"
+    # the line is cleared at the end, then the summary
+    grep -q "1 row written" tty.lines || fail "no summary: $(cat -v tty.out)"
+    run -0 cat out.csv
+    assert_output "driver_id,customer_id,event_timestamp,trips
+7,c1,2024-05-01T10:30:00Z,2097007"
+    run -0 --separate-stderr fs get-historical --entities rows.csv -f driver_stats -o out.csv
+    assert_equal "$stderr" ""
+}
