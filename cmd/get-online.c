@@ -184,7 +184,7 @@ int cmd_get_online(int argc, const char **argv, struct fs_ctx *ctx)
 	}
 	if (parse_entities(&defs, &rows, &entities))
 		usage_error(usage, options, "%s", fs_error_last());
-	if (fs_resolve_refs(&defs, refs.items, refs.n, full, &resolved) ||
+	if (fs_resolve_refs(&defs, ctx->repo->root, refs.items, refs.n, full, &resolved) ||
 	    fs_online_open(&store, ctx->repo->config) ||
 	    fs_online_response(store, &defs, resolved, entities, now_us, &out)) {
 		rc = die_last_error();

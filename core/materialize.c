@@ -15,6 +15,7 @@
 #include "lock.h"
 #include "online.h"
 #include "timeutil.h"
+#include "unapplied.h"
 #include "util.h"
 #include "viewscan.h"
 #include "banned.h"
@@ -500,8 +501,8 @@ int fs_materialize(struct fs_repo *repo, const struct fs_mat_opts *o, json_t **o
 		for (i = 0; i < o->nviews; i++) {
 			const struct fs_object *v = fs_defs_find(&defs, FS_KIND_FEATURE_VIEW, o->views[i]);
 			if (!v) {
-				fs_error_set("no feature view '%s' is registered", o->views[i]);
-				rc = FS_ENOTFOUND;
+				rc = fs_unknown_name(&defs, repo->root, FS_KIND_BIT(FS_KIND_FEATURE_VIEW),
+						     o->views[i], NULL);
 				goto done;
 			}
 			if (!json_is_true(json_object_get(v->spec, "online"))) {

@@ -190,7 +190,7 @@ assert s["tags"] == {"team": "driver_performance"}, s
     fs apply -q
     run -128 --separate-stderr fs describe feature_view driver_hourly_stat
     assert_output ""
-    assert_equal "$stderr" "fatal: no feature_view 'driver_hourly_stat' is registered (did you mean 'driver_hourly_stats'?)"
+    assert_equal "$stderr" "fatal: no feature view 'driver_hourly_stat' is registered (did you mean 'driver_hourly_stats'?)"
 }
 
 @test "describe: an unknown name with nothing close exits 128" {

@@ -179,14 +179,19 @@ push_errors() {
     run -128 --separate-stderr fs push trips ok.csv
     assert_equal "$stderr" "fatal: source 'trips' is a csv source, not a push source"
     run -128 --separate-stderr fs push trips_pusj ok.csv
-    assert_equal "$stderr" "fatal: no source 'trips_pusj' is registered"
+    assert_equal "$stderr" "fatal: no source 'trips_pusj' is registered (did you mean 'trips_push'?)"
+    # the source is looked up before any row is read: none from stdin here
+    run -128 --separate-stderr fs push zzzzzzzz < /dev/null
+    assert_equal "$stderr" "fatal: no source 'zzzzzzzz' is registered"
+    run -128 --separate-stderr fs push zzzzzzzz missing.csv
+    assert_equal "$stderr" "fatal: no source 'zzzzzzzz' is registered"
     run -128 --separate-stderr fs push trips_push missing.csv
     assert_equal "$stderr" "fatal: cannot open 'missing.csv': No such file or directory"
     assert_equal "$(online pa:trips 1)" "1=-@$EP"
 }
 
-@test "push: a missing column, a source that is not a push source, an unknown source: 128 (sqlite)" { use_backend sqlite; push_errors; }
-@test "push: a missing column, a source that is not a push source, an unknown source: 128 (redis)" { use_backend redis; push_errors; }
+@test "push: a missing column, a source that is not a push source, an unknown source (with did you mean): 128 (sqlite)" { use_backend sqlite; push_errors; }
+@test "push: a missing column, a source that is not a push source, an unknown source (with did you mean): 128 (redis)" { use_backend redis; push_errors; }
 
 status_never() {
     push_repo
