@@ -218,6 +218,30 @@ plain +- +never +0$'
 @test "status: a view never materialized has last_end and staleness null (sqlite)" { use_backend sqlite; status_never; }
 @test "status: a view never materialized has last_end and staleness null (redis)" { use_backend redis; status_never; }
 
+status_aligned() {
+    push_repo
+    local long=trips_of_every_driver_over_the_whole_day_and_night # 50 characters
+    cat >> features/push.yaml <<EOF
+---
+kind: feature_view
+name: $long
+entities: [driver]
+source: trips
+features:
+  - {name: trips, type: int64}
+EOF
+    fs apply -q
+    fs materialize -q 2024-05-01 2024-05-02 -v pa
+    run -0 fs status
+    assert_line --index 0 --regexp "^VIEW {$((${#long} - 3))}LAST END  +STALENESS +KEYS\$"
+    assert_aligned $(offset_of "${lines[0]}" "LAST END") $(offset_of "${lines[0]}" STALENESS) \
+        $(offset_of "${lines[0]}" KEYS)
+    assert_line --regexp "^pa {$((${#long} - 1))}2024-05-02T00:00:00Z "
+    assert_line --regexp "^$long - +never +0\$"
+}
+
+@test "status: columns line up whatever the length of the view names (sqlite)" { use_backend sqlite; status_aligned; }
+
 status_staleness() {
     push_repo
     local now d
