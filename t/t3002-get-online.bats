@@ -155,6 +155,9 @@ errors() {
     assert_equal "$stderr" "fatal: entities row 0: column 'driver_id': 'abc' is not an int64 (join key of entity 'driver')"
     run -129 --separate-stderr fs get-online -f driver_stats
     assert_equal "${stderr_lines[0]}" "error: at least one -e <key=value> is required"
+    run -129 --separate-stderr fs get-online -e driver_id=1001
+    assert_equal "${stderr_lines[0]}" "error: at least one -f <ref> is required"
+    assert_equal "${stderr_lines[1]}" "usage: fs get-online (-f <ref>)... (-e <key=value>[,<key=value>...])... [--at <time>] [--full-feature-names] [--json]"
     run -129 --separate-stderr fs get-online -f cust_driver -e driver_id=1001,customer_id=c1 -e driver_id=1002
     assert_equal "${stderr_lines[0]}" "error: -e 'driver_id=1002': every row needs the same keys"
     run -129 --separate-stderr fs get-online -f driver_stats -e driver_id=1001,driver_id=1002
