@@ -12,6 +12,7 @@
 #include "error.h"
 #include "jsonout.h"
 #include "parse-options.h"
+#include "unapplied.h"
 #include "util.h"
 #include "banned.h"
 
@@ -150,19 +151,8 @@ int cmd_describe(int argc, const char **argv, struct fs_ctx *ctx)
 		return die_last_error();
 	o = fs_defs_find(&defs, kind, argv[1]);
 	if (!o) {
-		const char **names = xcalloc(defs.n + 1, sizeof(*names));
-		const char *hint;
-		size_t i, n = 0;
-		for (i = 0; i < defs.n; i++)
-			if (defs.objs[i].kind == kind)
-				names[n++] = defs.objs[i].name;
-		hint = fs_suggest(argv[1], names, n);
-		if (hint)
-			rc = die("no %s '%s' is registered (did you mean '%s'?)", fs_kind_name(kind),
-				 argv[1], hint);
-		else
-			rc = die("no %s '%s' is registered", fs_kind_name(kind), argv[1]);
-		free(names);
+		fs_unknown_name(&defs, ctx->repo->root, FS_KIND_BIT(kind), argv[1], NULL);
+		rc = die_last_error();
 		goto done;
 	}
 	out = json_pack("{s:s, s:s, s:i, s:I, s:O}", "kind", fs_kind_name(o->kind), "name", o->name,

@@ -9,6 +9,7 @@
 #include "online.h"
 #include "parse-options.h"
 #include "serving.h"
+#include "strbuf.h"
 #include "timeutil.h"
 #include "util.h"
 #include "value.h"
@@ -90,58 +91,100 @@ static int parse_entities(const struct fs_defs *defs, const struct opt_list *row
 }
 
 /* A string for the table: control characters, NUL and backslash escaped, one cell one line. */
-static void print_cell(const char *s, size_t len)
+static void add_escaped(struct strbuf *sb, const char *s, size_t len)
 {
 	size_t i;
 
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c == '\\')
-			fputs("\\\\", stdout);
+			sb_adds(sb, "\\\\");
 		else if (c == '\n')
-			fputs("\\n", stdout);
+			sb_adds(sb, "\\n");
 		else if (c == '\t')
-			fputs("\\t", stdout);
+			sb_adds(sb, "\\t");
 		else if (c == '\r')
-			fputs("\\r", stdout);
+			sb_adds(sb, "\\r");
 		else if (c < 0x20 || c == 0x7f)
-			printf("\\x%02x", c);
+			sb_addf(sb, "\\x%02x", c);
 		else
-			putchar(c);
+			sb_addc(sb, (char)c);
 	}
 }
 
+/* The text of the cell of column c, row r. */
+static void cell_text(struct strbuf *sb, json_t *col, size_t r)
+{
+	json_t *v = json_array_get(json_object_get(col, "values"), r);
+	const char *st = json_string_value(json_array_get(json_object_get(col, "statuses"), r));
+
+	if (!strcmp(st, "NOT_FOUND")) {
+		sb_adds(sb, "(not found)");
+	} else if (!strcmp(st, "NULL_VALUE")) {
+		sb_adds(sb, "(null)");
+	} else if (json_is_string(v)) {
+		add_escaped(sb, json_string_value(v), json_string_length(v));
+	} else {
+		char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+		sb_adds(sb, text);
+		free(text);
+	}
+	if (!strcmp(st, "OUTSIDE_MAX_AGE"))
+		sb_adds(sb, " (outside max age)");
+}
+
+/* Characters on the screen: UTF-8 continuation bytes take no column. */
+static size_t text_width(const struct strbuf *sb)
+{
+	size_t i, w = 0;
+
+	for (i = 0; i < sb->len; i++)
+		if (((unsigned char)sb->buf[i] & 0xc0) != 0x80)
+			w++;
+	return w;
+}
+
+/*
+ * The response as a table: a header of the feature names, a row per
+ * entity row, each column as wide as its widest cell and two spaces
+ * between columns, whatever the length of the names and values.
+ */
 static void print_table(json_t *resp)
 {
 	json_t *names = json_object_get(json_object_get(resp, "metadata"), "feature_names");
-	json_t *results = json_object_get(resp, "results"), *col;
+	json_t *results = json_object_get(resp, "results");
+	size_t ncols = json_array_size(names);
 	size_t nrows = json_array_size(json_object_get(json_array_get(results, 0), "values"));
-	size_t c, r;
+	struct strbuf *cells = xcalloc((nrows + 1) * ncols + 1, sizeof(*cells));
+	size_t *width = xcalloc(ncols + 1, sizeof(*width));
+	size_t c, r, w;
 
-	json_array_foreach(names, c, col)
-		printf("%s%s", c ? "\t" : "", json_string_value(col));
-	putchar('\n');
-	for (r = 0; r < nrows; r++) {
-		json_array_foreach(results, c, col) {
-			json_t *v = json_array_get(json_object_get(col, "values"), r);
-			const char *st = json_string_value(json_array_get(json_object_get(col, "statuses"), r));
-			char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
-			if (c)
-				putchar('\t');
-			if (!strcmp(st, "NOT_FOUND"))
-				printf("(not found)");
-			else if (!strcmp(st, "NULL_VALUE"))
-				printf("(null)");
-			else if (json_is_string(v))
-				print_cell(json_string_value(v), json_string_length(v));
-			else
-				printf("%s", text);
-			if (!strcmp(st, "OUTSIDE_MAX_AGE"))
-				printf(" (outside max age)");
-			free(text);
+	for (c = 0; c < ncols; c++) {
+		struct strbuf *h = &cells[c];
+		sb_init(h);
+		add_escaped(h, json_string_value(json_array_get(names, c)),
+			    json_string_length(json_array_get(names, c)));
+		width[c] = text_width(h);
+		for (r = 0; r < nrows; r++) {
+			struct strbuf *cell = &cells[(r + 1) * ncols + c];
+			sb_init(cell);
+			cell_text(cell, json_array_get(results, c), r);
+			if ((w = text_width(cell)) > width[c])
+				width[c] = w;
+		}
+	}
+	for (r = 0; r <= nrows; r++) {
+		for (c = 0; c < ncols; c++) {
+			struct strbuf *cell = &cells[r * ncols + c];
+			fwrite(cell->buf, 1, cell->len, stdout);
+			if (c + 1 < ncols)
+				printf("%*s", (int)(width[c] - text_width(cell) + 2), "");
+			sb_release(cell);
 		}
 		putchar('\n');
 	}
+	free(cells);
+	free(width);
 }
 
 int cmd_get_online(int argc, const char **argv, struct fs_ctx *ctx)
@@ -184,7 +227,7 @@ int cmd_get_online(int argc, const char **argv, struct fs_ctx *ctx)
 	}
 	if (parse_entities(&defs, &rows, &entities))
 		usage_error(usage, options, "%s", fs_error_last());
-	if (fs_resolve_refs(&defs, refs.items, refs.n, full, &resolved) ||
+	if (fs_resolve_refs(&defs, ctx->repo->root, refs.items, refs.n, full, &resolved) ||
 	    fs_online_open(&store, ctx->repo->config) ||
 	    fs_online_response(store, &defs, resolved, entities, now_us, &out)) {
 		rc = die_last_error();

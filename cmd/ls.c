@@ -17,7 +17,7 @@ int cmd_ls(int argc, const char **argv, struct fs_ctx *ctx)
 	struct fs_defs defs = { 0 };
 	enum fs_kind kind = FS_KIND__COUNT;
 	json_t *arr;
-	size_t i;
+	size_t i, width = 32;
 
 	argc = parse_options(argc, argv, options, usage);
 	if (argc > 1)
@@ -28,6 +28,11 @@ int cmd_ls(int argc, const char **argv, struct fs_ctx *ctx)
 			    argv[0]);
 	if (fs_registry_load(ctx->repo->registry, &defs))
 		return die_last_error();
+	/* the names' column as wide as the longest name, 32 at least */
+	for (i = 0; i < defs.n; i++)
+		if ((kind == FS_KIND__COUNT || defs.objs[i].kind == kind) &&
+		    strlen(defs.objs[i].name) > width)
+			width = strlen(defs.objs[i].name);
 	arr = json_array();
 	for (i = 0; i < defs.n; i++) {
 		const struct fs_object *o = &defs.objs[i];
@@ -39,7 +44,8 @@ int cmd_ls(int argc, const char **argv, struct fs_ctx *ctx)
 							     "version", o->version, "registry_version",
 							     (json_int_t)o->applied_in));
 		else
-			printf("%-16s %-32s v%d\n", fs_kind_name(o->kind), o->name, o->version);
+			printf("%-16s %-*s v%d\n", fs_kind_name(o->kind), (int)width, o->name,
+			       o->version);
 	}
 	if (json)
 		print_json(json_pack("{s:o}", "objects", arr));

@@ -19,6 +19,30 @@ static void progress(void *ctx, const char *view, size_t rows)
 }
 
 /*
+ * A run that must wait for another says so on stderr, once: "waiting for
+ * pid N (materialize since HH:MM)", the time on the local clock.
+ */
+static void waiting(void *ctx, const char *view, const struct fs_lock_holder *holder)
+{
+	bool *told = ctx;
+	char since[16] = "";
+	time_t t = (time_t)holder->since;
+	struct tm tm;
+
+	(void)view;
+	if (*told)
+		return;
+	*told = true;
+	if (holder->since && localtime_r(&t, &tm))
+		strftime(since, sizeof(since), " since %H:%M", &tm);
+	if (holder->pid)
+		fprintf(stderr, "waiting for pid %ld (materialize%s)\n", holder->pid, since);
+	else
+		fprintf(stderr, "waiting for another materialize to finish\n");
+	fflush(stderr);
+}
+
+/*
  * Shared by materialize and materialize-incremental. Cron's rule: nothing
  * on stdout on success unless it is a terminal (or --verbose); errors
  * always on stderr.
@@ -26,10 +50,12 @@ static void progress(void *ctx, const char *view, size_t rows)
 int run_materialize(struct fs_ctx *ctx, struct fs_mat_opts *o, bool verbose, bool json)
 {
 	json_t *res = NULL, *r;
-	bool progressed = false;
+	bool progressed = false, told = false;
 	size_t i;
 	int rc;
 
+	o->waiting = waiting;
+	o->waiting_ctx = &told;
 	if (isatty(STDERR_FILENO)) {
 		o->progress = progress;
 		o->progress_ctx = &progressed;

@@ -94,6 +94,7 @@ int cmd_push(int argc, const char **argv, struct fs_ctx *ctx)
 		OPT_END(),
 	};
 	struct fs_defs defs = { 0 };
+	const struct fs_object *source;
 	struct fs_online *store = NULL;
 	struct fs_source *rows = NULL;
 	json_t *out = NULL, *res, *offline, *r;
@@ -107,7 +108,9 @@ int cmd_push(int argc, const char **argv, struct fs_ctx *ctx)
 		usage_error(usage, options,
 			    "unknown store '%s' for --to (online, offline or online_and_offline)",
 			    to_arg);
+	/* the source first: a name not registered is told before any row is read */
 	if (fs_registry_load(ctx->repo->registry, &defs) ||
+	    fs_push_source_find(&defs, ctx->repo->root, argv[0], &source) ||
 	    read_table(argv[0], argc > 1 ? argv[1] : "-", &rows)) {
 		rc = die_last_error();
 		goto done;

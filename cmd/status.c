@@ -187,7 +187,13 @@ int cmd_status(int argc, const char **argv, struct fs_ctx *ctx)
 		}
 	}
 	if (!json && json_array_size(streams)) {
-		printf("\n%-32s %-12s %-10s %-10s %s\n", "STREAM SOURCE", "APPLIED", "BAD", "LATE",
+		int w = 32; /* the sources' column as wide as the longest, 32 at least */
+		json_array_foreach(streams, i, v) {
+			int l = (int)strlen(json_string_value(json_object_get(v, "source")));
+			if (l > w)
+				w = l;
+		}
+		printf("\n%-*s %-12s %-10s %-10s %s\n", w, "STREAM SOURCE", "APPLIED", "BAD", "LATE",
 		       "LAG");
 		json_array_foreach(streams, i, v) {
 			json_t *p, *lag = json_object_get(v, "lag");
@@ -198,7 +204,7 @@ int cmd_status(int argc, const char **argv, struct fs_ctx *ctx)
 			char lags[32] = "?";
 			if (json_is_integer(lag))
 				snprintf(lags, sizeof(lags), "%lld", (long long)json_integer_value(lag));
-			printf("%-32s %-12lld %-10lld %-10lld %s\n",
+			printf("%-*s %-12lld %-10lld %-10lld %s\n", w,
 			       json_string_value(json_object_get(v, "source")),
 			       (long long)json_integer_value(json_object_get(v, "applied")),
 			       (long long)json_integer_value(json_object_get(v, "bad")),

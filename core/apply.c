@@ -385,7 +385,7 @@ done:
  * fs.yaml does not say (invalid), nothing is selected: fs.yaml's own
  * problems are reported. A missing fs.yaml is reported with the definitions.
  */
-static struct fs_defsel *selection(const struct fs_repo *repo, struct fs_git *git, bool rev,
+static struct fs_defsel *selection(const char *root, struct fs_git *git, bool rev,
 				   struct fs_config_path **paths, size_t *npaths)
 {
 	struct strbuf text = STRBUF_INIT;
@@ -399,7 +399,7 @@ static struct fs_defsel *selection(const struct fs_repo *repo, struct fs_git *gi
 	if (rev) {
 		rc = fs_git_rev_read(git, "fs.yaml", &text);
 	} else {
-		char *path = fs_path_join(repo->root, "fs.yaml");
+		char *path = fs_path_join(root, "fs.yaml");
 		rc = sb_read_file(&text, path);
 		free(path);
 	}
@@ -469,7 +469,7 @@ int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, str
 		return rc;
 	if (opts->rev && (rc = fs_git_rev_open(git, opts->rev, a->commit)))
 		return rc;
-	sel = selection(repo, git, opts->rev != NULL, &paths, &npaths);
+	sel = selection(repo->root, git, opts->rev != NULL, &paths, &npaths);
 	if (opts->rev) {
 		rc = fs_git_rev_files(git, sel, &a->files);
 		data.read = fs_git_rev_read;
@@ -526,6 +526,32 @@ done:
 	return rc;
 }
 
+int fs_worktree_defs(const char *root, struct fs_defs *out)
+{
+	struct fs_config_path *paths = NULL;
+	struct fs_files files = { 0 };
+	struct fs_diags diags = { 0 };
+	struct fs_defsel *sel;
+	struct fs_git *git;
+	size_t npaths = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = fs_git_open(&git, root)))
+		return rc;
+	sel = selection(root, git, false, &paths, &npaths);
+	if (!(rc = fs_git_worktree_files(git, sel, &files))) {
+		parse_definitions(&files, out, &diags);
+		fs_defs_sort(out);
+	}
+	fs_diags_release(&diags);
+	fs_files_release(&files);
+	fs_defsel_free(sel);
+	fs_config_paths_free(paths, npaths);
+	fs_git_free(git);
+	return rc;
+}
+
 int fs_apply_lock(struct fs_repo *repo, struct fs_lock **out)
 {
 	char *path = xstrfmt("%s.lock", fs_registry_path(repo->registry));
@@ -556,7 +582,7 @@ int fs_apply_run(struct fs_repo *repo, const struct fs_apply_opts *opts, struct 
 	if (!opts->rev) {
 		struct fs_config_path *paths;
 		size_t npaths;
-		struct fs_defsel *sel = selection(repo, git, false, &paths, &npaths);
+		struct fs_defsel *sel = selection(repo->root, git, false, &paths, &npaths);
 
 		rc = fs_git_diff_head(git, sel, &a->files, &a->changed, &a->nchanged, &a->deleted,
 				      &a->ndeleted);

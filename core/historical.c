@@ -18,6 +18,7 @@
 #include "source.h"
 #include "strbuf.h"
 #include "timeutil.h"
+#include "unapplied.h"
 #include "util.h"
 #include "value.h"
 #include "viewscan.h"
@@ -41,26 +42,18 @@ static void suggest_error(const char *prefix, const char *word, const char **can
 		fs_error_set("%s", prefix);
 }
 
-static int unknown_view(const struct fs_defs *defs, const char *name, bool services_too)
+/* name is no registered view (nor service): why, in the error */
+static int unknown_view(const struct fs_defs *defs, const char *root, const char *name,
+			bool services_too)
 {
-	const char **cands = xcalloc(defs->n + 1, sizeof(*cands));
-	char *msg;
-	size_t i, n = 0;
-
-	for (i = 0; i < defs->n; i++)
-		if (defs->objs[i].kind == FS_KIND_FEATURE_VIEW ||
-		    (services_too && defs->objs[i].kind == FS_KIND_FEATURE_SERVICE))
-			cands[n++] = defs->objs[i].name;
-	msg = xstrfmt(services_too ? "no feature view or feature service '%s' is registered"
-				   : "no feature view '%s' is registered",
-		      name);
-	suggest_error(msg, name, cands, n);
-	free(msg);
-	free(cands);
-	return FS_ENOTFOUND;
+	return fs_unknown_name(defs, root,
+			       FS_KIND_BIT(FS_KIND_FEATURE_VIEW) |
+				       (services_too ? FS_KIND_BIT(FS_KIND_FEATURE_SERVICE) : 0),
+			       name, NULL);
 }
 
-static int add_feature(json_t *out, const struct fs_object *view, const char *feature)
+static int add_feature(json_t *out, const struct fs_object *view, const char *feature,
+		       const char *root)
 {
 	json_t *feats = json_object_get(view->spec, "features"), *f;
 	const char **cands;
@@ -81,6 +74,8 @@ static int add_feature(json_t *out, const struct fs_object *view, const char *fe
 			return 0;
 		}
 	}
+	if (fs_unapplied_feature(root, view->name, feature))
+		return FS_ENOTFOUND;
 	cands = xcalloc(json_array_size(feats) + 1, sizeof(*cands));
 	json_array_foreach(feats, i, f)
 		cands[i] = feature_name(f);
@@ -93,7 +88,7 @@ static int add_feature(json_t *out, const struct fs_object *view, const char *fe
 	return FS_ENOTFOUND;
 }
 
-static int add_view(json_t *out, const struct fs_object *view, json_t *only)
+static int add_view(json_t *out, const struct fs_object *view, json_t *only, const char *root)
 {
 	json_t *list = only ? only : json_object_get(view->spec, "features"), *f;
 	size_t i;
@@ -101,14 +96,14 @@ static int add_view(json_t *out, const struct fs_object *view, json_t *only)
 
 	json_array_foreach(list, i, f) {
 		const char *name = only ? json_string_value(f) : feature_name(f);
-		if ((rc = add_feature(out, view, name)))
+		if ((rc = add_feature(out, view, name, root)))
 			return rc;
 	}
 	return 0;
 }
 
-int fs_resolve_refs(const struct fs_defs *defs, const char *const *refs, size_t nrefs,
-		    bool full_names, json_t **out)
+int fs_resolve_refs(const struct fs_defs *defs, const char *root, const char *const *refs,
+		    size_t nrefs, bool full_names, json_t **out)
 {
 	json_t *res = json_array(), *it;
 	size_t i, j;
@@ -122,7 +117,8 @@ int fs_resolve_refs(const struct fs_defs *defs, const char *const *refs, size_t 
 		if (colon) {
 			char *vname = xstrndup(ref, (size_t)(colon - ref));
 			view = fs_defs_find(defs, FS_KIND_FEATURE_VIEW, vname);
-			rc = view ? add_feature(res, view, colon + 1) : unknown_view(defs, vname, false);
+			rc = view ? add_feature(res, view, colon + 1, root)
+				  : unknown_view(defs, root, vname, false);
 			free(vname);
 			continue;
 		}
@@ -133,7 +129,7 @@ int fs_resolve_refs(const struct fs_defs *defs, const char *const *refs, size_t 
 				     ref, ref);
 			rc = FS_EINVALID;
 		} else if (view) {
-			rc = add_view(res, view, NULL);
+			rc = add_view(res, view, NULL, root);
 		} else if (svc) {
 			json_t *items = json_object_get(svc->spec, "features"), *item;
 			json_array_foreach(items, j, item) {
@@ -145,11 +141,11 @@ int fs_resolve_refs(const struct fs_defs *defs, const char *const *refs, size_t 
 					rc = FS_ENOTFOUND;
 					break;
 				}
-				if ((rc = add_view(res, v, json_object_get(item, "features"))))
+				if ((rc = add_view(res, v, json_object_get(item, "features"), root)))
 					break;
 			}
 		} else {
-			rc = unknown_view(defs, ref, true);
+			rc = unknown_view(defs, root, ref, true);
 		}
 	}
 	if (rc) {
@@ -1971,7 +1967,7 @@ int fs_historical(struct fs_repo *repo, const struct fs_hist_opts *o, FILE *out,
 
 	if ((rc = fs_registry_load(repo->registry, &defs)))
 		return rc;
-	if ((rc = fs_resolve_refs(&defs, o->refs, o->nrefs, o->full_names, &refs)))
+	if ((rc = fs_resolve_refs(&defs, repo->root, o->refs, o->nrefs, o->full_names, &refs)))
 		goto done;
 	if ((rc = read_entities(&e, o->entities, o->ts_column ? o->ts_column : "event_timestamp")))
 		goto done;

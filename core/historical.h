@@ -72,9 +72,12 @@ int fs_historical(struct fs_repo *repo, const struct fs_hist_opts *opts, FILE *o
 /*
  * Resolve feature references against the registered definitions into
  * (view, feature) pairs in output order: JSON array of {"view", "feature",
- * "type", "column"}. Shared with the online store.
+ * "type", "column"}. Shared with the online store. A name not registered
+ * is named in the error with what the working tree of root says of it
+ * (defined but not applied; root NULL: nothing), or the registered name
+ * it is a typo of.
  */
-int fs_resolve_refs(const struct fs_defs *defs, const char *const *refs, size_t nrefs,
-		    bool full_names, json_t **out);
+int fs_resolve_refs(const struct fs_defs *defs, const char *root, const char *const *refs,
+		    size_t nrefs, bool full_names, json_t **out);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -16,28 +17,55 @@ struct fs_lock {
 	int fd;
 };
 
-int fs_lock_acquire(struct fs_lock **out, const char *path, bool wait)
+/* What the holder of fd's lock wrote: "PID\nSINCE\n" (older fs: "PID\n"). */
+static void read_holder(int fd, struct fs_lock_holder *h)
+{
+	char buf[64];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	char *end;
+
+	h->pid = 0;
+	h->since = 0;
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	h->pid = strtol(buf, &end, 10);
+	if (end == buf || h->pid <= 0) {
+		h->pid = 0;
+		return;
+	}
+	if (*end == '\n')
+		h->since = strtoll(end + 1, NULL, 10);
+}
+
+static int acquire(struct fs_lock **out, const char *path, bool wait,
+		   void (*waiting)(void *ctx, const struct fs_lock_holder *holder), void *ctx)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	bool told = false;
 
 	*out = NULL;
 	if (fd < 0) {
 		fs_error_set("cannot open lock file '%s': %s", path, strerror(errno));
 		return FS_ERR;
 	}
-	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+	/* without blocking first: whoever waits is told for whom, once */
+	while (flock(fd, LOCK_EX | (wait && told ? 0 : LOCK_NB)) < 0) {
+		struct fs_lock_holder h;
 		if (errno == EINTR)
 			continue;
+		if (errno == EWOULDBLOCK && wait) {
+			read_holder(fd, &h);
+			if (waiting)
+				waiting(ctx, &h);
+			told = true;
+			continue;
+		}
 		if (errno == EWOULDBLOCK) {
-			char pid[32] = "";
-			ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+			read_holder(fd, &h);
 			close(fd);
-			if (n > 0) {
-				pid[n] = '\0';
-				pid[strcspn(pid, "\n")] = '\0';
-			}
-			if (n > 0 && *pid)
-				fs_error_set("'%s' is locked by another fs process (pid %s)", path, pid);
+			if (h.pid)
+				fs_error_set("'%s' is locked by another fs process (pid %ld)", path, h.pid);
 			else
 				fs_error_set("'%s' is locked by another fs process", path);
 			return FS_ELOCKED;
@@ -46,17 +74,30 @@ int fs_lock_acquire(struct fs_lock **out, const char *path, bool wait)
 		close(fd);
 		return FS_ERR;
 	}
-	/* say who holds it, for the message of a run that would have to wait */
+	/* say who holds it and since when, for a run that would have to wait */
 	if (ftruncate(fd, 0) == 0) {
-		char pid[32];
-		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-		if (pwrite(fd, pid, (size_t)n, 0) < 0) {
-			/* the pid is informative only */
+		char who[64];
+		int n = snprintf(who, sizeof(who), "%ld\n%lld\n", (long)getpid(),
+				 (long long)time(NULL));
+		if (pwrite(fd, who, (size_t)n, 0) < 0) {
+			/* informative only */
 		}
 	}
 	*out = xmalloc(sizeof(**out));
 	(*out)->fd = fd;
 	return 0;
+}
+
+int fs_lock_acquire(struct fs_lock **out, const char *path, bool wait)
+{
+	return acquire(out, path, wait, NULL, NULL);
+}
+
+int fs_lock_acquire_notify(struct fs_lock **out, const char *path,
+			   void (*waiting)(void *ctx, const struct fs_lock_holder *holder),
+			   void *ctx)
+{
+	return acquire(out, path, true, waiting, ctx);
 }
 
 void fs_lock_release(struct fs_lock *lock)

@@ -15,6 +15,7 @@
 #include "lock.h"
 #include "online.h"
 #include "timeutil.h"
+#include "unapplied.h"
 #include "util.h"
 #include "viewscan.h"
 #include "banned.h"
@@ -457,6 +458,19 @@ done:
 	return rc;
 }
 
+struct waiting {
+	const struct fs_mat_opts *o;
+	const char *view;
+};
+
+static void waiting(void *ctx, const struct fs_lock_holder *holder)
+{
+	struct waiting *w = ctx;
+
+	if (w->o->waiting)
+		w->o->waiting(w->o->waiting_ctx, w->view, holder);
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -487,8 +501,8 @@ int fs_materialize(struct fs_repo *repo, const struct fs_mat_opts *o, json_t **o
 		for (i = 0; i < o->nviews; i++) {
 			const struct fs_object *v = fs_defs_find(&defs, FS_KIND_FEATURE_VIEW, o->views[i]);
 			if (!v) {
-				fs_error_set("no feature view '%s' is registered", o->views[i]);
-				rc = FS_ENOTFOUND;
+				rc = fs_unknown_name(&defs, repo->root, FS_KIND_BIT(FS_KIND_FEATURE_VIEW),
+						     o->views[i], NULL);
 				goto done;
 			}
 			if (!json_is_true(json_object_get(v->spec, "online"))) {
@@ -512,7 +526,12 @@ int fs_materialize(struct fs_repo *repo, const struct fs_mat_opts *o, json_t **o
 		if (i && !strcmp(names[i], names[i - 1]))
 			continue;
 		path = xstrfmt("%s.materialize-%s.lock", fs_registry_path(repo->registry), names[i]);
-		rc = fs_lock_acquire(&locks[i], path, !o->no_wait);
+		if (o->no_wait) {
+			rc = fs_lock_acquire(&locks[i], path, false);
+		} else {
+			struct waiting w = { o, names[i] };
+			rc = fs_lock_acquire_notify(&locks[i], path, waiting, &w);
+		}
 		free(path);
 		if (rc == FS_ELOCKED) {
 			char msg[1024];

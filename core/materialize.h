@@ -9,9 +9,9 @@
  * interval in the registry. Incremental runs start at the view's last
  * recorded end, the first time at end - ttl (all history when ttl is 0).
  *
- * Runs on the same view serialize on a per-view lock (the holder's pid is
- * in the lock file): a second run waits, or with no_wait fails with
- * FS_ELOCKED naming the pid.
+ * Runs on the same view serialize on a per-view lock (the holder's pid and
+ * start time are in the lock file): a second run waits, calling waiting
+ * first, or with no_wait fails with FS_ELOCKED naming the pid.
  */
 #ifndef FS_MATERIALIZE_H
 #define FS_MATERIALIZE_H
@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lock.h"
 #include "repo.h"
 
 struct fs_mat_opts {
@@ -32,6 +33,9 @@ struct fs_mat_opts {
 	/* called every 2^20 rows scanned, when set */
 	void (*progress)(void *ctx, const char *view, size_t rows);
 	void *progress_ctx;
+	/* called before waiting for the run holding view, when set */
+	void (*waiting)(void *ctx, const char *view, const struct fs_lock_holder *holder);
+	void *waiting_ctx;
 };
 
 /*

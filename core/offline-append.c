@@ -45,6 +45,7 @@
 #include "error.h"
 #include "pg.h"
 #include "timeutil.h"
+#include "unapplied.h"
 #include "util.h"
 #include "value.h"
 #include "viewscan.h"
@@ -344,31 +345,20 @@ static int pg_open(struct fs_offline_append *a, const json_t *spec, const struct
 
 /* ---- checking the rows ---- */
 
-static int find_push_source(const struct fs_defs *defs, const char *name,
-			    const struct fs_object **out)
+static bool is_push(const struct fs_object *o)
+{
+	return !strcmp(json_string_value(json_object_get(o->spec, "type")), "push");
+}
+
+int fs_push_source_find(const struct fs_defs *defs, const char *root, const char *name,
+			const struct fs_object **out)
 {
 	const struct fs_object *o = fs_defs_find(defs, FS_KIND_SOURCE, name);
 	const char *type;
 
 	*out = NULL;
-	if (!o) {
-		const char **cands = xcalloc(defs->n + 1, sizeof(*cands));
-		const char *hint;
-		size_t i, n = 0;
-
-		for (i = 0; i < defs->n; i++)
-			if (defs->objs[i].kind == FS_KIND_SOURCE &&
-			    !strcmp(json_string_value(json_object_get(defs->objs[i].spec, "type")),
-				    "push"))
-				cands[n++] = defs->objs[i].name;
-		hint = fs_suggest(name, cands, n);
-		if (hint)
-			fs_error_set("no source '%s' is registered (did you mean '%s'?)", name, hint);
-		else
-			fs_error_set("no source '%s' is registered", name);
-		free(cands);
-		return FS_ENOTFOUND;
-	}
+	if (!o)
+		return fs_unknown_name(defs, root, FS_KIND_BIT(FS_KIND_SOURCE), name, is_push);
 	type = json_string_value(json_object_get(o->spec, "type"));
 	if (strcmp(type, "push")) {
 		fs_error_set("source '%s' is a %s source, not a push source", name, type);
@@ -993,7 +983,7 @@ int fs_offline_append_prepare(const char *root, const struct fs_config *cfg,
 	int *map = NULL, rc;
 
 	*out = NULL;
-	if ((rc = find_push_source(defs, push_source, &push)))
+	if ((rc = fs_push_source_find(defs, root, push_source, &push)))
 		return rc;
 	batch = json_string_value(json_object_get(push->spec, "batch_source"));
 	if (!(spec = fs_source_data_spec(defs, push->spec))) {

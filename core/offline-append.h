@@ -43,6 +43,15 @@
 struct fs_offline_append;
 
 /*
+ * The registered push source named name: 0 and *out; FS_ENOTFOUND naming
+ * what the working tree of root says of it (defined but not applied; root
+ * NULL: nothing) or the push source it is a typo of; FS_EINVALID when it
+ * is a source of another type.
+ */
+int fs_push_source_find(const struct fs_defs *defs, const char *root, const char *name,
+			const struct fs_object **out);
+
+/*
  * Check rows (an in-memory table, fs_source_table_new, with the columns
  * the batch source names) for push_source and stage them. 0 and *out, or
  * FS_ENOTFOUND (no such source), FS_EINVALID (not a push source, a bad

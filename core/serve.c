@@ -12,6 +12,8 @@
 #include "repo.h"
 #include "timeutil.h"
 #include "models.h"
+#include "offline-append.h"
+#include "unapplied.h"
 #include "serving.h"
 #include "source.h"
 #include "util.h"
@@ -58,11 +60,45 @@ static int feast_fail(struct strbuf *out, int status, const char *cls, const cha
 	return status;
 }
 
-/* fs's hint in the last error, " (did you mean 'x'?)", or "" */
+/*
+ * fs's hint in an error message, for Feast's message: " (did you mean
+ * 'x'?)", " (it is defined in F but not applied; run 'fs apply')", or ""
+ * (static storage, one thread's).
+ */
 static const char *hint_of(const char *msg)
 {
+	static _Thread_local char buf[600];
 	const char *h = strstr(msg, " (did you mean");
-	return h ? h : "";
+
+	if (h)
+		return h;
+	if ((h = strstr(msg, " is defined in ")) && strstr(h, " but not applied")) {
+		snprintf(buf, sizeof(buf), " (it%s)", h);
+		return buf;
+	}
+	return "";
+}
+
+/* The hint for a feature service name not registered (see hint_of; static storage, one thread's). */
+static const char *service_hint(const struct fs_serve_env *env, const char *name)
+{
+	static _Thread_local char buf[300];
+	const char **cands;
+	const char *hint;
+	size_t i, n = 0;
+
+	if (fs_unapplied_object(env->root, FS_KIND_BIT(FS_KIND_FEATURE_SERVICE), name))
+		return hint_of(fs_error_last());
+	cands = xcalloc(env->defs->n + 1, sizeof(*cands));
+	for (i = 0; i < env->defs->n; i++)
+		if (env->defs->objs[i].kind == FS_KIND_FEATURE_SERVICE)
+			cands[n++] = env->defs->objs[i].name;
+	hint = fs_suggest(name, cands, n);
+	free(cands);
+	if (!hint)
+		return "";
+	snprintf(buf, sizeof(buf), " (did you mean '%.200s'?)", hint);
+	return buf;
 }
 
 /* A view reference's name without Feast's "@latest" version suffix, in buf. */
@@ -311,8 +347,8 @@ static int get_online(struct fs_serve_env *env, const char *body, size_t len, st
 		}
 		if (!fs_defs_find(env->defs, FS_KIND_FEATURE_SERVICE, json_string_value(svc))) {
 			char msg[512];
-			snprintf(msg, sizeof(msg), "Feature service %s does not exist",
-				 json_string_value(svc));
+			snprintf(msg, sizeof(msg), "Feature service %s does not exist%s",
+				 json_string_value(svc), service_hint(env, json_string_value(svc)));
 			status = feast_fail(out, 404, "FeatureServiceNotFoundException", msg);
 			goto done;
 		}
@@ -372,7 +408,7 @@ static int get_online(struct fs_serve_env *env, const char *body, size_t len, st
 		if (env->plans && (plan = cache_get(env->plans, key.buf)))
 			cached = true;
 		if (!plan) {
-			rc = fs_resolve_refs(env->defs, list, n, json_is_true(full), &refs);
+			rc = fs_resolve_refs(env->defs, env->root, list, n, json_is_true(full), &refs);
 			if (!rc)
 				rc = fs_serve_plan_build(&plan, env->defs, refs);
 			if (rc) {
@@ -502,27 +538,6 @@ done:
 	return status;
 }
 
-/* " (did you mean 'x'?)" for a push source name, or "" (static storage, one thread's) */
-static const char *push_hint(const struct fs_defs *defs, const char *name)
-{
-	static _Thread_local char buf[300];
-	const char **cands = xcalloc(defs->n + 1, sizeof(*cands));
-	const char *hint;
-	size_t i, n = 0;
-
-	for (i = 0; i < defs->n; i++)
-		if (defs->objs[i].kind == FS_KIND_SOURCE &&
-		    !strcmp(json_string_value(json_object_get(defs->objs[i].spec, "type")), "push"))
-			cands[n++] = defs->objs[i].name;
-	hint = fs_suggest(name, cands, n);
-	if (hint)
-		snprintf(buf, sizeof(buf), " (did you mean '%.200s'?)", hint);
-	else
-		buf[0] = '\0';
-	free(cands);
-	return buf;
-}
-
 /* {"status": "ok", "views": res} into out */
 /* j (stolen) as the body, compact; returns status */
 static int reply_json(struct strbuf *out, int status, json_t *j)
@@ -573,15 +588,16 @@ static int push(struct fs_serve_env *env, const char *body, size_t len, struct s
 		status = fail(out, 400, msg);
 		goto done;
 	}
-	src = fs_defs_find(env->defs, FS_KIND_SOURCE, json_string_value(name));
-	if (!src || strcmp(json_string_value(json_object_get(src->spec, "type")), "push")) {
-		if (src)
+	if ((rc = fs_push_source_find(env->defs, env->root, json_string_value(name), &src))) {
+		if (rc == FS_EINVALID)
 			snprintf(msg, sizeof(msg), "Unable to find push source '%.200s'. ('%.200s' is a %s source, not a push source)",
 				 json_string_value(name), json_string_value(name),
-				 json_string_value(json_object_get(src->spec, "type")));
+				 json_string_value(json_object_get(
+					 fs_defs_find(env->defs, FS_KIND_SOURCE, json_string_value(name))->spec,
+					 "type")));
 		else
 			snprintf(msg, sizeof(msg), "Unable to find push source '%.200s'.%s",
-				 json_string_value(name), push_hint(env->defs, json_string_value(name)));
+				 json_string_value(name), hint_of(fs_error_last()));
 		status = feast_fail(out, 422, "PushSourceNotFoundException", msg);
 		goto done;
 	}

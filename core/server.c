@@ -10,6 +10,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -88,6 +90,9 @@ struct fs_server {
 	struct pending *pending;
 	/* the PEM text of the TLS certificate and key: libmicrohttpd keeps pointers to it */
 	struct strbuf tls_cert, tls_key;
+	/* libmicrohttpd's last message while starting; set: it started (see mhd_log) */
+	char mhd_msg[512];
+	int started; /* atomic */
 };
 
 /*
@@ -718,6 +723,35 @@ static void release_tls(struct fs_server *s)
 	sb_release(&s->tls_cert);
 }
 
+/*
+ * libmicrohttpd's own messages never reach stderr as they are: while the
+ * daemon starts, the last one is kept for fs's error (say, why TLS
+ * failed); once it serves, they go to the access log, when there is one.
+ */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct fs_server *s = cls;
+	char msg[512];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r' || msg[n - 1] == '.'))
+		msg[--n] = '\0';
+	if (!__atomic_load_n(&s->started, __ATOMIC_ACQUIRE)) {
+		memcpy(s->mhd_msg, msg, n + 1);
+		return;
+	}
+	if (s->o.access_log) {
+		flockfile(s->o.access_log);
+		fputs("libmicrohttpd: ", s->o.access_log);
+		log_field(s->o.access_log, msg);
+		fputc('\n', s->o.access_log);
+		fflush(s->o.access_log);
+		funlockfile(s->o.access_log);
+	}
+}
+
 int fs_server_start(struct fs_server **out, struct fs_repo *repo, const struct fs_server_opts *o)
 {
 	struct fs_server *s = xcalloc(1, sizeof(*s));
@@ -776,13 +810,17 @@ int fs_server_start(struct fs_server **out, struct fs_repo *repo, const struct f
 				MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)FS_SERVE_PER_ADDRESS,
 				MHD_OPTION_NOTIFY_COMPLETED, completed, s,
 				MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 				MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+	__atomic_store_n(&s->started, 1, __ATOMIC_RELEASE);
 	freeaddrinfo(ai);
 	if (!s->d && o->tls_cert) {
-		/* its own message, on stderr above, says more */
+		/* libmicrohttpd's message says more than errno */
 		fs_error_set("cannot serve HTTPS on %s:%d with certificate '%s' and key '%s': %s",
 			     o->host, o->port, o->tls_cert, o->tls_key,
-			     errno ? strerror(errno) : "libmicrohttpd refused them");
+			     *s->mhd_msg ? s->mhd_msg
+			     : errno    ? strerror(errno)
+					: "libmicrohttpd refused them");
 		rc = FS_ERR;
 		goto fail;
 	}

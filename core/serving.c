@@ -741,19 +741,13 @@ static int push_collect(struct push_view *p, const struct fs_defs *defs, const s
 int fs_push(struct fs_online *store, const struct fs_defs *defs, const char *source,
 	    struct fs_source *rows, json_t **out)
 {
-	const struct fs_object *src = fs_defs_find(defs, FS_KIND_SOURCE, source);
+	const struct fs_object *src;
 	const json_t *data;
+	int rc;
 
 	*out = json_array();
-	if (!src) {
-		fs_error_set("no source '%s' is registered", source);
-		return FS_ENOTFOUND;
-	}
-	if (strcmp(json_string_value(json_object_get(src->spec, "type")), "push")) {
-		fs_error_set("source '%s' is a %s source, not a push source", source,
-			     json_string_value(json_object_get(src->spec, "type")));
-		return FS_EINVALID;
-	}
+	if ((rc = fs_push_source_find(defs, NULL, source, &src)))
+		return rc;
 	/* the push source's own column names where it has them, else its batch source's */
 	data = json_object_get(src->spec, "timestamp_field") ? src->spec
 							     : fs_source_data_spec(defs, src->spec);

@@ -28,6 +28,7 @@
 #include "source.h"
 #include "strbuf.h"
 #include "timeutil.h"
+#include "unapplied.h"
 #include "util.h"
 #include "value.h"
 #include "viewscan.h"
@@ -1747,8 +1748,8 @@ int fs_stream_run(struct fs_repo *repo, const char *const *names, size_t n,
 			const struct fs_object *o = fs_defs_find(&defs, FS_KIND_SOURCE, names[i]);
 			size_t j;
 			if (!o) {
-				fs_error_set("no source '%s' is registered", names[i]);
-				rc = FS_ENOTFOUND;
+				rc = fs_unknown_name(&defs, repo->root, FS_KIND_BIT(FS_KIND_SOURCE),
+						     names[i], is_stream_source);
 			} else if (!is_stream_source(o)) {
 				fs_error_set("source '%s' is a %s source, not a kafka or redis_stream"
 					     " source", names[i],

@@ -105,9 +105,19 @@ EOF
 online_rows() {
     local t=$1 args=() k
     for k in $(seq 0 39); do args+=(-e "token=k$k"); done
-    "$FS" get-online -f last -f agg --at "$t" "${args[@]}" | tail -n +2 |
-        awk -F'\t' -v OFS='\t' '{ for (i = 2; i <= NF; i++) if ($i == "(not found)" || $i == "(null)") $i = "" } $2 != ""' |
-        sort
+    "$FS" get-online -f last -f agg --at "$t" "${args[@]}" --json | "$FS_TEST_PYTHON" -c '
+import json, sys
+res = json.load(sys.stdin)["results"]
+def cell(col, j):
+    st, v = col["statuses"][j], col["values"][j]
+    if st in ("NOT_FOUND", "NULL_VALUE"):
+        return ""
+    text = v if isinstance(v, str) else json.dumps(v)
+    return text + (" (outside max age)" if st == "OUTSIDE_MAX_AGE" else "")
+for j in range(len(res[0]["values"])):
+    row = [str(res[0]["values"][j])] + [cell(col, j) for col in res[1:]]
+    if row[1] != "":
+        print("\t".join(row))' | sort
 }
 
 # check_online EVENTS T: the online values equal the reference's.

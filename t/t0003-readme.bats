@@ -36,7 +36,7 @@ check_copy() {
     run -0 cat "$session"
     # a training set with values, online reads and the server's answer PRESENT
     assert_line --regexp '^1001,[0-9T:Z-]+,1,0\.[0-9]+,0\.[0-9]+$'
-    assert_line --regexp '^1001	0\.[0-9]+	0\.[0-9]+$'
+    assert_line --regexp '^1001 +0\.[0-9]+ +0\.[0-9]+$'
     assert_output --partial '"statuses":["PRESENT","PRESENT"]'
     refute_output --partial 'NOT_FOUND'
     assert_output --partial '"stage":"production"'
@@ -60,11 +60,11 @@ check_copy() {
 }
 
 @test "readme: a line of the session edited by hand is caught" {
-    sed -i 's/^1002	0\.14	0\.22$/1002	0.15	0.22/' README.md
-    run -0 grep -c '^1002	0.15	0.22$' README.md
+    sed -i 's/^1002       0\.14       0\.22$/1002       0.15       0.22/' README.md
+    run -0 grep -c '^1002       0.15       0.22$' README.md
     run -1 --separate-stderr check_copy
-    assert_line -- '-1002	0.15	0.22'
-    assert_line -- '+1002	0.14	0.22'
+    assert_line -- '-1002       0.15       0.22'
+    assert_line -- '+1002       0.14       0.22'
     assert_equal "$stderr" "readme-session: README.md differs from a run of its session; to rewrite it: tools/readme-session --update"
 }
 

@@ -73,6 +73,28 @@ $(row entity driver 1)"
 $(row feature_view driver_trip_stats 1)"
 }
 
+@test "ls: columns line up whatever the length of the names" {
+    init_repo
+    local long=driver_hourly_statistics_under_a_rather_long_name # 49 characters
+    cat >> features/driver.yaml <<EOF
+---
+kind: feature_view
+name: $long
+entities: [driver]
+source: driver_stats
+features:
+  - {name: conv_rate, type: float64}
+EOF
+    fs apply -q
+    run -0 fs ls
+    assert_line "feature_view     $long v1"
+    assert_line --regexp "^entity           driver {$((${#long} - 5))}v1\$"
+    assert_aligned 17 $((17 + ${#long} + 1))
+    # short names only: the usual 32 characters
+    run -0 fs ls entity
+    assert_output "entity           driver                           v1"
+}
+
 @test "ls: an unknown kind is a usage error" {
     init_repo
     fs apply -q
@@ -190,7 +212,7 @@ assert s["tags"] == {"team": "driver_performance"}, s
     fs apply -q
     run -128 --separate-stderr fs describe feature_view driver_hourly_stat
     assert_output ""
-    assert_equal "$stderr" "fatal: no feature_view 'driver_hourly_stat' is registered (did you mean 'driver_hourly_stats'?)"
+    assert_equal "$stderr" "fatal: no feature view 'driver_hourly_stat' is registered (did you mean 'driver_hourly_stats'?)"
 }
 
 @test "describe: an unknown name with nothing close exits 128" {

@@ -339,9 +339,9 @@ c,2024-05-01T10:15:00Z,0,0,"
     run -0 --separate-stderr fs materialize 2024-05-01 2024-05-01T11:00:00Z
     run -0 --separate-stderr fs get-online -f last_trade:amount -f token_activity:vol \
         -e token=a -e token=b --at 2024-05-01T11:00:00Z
-    assert_output "token	amount	vol
-a	11	19
-b	7	7"
+    assert_output "token  amount  vol
+a      11      19
+b      7       7"
 }
 
 # ---- the Kafka mock for the stream tests ----

@@ -279,10 +279,14 @@ source_rows() {
 }
 
 @test "get-historical errors: bad usage exits 129" {
+    # a required option that is missing is named, before the usage
     run -129 --separate-stderr fs get-historical -f driver_stats -o out.csv
-    [[ "$stderr" == *"--entities"* ]]
+    assert_equal "${stderr_lines[0]}" "error: --entities is required"
+    assert_equal "${stderr_lines[1]}" "usage: fs get-historical --entities <file> (-f <ref>)... [--full-feature-names]"
     run -129 --separate-stderr fs get-historical --entities rows.csv -o out.csv
-    [[ "$stderr" == *"-f"* ]]
+    assert_equal "${stderr_lines[0]}" "error: at least one -f <ref> is required"
+    run -129 --separate-stderr fs get-historical -o out.csv
+    assert_equal "${stderr_lines[0]}" "error: --entities is required"
     run -129 --separate-stderr fs get-historical --entities rows.csv -f driver_stats --format xml -o out.csv
     [[ "$stderr" == *"'xml'"* ]]
     run -129 --separate-stderr fs get-historical --entities rows.csv -f driver_stats --bogus -o out.csv

@@ -155,6 +155,9 @@ errors() {
     assert_equal "$stderr" "fatal: entities row 0: column 'driver_id': 'abc' is not an int64 (join key of entity 'driver')"
     run -129 --separate-stderr fs get-online -f driver_stats
     assert_equal "${stderr_lines[0]}" "error: at least one -e <key=value> is required"
+    run -129 --separate-stderr fs get-online -e driver_id=1001
+    assert_equal "${stderr_lines[0]}" "error: at least one -f <ref> is required"
+    assert_equal "${stderr_lines[1]}" "usage: fs get-online (-f <ref>)... (-e <key=value>[,<key=value>...])... [--at <time>] [--full-feature-names] [--json]"
     run -129 --separate-stderr fs get-online -f cust_driver -e driver_id=1001,customer_id=c1 -e driver_id=1002
     assert_equal "${stderr_lines[0]}" "error: -e 'driver_id=1002': every row needs the same keys"
     run -129 --separate-stderr fs get-online -f driver_stats -e driver_id=1001,driver_id=1002
@@ -177,16 +180,50 @@ table() {
     run -0 --separate-stderr fs get-online -f driver_stats -f cust_driver:note \
         -e driver_id=1001,customer_id=c1 -e driver_id=1002,customer_id=c2 \
         -e driver_id=1003,customer_id=c1 -e driver_id=1004,customer_id=c1
-    local tab=$'\t'
-    assert_output "driver_id${tab}customer_id${tab}conv_rate${tab}acc_rate${tab}trips${tab}note
-1001${tab}c1${tab}0.52${tab}0.9${tab}12${tab}a, b
-1002${tab}c2${tab}0.61 (outside max age)${tab}0.8 (outside max age)${tab}7 (outside max age)${tab}(null)
-1003${tab}c1${tab}(null)${tab}0.7${tab}3${tab}x
-1004${tab}c1${tab}(not found)${tab}(not found)${tab}(not found)${tab}(not found)"
+    # columns as wide as their widest cell, two spaces apart
+    assert_output "driver_id  customer_id  conv_rate               acc_rate               trips                note
+1001       c1           0.52                    0.9                    12                   a, b
+1002       c2           0.61 (outside max age)  0.8 (outside max age)  7 (outside max age)  (null)
+1003       c1           (null)                  0.7                    3                    x
+1004       c1           (not found)             (not found)            (not found)          (not found)"
 }
 
 @test "get-online: without --json a table of keys and features (sqlite)" { use_backend sqlite; table; }
 @test "get-online: without --json a table of keys and features (redis)" { use_backend redis; table; }
+
+@test "get-online: the table's columns line up whatever the length of the names and values" {
+    init_repo
+    local long=driver_hourly_statistics_under_a_rather_long_name # 49 characters
+    cat > features/long.yaml <<Y
+kind: feature_view
+name: $long
+entities: [driver]
+source: driver_stats
+features:
+  - {name: conv_rate, type: float64}
+  - {name: avg_daily_trips_over_the_last_seven_days_of_work, type: int64}
+---
+kind: source
+name: long_stats
+type: csv
+path: data/long.csv
+timestamp_field: event_timestamp
+Y
+    sed -i 's/^driver_id,event_timestamp,conv_rate,acc_rate,avg_daily_trips,created$/&,avg_daily_trips_over_the_last_seven_days_of_work/; 2,$s/$/,7/' data/driver_stats.csv
+    cp data/driver_stats.csv data/long.csv
+    fs apply -q
+    fs materialize-incremental -q now
+    run -0 --separate-stderr fs get-online -f $long -f driver_hourly_stats:acc_rate \
+        -e driver_id=1001 -e driver_id=99
+    assert_equal "${#lines[@]}" 3
+    assert_equal "${lines[0]}" "driver_id  conv_rate    avg_daily_trips_over_the_last_seven_days_of_work  acc_rate"
+    assert_aligned 11 24 74
+    assert_line --index 2 "99         (not found)  (not found)                                       (not found)"
+    # with short names only, as narrow as its cells
+    run -0 --separate-stderr fs get-online -f driver_hourly_stats:acc_rate -e driver_id=99
+    assert_output "driver_id  acc_rate
+99         (not found)"
+}
 
 @test "get-online: the table escapes control characters, so a value with a newline stays on its row" {
     init_repo
@@ -209,8 +246,9 @@ Y
     fs materialize 2024-05-01 2024-05-02 -v note_view
     run -0 --separate-stderr fs get-online -f note_view -e driver_id=1001 -e driver_id=1002
     assert_equal "${#lines[@]}" 3
-    assert_equal "${lines[1]}" "1001	two\\nlines\\there"
-    assert_equal "${lines[2]}" "1002	back\\\\slash"
+    assert_equal "${lines[0]}" "driver_id  note"
+    assert_equal "${lines[1]}" "1001       two\\nlines\\there"
+    assert_equal "${lines[2]}" "1002       back\\\\slash"
     run -0 --separate-stderr fs get-online -f note_view -e driver_id=1001 --json
     [ "$(jq -r '.results[1].values[0]' <<< "$output")" = "$(printf 'two\nlines\there')" ]
 }

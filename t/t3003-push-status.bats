@@ -179,14 +179,19 @@ push_errors() {
     run -128 --separate-stderr fs push trips ok.csv
     assert_equal "$stderr" "fatal: source 'trips' is a csv source, not a push source"
     run -128 --separate-stderr fs push trips_pusj ok.csv
-    assert_equal "$stderr" "fatal: no source 'trips_pusj' is registered"
+    assert_equal "$stderr" "fatal: no source 'trips_pusj' is registered (did you mean 'trips_push'?)"
+    # the source is looked up before any row is read: none from stdin here
+    run -128 --separate-stderr fs push zzzzzzzz < /dev/null
+    assert_equal "$stderr" "fatal: no source 'zzzzzzzz' is registered"
+    run -128 --separate-stderr fs push zzzzzzzz missing.csv
+    assert_equal "$stderr" "fatal: no source 'zzzzzzzz' is registered"
     run -128 --separate-stderr fs push trips_push missing.csv
     assert_equal "$stderr" "fatal: cannot open 'missing.csv': No such file or directory"
     assert_equal "$(online pa:trips 1)" "1=-@$EP"
 }
 
-@test "push: a missing column, a source that is not a push source, an unknown source: 128 (sqlite)" { use_backend sqlite; push_errors; }
-@test "push: a missing column, a source that is not a push source, an unknown source: 128 (redis)" { use_backend redis; push_errors; }
+@test "push: a missing column, a source that is not a push source, an unknown source (with did you mean): 128 (sqlite)" { use_backend sqlite; push_errors; }
+@test "push: a missing column, a source that is not a push source, an unknown source (with did you mean): 128 (redis)" { use_backend redis; push_errors; }
 
 status_never() {
     push_repo
@@ -212,6 +217,30 @@ plain +- +never +0$'
 
 @test "status: a view never materialized has last_end and staleness null (sqlite)" { use_backend sqlite; status_never; }
 @test "status: a view never materialized has last_end and staleness null (redis)" { use_backend redis; status_never; }
+
+status_aligned() {
+    push_repo
+    local long=trips_of_every_driver_over_the_whole_day_and_night # 50 characters
+    cat >> features/push.yaml <<EOF
+---
+kind: feature_view
+name: $long
+entities: [driver]
+source: trips
+features:
+  - {name: trips, type: int64}
+EOF
+    fs apply -q
+    fs materialize -q 2024-05-01 2024-05-02 -v pa
+    run -0 fs status
+    assert_line --index 0 --regexp "^VIEW {$((${#long} - 3))}LAST END  +STALENESS +KEYS\$"
+    assert_aligned $(offset_of "${lines[0]}" "LAST END") $(offset_of "${lines[0]}" STALENESS) \
+        $(offset_of "${lines[0]}" KEYS)
+    assert_line --regexp "^pa {$((${#long} - 1))}2024-05-02T00:00:00Z "
+    assert_line --regexp "^$long - +never +0\$"
+}
+
+@test "status: columns line up whatever the length of the view names (sqlite)" { use_backend sqlite; status_aligned; }
 
 status_staleness() {
     push_repo

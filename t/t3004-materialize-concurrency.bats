@@ -107,11 +107,12 @@ start_bg() {
     track_pid "$BG"
 }
 
-# Wait until the lock file of view big names pid $1 (the run holds it).
+# Wait until the lock file of view big names pid $1 (the run holds it):
+# its first line is the holder's pid, its second when it took the lock.
 wait_for_lock() {
     local i
     for i in $(seq 500); do
-        [ "$(cat "$LOCK" 2> /dev/null)" = "$1" ] && return 0
+        [ "$(head -n 1 "$LOCK" 2> /dev/null)" = "$1" ] && return 0
         kill -0 "$1" 2> /dev/null || fail "pid $1 ended before it was seen holding $LOCK"
         sleep 0.02
     done
@@ -145,9 +146,14 @@ waits() {
     start_bg materialize-incremental "$(hour 12)" -v big
     local first=$BG
     wait_for_lock "$first"
+    local since
+    since=$(sed -n 2p "$LOCK")
+    [[ "$since" =~ ^[0-9]+$ ]] || fail "the lock file does not say since when: $(cat "$LOCK")"
     run -0 --separate-stderr fs materialize-incremental "$(hour 20)" -v big --json
     kill -0 "$first" 2> /dev/null && fail "the second run ended before the first"
     wait "$first" || fail "the first run failed: $(cat "$BATS_TEST_TMPDIR/bg.err")"
+    # it said once, on stderr, whom it waited for
+    assert_equal "$stderr" "waiting for pid $first (materialize since $(date -d "@$since" +%H:%M))"
     # the second run started where the first one ended
     assert_equal "$(jq -c '.views[0] | [.start, .end]' <<< "$output")" "[\"$(hour 12)\",\"$(hour 20)\"]"
     assert_equal "$(last_end big)" "$(hour 20)"
@@ -157,8 +163,8 @@ waits() {
     [ "$status" -eq 0 ] || fail "after both runs: $output"
 }
 
-@test "materialize: without --no-wait a second run waits for the first, then resumes from its end (sqlite)" { use_backend sqlite; waits; }
-@test "materialize: without --no-wait a second run waits for the first, then resumes from its end (redis)" { use_backend redis; waits; }
+@test "materialize: without --no-wait a second run says whom it waits for, waits, then resumes from its end (sqlite)" { use_backend sqlite; waits; }
+@test "materialize: without --no-wait a second run says whom it waits for, waits, then resumes from its end (redis)" { use_backend redis; waits; }
 
 # SIGKILL pid $1 once field $2 of /proc/PID/io (rchar: bytes read, wchar:
 # bytes written) reaches $3; or, where /proc does not say, after $4 s.

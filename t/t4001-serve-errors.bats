@@ -127,9 +127,13 @@ print(json.dumps({"push_source_name": "driver_push", "df": df, "to": "online"}))
     assert_error 404 "feature_view 'driver_hourly_stats' has no feature 'conv_rat'"
 }
 
-@test "serve errors: an unknown feature service is 404 naming it" {
+@test "serve errors: an unknown feature service is 404 naming it, and the one it is a typo of" {
     gof '{"entities": {"driver_id": [1001]}, "feature_service": "driver_activity_v9"}'
-    assert_feast_error 404 FeatureServiceNotFoundException "Feature service driver_activity_v9 does not exist"
+    assert_feast_error 404 FeatureServiceNotFoundException \
+        "Feature service driver_activity_v9 does not exist (did you mean 'driver_activity_v1'?)"
+    gof '{"entities": {"driver_id": [1001]}, "feature_service": "zzzzzzzz"}'
+    assert_feast_error 404 FeatureServiceNotFoundException "Feature service zzzzzzzz does not exist"
+    [[ "$body" != *"did you mean"* ]] || fail "a hint with nothing close: $body"
     gof '{"entities": {"driver_id": [1001]}, "feature_service": 1}'
     assert_error 400 "feature_service: expected a string"
 }

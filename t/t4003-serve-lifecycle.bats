@@ -107,12 +107,32 @@ EOF
     assert_equal "$SERVE_STATUS" 0
 }
 
-@test "serve lifecycle: a port in use is a fatal error at start" {
+@test "serve lifecycle: a port in use is a fatal error at start, fs's own message only" {
     serve_repo
     start_server
     run -128 --separate-stderr fs serve-lite --port "$PORT"
-    [[ "${stderr##*$'\n'}" == "fatal: cannot listen on 127.0.0.1:$PORT: Address already in use" ]] ||
-        fail "$stderr"
+    # no message of libmicrohttpd's own before it
+    assert_equal "$stderr" "fatal: cannot listen on 127.0.0.1:$PORT: Address already in use"
+    assert_output ""
+}
+
+@test "serve lifecycle: a port another program listens on is a fatal error, fs's own message only" {
+    serve_repo
+    local port
+    python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(1)
+print(s.getsockname()[1], flush=True)
+sys.stdout.close()
+time.sleep(60)' > port.txt 3>&- &
+    track_pid $!
+    for _ in $(seq 100); do [ -s port.txt ] && break; sleep 0.05; done
+    port=$(cat port.txt)
+    [ -n "$port" ] || fail "the listener did not start"
+    run -128 --separate-stderr fs serve-lite --port "$port"
+    assert_equal "$stderr" "fatal: cannot listen on 127.0.0.1:$port: Address already in use"
     assert_output ""
 }
 

@@ -222,8 +222,9 @@ run_failing_server() {
         -subj /CN=127.0.0.1 -days 1 -keyout bp-key.pem -out bp-cert.pem 2> /dev/null ||
         skip "this openssl makes no brainpool certificate"
     run_failing_server 128 --tls-cert bp-cert.pem --tls-key bp-key.pem
-    # libmicrohttpd's own message first, then ours
-    [[ "${stderr_lines[-1]}" =~ ^"fatal: cannot serve HTTPS on 127.0.0.1:"[0-9]+" with certificate 'bp-cert.pem' and key 'bp-key.pem': " ]] ||
+    # one line, ours, with what libmicrohttpd said in it
+    [ "${#stderr_lines[@]}" -eq 1 ] || fail "stderr: $stderr"
+    [[ "$stderr" =~ ^"fatal: cannot serve HTTPS on 127.0.0.1:"[0-9]+" with certificate 'bp-cert.pem' and key 'bp-key.pem': ". ]] ||
         fail "stderr: $stderr"
 }
 

@@ -96,6 +96,14 @@ load lib-models
     [ ! -e .fs/artifacts/sha256 ] || [ -z "$(find .fs/artifacts -type f)" ]
 }
 
+@test "register-model: without --artifact is a usage error naming it" {
+    models_repo
+    run -129 --separate-stderr fs register-model eta
+    assert_output ""
+    assert_equal "${stderr_lines[0]}" "error: --artifact is required"
+    assert_equal "${stderr_lines[1]}" "usage: fs register-model <name> --artifact <path|url> [--metric <key=value>]..."
+}
+
 @test "register-model: --metric without '=' is a usage error" {
     models_repo
     echo m > m.bin

@@ -242,7 +242,7 @@ crash_loop() {
     run grep -F "ev[0]@8: a message of" <<<"$stderr"; assert_success
     # the good events: the last one (Unix milliseconds) wins
     run -0 fs get-online -f last:price -f last:qty -e token=k1
-    assert_equal "$(tail -n 1 <<<"$output")" "k1	2.5	3"
+    assert_equal "$(tail -n 1 <<<"$output")" "k1     2.5    3"
     # each bad message in the dead-letter topic, as it was, with why and where
     kcat -C -b "$KAFKA" -t ev_dlq -e -X fetch.message.max.bytes=2000000 -f '%h|%S\n' > dlq.txt
     assert_equal "$(wc -l < dlq.txt)" 8

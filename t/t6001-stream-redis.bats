@@ -111,7 +111,7 @@ redis_crash_loop() {
     run grep -F "warning: ev: ev@1-4: 'amount': 'four' is not" <<<"$stderr"; assert_success
     run grep -F "warning: ev: ev@1-5: 'ts': bad timestamp 'yesterday'" <<<"$stderr"; assert_success
     run -0 fs get-online -f last:price -f last:qty -e token=k1
-    assert_equal "$(tail -n 1 <<<"$output")" "k1	2.5	9"
+    assert_equal "$(tail -n 1 <<<"$output")" "k1     2.5    9"
     # the entries as they were, with why and where
     run -0 redis_cli --no-raw xrange ev_dlq - +
     run -0 redis_cli xlen ev_dlq
@@ -140,7 +140,7 @@ redis_crash_loop() {
     redis_cli xadd ev "$(( (T - 100) * 1000 ))-1" token k1 amount 3 price 2.0 qty 2 > /dev/null
     run -0 fs stream --once
     run -0 fs get-online -f agg:n_1h -f agg:amount_sum_1h -f agg:amount_max_2h -e token=k1 --at "$T"
-    assert_equal "$(tail -n 1 <<<"$output")" "k1	2	5.0	3.0"
+    assert_equal "$(tail -n 1 <<<"$output")" "k1     2     5.0            3.0"
 }
 
 @test "stream redis: the online store down for a few seconds mid-stream: retried, nothing lost or doubled" {

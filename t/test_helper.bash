@@ -43,3 +43,23 @@ registry_dump() {
     sqlite3 "$db" "SELECT 'apply', version, git_commit, summary FROM applies ORDER BY version;
                    SELECT 'obj', kind, name, version, spec FROM objects ORDER BY kind, name;"
 }
+
+# assert_aligned OFFSET...: on every line of $output a column starts at
+# each OFFSET (a space before it, a non-space at it): the columns of a
+# table line up whatever the length of its cells.
+assert_aligned() {
+    local line off
+    for line in "${lines[@]}"; do
+        for off in "$@"; do
+            [ "${line:off-1:1}" = ' ' ] && [ -n "${line:off:1}" ] && [ "${line:off:1}" != ' ' ] ||
+                fail "no column starts at offset $off on '$line':
+$output"
+        done
+    done
+}
+
+# The offset of the first $2 in $1 (-1 if none).
+offset_of() {
+    local rest=${1%%"$2"*}
+    [ "$rest" = "$1" ] && echo -1 || echo "${#rest}"
+}

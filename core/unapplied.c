@@ -1,0 +1,125 @@
+#include "unapplied.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "apply.h"
+#include "error.h"
+#include "strbuf.h"
+#include "util.h"
+#include "banned.h"
+
+const char *fs_kind_noun(enum fs_kind kind)
+{
+	switch (kind) {
+	case FS_KIND_ENTITY:
+		return "entity";
+	case FS_KIND_SOURCE:
+		return "source";
+	case FS_KIND_FEATURE_VIEW:
+		return "feature view";
+	case FS_KIND_FEATURE_SERVICE:
+		return "feature service";
+	case FS_KIND_MODEL:
+		return "model";
+	default:
+		return "object";
+	}
+}
+
+/* The first of kinds (in kind order) the working tree defines name as. */
+static const struct fs_object *find(const struct fs_defs *defs, unsigned kinds, const char *name)
+{
+	const struct fs_object *o;
+	int k;
+
+	for (k = 0; k < FS_KIND__COUNT; k++)
+		if ((kinds & FS_KIND_BIT(k)) && (o = fs_defs_find(defs, (enum fs_kind)k, name)))
+			return o;
+	return NULL;
+}
+
+char *fs_unapplied_where(const char *root, unsigned kinds, const char *name,
+			 enum fs_kind *kind)
+{
+	struct fs_defs defs;
+	const struct fs_object *o;
+	char *file = NULL;
+
+	if (!root || fs_worktree_defs(root, &defs))
+		return NULL;
+	if ((o = find(&defs, kinds, name)) && o->file) {
+		file = xstrdup(o->file);
+		*kind = o->kind;
+	}
+	fs_defs_release(&defs);
+	return file;
+}
+
+bool fs_unapplied_object(const char *root, unsigned kinds, const char *name)
+{
+	enum fs_kind kind;
+	char *file = fs_unapplied_where(root, kinds, name, &kind);
+
+	if (!file)
+		return false;
+	fs_error_set("%s '%s' is defined in %s but not applied; run 'fs apply'", fs_kind_noun(kind),
+		     name, file);
+	free(file);
+	return true;
+}
+
+bool fs_unapplied_feature(const char *root, const char *view, const char *feature)
+{
+	struct fs_defs defs;
+	const struct fs_object *o;
+	json_t *f;
+	size_t i;
+	bool found = false;
+
+	if (!root || fs_worktree_defs(root, &defs))
+		return false;
+	o = fs_defs_find(&defs, FS_KIND_FEATURE_VIEW, view);
+	json_array_foreach(o ? json_object_get(o->spec, "features") : NULL, i, f) {
+		const char *name = json_string_value(json_object_get(f, "name"));
+		if (name && !strcmp(name, feature)) {
+			fs_error_set("feature view '%s' has no feature '%s' in the registry; %s defines it: run 'fs apply'",
+				     view, feature, o->file);
+			found = true;
+			break;
+		}
+	}
+	fs_defs_release(&defs);
+	return found;
+}
+
+int fs_unknown_name(const struct fs_defs *defs, const char *root, unsigned kinds,
+		    const char *name, bool (*want)(const struct fs_object *obj))
+{
+	const char **cands;
+	const char *hint;
+	struct strbuf what = STRBUF_INIT;
+	size_t i, n = 0;
+	int k;
+
+	if (fs_unapplied_object(root, kinds, name))
+		return FS_ENOTFOUND;
+	for (k = 0; k < FS_KIND__COUNT; k++)
+		if (kinds & FS_KIND_BIT(k)) {
+			if (what.len)
+				sb_adds(&what, " or ");
+			sb_adds(&what, fs_kind_noun((enum fs_kind)k));
+		}
+	cands = xcalloc(defs->n + 1, sizeof(*cands));
+	for (i = 0; i < defs->n; i++)
+		if ((kinds & FS_KIND_BIT(defs->objs[i].kind)) && (!want || want(&defs->objs[i])))
+			cands[n++] = defs->objs[i].name;
+	hint = fs_suggest(name, cands, n);
+	if (hint)
+		fs_error_set("no %s '%s' is registered (did you mean '%s'?)", sb_str(&what), name, hint);
+	else
+		fs_error_set("no %s '%s' is registered", sb_str(&what), name);
+	free(cands);
+	sb_release(&what);
+	return FS_ENOTFOUND;
+}
