@@ -336,6 +336,11 @@ static int store_tree(struct fs_artifact *a, const char *dir, const char *src, m
 
 	if ((rc = walk_dir(&w, a->uri, "")))
 		goto done;
+	if (!w.n) {
+		fs_error_set("artifact '%s': the directory holds no file", src);
+		rc = FS_ERR;
+		goto done;
+	}
 	qsort(w.e, w.n, sizeof(*w.e), entry_cmp);
 	sb_adds(&m, "fs-manifest 1\n");
 	for (i = 0; i < w.n; i++) {

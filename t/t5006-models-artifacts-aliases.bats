@@ -117,6 +117,9 @@ digest_of() {
     run -128 --separate-stderr fs register-model eta --artifact m
     [[ "$stderr" == *"symlink 'code/dirlink' points to a directory"* ]] || fail "$stderr"
     rm m/code/dirlink
+    mkdir -p empty/sub
+    run -128 --separate-stderr fs register-model eta --artifact empty
+    assert_equal "$stderr" "fatal: artifact 'empty': the directory holds no file"
     run -0 fs models eta --json
     assert_equal "$(jq -c '.versions' <<<"$output")" "[]"
     # a symlink to a file inside the tree is stored as that file
