@@ -23,6 +23,7 @@ struct fs_ctx {
 #define EXIT_FATAL 128
 #define EXIT_USAGE 129
 
+int cmd_alias(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_apply(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_describe(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_get_historical(int argc, const char **argv, struct fs_ctx *ctx);

@@ -29,6 +29,7 @@ struct cmd_struct {
 };
 
 static const struct cmd_struct commands[] = {
+	{ "alias", cmd_alias, NEEDS_REPO, "Set, move, delete or list the aliases of a model's versions" },
 	{ "apply", cmd_apply, NEEDS_REPO | VALIDATES, "Validate definitions, commit them and register them" },
 	{ "describe", cmd_describe, NEEDS_REPO, "Show one registered object" },
 	{ "get-historical", cmd_get_historical, NEEDS_REPO,

@@ -33,12 +33,12 @@ _fs_complete_dirs()
 	type compopt &>/dev/null && compopt -o filenames 2>/dev/null
 }
 
-# Long options of cmd matching cur; those taking a value end with '=' and
-# get no space after them.
+# Long options of cmd (and its subcommand, as "models get") matching cur;
+# those taking a value end with '=' and get no space after them.
 _fs_complete_options()
 {
 	local cmd=$1 cur=$2
-	COMPREPLY=($(compgen -W "$(_fs_run "$cmd" --fs-completion-helper)" -- "$cur"))
+	COMPREPLY=($(compgen -W "$(_fs_run $cmd --fs-completion-helper)" -- "$cur"))
 	if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *= ]]; then
 		type compopt &>/dev/null && compopt -o nospace 2>/dev/null
 	fi
@@ -83,8 +83,12 @@ _fs()
 		return 0
 	fi
 
+	# a subcommand with options of its own
+	local optcmd=$cmd
+	[[ $cmd == models && ${COMP_WORDS[cmd_at + 1]} == get ]] && ((COMP_CWORD > cmd_at + 1)) &&
+		optcmd="models get"
 	if [[ $cur == -* ]]; then
-		_fs_complete_options "$cmd" "$cur"
+		_fs_complete_options "$optcmd" "$cur"
 		return 0
 	fi
 	# values that fs knows: feature references, views, revisions, times
@@ -134,7 +138,7 @@ _fs()
 	esac
 	# the value of "--opt=value" (bash splits the word at '=') or of
 	# "--opt value" is left to the default completion (file names)
-	local opts=" $(_fs_run "$cmd" --fs-completion-helper) "
+	local opts=" $(_fs_run $optcmd --fs-completion-helper) "
 	[[ $prev == = || ($prev == --* && $opts == *" $prev= "*) ]] && return 0
 
 	# the positional arguments before the cursor, without options and their values
@@ -168,10 +172,14 @@ _fs()
 		_fs_complete_dirs "$cur"
 		;;
 	models,0)
-		COMPREPLY=($(compgen -W "log $(_fs_names model)" -- "$cur"))
+		COMPREPLY=($(compgen -W "log get $(_fs_names model)" -- "$cur"))
 		;;
 	models,1)
-		[[ ${args[0]} == log ]] && COMPREPLY=($(compgen -W "$(_fs_names model)" -- "$cur"))
+		[[ ${args[0]} == log || ${args[0]} == get ]] &&
+			COMPREPLY=($(compgen -W "$(_fs_names model)" -- "$cur"))
+		;;
+	alias,0)
+		COMPREPLY=($(compgen -W "$(_fs_names model)" -- "$cur"))
 		;;
 	push,0 | stream,*)
 		COMPREPLY=($(compgen -W "$(_fs_names source)" -- "$cur"))

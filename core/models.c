@@ -36,7 +36,12 @@ static char *dumps(const json_t *j)
 
 #define VERSION_COLUMNS                                                                          \
 	"model, version, stage, artifact_uri, artifact_sha256, artifact_size, artifact_path,"   \
-	" metrics, params, tags, description, created_at, author, lineage"
+	" metrics, params, tags, description, created_at, author, lineage, artifact_kind"
+/* what a version is read with: its columns, then its aliases as a JSON array */
+#define VERSION_SELECT                                                                           \
+	VERSION_COLUMNS ", (SELECT json_group_array(alias) FROM (SELECT alias FROM model_aliases a" \
+			" WHERE a.model = model_versions.model AND a.version = model_versions.version" \
+			" ORDER BY alias))"
 
 static json_t *version_row(sqlite3_stmt *st)
 {
@@ -45,25 +50,27 @@ static json_t *version_row(sqlite3_stmt *st)
 	const char *path = (const char *)sqlite3_column_text(st, 6);
 
 	fs_time_format(when, sqlite3_column_int64(st, 11));
-	return json_pack("{s:s, s:i, s:s, s:{s:s, s:s, s:I, s:o}, s:o, s:o, s:o, s:o, s:s, s:s, s:o}",
+	return json_pack("{s:s, s:i, s:s, s:{s:s, s:s, s:I, s:o, s:s}, s:o, s:o, s:o, s:o, s:s, s:s, s:o, s:o}",
 			 "model", (const char *)sqlite3_column_text(st, 0), "version",
 			 sqlite3_column_int(st, 1), "stage", (const char *)sqlite3_column_text(st, 2),
 			 "artifact", "uri", (const char *)sqlite3_column_text(st, 3), "sha256",
 			 (const char *)sqlite3_column_text(st, 4), "size",
 			 (json_int_t)sqlite3_column_int64(st, 5), "path",
-			 path ? json_string(path) : json_null(), "metrics",
+			 path ? json_string(path) : json_null(), "kind",
+			 (const char *)sqlite3_column_text(st, 14), "metrics",
 			 loads((const char *)sqlite3_column_text(st, 7)), "params",
 			 loads((const char *)sqlite3_column_text(st, 8)), "tags",
 			 loads((const char *)sqlite3_column_text(st, 9)), "description",
 			 desc ? json_string(desc) : json_null(), "created_at", when, "author",
 			 (const char *)sqlite3_column_text(st, 12), "lineage",
-			 loads((const char *)sqlite3_column_text(st, 13)));
+			 loads((const char *)sqlite3_column_text(st, 13)), "aliases",
+			 loads((const char *)sqlite3_column_text(st, 15)));
 }
 
 static int query_versions(sqlite3 *db, const char *where, const char *model, const char *arg,
 			  int num, json_t **out)
 {
-	char *sql = xstrfmt("SELECT " VERSION_COLUMNS " FROM model_versions %s", where);
+	char *sql = xstrfmt("SELECT " VERSION_SELECT " FROM model_versions %s", where);
 	sqlite3_stmt *st;
 	json_t *arr = json_array();
 	int rc;
@@ -145,6 +152,70 @@ static bool is_stage(const char *s)
 	return false;
 }
 
+/*
+ * One alias change for the audit trail (version 0: deleted), placed after
+ * the last stage transition so that the two trails interleave as they happened.
+ */
+static int record_alias_change(sqlite3 *db, const char *model, const char *alias, int version,
+			       int previous, int64_t at, const char *author)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO model_alias_changes(model, alias, version, previous, at, author,"
+			       " after_transition) VALUES (?, ?, ?, ?, ?, ?,"
+			       " (SELECT COALESCE(MAX(id), 0) FROM model_transitions))",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, "cannot record alias change");
+	sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, alias, -1, SQLITE_STATIC);
+	if (version)
+		sqlite3_bind_int(st, 3, version);
+	if (previous)
+		sqlite3_bind_int(st, 4, previous);
+	sqlite3_bind_int64(st, 5, at);
+	sqlite3_bind_text(st, 6, author, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(db, "cannot record alias change");
+}
+
+bool fs_is_alias_name(const char *s)
+{
+	const char *p;
+
+	if (!(*s >= 'a' && *s <= 'z') || strlen(s) > FS_NAME_MAX || is_stage(s))
+		return false;
+	for (p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+			return false;
+	return true;
+}
+
+int fs_model_alias_get(struct fs_registry *reg, const char *model, const char *alias, int *out)
+{
+	sqlite3 *db = fs_registry_db(reg);
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT version FROM model_aliases WHERE model = ? AND alias = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, "cannot read aliases");
+	sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, alias, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc != SQLITE_DONE)
+		return db_fail(db, "cannot read aliases");
+	fs_error_set("model '%s' has no alias '%s'", model, alias);
+	return FS_ENOTFOUND;
+}
+
 int fs_model_resolve(struct fs_registry *reg, const char *model, const char *ref, int *out)
 {
 	json_t *v;
@@ -153,24 +224,235 @@ int fs_model_resolve(struct fs_registry *reg, const char *model, const char *ref
 	int rc;
 
 	if (ref[0] == '@') {
-		if (!is_stage(ref + 1)) {
-			fs_error_set("bad version reference '%s' (expected @staging, @production, ...)",
+		char name[FS_NAME_MAX + 2];
+		size_t i;
+
+		/* stages and aliases are lowercase; a stage may be written in any case */
+		for (i = 0; ref[i + 1] && i < sizeof(name) - 1; i++)
+			name[i] = (char)(ref[i + 1] >= 'A' && ref[i + 1] <= 'Z' ? ref[i + 1] - 'A' + 'a'
+									       : ref[i + 1]);
+		name[i] = '\0';
+		if (is_stage(name)) {
+			if ((rc = fs_model_in_stage(reg, model, name, &v)))
+				return rc;
+			*out = (int)json_integer_value(json_object_get(v, "version"));
+			json_decref(v);
+			return 0;
+		}
+		if (ref[i + 1] || !fs_is_alias_name(name)) {
+			fs_error_set("bad version reference '%s' (expected a stage such as @production, or an alias such as @champion)",
 				     ref);
 			return FS_EINVALID;
 		}
-		if ((rc = fs_model_in_stage(reg, model, ref + 1, &v)))
-			return rc;
-		*out = (int)json_integer_value(json_object_get(v, "version"));
-		json_decref(v);
-		return 0;
+		return fs_model_alias_get(reg, model, name, out);
 	}
 	errno = 0;
 	n = strtol(ref[0] == 'v' ? ref + 1 : ref, &end, 10);
 	if (errno || *end || end == ref || n < 1 || n > INT32_MAX) {
-		fs_error_set("bad version '%s' (expected a number like 3, or @production)", ref);
+		fs_error_set("bad version '%s' (expected a number like 3, @production or @<alias>)",
+			     ref);
 		return FS_EINVALID;
 	}
 	*out = (int)n;
+	return 0;
+}
+
+/* ---- aliases ---- */
+
+int fs_model_alias_set(struct fs_registry *reg, const char *model, const char *alias, int version,
+		       const char *author, json_t **out)
+{
+	sqlite3 *db = fs_registry_db(reg);
+	sqlite3_stmt *st = NULL;
+	json_t *v = NULL;
+	int previous = 0, rc;
+	int64_t now;
+
+	*out = NULL;
+	if (!fs_is_alias_name(alias)) {
+		fs_error_set("bad alias name '%s' (expected [a-z][a-z0-9_-]*, not a stage name)",
+			     alias);
+		return FS_EINVALID;
+	}
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(db, "cannot start transaction");
+	now = (int64_t)time(NULL);
+	if ((rc = fs_model_get(reg, model, version, &v)))
+		goto rollback;
+	rc = fs_model_alias_get(reg, model, alias, &previous);
+	if (rc && rc != FS_ENOTFOUND)
+		goto rollback;
+	if (!rc && previous == version) {
+		/* already there: nothing changes, nothing to record */
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		*out = json_pack("{s:s, s:s, s:i, s:i, s:b}", "model", model, "alias", alias, "version",
+				 version, "previous", previous, "changed", 0);
+		rc = 0;
+		goto done;
+	}
+	if (rc == FS_ENOTFOUND)
+		previous = 0;
+	if (sqlite3_prepare_v2(db,
+			       "INSERT OR REPLACE INTO model_aliases(model, alias, version) VALUES (?, ?, ?)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = db_fail(db, "cannot set alias");
+		goto rollback;
+	}
+	sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, alias, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, version);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc != SQLITE_DONE) {
+		rc = db_fail(db, "cannot set alias");
+		goto rollback;
+	}
+	if ((rc = record_alias_change(db, model, alias, version, previous, now, author)))
+		goto rollback;
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		rc = db_fail(db, "cannot commit");
+		goto rollback;
+	}
+	*out = json_pack("{s:s, s:s, s:i, s:o, s:b}", "model", model, "alias", alias, "version",
+			 version, "previous", previous ? json_integer(previous) : json_null(),
+			 "changed", 1);
+	rc = 0;
+	goto done;
+rollback:
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+done:
+	json_decref(v);
+	return rc;
+}
+
+int fs_model_alias_delete(struct fs_registry *reg, const char *model, const char *alias,
+			  const char *author, int *out)
+{
+	sqlite3 *db = fs_registry_db(reg);
+	sqlite3_stmt *st;
+	int previous, rc;
+	int64_t now;
+
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(db, "cannot start transaction");
+	now = (int64_t)time(NULL);
+	if ((rc = fs_model_alias_get(reg, model, alias, &previous)))
+		goto rollback;
+	if (sqlite3_prepare_v2(db, "DELETE FROM model_aliases WHERE model = ? AND alias = ?", -1,
+			       &st, NULL) != SQLITE_OK) {
+		rc = db_fail(db, "cannot delete alias");
+		goto rollback;
+	}
+	sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, alias, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		rc = db_fail(db, "cannot delete alias");
+		goto rollback;
+	}
+	if ((rc = record_alias_change(db, model, alias, 0, previous, now, author)))
+		goto rollback;
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		rc = db_fail(db, "cannot commit");
+		goto rollback;
+	}
+	*out = previous;
+	return 0;
+rollback:
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+int fs_model_aliases(struct fs_registry *reg, const char *model, json_t **out)
+{
+	sqlite3 *db = fs_registry_db(reg);
+	sqlite3_stmt *st;
+	json_t *obj = json_object();
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+			       "SELECT alias, version FROM model_aliases WHERE model = ? ORDER BY alias",
+			       -1, &st, NULL) != SQLITE_OK) {
+		json_decref(obj);
+		return db_fail(db, "cannot read aliases");
+	}
+	sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_object_set_new(obj, (const char *)sqlite3_column_text(st, 0),
+				    json_integer(sqlite3_column_int(st, 1)));
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(obj);
+		return db_fail(db, "cannot read aliases");
+	}
+	*out = obj;
+	return 0;
+}
+
+int fs_models_alias_log(struct fs_registry *reg, const char *model, json_t **out)
+{
+	sqlite3 *db = fs_registry_db(reg);
+	sqlite3_stmt *st;
+	json_t *arr = json_array();
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+			       "SELECT alias, version, previous, at, author, after_transition"
+			       " FROM model_alias_changes WHERE model = ? ORDER BY id",
+			       -1, &st, NULL) != SQLITE_OK) {
+		json_decref(arr);
+		return db_fail(db, "cannot read alias changes");
+	}
+	sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char when[FS_TIME_BUFSZ];
+		bool set = sqlite3_column_type(st, 1) != SQLITE_NULL,
+		     had = sqlite3_column_type(st, 2) != SQLITE_NULL;
+
+		fs_time_format(when, sqlite3_column_int64(st, 3));
+		json_array_append_new(
+			arr, json_pack("{s:s, s:o, s:o, s:s, s:I, s:s, s:I}", "alias",
+				       (const char *)sqlite3_column_text(st, 0), "version",
+				       set ? json_integer(sqlite3_column_int(st, 1)) : json_null(),
+				       "previous",
+				       had ? json_integer(sqlite3_column_int(st, 2)) : json_null(),
+				       "at", when, "at_unix", (json_int_t)sqlite3_column_int64(st, 3),
+				       "author", (const char *)sqlite3_column_text(st, 4),
+				       "after_transition", (json_int_t)sqlite3_column_int64(st, 5)));
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return db_fail(db, "cannot read alias changes");
+	}
+	*out = arr;
+	return 0;
+}
+
+int fs_models_aliases_at(struct fs_registry *reg, const char *model, int64_t t, json_t **out)
+{
+	json_t *log, *e, *res = json_object();
+	size_t i;
+	int rc;
+
+	if ((rc = fs_models_alias_log(reg, model, &log))) {
+		json_decref(res);
+		return rc;
+	}
+	json_array_foreach(log, i, e) {
+		const char *alias = json_string_value(json_object_get(e, "alias"));
+		json_t *v = json_object_get(e, "version");
+		if (json_integer_value(json_object_get(e, "at_unix")) > t)
+			break;
+		if (json_is_null(v))
+			json_object_del(res, alias);
+		else
+			json_object_set(res, alias, v);
+	}
+	json_decref(log);
+	*out = res;
 	return 0;
 }
 
@@ -277,8 +559,19 @@ int fs_model_register(struct fs_repo *repo, const struct fs_register_opts *o, js
 		return rc;
 	model = fs_defs_find(&defs, FS_KIND_MODEL, o->model);
 	if (!model) {
-		fs_error_set("model '%s' is not registered: add a 'kind: model' definition named '%s' and run 'fs apply'",
-			     o->model, o->model);
+		const char **names = xcalloc(defs.n + 1, sizeof(*names)), *hint;
+		size_t i, n = 0;
+		for (i = 0; i < defs.n; i++)
+			if (defs.objs[i].kind == FS_KIND_MODEL)
+				names[n++] = defs.objs[i].name;
+		hint = fs_suggest(o->model, names, n);
+		if (hint)
+			fs_error_set("model '%s' is not registered (did you mean '%s'?)", o->model,
+				     hint);
+		else
+			fs_error_set("model '%s' is not registered: add a 'kind: model' definition named '%s' and run 'fs apply'",
+				     o->model, o->model);
+		free(names);
 		rc = FS_ENOTFOUND;
 		goto done;
 	}
@@ -304,7 +597,7 @@ int fs_model_register(struct fs_repo *repo, const struct fs_register_opts *o, js
 	if (sqlite3_prepare_v2(db,
 			       "INSERT INTO model_versions(" VERSION_COLUMNS ")"
 			       " SELECT ?1, COALESCE(MAX(version), 0) + 1, 'none', ?2, ?3, ?4, ?5, ?6, ?7,"
-			       " ?8, ?9, ?10, ?11, ?12 FROM model_versions WHERE model = ?1"
+			       " ?8, ?9, ?10, ?11, ?12, ?13 FROM model_versions WHERE model = ?1"
 			       " RETURNING version",
 			       -1, &st, NULL) != SQLITE_OK) {
 		rc = db_fail(db, "cannot register version");
@@ -323,6 +616,7 @@ int fs_model_register(struct fs_repo *repo, const struct fs_register_opts *o, js
 	sqlite3_bind_int64(st, 10, now);
 	sqlite3_bind_text(st, 11, o->author, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 12, lins, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 13, art.kind, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		rc = db_fail(db, "cannot register version");
 		goto rollback;
@@ -644,7 +938,7 @@ int fs_models_log(struct fs_registry *reg, const char *model, json_t **out)
 	int rc;
 
 	if (sqlite3_prepare_v2(db,
-			       "SELECT version, from_stage, to_stage, at, author, reason, forced"
+			       "SELECT version, from_stage, to_stage, at, author, reason, forced, id"
 			       " FROM model_transitions WHERE model = ? ORDER BY id",
 			       -1, &st, NULL) != SQLITE_OK) {
 		json_decref(arr);
@@ -657,7 +951,8 @@ int fs_models_log(struct fs_registry *reg, const char *model, json_t **out)
 		const char *reason = (const char *)sqlite3_column_text(st, 5);
 
 		fs_time_format(when, sqlite3_column_int64(st, 3));
-		json_array_append_new(arr, json_pack("{s:i, s:o, s:s, s:s, s:I, s:s, s:o, s:b}",
+		json_array_append_new(arr, json_pack("{s:I, s:i, s:o, s:s, s:s, s:I, s:s, s:o, s:b}",
+						     "id", (json_int_t)sqlite3_column_int64(st, 7),
 						     "version", sqlite3_column_int(st, 0), "from",
 						     from ? json_string(from) : json_null(), "to",
 						     (const char *)sqlite3_column_text(st, 2), "at",

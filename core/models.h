@@ -7,11 +7,17 @@
  *
  * Versions and transitions live in the registry's SQLite database; every
  * change is one transaction. Versions are JSON objects:
- *   {"model", "version", "stage", "artifact": {"uri", "sha256", "size",
- *    "path"}, "metrics", "params", "tags", "description", "created_at",
- *    "author", "lineage": {"feature_service", "registry_version",
- *    "git_commit", "feature_views": [{"name", "version", "features":
- *    [{"name", "type"}]}]}}
+ *   {"model", "version", "stage", "aliases": [names], "artifact": {"uri",
+ *    "sha256", "size", "path", "kind"}, "metrics", "params", "tags",
+ *    "description", "created_at", "author", "lineage": {"feature_service",
+ *    "registry_version", "git_commit", "feature_views": [{"name", "version",
+ *    "features": [{"name", "type"}]}]}}
+ * artifact.kind is "file" or "directory" (sha256 and path then those of its
+ * manifest, size the sum of its files; see artifact.h).
+ *
+ * Aliases (MLflow 2.9+) name one version each, next to the stages: set,
+ * moved and deleted in transactions, every change in an audit trail of its
+ * own (who, when, from which version to which).
  */
 #ifndef FS_MODELS_H
 #define FS_MODELS_H
@@ -37,8 +43,37 @@ struct fs_register_opts {
 /* Create the next version; *out gets it (JSON above). */
 int fs_model_register(struct fs_repo *repo, const struct fs_register_opts *opts, json_t **out);
 
-/* "3", "v3" or "@production" (the version now in that stage) -> 3. */
+/*
+ * "3", "v3", "@production" (the version now in that stage, any case) or
+ * "@champion" (the version that alias names) -> 3.
+ */
 int fs_model_resolve(struct fs_registry *reg, const char *model, const char *ref, int *out);
+
+/* Alias names: [a-z][a-z0-9_-]*, not a stage name. */
+bool fs_is_alias_name(const char *s);
+/* The version alias names, or FS_ENOTFOUND. */
+int fs_model_alias_get(struct fs_registry *reg, const char *model, const char *alias, int *out);
+/*
+ * Point alias at version (an existing one), recording the change; *out =
+ * {"model", "alias", "version", "previous" (or null), "changed"}: setting it
+ * to the version it already names changes and records nothing.
+ */
+int fs_model_alias_set(struct fs_registry *reg, const char *model, const char *alias, int version,
+		       const char *author, json_t **out);
+/* Delete alias (FS_ENOTFOUND if none), recording it; *out = the version it named. */
+int fs_model_alias_delete(struct fs_registry *reg, const char *model, const char *alias,
+			  const char *author, int *out);
+/* The aliases of model now: {"alias": version}. */
+int fs_model_aliases(struct fs_registry *reg, const char *model, json_t **out);
+/*
+ * The alias changes of model, oldest first: [{"alias", "version" (null:
+ * deleted), "previous" (null: new), "at", "at_unix", "author",
+ * "after_transition" (the id of the last stage transition before it, to
+ * interleave with fs_models_log)}].
+ */
+int fs_models_alias_log(struct fs_registry *reg, const char *model, json_t **out);
+/* The aliases of model at time t (seconds): {"alias": version}. */
+int fs_models_aliases_at(struct fs_registry *reg, const char *model, int64_t t, json_t **out);
 /* One version, or FS_ENOTFOUND. */
 int fs_model_get(struct fs_registry *reg, const char *model, int version, json_t **out);
 /* The version now in stage, or FS_ENOTFOUND. */
@@ -76,7 +111,10 @@ int fs_model_known(struct fs_registry *reg, const char *model);
 
 /* Versions of model (or of every model when NULL), oldest first. */
 int fs_models_list(struct fs_registry *reg, const char *model, json_t **out);
-/* The audit trail of model, oldest first: [{"version", "from", "to", "at", "author", "reason", "forced"}]. */
+/*
+ * The stage transitions of model, oldest first: [{"id", "version", "from",
+ * "to", "at", "at_unix", "author", "reason", "forced"}].
+ */
 int fs_models_log(struct fs_registry *reg, const char *model, json_t **out);
 /* Which version held each stage at time t (seconds): {"staging": 2, "production": 1, ...}. */
 int fs_models_at(struct fs_registry *reg, const char *model, int64_t t, json_t **out);

@@ -80,6 +80,24 @@ static const char *const migrations[] = {
 	"  rows_read INTEGER NOT NULL,"
 	"  keys_written INTEGER NOT NULL);"
 	"CREATE INDEX materializations_by_view ON materializations(view, end_us);",
+	/* 3 -> 4: directory artifacts, model aliases and their audit trail */
+	"ALTER TABLE model_versions ADD COLUMN artifact_kind TEXT NOT NULL DEFAULT 'file';"
+	"CREATE TABLE model_aliases ("
+	"  model TEXT NOT NULL,"
+	"  alias TEXT NOT NULL,"
+	"  version INTEGER NOT NULL,"
+	"  PRIMARY KEY (model, alias),"
+	"  FOREIGN KEY (model, version) REFERENCES model_versions(model, version));"
+	"CREATE TABLE model_alias_changes ("
+	"  id INTEGER PRIMARY KEY,"
+	"  model TEXT NOT NULL,"
+	"  alias TEXT NOT NULL,"
+	"  version INTEGER,"
+	"  previous INTEGER,"
+	"  at INTEGER NOT NULL,"
+	"  author TEXT NOT NULL,"
+	"  after_transition INTEGER NOT NULL);"
+	"CREATE INDEX model_alias_changes_by_model ON model_alias_changes(model, id);",
 };
 
 static int db_fail(struct fs_registry *r, const char *what)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "artifact.h"
 #include "error.h"
 #include "historical.h"
 #include "jsonout.h"
@@ -759,19 +760,82 @@ done:
 	return status;
 }
 
-static int model(struct fs_serve_env *env, const char *path, struct strbuf *out)
+/* GET /models/NAME/REF/artifact: the stored file as it is, a directory as a tar archive */
+static int model_artifact(struct fs_serve_env *env, const char *key, const json_t *v,
+			  struct strbuf *out)
 {
-	const char *rest = path + strlen("/models/");
-	const json_t *v = json_object_get(env->models, rest);
-	char *text;
+	const char *kind = json_string_value(json_object_get(v, "artifact_kind"));
+	const char *sha = json_string_value(json_object_get(v, "sha256"));
+	const char *src = json_string_value(json_object_get(v, "source_uri"));
+	const char *base = strrchr(src, '/');
+	char msg[1024];
+	int rc;
 
-	if (!strchr(rest, '/') || !v) {
-		char msg[512];
-		snprintf(msg, sizeof(msg), "no model version for '%s' (expected /models/NAME/STAGE)", rest);
+	if (!env->config || !json_is_true(json_object_get(v, "stored"))) {
+		snprintf(msg, sizeof(msg), "the artifact of '%s' is not in the artifact store: fetch it from '%s'",
+			 key, src);
 		return fail(out, 404, msg);
 	}
+	base = base && base[1] ? base + 1 : "artifact";
+	if (!strcmp(kind, "directory")) {
+		sb_reset(out);
+		rc = fs_artifact_tar(out, env->config->artifact_store, sha);
+		if (rc)
+			return fail(out, 500, fs_error_last());
+		env->content_type = "application/x-tar";
+		snprintf(env->disposition, sizeof(env->disposition), "attachment; filename=\"%s.tar\"",
+			 base);
+		return 200;
+	}
+	rc = fs_artifact_open(&env->body_fd, &env->body_size, env->config->artifact_store, sha);
+	if (rc)
+		return fail(out, rc == FS_ENOTFOUND ? 404 : 500, fs_error_last());
+	env->has_body_fd = true;
+	env->content_type = "application/octet-stream";
+	snprintf(env->disposition, sizeof(env->disposition), "attachment; filename=\"%s\"", base);
+	sb_reset(out);
+	return 200;
+}
+
+static int model(struct fs_serve_env *env, const char *path, struct strbuf *out)
+{
+	const char *rest = path + strlen("/models/"), *slash = strchr(rest, '/'), *tail;
+	char key[2 * FS_NAME_MAX + 8];
+	const json_t *v = NULL;
+	json_t *res;
+	size_t n, i;
+	bool artifact = false;
+	char *text;
+
+	/* NAME/REF or NAME/REF/artifact; REF a stage (any case) or an alias */
+	if (slash) {
+		tail = strchr(slash + 1, '/');
+		n = tail ? (size_t)(tail - rest) : strlen(rest);
+		artifact = tail && !strcmp(tail, "/artifact");
+		if ((!tail || artifact) && n < sizeof(key)) {
+			memcpy(key, rest, n);
+			key[n] = '\0';
+			for (i = (size_t)(slash - rest); i < n; i++)
+				if (key[i] >= 'A' && key[i] <= 'Z')
+					key[i] = (char)(key[i] - 'A' + 'a');
+			v = json_object_get(env->models, key);
+		}
+	}
+	if (!v) {
+		char msg[512];
+		snprintf(msg, sizeof(msg),
+			 "no model version for '%s' (expected /models/NAME/STAGE, /models/NAME/ALIAS or .../artifact)",
+			 rest);
+		return fail(out, 404, msg);
+	}
+	if (artifact)
+		return model_artifact(env, key, v, out);
+	res = json_deep_copy(v);
+	json_object_del(res, "stored");
+	json_object_set_new(res, "artifact_url", json_sprintf("/models/%s/artifact", key));
 	/* metrics as the shortest text that reads back the same */
-	text = fs_json_dumps(v, 0);
+	text = fs_json_dumps(res, 0);
+	json_decref(res);
 	sb_reset(out);
 	sb_adds(out, text);
 	free(text);
@@ -797,6 +861,28 @@ int fs_serve_request(struct fs_serve_env *env, const char *method, const char *p
 	return fail(out, 404, "no such endpoint");
 }
 
+/* What /models/NAME/REF answers of version v (alias: the alias asked for, or NULL). */
+static json_t *served_version(const json_t *v, const char *alias)
+{
+	const json_t *art = json_object_get(v, "artifact");
+	const char *sha = json_string_value(json_object_get(art, "sha256"));
+	bool stored = json_is_string(json_object_get(art, "path"));
+	json_t *res = json_pack("{s:O, s:O, s:O, s:O, s:o, s:O, s:O, s:O, s:O, s:O, s:b}", "model",
+				json_object_get(v, "model"), "version", json_object_get(v, "version"),
+				"stage", json_object_get(v, "stage"), "aliases",
+				json_object_get(v, "aliases"), "artifact_uri",
+				stored ? json_sprintf("fs-artifacts:sha256:%s", sha)
+				       : json_incref(json_object_get(art, "uri")),
+				"source_uri", json_object_get(art, "uri"), "artifact_kind",
+				json_object_get(art, "kind"), "sha256", json_object_get(art, "sha256"),
+				"metrics", json_object_get(v, "metrics"), "lineage",
+				json_object_get(v, "lineage"), "stored", stored);
+
+	if (alias)
+		json_object_set_new(res, "alias", json_string(alias));
+	return res;
+}
+
 int fs_serve_models(struct fs_registry *reg, json_t **out)
 {
 	json_t *all, *v, *map = json_object();
@@ -814,16 +900,19 @@ int fs_serve_models(struct fs_registry *reg, json_t **out)
 		if (!strcmp(stage, "none"))
 			continue;
 		key = xstrfmt("%s/%s", json_string_value(json_object_get(v, "model")), stage);
-		json_object_set_new(map, key,
-				    json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "model",
-					      json_object_get(v, "model"), "version",
-					      json_object_get(v, "version"), "stage",
-					      json_object_get(v, "stage"), "artifact_uri",
-					      json_object_get(json_object_get(v, "artifact"), "uri"),
-					      "sha256", json_object_get(json_object_get(v, "artifact"), "sha256"),
-					      "metrics", json_object_get(v, "metrics"), "lineage",
-					      json_object_get(v, "lineage")));
+		json_object_set_new(map, key, served_version(v, NULL));
 		free(key);
+	}
+	/* then the aliases, each to the version it names */
+	json_array_foreach(all, i, v) {
+		json_t *a;
+		size_t j;
+		json_array_foreach(json_object_get(v, "aliases"), j, a) {
+			char *key = xstrfmt("%s/%s", json_string_value(json_object_get(v, "model")),
+					    json_string_value(a));
+			json_object_set_new(map, key, served_version(v, json_string_value(a)));
+			free(key);
+		}
 	}
 	json_decref(all);
 	*out = map;

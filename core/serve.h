@@ -9,7 +9,9 @@
  *   POST /write-to-online-store  {"feature_view_name", "df"}: Feast's remote online store
  *   POST /materialize          {"start_ts", "end_ts", "feature_views"}
  *   POST /materialize-incremental {"end_ts", "feature_views"}
- *   GET  /models/NAME/STAGE    the version in that stage, 404 if none
+ *   GET  /models/NAME/STAGE    the version in that stage (or that ALIAS), 404 if none
+ *   GET  /models/NAME/STAGE/artifact  its stored artifact: the file, or a
+ *                              directory as a ustar archive
  *
  * Bad input never crashes: it is a 4xx with {"error": "..."} naming the
  * problem (and the JSON path where there is one). What Feast's server
@@ -20,6 +22,7 @@
 #define FS_SERVE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "defs.h"
@@ -44,6 +47,16 @@ struct fs_serve_env {
 	const struct fs_config *config; /* its configuration (offline push) */
 	int64_t now_us;
 	int store_errors;           /* set to 1 when the online store failed */
+	/*
+	 * Set by a request whose answer is not JSON: its Content-Type and
+	 * Content-Disposition, and when has_body_fd a file (the caller
+	 * closes it) of body_size bytes to send instead of out.
+	 */
+	const char *content_type;
+	char disposition[512];
+	bool has_body_fd;
+	int body_fd;
+	int64_t body_size;
 };
 
 /*
@@ -59,7 +72,13 @@ int fs_serve_request(struct fs_serve_env *env, const char *method, const char *p
 /* {"error": msg} into out. */
 void fs_serve_error(struct strbuf *out, const char *msg);
 
-/* The model stage table of the snapshot: {"NAME/STAGE": version JSON}. */
+/*
+ * The model table of the snapshot: {"NAME/STAGE": version JSON} for the
+ * stages but none, and {"NAME/ALIAS": version JSON} for the aliases; each
+ * with artifact_uri (fs-artifacts:sha256:HEX when the store holds it, else
+ * the source URL), source_uri (what was registered), artifact_kind and
+ * artifact_sha256.
+ */
 int fs_serve_models(struct fs_registry *reg, json_t **out);
 
 #endif

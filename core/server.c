@@ -185,7 +185,7 @@ static struct snapshot *thread_snapshot(struct fs_server *s)
 	return h->snap;
 }
 
-/* A token of what the registry holds: applies and model transitions. */
+/* A token of what the registry holds: applies, model transitions and alias changes. */
 static int registry_token(sqlite3 *db, char *buf, size_t len)
 {
 	sqlite3_stmt *st;
@@ -193,12 +193,13 @@ static int registry_token(sqlite3 *db, char *buf, size_t len)
 
 	if (sqlite3_prepare_v2(db,
 			       "SELECT (SELECT COALESCE(MAX(version), 0) FROM applies),"
-			       " (SELECT COALESCE(MAX(id), 0) FROM model_transitions)",
+			       " (SELECT COALESCE(MAX(id), 0) FROM model_transitions),"
+			       " (SELECT COALESCE(MAX(id), 0) FROM model_alias_changes)",
 			       -1, &st, NULL) != SQLITE_OK)
 		return FS_ERR;
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(buf, len, "%lld/%lld", (long long)sqlite3_column_int64(st, 0),
-			 (long long)sqlite3_column_int64(st, 1));
+		snprintf(buf, len, "%lld/%lld/%lld", (long long)sqlite3_column_int64(st, 0),
+			 (long long)sqlite3_column_int64(st, 1), (long long)sqlite3_column_int64(st, 2));
 		rc = 0;
 	}
 	sqlite3_finalize(st);
@@ -498,14 +499,31 @@ static unsigned connection_limit(void)
 	return n > 65536 ? 65536 : (unsigned)n;
 }
 
+/*
+ * Send body, or when env asks for it (a model artifact) the file env
+ * holds open (the response takes it) with env's headers.
+ */
 static enum MHD_Result reply(struct MHD_Connection *c, int status, struct strbuf *body,
-			     const char *type)
+			     const char *type, struct fs_serve_env *env)
 {
 	size_t len = body->len;
-	struct MHD_Response *r =
-		MHD_create_response_from_buffer(len, sb_detach(body), MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *r;
 	enum MHD_Result ret;
 
+	if (env && env->has_body_fd) {
+		r = MHD_create_response_from_fd((uint64_t)env->body_size, env->body_fd);
+		env->has_body_fd = false;
+		if (!r) {
+			close(env->body_fd);
+			return MHD_NO;
+		}
+	} else {
+		r = MHD_create_response_from_buffer(len, sb_detach(body), MHD_RESPMEM_MUST_FREE);
+	}
+	if (env && env->content_type)
+		type = env->content_type;
+	if (env && env->disposition[0])
+		MHD_add_response_header(r, "Content-Disposition", env->disposition);
 	MHD_add_response_header(r, "Content-Type", type);
 	if (status == 401)
 		MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
@@ -536,6 +554,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	struct fs_server *s = cls;
 	struct request *req = *con_cls;
 	struct strbuf out = STRBUF_INIT;
+	struct fs_serve_env env = { 0 };
 	const char *type = "application/json";
 	struct timespec t1;
 	size_t sent;
@@ -592,7 +611,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		status = 200;
 	} else {
 		struct snapshot *snap = thread_snapshot(s);
-		struct fs_serve_env env = { 0 };
 
 		env.store = thread_store(s);
 		if (!snap || !env.store) {
@@ -611,8 +629,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 				__atomic_fetch_add(&s->m.store_errors, 1, __ATOMIC_RELAXED);
 		}
 	}
-	sent = out.len; /* reply hands the buffer over */
-	ret = reply(c, status, &out, type);
+	/* reply hands the buffer (or the file) over */
+	sent = env.has_body_fd ? (size_t)env.body_size : out.len;
+	ret = reply(c, status, &out, type, &env);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	{
 		double secs = (double)(t1.tv_sec - req->start.tv_sec) +

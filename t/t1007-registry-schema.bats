@@ -202,3 +202,99 @@ INSERT INTO object_versions SELECT * FROM new.object_versions;"
     run -0 fs register-model eta --artifact model.bin --json
     assert_equal "$(jq -c '[.version, .lineage.registry_version]' <<<"$output")" "[1,3]"
 }
+
+# Migrations 1 -> 2 (the model registry) and 2 -> 3 (materializations) of
+# core/registry.c, copied as they were: with V1_SCHEMA, a registry of
+# user_version 3, what fs wrote before directory artifacts and aliases.
+V3_TABLES="
+CREATE TABLE model_versions (
+  model TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  stage TEXT NOT NULL DEFAULT 'none',
+  artifact_uri TEXT NOT NULL,
+  artifact_sha256 TEXT NOT NULL,
+  artifact_size INTEGER NOT NULL,
+  artifact_path TEXT,
+  metrics TEXT NOT NULL,
+  params TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  description TEXT,
+  created_at INTEGER NOT NULL,
+  author TEXT NOT NULL,
+  lineage TEXT NOT NULL,
+  PRIMARY KEY (model, version));
+CREATE TABLE model_transitions (
+  id INTEGER PRIMARY KEY,
+  model TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  from_stage TEXT,
+  to_stage TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  author TEXT NOT NULL,
+  reason TEXT,
+  forced INTEGER NOT NULL DEFAULT 0,
+  FOREIGN KEY (model, version) REFERENCES model_versions(model, version));
+CREATE INDEX model_transitions_by_model ON model_transitions(model, id);
+CREATE TABLE materializations (
+  id INTEGER PRIMARY KEY,
+  view TEXT NOT NULL,
+  start_us INTEGER,
+  end_us INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  rows_read INTEGER NOT NULL,
+  keys_written INTEGER NOT NULL);
+CREATE INDEX materializations_by_view ON materializations(view, end_us);
+PRAGMA user_version = 3;"
+
+@test "registry schema: a version-3 registry with model versions is upgraded in place: artifact kinds, aliases" {
+    local newest log
+    newest=$(newest_schema)
+    [ "$newest" -ge 4 ] || fail "no migration 3 -> 4 in core/registry.c"
+    init_repo
+    fs apply -q
+    echo weights > model.bin
+    fs register-model eta --artifact model.bin --metric auc=0.9 >/dev/null
+    fs promote eta 1 staging >/dev/null
+    log=$(fs models log eta --json | jq -c .transitions)
+    # the same rows in a registry of user_version 3
+    mv .fs/registry.db "$BATS_TEST_TMPDIR/new.db"
+    rm -f .fs/registry.db-wal .fs/registry.db-shm
+    sqlite3 .fs/registry.db "$V1_SCHEMA
+$V3_TABLES
+ATTACH '$BATS_TEST_TMPDIR/new.db' AS new;
+INSERT INTO applies SELECT * FROM new.applies;
+INSERT INTO objects SELECT * FROM new.objects;
+INSERT INTO object_versions SELECT * FROM new.object_versions;
+INSERT INTO model_versions SELECT model, version, stage, artifact_uri, artifact_sha256,
+  artifact_size, artifact_path, metrics, params, tags, description, created_at, author,
+  lineage FROM new.model_versions;
+INSERT INTO model_transitions SELECT * FROM new.model_transitions;"
+    run -0 pragma user_version
+    assert_output 3
+
+    # a read-only command upgrades it; the old version is a file artifact
+    run -0 --separate-stderr fs models eta --json
+    assert_equal "$stderr" ""
+    assert_equal "$(jq -c '.versions[0] | [.version, .stage, .artifact.kind, .aliases, .metrics]' <<<"$output")" \
+        '[1,"staging","file",[],{"auc":0.9}]'
+    run -0 pragma user_version
+    assert_output "$newest"
+    run -0 fs models log eta --json
+    assert_equal "$(jq -c .transitions <<<"$output")" "$log"
+    assert_equal "$(jq -c .alias_changes <<<"$output")" "[]"
+
+    # aliases and models get work on the upgraded registry
+    run -0 fs alias eta champion 1
+    run -0 fs models get eta@champion -o got.bin
+    cmp model.bin got.bin
+    run -0 fs models log eta --json
+    assert_equal "$(jq -c '[.alias_changes[] | [.alias, .version]]' <<<"$output")" '[["champion",1]]'
+    mkdir m && echo a > m/MLmodel
+    run -0 fs register-model eta --artifact m --json
+    assert_equal "$(jq -r '.artifact.kind' <<<"$output")" "directory"
+
+    # the upgraded registry has the structure of a new one
+    mkdir "$BATS_TEST_TMPDIR/fresh"
+    FS_REGISTRY="$BATS_TEST_TMPDIR/fresh/reg.db" fs ls
+    assert_equal "$(schema_of .fs/registry.db)" "$(schema_of "$BATS_TEST_TMPDIR/fresh/reg.db")"
+}

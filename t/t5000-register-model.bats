@@ -28,11 +28,13 @@ load lib-models
     run -0 --separate-stderr fs register-model eta --artifact model.pkl --metric auc=0.86 --json
     jq -e . <<<"$output" >/dev/null
     assert_equal "$(jq -r '[keys[]] | sort | join(",")' <<<"$output")" \
-        "artifact,author,created_at,description,lineage,metrics,model,params,stage,tags,version"
+        "aliases,artifact,author,created_at,description,lineage,metrics,model,params,stage,tags,version"
     assert_equal "$(jq -r '.model' <<<"$output")" "eta"
     assert_equal "$(jq -r '.version' <<<"$output")" "1"
     assert_equal "$(jq -r '.stage' <<<"$output")" "none"
-    assert_equal "$(jq -r '.artifact | [keys[]] | sort | join(",")' <<<"$output")" "path,sha256,size,uri"
+    assert_equal "$(jq -r '.artifact | [keys[]] | sort | join(",")' <<<"$output")" "kind,path,sha256,size,uri"
+    assert_equal "$(jq -r '.artifact.kind' <<<"$output")" "file"
+    assert_equal "$(jq -c '.aliases' <<<"$output")" "[]"
     assert_equal "$(jq -r '.artifact.uri' <<<"$output")" "$PWD/model.pkl"
     assert_equal "$(jq -c '.metrics' <<<"$output")" '{"auc":0.86}'
     assert_equal "$(jq -r '.author' <<<"$output")" "Test User <test@example.com>"
@@ -460,7 +462,8 @@ PY
     fresh=$(sqlite3 .fs/registry.db 'PRAGMA user_version')
     (( fresh > 1 ))
     # what an fs from before the model registry left: objects and applies only
-    sqlite3 .fs/registry.db 'DROP TABLE model_transitions; DROP TABLE model_versions;
+    sqlite3 .fs/registry.db 'DROP TABLE IF EXISTS model_alias_changes; DROP TABLE IF EXISTS model_aliases;
+        DROP TABLE model_transitions; DROP TABLE model_versions;
         DROP TABLE IF EXISTS materializations; PRAGMA user_version = 1;'
     assert_equal "$(sqlite3 .fs/registry.db "SELECT count(*) FROM sqlite_master WHERE name LIKE 'model%'")" "0"
     run -0 --separate-stderr fs models --json

@@ -205,7 +205,11 @@ stages() {
     run -128 --separate-stderr fs promote eta @production archived
     assert_equal "$stderr" "fatal: model 'eta' has no version in stage 'production'"
     assert_equal "$(stage_of 1)" "none"
-    run -129 fs promote eta @live archived
+    # @name that is no stage is an alias (fs alias): none of that name
+    run -128 --separate-stderr fs promote eta @live archived
+    assert_equal "$stderr" "fatal: model 'eta' has no alias 'live'"
+    run -129 fs promote eta @no.such archived
+    assert_equal "$(stage_of 1)" "none"
 }
 
 @test "promote: to the stage the version is in changes nothing" {

@@ -46,7 +46,7 @@ now_rfc3339() { date -u +%Y-%m-%dT%H:%M:%SZ; }
     assert_equal "$(jq -c '{model, version, stage, metrics, params, tags, description, author}' <<<"$v")" \
         '{"model":"eta","version":1,"stage":"none","metrics":{"auc":0.85},"params":{"lr":"0.1"},"tags":{"team":"a"},"description":"weekly retrain","author":"Test User <test@example.com>"}'
     assert_equal "$(jq -c '.artifact' <<<"$v")" \
-        "{\"uri\":\"$PWD/model.pkl\",\"sha256\":\"$sum\",\"size\":8,\"path\":\"$PWD/.fs/artifacts/sha256/${sum:0:2}/$sum\"}"
+        "{\"uri\":\"$PWD/model.pkl\",\"sha256\":\"$sum\",\"size\":8,\"path\":\"$PWD/.fs/artifacts/sha256/${sum:0:2}/$sum\",\"kind\":\"file\"}"
     assert_equal "$(jq -r '.lineage | keys | join(",")' <<<"$v")" "feature_service,feature_views,git_commit,registry_version"
     assert_equal "$(jq -r '.lineage.feature_views[0] | keys | join(",")' <<<"$v")" "features,name,version"
     [[ "$(jq -r '.created_at' <<<"$v")" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$ ]]
@@ -139,7 +139,7 @@ now_rfc3339() { date -u +%Y-%m-%dT%H:%M:%SZ; }
     register_eta >/dev/null
     run -0 --separate-stderr fs models eta --at 2020-01-01 --json
     assert_equal "$(jq -c . <<<"$output")" \
-        '{"model":"eta","at":"2020-01-01T00:00:00Z","stages":{"none":[],"staging":[],"production":[],"archived":[]}}'
+        '{"model":"eta","at":"2020-01-01T00:00:00Z","stages":{"none":[],"staging":[],"production":[],"archived":[]},"aliases":{}}'
     run -0 fs models eta --at 2020-01-01T10:00:00+02:00 --json
     assert_equal "$(jq -r '.at' <<<"$output")" "2020-01-01T08:00:00Z"
     run -0 fs models eta --at now-1h --json

@@ -32,7 +32,7 @@ add_model() {
     fs register-model a_rather_long_model_name_for_eta --artifact w.bin >/dev/null
     run -0 on_terminal "$FS" models
     assert_equal "${#lines[@]}" 3
-    assert_line -n 0 --regexp "^MODEL +VER +STAGE +CREATED +ARTIFACT +METRICS\$"
+    assert_line -n 0 --regexp "^MODEL +VER +STAGE +CREATED +ARTIFACT +METRICS @ALIASES\$"
     assert_line -n 1 --regexp "^a_rather_long_model_name_for_eta v1    none +[0-9TZ:-]{20} sha256:[0-9a-f]{12}\$"
     assert_line -n 2 --regexp "^eta +v1    none +[0-9TZ:-]{20} sha256:[0-9a-f]{12} auc=0.85\$"
     # every column starts where its heading does
