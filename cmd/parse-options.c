@@ -10,7 +10,9 @@
 #include "util.h"
 #include "banned.h"
 
-static char *deferred_fatal;
+static int (*deferred_fatal)(void *);
+static void *deferred_data;
+static bool json_given;
 
 static bool has_quiet(const struct option *opts)
 {
@@ -82,6 +84,8 @@ static void set_value(const struct option *o, const char *arg)
 	switch (o->type) {
 	case OPT_BOOL_T:
 		*(bool *)o->value = true;
+		if (o->long_name && !strcmp(o->long_name, "json"))
+			json_given = true;
 		break;
 	case OPT_STRING_T:
 		*(const char **)o->value = arg;
@@ -230,16 +234,20 @@ int parse_options(int argc, const char **argv, const struct option *opts,
 	argv[out] = NULL;
 	if (deferred_fatal) {
 		/* the options were fine: now report why the command cannot run */
-		fputs(deferred_fatal, stderr);
-		exit(128);
+		exit(deferred_fatal(deferred_data));
 	}
 	return out;
 }
 
-void parse_options_defer_fatal(const char *msg)
+void parse_options_defer_fatal(int (*report)(void *), void *data)
 {
-	free(deferred_fatal);
-	deferred_fatal = msg ? xstrdup(msg) : NULL;
+	deferred_fatal = report;
+	deferred_data = data;
+}
+
+bool parse_options_json(void)
+{
+	return json_given;
 }
 
 void opt_list_release(struct opt_list *l)
