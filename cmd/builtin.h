@@ -61,6 +61,11 @@ int die_last_error(void);
 int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The same, for a failure that exits with code (materialize: 1 when a view is busy). */
 int die_code(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * No identity to commit with (FS_EIDENT): git's "*** Please tell me who you
+ * are." hint (text only), then the fatal line; returns EXIT_FATAL.
+ */
+int die_ident(void);
 /* The JSON line of a failure whatever --json says; steals errors (may be NULL); returns code. */
 int report_error_json(int code, const char *msg, json_t *errors);
 /*

@@ -6,6 +6,7 @@
 #include "builtin.h"
 #include "duration.h"
 #include "error.h"
+#include "gitrepo.h"
 #include "jsonout.h"
 #include "parse-options.h"
 #include "util.h"
@@ -91,6 +92,26 @@ void warning(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+int die_ident(void)
+{
+	/* git's hint (ident.c), then its fatal line */
+	if (!parse_options_json())
+		fprintf(stderr, "%s identity unknown\n"
+				"\n"
+				"*** Please tell me who you are.\n"
+				"\n"
+				"Run\n"
+				"\n"
+				"  git config --global user.email \"you@example.com\"\n"
+				"  git config --global user.name \"Your Name\"\n"
+				"\n"
+				"to set your account's default identity.\n"
+				"Omit --global to set the identity only in this repository.\n"
+				"\n",
+			fs_git_ident_unknown());
+	return die_last_error();
 }
 
 int report_failed_check(json_t *msgs, const char *summary)
