@@ -49,7 +49,7 @@ int cmd_apply(int argc, const char **argv, struct fs_ctx *ctx)
 		rc = die_diags(&diags, "definitions");
 		goto done;
 	} else if (rc) {
-		rc = die_last_error();
+		rc = rc == FS_EIDENT ? die_ident() : die_last_error();
 		goto done;
 	}
 	if (json) {

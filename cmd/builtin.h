@@ -48,10 +48,33 @@ struct fs_mat_opts;
 /* materialize.c: shared by materialize and materialize-incremental */
 int run_materialize(struct fs_ctx *ctx, struct fs_mat_opts *o, bool verbose, bool json);
 
-/* common.c */
+/*
+ * common.c: failures are reported here, and only here. As text they are
+ * "fatal: <message>" lines; when the command's --json was given
+ * (parse_options_json), one line of JSON instead,
+ * {"error": "<message>", "code": <exit status>}, with "errors": [...] when
+ * there are several problems; the exit status is the same either way.
+ * Usage errors (129) stay text, as git's parse-options prints them.
+ */
 /* "fatal: <last error>" on stderr; returns EXIT_FATAL. */
 int die_last_error(void);
+/* "fatal: <message>" on stderr; returns EXIT_FATAL. */
 int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same, for a failure that exits with code (materialize: 1 when a view is busy). */
+int die_code(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * No identity to commit with (FS_EIDENT): git's "*** Please tell me who you
+ * are." hint (text only), then the fatal line; returns EXIT_FATAL.
+ */
+int die_ident(void);
+/* The JSON line of a failure whatever --json says; steals errors (may be NULL); returns code. */
+int report_error_json(int code, const char *msg, json_t *errors);
+/*
+ * A failed check (exit 1: a view too stale): "error: <message>" for each of
+ * msgs (strings); as JSON the one message, or summary with the messages
+ * as "errors". Steals msgs; returns EXIT_NEGATIVE.
+ */
+int report_failed_check(json_t *msgs, const char *summary);
 void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print diagnostics (error: lines, then a fatal: line); returns EXIT_FATAL. */
 int die_diags(struct fs_diags *diags, const char *what);

@@ -88,8 +88,7 @@ static int cmd_exit(int rc)
 	if (fflush(stdout) || ferror(stdout)) {
 		if (errno == EPIPE)
 			return rc;
-		fprintf(stderr, "fatal: unable to write to stdout: %s\n", strerror(errno));
-		return EXIT_FATAL;
+		return die("unable to write to stdout: %s", strerror(errno));
 	}
 	return rc;
 }
@@ -108,11 +107,25 @@ static bool wants_help(int argc, const char **argv)
 	return false;
 }
 
+/* Why a command cannot run (no repository, an invalid fs.yaml): reported after its options. */
+struct not_runnable {
+	struct fs_diags *diags;
+	char *msg;
+};
+
+static int report_not_runnable(void *data)
+{
+	struct not_runnable *why = data;
+
+	return why->diags->n ? die_diags(why->diags, "fs.yaml") : die("%s", why->msg);
+}
+
 static int run_builtin(const struct cmd_struct *c, int argc, const char **argv)
 {
 	struct fs_ctx ctx = { NULL };
 	struct fs_diags diags = { 0 };
-	char *root = NULL, *report;
+	struct not_runnable why = { &diags, NULL };
+	char *root = NULL;
 	int rc;
 
 	if ((c->flags & NEEDS_REPO) && !wants_help(argc, argv)) {
@@ -127,15 +140,15 @@ static int run_builtin(const struct cmd_struct *c, int argc, const char **argv)
 		}
 		if (rc) {
 			/* bad usage still wins (129): the command's option parser reports this */
-			report = diags.n ? fs_diags_report(&diags, "fs.yaml")
-					 : xstrfmt("fatal: %s\n", fs_error_last());
-			parse_options_defer_fatal(report);
-			free(report);
-			fs_diags_release(&diags);
+			why.msg = xstrdup(fs_error_last());
+			parse_options_defer_fatal(report_not_runnable, &why);
 			free(root);
 			rc = c->fn(argc, argv, &ctx);
-			parse_options_defer_fatal(NULL);
-			return die_last_error(); /* not reached: the parser exits */
+			parse_options_defer_fatal(NULL, NULL); /* not reached: the parser exits */
+			rc = report_not_runnable(&why);
+			fs_diags_release(&diags);
+			free(why.msg);
+			return rc;
 		}
 		free(root);
 	}

@@ -24,8 +24,14 @@ int cmd_init(int argc, const char **argv, struct fs_ctx *ctx)
 	if (argc > 1)
 		usage_error(usage, options, "too many arguments");
 	dir = argc ? argv[0] : ".";
-	if (fs_init_repo(dir, (int64_t)time(NULL), commit))
+	switch (fs_init_repo(dir, (int64_t)time(NULL), commit)) {
+	case 0:
+		break;
+	case FS_EIDENT:
+		return die_ident();
+	default:
 		return die_last_error();
+	}
 	if (!quiet) {
 		abs = realpath(dir, NULL);
 		printf("Initialized fs repository in %s/\n", abs ? abs : dir);

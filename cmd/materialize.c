@@ -78,10 +78,8 @@ int run_materialize(struct fs_ctx *ctx, struct fs_mat_opts *o, bool verbose, boo
 		}
 	}
 	json_decref(res);
-	if (rc == FS_ELOCKED) {
-		die_last_error();
-		return EXIT_NEGATIVE;
-	}
+	if (rc == FS_ELOCKED)
+		return die_code(EXIT_NEGATIVE, "%s", fs_error_last());
 	if (rc == FS_EINVALID && !strncmp(fs_error_last(), "the end of the window", 21))
 		return die_last_error();
 	return rc ? die_last_error() : 0;

@@ -6,10 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strbuf.h"
 #include "util.h"
 #include "banned.h"
 
-static char *deferred_fatal;
+static int (*deferred_fatal)(void *);
+static void *deferred_data;
+static bool json_given;
 
 static bool has_quiet(const struct option *opts)
 {
@@ -81,6 +84,8 @@ static void set_value(const struct option *o, const char *arg)
 	switch (o->type) {
 	case OPT_BOOL_T:
 		*(bool *)o->value = true;
+		if (o->long_name && !strcmp(o->long_name, "json"))
+			json_given = true;
 		break;
 	case OPT_STRING_T:
 		*(const char **)o->value = arg;
@@ -111,6 +116,48 @@ static void completion_helper(const struct option *opts)
 	exit(0);
 }
 
+/* Every command takes -q, --quiet: print nothing on stdout, errors still on stderr. */
+static const struct option implicit_quiet = OPT_BOOL('q', "quiet", NULL, NULL);
+
+static void silence_stdout(const char *const *usage, const struct option *opts)
+{
+	fflush(stdout);
+	if (!freopen("/dev/null", "w", stdout))
+		usage_error(usage, opts, "cannot silence stdout");
+}
+
+/*
+ * The long option name[0..len) stands for, as git's parse-options finds it:
+ * the option of that exact name, else the only one whose name starts with
+ * it (--mess for --message). No option, or several, is a usage error.
+ * Returns &implicit_quiet for the --quiet every command takes.
+ */
+static const struct option *find_long(const struct option *opts, const char *const *usage,
+				      const char *name, size_t len)
+{
+	const struct option *o, *found[64];
+	size_t n = 0, i;
+	struct strbuf sb = STRBUF_INIT;
+
+	for (o = opts; o->type != OPT_END_T; o++)
+		if (o->long_name && strlen(o->long_name) == len && !strncmp(o->long_name, name, len))
+			return o;
+	if (!has_quiet(opts) && len == 5 && !strncmp(name, "quiet", 5))
+		return &implicit_quiet;
+	for (o = opts; len && o->type != OPT_END_T; o++)
+		if (o->long_name && !strncmp(o->long_name, name, len) && n < ARRAY_SIZE(found))
+			found[n++] = o;
+	if (len && !has_quiet(opts) && !strncmp("quiet", name, len) && n < ARRAY_SIZE(found))
+		found[n++] = &implicit_quiet;
+	if (n == 1)
+		return found[0];
+	if (!n)
+		usage_error(usage, opts, "unknown option '%.*s'", (int)len, name);
+	for (i = 0; i < n; i++)
+		sb_addf(&sb, "%s--%s", !i ? "" : i + 1 < n ? ", " : " or ", found[i]->long_name);
+	usage_error(usage, opts, "ambiguous option: %.*s (could be %s)", (int)len, name, sb_str(&sb));
+}
+
 int parse_options(int argc, const char **argv, const struct option *opts,
 		  const char *const *usage)
 {
@@ -133,23 +180,17 @@ int parse_options(int argc, const char **argv, const struct option *opts,
 			usage_with_options(usage, opts, false);
 		if (!strcmp(arg, "--fs-completion-helper"))
 			completion_helper(opts);
-		if ((!strcmp(arg, "-q") || !strcmp(arg, "--quiet")) && !has_quiet(opts)) {
-			/* every command takes -q: print nothing on stdout, errors still on stderr */
-			fflush(stdout);
-			if (!freopen("/dev/null", "w", stdout))
-				usage_error(usage, opts, "cannot silence stdout");
-			continue;
-		}
 		if (arg[1] == '-') {
 			const char *name = arg + 2, *eq = strchr(name, '=');
 			size_t len = eq ? (size_t)(eq - name) : strlen(name);
 
-			for (o = opts; o && o->type != OPT_END_T; o++)
-				if (o->long_name && strlen(o->long_name) == len &&
-				    !strncmp(o->long_name, name, len))
-					break;
-			if (!o || o->type == OPT_END_T)
-				usage_error(usage, opts, "unknown option '%.*s'", (int)len, name);
+			o = find_long(opts, usage, name, len);
+			if (o == &implicit_quiet) {
+				if (eq)
+					usage_error(usage, opts, "option 'quiet' takes no value");
+				silence_stdout(usage, opts);
+				continue;
+			}
 			if (o->type == OPT_BOOL_T) {
 				if (eq)
 					usage_error(usage, opts, "option '%s' takes no value",
@@ -170,6 +211,10 @@ int parse_options(int argc, const char **argv, const struct option *opts,
 			for (o = opts; o && o->type != OPT_END_T; o++)
 				if (o->short_name == *arg)
 					break;
+			if ((!o || o->type == OPT_END_T) && *arg == 'q') {
+				silence_stdout(usage, opts);
+				continue;
+			}
 			if (!o || o->type == OPT_END_T)
 				usage_error(usage, opts, "unknown switch '%c'", *arg);
 			if (o->type == OPT_BOOL_T) {
@@ -189,16 +234,20 @@ int parse_options(int argc, const char **argv, const struct option *opts,
 	argv[out] = NULL;
 	if (deferred_fatal) {
 		/* the options were fine: now report why the command cannot run */
-		fputs(deferred_fatal, stderr);
-		exit(128);
+		exit(deferred_fatal(deferred_data));
 	}
 	return out;
 }
 
-void parse_options_defer_fatal(const char *msg)
+void parse_options_defer_fatal(int (*report)(void *), void *data)
 {
-	free(deferred_fatal);
-	deferred_fatal = msg ? xstrdup(msg) : NULL;
+	deferred_fatal = report;
+	deferred_data = data;
+}
+
+bool parse_options_json(void)
+{
+	return json_given;
 }
 
 void opt_list_release(struct opt_list *l)

@@ -54,9 +54,15 @@ void usage_error(const char *const *usage, const struct option *options, const c
 void opt_list_release(struct opt_list *l);
 /*
  * A fatal error to report once the command's options parsed cleanly (the
- * dispatcher's "not an fs repository"), so that bad usage still exits 129:
- * text, its lines ending in newlines, is printed as it is, then exit 128.
+ * dispatcher's "not an fs repository"), so that bad usage still exits 129
+ * and the report knows whether --json was given: parse_options then exits
+ * with what report(data) returns. NULL cancels.
  */
-void parse_options_defer_fatal(const char *text);
+void parse_options_defer_fatal(int (*report)(void *), void *data);
+/*
+ * Whether the command's --json option (a boolean named "json") was given:
+ * its failures are then reported as JSON (see report_error in builtin.h).
+ */
+bool parse_options_json(void);
 
 #endif

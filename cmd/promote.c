@@ -78,13 +78,18 @@ int cmd_promote(int argc, const char **argv, struct fs_ctx *ctx)
 	o.author = author;
 	rc = fs_model_promote(ctx->repo, &o, &res);
 	if (rc == FS_EGATE) {
-		fprintf(stderr, "error: promotion of model '%s' version %d to %s refused:\n", o.model,
-			o.version, o.stage);
-		json_array_foreach(json_object_get(res, "unmet"), i, u)
-			fprintf(stderr, "  - %s\n", json_string_value(u));
-		fprintf(stderr, "hint: fix the causes, or use --force (recorded in 'fs models log')\n");
-		if (json)
+		char *msg = xstrfmt("promotion of model '%s' version %d to %s refused", o.model,
+				    o.version, o.stage);
+		if (json) {
 			print_json(json_incref(res));
+			report_error_json(EXIT_NEGATIVE, msg, json_copy(json_object_get(res, "unmet")));
+		} else {
+			fprintf(stderr, "error: %s:\n", msg);
+			json_array_foreach(json_object_get(res, "unmet"), i, u)
+				fprintf(stderr, "  - %s\n", json_string_value(u));
+			fprintf(stderr, "hint: fix the causes, or use --force (recorded in 'fs models log')\n");
+		}
+		free(msg);
 		rc = EXIT_NEGATIVE;
 		goto done;
 	}

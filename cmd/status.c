@@ -13,6 +13,7 @@
 #include "serving.h"
 #include "stream.h"
 #include "timeutil.h"
+#include "util.h"
 #include "banned.h"
 
 /* The newest event fs stream applied from the source of view o (INT64_MIN: none). */
@@ -47,7 +48,7 @@ int cmd_status(int argc, const char **argv, struct fs_ctx *ctx)
 	struct fs_online *store = NULL;
 	int64_t max_s = -1, now = (int64_t)time(NULL);
 	json_t *views = json_array(), *v, *streams = NULL;
-	bool stale = false;
+	json_t *stale = json_array(); /* what makes the check fail, one message a view */
 	size_t i;
 	int rc = 0;
 
@@ -124,21 +125,16 @@ int cmd_status(int argc, const char **argv, struct fs_ctx *ctx)
 			if (max_s >= 0 && staleness > max_s) {
 				char dur[64];
 				fs_duration_format(dur, sizeof(dur), staleness);
-				if (!json)
-					fprintf(stderr, "error: view '%s' is %s stale (last end %s)\n",
-						o->name, dur, when);
-				stale = true;
+				json_array_append_new(stale, json_sprintf("view '%s' is %s stale (last end %s)",
+									  o->name, dur, when));
 			}
 		} else {
 			v = json_pack("{s:s, s:n, s:n, s:I}", "name", o->name, "last_end",
 				      "staleness_seconds", "keys", (json_int_t)keys);
 			if (max_s >= 0) {
 				/* never materialized: infinitely stale */
-				if (!json)
-					fprintf(stderr,
-						"error: view '%s' has never been materialized, pushed to or streamed into\n",
-						o->name);
-				stale = true;
+				json_array_append_new(stale, json_sprintf("view '%s' has never been materialized, pushed to or streamed into",
+									  o->name));
 			}
 		}
 		if (fs_view_is_agg(o->spec)) {
@@ -228,9 +224,13 @@ int cmd_status(int argc, const char **argv, struct fs_ctx *ctx)
 			}
 		}
 	}
-	if (stale)
-		rc = EXIT_NEGATIVE; /* each stale view named on stderr above */
+	if (json_array_size(stale)) {
+		char *summary = xstrfmt("%zu views are staler than %s", json_array_size(stale), max);
+		rc = report_failed_check(json_incref(stale), summary);
+		free(summary);
+	}
 done:
+	json_decref(stale);
 	json_decref(views);
 	json_decref(streams);
 	fs_online_close(store);

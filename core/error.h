@@ -18,6 +18,7 @@ enum {
 	FS_EEXISTS = -6,   /* the thing to create already exists */
 	FS_EGATE = -7,     /* a promotion gate is not met (a negative answer) */
 	FS_ECONFLICT = -8, /* a concurrent writer changed what a batch read: do it again */
+	FS_EIDENT = -9,    /* no identity to commit with (git's "Please tell me who you are") */
 };
 
 void fs_error_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

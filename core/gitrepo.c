@@ -534,42 +534,148 @@ done:
 	return rc;
 }
 
-static char *env_or(const char *var, const char *fallback)
+/* The value of variable var, NULL when unset or empty. */
+static const char *env_value(const char *var)
 {
 	const char *v = getenv(var);
-	return xstrdup(v && *v ? v : fallback);
+	return v && *v ? v : NULL;
 }
 
-static void ident(struct fs_git *g, const char *who, char **name, char **email)
+/* cfg's value of key (a copy), NULL when unset or empty. */
+static char *config_value(git_config *cfg, const char *key)
+{
+	git_buf buf = GIT_BUF_INIT;
+	char *v = NULL;
+
+	if (cfg && git_config_get_string_buf(&buf, cfg, key) == 0 && buf.ptr && *buf.ptr)
+		v = xstrdup(buf.ptr);
+	git_buf_dispose(&buf);
+	return v;
+}
+
+/* git's made-up address, user@host, ".(none)" after a host without a domain. */
+static char *guessed_email(const char *user)
+{
+	char host[256] = "";
+
+	if (gethostname(host, sizeof(host) - 1) < 0 || !*host)
+		return xstrfmt("%s@(none)", user);
+	return xstrfmt("%s@%s%s", user, host, strchr(host, '.') ? "" : ".(none)");
+}
+
+static const char *ident_unknown = "Author";
+
+const char *fs_git_ident_unknown(void)
+{
+	return ident_unknown;
+}
+
+/*
+ * The identity git gives who ("AUTHOR" or "COMMITTER"): the variables
+ * GIT_<who>_NAME and GIT_<who>_EMAIL, else author.name/committer.name
+ * and user.name (.email alike) of cfg, else EMAIL for the address and the
+ * login's full name (GECOS) for the name. strict (a commit, as git
+ * commit): no address is made up from the host name, and an empty name
+ * is refused: FS_EIDENT, with git's message. Not strict (a record of who
+ * did something): those fall back to <login>@<host> and the login name.
+ */
+static int ident_from(git_config *cfg, const char *who, bool strict, char **name, char **email)
+{
+	struct passwd *pw = getpwuid(getuid());
+	const char *user = pw && pw->pw_name && *pw->pw_name ? pw->pw_name : "unknown";
+	const char *lower = !strcmp(who, "AUTHOR") ? "author" : "committer", *env;
+	char var[64];
+
+	*name = *email = NULL;
+	snprintf(var, sizeof(var), "GIT_%s_EMAIL", who);
+	if ((env = env_value(var)))
+		*email = xstrdup(env);
+	snprintf(var, sizeof(var), "%s.email", lower);
+	if (!*email && !(*email = config_value(cfg, var)))
+		*email = config_value(cfg, "user.email");
+	if (!*email && (env = env_value("EMAIL")))
+		*email = xstrdup(env);
+	if (!*email) {
+		*email = guessed_email(user);
+		if (strict) {
+			ident_unknown = !strcmp(who, "AUTHOR") ? "Author" : "Committer";
+			fs_error_set("unable to auto-detect email address (got '%s')", *email);
+			goto refused;
+		}
+	}
+	snprintf(var, sizeof(var), "GIT_%s_NAME", who);
+	if ((env = env_value(var)))
+		*name = xstrdup(env);
+	snprintf(var, sizeof(var), "%s.name", lower);
+	if (!*name && !(*name = config_value(cfg, var)))
+		*name = config_value(cfg, "user.name");
+	if (!*name && pw && pw->pw_gecos && *pw->pw_gecos && *pw->pw_gecos != ',')
+		*name = xstrndup(pw->pw_gecos, strcspn(pw->pw_gecos, ","));
+	if (!*name) {
+		if (strict) {
+			ident_unknown = !strcmp(who, "AUTHOR") ? "Author" : "Committer";
+			fs_error_set("empty ident name (for <%s>) not allowed", *email);
+			goto refused;
+		}
+		*name = xstrdup(user);
+	}
+	return 0;
+refused:
+	free(*name);
+	free(*email);
+	*name = *email = NULL;
+	return FS_EIDENT;
+}
+
+static int ident(struct fs_git *g, const char *who, bool strict, char **name, char **email)
 {
 	git_config *cfg = NULL;
-	const char *cname = NULL, *cemail = NULL;
-	char var[64], host[256] = "localhost";
-	struct passwd *pw = getpwuid(getuid());
-	const char *user = pw && pw->pw_name ? pw->pw_name : "fs";
-	char *guess;
+	int rc;
 
-	if (git_repository_config_snapshot(&cfg, g->repo) == 0) {
-		if (git_config_get_string(&cname, cfg, "user.name") < 0)
-			cname = NULL;
-		if (git_config_get_string(&cemail, cfg, "user.email") < 0)
-			cemail = NULL;
-	}
-	gethostname(host, sizeof(host) - 1);
-	guess = xstrfmt("%s@%s", user, host);
-	snprintf(var, sizeof(var), "GIT_%s_NAME", who);
-	*name = env_or(var, cname ? cname : user);
-	snprintf(var, sizeof(var), "GIT_%s_EMAIL", who);
-	*email = env_or(var, cemail ? cemail : getenv("EMAIL") && *getenv("EMAIL") ? getenv("EMAIL") : guess);
-	free(guess);
+	if (git_repository_config_snapshot(&cfg, g->repo) < 0)
+		cfg = NULL;
+	rc = ident_from(cfg, who, strict, name, email);
 	git_config_free(cfg);
+	return rc;
+}
+
+int fs_git_ident_check(const char *dir)
+{
+	git_repository *repo = NULL;
+	git_config *cfg = NULL, *snap = NULL;
+	char *path = xstrdup(dir), *slash, *name = NULL, *email = NULL;
+	int rc;
+
+	/* the repository at or above dir (or its nearest existing parent) */
+	while (git_repository_open_ext(&repo, path, 0, NULL) < 0 && access(path, F_OK) < 0 &&
+	       (slash = strrchr(path, '/')) && slash != path) {
+		*slash = '\0';
+		repo = NULL;
+	}
+	if (repo && git_repository_config_snapshot(&snap, repo) < 0)
+		snap = NULL;
+	if (!snap && git_config_open_default(&cfg) == 0 && git_config_snapshot(&snap, cfg) < 0)
+		snap = NULL;
+	rc = ident_from(snap, "AUTHOR", true, &name, &email);
+	free(name);
+	free(email);
+	if (!rc) {
+		rc = ident_from(snap, "COMMITTER", true, &name, &email);
+		free(name);
+		free(email);
+	}
+	git_config_free(snap);
+	git_config_free(cfg);
+	git_repository_free(repo);
+	free(path);
+	return rc;
 }
 
 char *fs_git_author(struct fs_git *g)
 {
 	char *name, *email, *r;
 
-	ident(g, "AUTHOR", &name, &email);
+	ident(g, "AUTHOR", false, &name, &email);
 	r = xstrfmt("%s <%s>", name, email);
 	free(name);
 	free(email);
@@ -683,6 +789,11 @@ int fs_git_commit(struct fs_git *g, const struct fs_file *const *changed, size_t
 	char *marker = NULL;
 	int rc = FS_ERR;
 
+	/* who commits first, as git commit: refused, nothing is written */
+	if ((rc = ident(g, "AUTHOR", true, &aname, &aemail)) ||
+	    (rc = ident(g, "COMMITTER", true, &cname, &cemail)))
+		goto done;
+	rc = FS_ERR;
 	if (git_index_new(&idx) < 0) {
 		git_fail("cannot create index");
 		goto done;
@@ -720,8 +831,6 @@ int fs_git_commit(struct fs_git *g, const struct fs_file *const *changed, size_t
 		git_fail("cannot write tree");
 		goto done;
 	}
-	ident(g, "AUTHOR", &aname, &aemail);
-	ident(g, "COMMITTER", &cname, &cemail);
 	if (git_signature_now(&author, aname, aemail) < 0 ||
 	    git_signature_now(&committer, cname, cemail) < 0) {
 		git_fail("bad author identity");

@@ -89,7 +89,22 @@ int fs_git_commit(struct fs_git *git, const struct fs_file *const *changed, size
 		  char *const *deleted, size_t ndeleted, const char *msg,
 		  char out[FS_OID_HEXSZ + 1]);
 
-/* "Name <email>" of the author git would use (env, then config, then guess). */
+/*
+ * "Name <email>" of the author git would use (env, then config, then
+ * EMAIL, then a guess: <login>@<host>): who did something, for a record.
+ */
 char *fs_git_author(struct fs_git *git);
+/*
+ * Whether commits can be made in dir (which need not exist yet), as git
+ * commit decides it: an author and a committer from GIT_AUTHOR_NAME and
+ * _EMAIL, GIT_COMMITTER_NAME and _EMAIL, or the git configuration (of the
+ * repository at or above dir, else global and system), or EMAIL; an
+ * address is never made up from the host name. 0, or FS_EIDENT with git's message ("unable to
+ * auto-detect email address (got 'root@host.(none)')"). fs_git_commit
+ * refuses alike, before it writes anything.
+ */
+int fs_git_ident_check(const char *dir);
+/* Whose identity the last FS_EIDENT lacked: "Author" or "Committer". */
+const char *fs_git_ident_unknown(void);
 
 #endif

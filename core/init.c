@@ -156,6 +156,9 @@ int fs_init_repo(const char *dir, int64_t now, char commit_out[FS_OID_HEXSZ + 1]
 			return FS_EEXISTS;
 		}
 	}
+	/* the first commit needs an identity: without one, nothing is created */
+	if ((rc = fs_git_ident_check(dir)))
+		return rc;
 	if (fs_mkdir_p(dir, 0777) < 0) {
 		fs_error_set("cannot create '%s': %s", dir, strerror(errno));
 		return FS_ERR;

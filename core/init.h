@@ -13,8 +13,9 @@
 
 /*
  * Create the repository in dir (made if missing) at time now. FS_EEXISTS
- * when dir already holds fs.yaml; then nothing is written. commit_out gets
- * the first commit's id.
+ * when dir already holds fs.yaml, FS_EIDENT when there is no identity to
+ * commit with (fs_git_ident_check); then nothing is written. commit_out
+ * gets the first commit's id.
  */
 int fs_init_repo(const char *dir, int64_t now, char commit_out[FS_OID_HEXSZ + 1]);
 /* The sample CSV for time now (exposed for tests). Caller frees. */

@@ -58,17 +58,23 @@ char *xstrndup(const char *s, size_t n)
 	return p;
 }
 
+char *xvstrfmt(const char *fmt, va_list ap)
+{
+	char *s;
+
+	if (vasprintf(&s, fmt, ap) < 0)
+		oom();
+	return s;
+}
+
 char *xstrfmt(const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
-	int n;
 
 	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
+	s = xvstrfmt(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		oom();
 	return s;
 }
 

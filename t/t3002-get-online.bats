@@ -170,9 +170,13 @@ errors() {
 @test "get-online: an unreachable online store is an error" {
     online_repo
     export FS_REDIS_URL="redis://127.0.0.1:$(free_port)/0"
-    run -128 --separate-stderr fs get-online -f driver_stats -e driver_id=1001 --json
+    run -128 --separate-stderr fs get-online -f driver_stats -e driver_id=1001
     assert_output ""
     assert_equal "$stderr" "fatal: online store '$FS_REDIS_URL': cannot connect: Connection refused"
+    # with --json, the error as one line of JSON
+    run -128 --separate-stderr fs get-online -f driver_stats -e driver_id=1001 --json
+    assert_output ""
+    assert_equal "$stderr" "{\"error\": \"online store '$FS_REDIS_URL': cannot connect: Connection refused\", \"code\": 128}"
 }
 
 table() {

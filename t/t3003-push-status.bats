@@ -254,15 +254,25 @@ error: view 'plain' has never been materialized, pushed to or streamed into"
     # every view ended 3 h ago: too stale
     run -0 fs materialize now-1d now-3h
     run -1 --separate-stderr fs status --max-staleness 2h --json
-    assert_equal "$stderr" ""
+    # stderr: one line of JSON, each stale view one of its errors
+    assert_equal "${#stderr_lines[@]}" 1
+    assert_equal "$(jq -c '[.error, .code, (.errors | length)]' <<< "$stderr")" '["3 views are staler than 2h",1,3]'
+    local v
+    for v in 0 1 2; do
+        [[ "$(jq -r ".errors[$v]" <<< "$stderr")" =~ ^view\ \'$(jq -r ".views[$v].name" <<< "$output")\'\ is\ 3h[0-9s]*\ stale\ \(last\ end\ $(jq -r ".views[$v].last_end" <<< "$output")\)$ ]] ||
+            fail "errors[$v]: $stderr"
+    done
     d=$(jq -r '[.views[].staleness_seconds] | min' <<< "$output")
     [ "$d" -ge 10800 ] && [ "$d" -le 10860 ] || fail "staleness $d, expected 3 h"
     assert_equal "$(jq -c '[.views[] | [.name, .keys]]' <<< "$output")" '[["pa",3],["pb",3],["plain",3]]'
     run -0 fs status --max-staleness 4h
     # two fresh views, one stale
     run -0 fs materialize now-1d now-1h -v pa -v pb
-    run -1 fs status --max-staleness 2h --json
+    run -1 --separate-stderr fs status --max-staleness 2h --json
     assert_equal "$(jq -c '[.views[] | .staleness_seconds < 7200]' <<< "$output")" '[true,true,false]'
+    assert_equal "$(jq -c 'keys_unsorted, .code, (.error | test("^view .plain. is 3h[0-9s]* stale"))' <<< "$stderr")" '["error","code"]
+1
+true'
     run -0 fs materialize-incremental now-30m -v plain
     run -0 --separate-stderr fs status --max-staleness 2h
     assert_equal "$stderr" ""

@@ -109,6 +109,9 @@ stages() {
     run -1 --separate-stderr fs promote eta 1 production --json
     assert_equal "$(jq -r '.unmet | length' <<<"$output")" "2"
     assert_equal "$(jq -r '.unmet[1]' <<<"$output")" "metric 'auc': 0.5 does not satisfy >= 0.80"
+    # stderr: the refusal as one line of JSON, the unmet conditions as its errors
+    assert_equal "$(jq -c . <<<"$stderr")" "$(jq -c '{error: "promotion of model '"'eta'"' version 1 to production refused", code: 1, errors: .unmet}' <<<"$output")"
+    assert_equal "${#stderr_lines[@]}" 1
 }
 
 @test "promote: --force overrides the gates and is recorded as forced" {
