@@ -169,7 +169,7 @@ now_rfc3339() { date -u +%Y-%m-%dT%H:%M:%SZ; }
     assert_equal "$stderr" "fatal: unknown model 'nosuch': no model of that name is defined or has versions"
     run -128 --separate-stderr fs models nosuch --json
     assert_output ""
-    assert_equal "$stderr" "fatal: unknown model 'nosuch': no model of that name is defined or has versions"
+    assert_equal "$stderr" '{"error": "unknown model '"'nosuch'"': no model of that name is defined or has versions", "code": 128}'
     run -128 --separate-stderr fs models log ets
     assert_equal "$stderr" "fatal: unknown model 'ets' (did you mean 'eta'?)"
     run -128 --separate-stderr fs models ets --at now
