@@ -159,6 +159,17 @@ digest_of() {
     diff -r ../model "$BATS_TEST_TMPDIR/elsewhere"
 }
 
+@test "models get: -h answers outside a repository; a bad option is 129 there too" {
+    run -0 --separate-stderr fs models get -h
+    assert_line -n 0 "usage: fs models get <name>@<stage|alias> [-o <path>] [--force]"
+    assert_equal "$stderr" ""
+    run -0 fs alias -h
+    run -129 fs models get --nope
+    run -129 fs alias --nope
+    run -128 --separate-stderr fs models get eta@production
+    [[ "$stderr" == "fatal: not an fs repository"* ]] || fail "$stderr"
+}
+
 @test "models get: a file artifact by version, by stage (any case) and by alias" {
     models_repo
     head -c 3000 /dev/urandom > model.bin
