@@ -396,9 +396,14 @@ digest_of() {
     curl -sS -f "${AUTH[@]}" -D headers -o got.bin "$URL/models/eta/Production/artifact"
     cmp single.bin got.bin
     grep -qi '^content-type: application/octet-stream' headers
+    grep -qi '^content-disposition: attachment; filename="single.bin"' headers
     # the directory, as a tar archive
     curl -sS -f "${AUTH[@]}" -D headers -o got.tar "$URL/models/eta/champion/artifact"
     grep -qi '^content-type: application/x-tar' headers
+    grep -qi '^content-disposition: attachment; filename="model.tar"' headers
+    # the archive lists the files in the manifest's order, a tar anyone reads
+    assert_equal "$(tar -tf got.tar)" "$(printf 'MLmodel\nbin/predict\ncode/my model.py\nconda.yaml\nmodel.pkl')"
+    python3 -c 'import sys, tarfile; t = tarfile.open(sys.argv[1]); assert t.getmember("bin/predict").mode == 0o755' got.tar
     mkdir x && tar -xf got.tar -C x
     diff -r model x
     [ -x x/bin/predict ]
