@@ -407,6 +407,18 @@ digest_of() {
     mkdir x && tar -xf got.tar -C x
     diff -r model x
     [ -x x/bin/predict ]
+    # a path longer than ustar's 100-byte name field goes in its prefix
+    local long
+    long=deep/$(printf 'd%.0s' $(seq 60))/$(printf 'e%.0s' $(seq 60))
+    mkdir -p "lm/$long"
+    echo deep > "lm/$long/$(printf 'f%.0s' $(seq 90)).txt"
+    echo top > lm/top
+    fs register-model eta --artifact lm >/dev/null
+    fs alias eta deep 3 >/dev/null
+    poll_until 200 GET /models/eta/deep
+    curl -sS -f "${AUTH[@]}" -o lm.tar "$URL/models/eta/deep/artifact"
+    mkdir lx && tar -xf lm.tar -C lx
+    diff -r lm lx
     # the token rule applies
     AUTH=()
     http GET /models/eta/champion/artifact
