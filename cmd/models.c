@@ -173,7 +173,7 @@ static int models_get(int argc, const char **argv, struct fs_ctx *ctx)
 		OPT_BOOL(0, "force", &force, "replace what is at that path"),
 		OPT_END(),
 	};
-	struct fs_registry *reg = ctx->repo->registry;
+	struct fs_registry *reg;
 	json_t *v = NULL, *art;
 	char *model = NULL, *ref = NULL, *base = NULL;
 	const char *uri, *kind, *sha;
@@ -192,6 +192,7 @@ static int models_get(int argc, const char **argv, struct fs_ctx *ctx)
 	}
 	if (path && !*path)
 		usage_error(usage, options, "-o needs a path");
+	reg = ctx->repo->registry; /* opened once the options parsed: not for -h */
 	if (fs_model_known(reg, model)) {
 		rc = die_last_error();
 		goto done;

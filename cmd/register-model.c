@@ -73,7 +73,7 @@ int cmd_register_model(int argc, const char **argv, struct fs_ctx *ctx)
 	bool json = false;
 	const struct option options[] = {
 		OPT_STRING(0, "artifact", &o.artifact, "path|url",
-			   "the model file, or an http(s) URL to fetch"),
+			   "the model file or directory, or an http(s) URL to fetch"),
 		OPT_LIST(0, "metric", &metrics, "key=value", "a numeric metric; repeatable"),
 		OPT_LIST(0, "param", &params, "key=value", "a training parameter; repeatable"),
 		OPT_LIST(0, "tag", &tags, "key=value", "a tag; repeatable"),

@@ -760,6 +760,19 @@ done:
 	return status;
 }
 
+/* Content-Disposition naming base (quotes, backslashes and control characters as '_') */
+static void set_disposition(struct fs_serve_env *env, const char *base, const char *suffix)
+{
+	size_t i;
+	int n = snprintf(env->disposition, sizeof(env->disposition), "attachment; filename=\"");
+
+	for (i = 0; base[i] && (size_t)n < sizeof(env->disposition) - 16; i++) {
+		unsigned char c = (unsigned char)base[i];
+		env->disposition[n++] = c < 0x20 || c == 0x7f || c == '"' || c == '\\' ? '_' : (char)c;
+	}
+	snprintf(env->disposition + n, sizeof(env->disposition) - (size_t)n, "%s\"", suffix);
+}
+
 /* GET /models/NAME/REF/artifact: the stored file as it is, a directory as a tar archive */
 static int model_artifact(struct fs_serve_env *env, const char *key, const json_t *v,
 			  struct strbuf *out)
@@ -783,8 +796,7 @@ static int model_artifact(struct fs_serve_env *env, const char *key, const json_
 		if (rc)
 			return fail(out, 500, fs_error_last());
 		env->content_type = "application/x-tar";
-		snprintf(env->disposition, sizeof(env->disposition), "attachment; filename=\"%s.tar\"",
-			 base);
+		set_disposition(env, base, ".tar");
 		return 200;
 	}
 	rc = fs_artifact_open(&env->body_fd, &env->body_size, env->config->artifact_store, sha);
@@ -792,7 +804,7 @@ static int model_artifact(struct fs_serve_env *env, const char *key, const json_
 		return fail(out, rc == FS_ENOTFOUND ? 404 : 500, fs_error_last());
 	env->has_body_fd = true;
 	env->content_type = "application/octet-stream";
-	snprintf(env->disposition, sizeof(env->disposition), "attachment; filename=\"%s\"", base);
+	set_disposition(env, base, "");
 	sb_reset(out);
 	return 200;
 }

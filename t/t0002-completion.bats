@@ -218,3 +218,25 @@ now-1d"
     run -0 complete_fs fs plan --rev ma
     assert_output "main"
 }
+
+@test "completion: models get completes its own options, alias and models get complete model names" {
+    applied_repo
+    cd repo
+    run -0 complete_fs fs models get eta@production --
+    assert_output "$(printf '%s\n' $("$FS" models get --fs-completion-helper))"
+    run -0 complete_fs fs models get --fo
+    assert_output "--force"
+    run -0 complete_fs fs models get --out
+    assert_output "--output="
+    # fs models itself keeps its own options
+    run -0 complete_fs fs models --a
+    assert_output "--at="
+    run -0 complete_fs fs models g
+    assert_output "get"
+    run -0 complete_fs fs models get e
+    assert_output "eta"
+    run -0 complete_fs fs alias e
+    assert_output "eta"
+    run -0 complete_fs fs alias --
+    assert_output "$(printf '%s\n' $("$FS" alias --fs-completion-helper))"
+}

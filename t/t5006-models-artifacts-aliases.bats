@@ -159,6 +159,17 @@ digest_of() {
     diff -r ../model "$BATS_TEST_TMPDIR/elsewhere"
 }
 
+@test "models get: -h answers outside a repository; a bad option is 129 there too" {
+    run -0 --separate-stderr fs models get -h
+    assert_line -n 0 "usage: fs models get <name>@<stage|alias> [-o <path>] [--force]"
+    assert_equal "$stderr" ""
+    run -0 fs alias -h
+    run -129 fs models get --nope
+    run -129 fs alias --nope
+    run -128 --separate-stderr fs models get eta@production
+    [[ "$stderr" == "fatal: not an fs repository"* ]] || fail "$stderr"
+}
+
 @test "models get: a file artifact by version, by stage (any case) and by alias" {
     models_repo
     head -c 3000 /dev/urandom > model.bin
@@ -385,12 +396,29 @@ digest_of() {
     curl -sS -f "${AUTH[@]}" -D headers -o got.bin "$URL/models/eta/Production/artifact"
     cmp single.bin got.bin
     grep -qi '^content-type: application/octet-stream' headers
+    grep -qi '^content-disposition: attachment; filename="single.bin"' headers
     # the directory, as a tar archive
     curl -sS -f "${AUTH[@]}" -D headers -o got.tar "$URL/models/eta/champion/artifact"
     grep -qi '^content-type: application/x-tar' headers
+    grep -qi '^content-disposition: attachment; filename="model.tar"' headers
+    # the archive lists the files in the manifest's order, a tar anyone reads
+    assert_equal "$(tar -tf got.tar)" "$(printf 'MLmodel\nbin/predict\ncode/my model.py\nconda.yaml\nmodel.pkl')"
+    python3 -c 'import sys, tarfile; t = tarfile.open(sys.argv[1]); assert t.getmember("bin/predict").mode == 0o755' got.tar
     mkdir x && tar -xf got.tar -C x
     diff -r model x
     [ -x x/bin/predict ]
+    # a path longer than ustar's 100-byte name field goes in its prefix
+    local long
+    long=deep/$(printf 'd%.0s' $(seq 60))/$(printf 'e%.0s' $(seq 60))
+    mkdir -p "lm/$long"
+    echo deep > "lm/$long/$(printf 'f%.0s' $(seq 90)).txt"
+    echo top > lm/top
+    fs register-model eta --artifact lm >/dev/null
+    fs alias eta deep 3 >/dev/null
+    poll_until 200 GET /models/eta/deep
+    curl -sS -f "${AUTH[@]}" -o lm.tar "$URL/models/eta/deep/artifact"
+    mkdir lx && tar -xf lm.tar -C lx
+    diff -r lm lx
     # the token rule applies
     AUTH=()
     http GET /models/eta/champion/artifact
