@@ -44,6 +44,15 @@ int cmd_serve_lite(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_status(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_version(int argc, const char **argv, struct fs_ctx *ctx);
 
+/*
+ * pager.c: from here on, stdout (and stderr when it is the terminal) goes
+ * through the pager, when stdout is a terminal and neither --no-pager nor
+ * a "cat" or empty pager says otherwise. The pager is waited for at exit.
+ */
+void setup_pager(void);
+/* fs --no-pager, -P: setup_pager does nothing. */
+void pager_disable(void);
+
 struct fs_mat_opts;
 /* materialize.c: shared by materialize and materialize-incremental */
 int run_materialize(struct fs_ctx *ctx, struct fs_mat_opts *o, bool verbose, bool json);

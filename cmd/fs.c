@@ -20,6 +20,7 @@
 
 #define NEEDS_REPO 1
 #define VALIDATES 2 /* an invalid fs.yaml is reported with the definitions */
+#define USE_PAGER 4 /* long output: through the pager on a terminal (pager.c) */
 
 struct cmd_struct {
 	const char *name;
@@ -31,20 +32,21 @@ struct cmd_struct {
 static const struct cmd_struct commands[] = {
 	{ "alias", cmd_alias, NEEDS_REPO, "Set, move, delete or list the aliases of a model's versions" },
 	{ "apply", cmd_apply, NEEDS_REPO | VALIDATES, "Validate definitions, commit them and register them" },
-	{ "describe", cmd_describe, NEEDS_REPO, "Show one registered object" },
+	{ "describe", cmd_describe, NEEDS_REPO | USE_PAGER, "Show one registered object" },
 	{ "get-historical", cmd_get_historical, NEEDS_REPO,
 	  "Build a point-in-time correct training set" },
 	{ "get-online", cmd_get_online, NEEDS_REPO, "Read feature values from the online store" },
 	{ "help", cmd_help, 0, "Show help for fs or a command" },
 	{ "init", cmd_init, 0, "Create a feature repository" },
-	{ "log", cmd_log, NEEDS_REPO, "Show the apply history" },
-	{ "ls", cmd_ls, NEEDS_REPO, "List registered objects" },
+	{ "log", cmd_log, NEEDS_REPO | USE_PAGER, "Show the apply history" },
+	{ "ls", cmd_ls, NEEDS_REPO | USE_PAGER, "List registered objects" },
 	{ "materialize", cmd_materialize, NEEDS_REPO,
 	  "Load the latest values of a time window into the online store" },
 	{ "materialize-incremental", cmd_materialize_incremental, NEEDS_REPO,
 	  "Materialize from where each view's last run ended" },
-	{ "models", cmd_models, NEEDS_REPO, "List model versions, their audit trail, or past stages" },
-	{ "plan", cmd_plan, NEEDS_REPO | VALIDATES, "Show what apply would change" },
+	{ "models", cmd_models, NEEDS_REPO | USE_PAGER,
+	  "List model versions, their audit trail, or past stages" },
+	{ "plan", cmd_plan, NEEDS_REPO | VALIDATES | USE_PAGER, "Show what apply would change" },
 	{ "promote", cmd_promote, NEEDS_REPO, "Move a model version to a stage, checking its gates" },
 	{ "push", cmd_push, NEEDS_REPO, "Write rows of a push source to the online store" },
 	{ "register-model", cmd_register_model, NEEDS_REPO,
@@ -57,7 +59,8 @@ static const struct cmd_struct commands[] = {
 	{ "version", cmd_version, 0, "Print the version" },
 };
 
-static const char fs_usage[] = "fs [-C <path>] [--version] [--help] <command> [<args>]";
+static const char fs_usage[] =
+	"fs [-C <path>] [-P | --no-pager] [--version] [--help] <command> [<args>]";
 
 static const struct cmd_struct *find_cmd(const char *name)
 {
@@ -152,6 +155,8 @@ static int run_builtin(const struct cmd_struct *c, int argc, const char **argv)
 		}
 		free(root);
 	}
+	if ((c->flags & USE_PAGER) && !wants_help(argc, argv))
+		setup_pager();
 	rc = c->fn(argc, argv, &ctx);
 	fs_repo_free(ctx.repo);
 	return cmd_exit(rc);
@@ -217,6 +222,7 @@ static int help_format(const char *name)
 		e = fs_embedded_get(formats[i].file);
 		if (!e)
 			return -1;
+		setup_pager();
 		fwrite(e->data, 1, e->len, stdout);
 		return 0;
 	}
@@ -232,6 +238,7 @@ int cmd_help(int argc, const char **argv, struct fs_ctx *ctx)
 
 	argc = parse_options(argc, argv, options, usage);
 	if (argc == 0) {
+		setup_pager();
 		print_main_usage(stdout);
 		return 0;
 	}
@@ -254,6 +261,7 @@ int cmd_help(int argc, const char **argv, struct fs_ctx *ctx)
 		}
 		free(page);
 	}
+	setup_pager();
 	args[0] = c->name;
 	args[1] = "-h";
 	args[2] = NULL;
@@ -280,6 +288,10 @@ int main(int argc, const char **argv)
 			for (i = 0; i < ARRAY_SIZE(commands); i++)
 				printf("%s\n", commands[i].name);
 			return cmd_exit(0);
+		} else if (!strcmp(a, "-P") || !strcmp(a, "--no-pager")) {
+			pager_disable();
+			argv++;
+			argc--;
 		} else if (!strcmp(a, "-C")) {
 			if (argc < 2) {
 				fprintf(stderr, "error: -C requires a directory\nusage: %s\n", fs_usage);

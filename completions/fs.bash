@@ -76,7 +76,7 @@ _fs()
 		if [[ $prev == -C ]]; then
 			_fs_complete_dirs "$cur"
 		elif [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "-C --version --help --list-cmds" -- "$cur"))
+			COMPREPLY=($(compgen -W "-C -P --no-pager --version --help --list-cmds" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "$(_fs_run --list-cmds)" -- "$cur"))
 		fi

@@ -646,11 +646,20 @@ int fs_git_ident_check(const char *dir)
 	char *path = xstrdup(dir), *slash, *name = NULL, *email = NULL;
 	int rc;
 
-	/* the repository at or above dir (or its nearest existing parent) */
-	while (git_repository_open_ext(&repo, path, 0, NULL) < 0 && access(path, F_OK) < 0 &&
-	       (slash = strrchr(path, '/')) && slash != path) {
-		*slash = '\0';
+	/* the repository at or above dir, or above its nearest existing parent */
+	while (git_repository_open_ext(&repo, path, 0, NULL) < 0) {
 		repo = NULL;
+		if (access(path, F_OK) == 0)
+			break; /* there, and in no repository */
+		slash = strrchr(path, '/');
+		if (slash == path)
+			break;
+		if (slash) {
+			*slash = '\0';
+		} else {
+			free(path);
+			path = xstrdup(".");
+		}
 	}
 	if (repo && git_repository_config_snapshot(&snap, repo) < 0)
 		snap = NULL;

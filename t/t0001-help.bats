@@ -90,7 +90,7 @@ commands() { "$FS" --list-cmds; }
     run -0 --separate-stderr fs help
     assert_equal "$stderr" ""
     help_output=$output
-    assert_equal "${lines[0]}" "usage: fs [-C <path>] [--version] [--help] <command> [<args>]"
+    assert_equal "${lines[0]}" "usage: fs [-C <path>] [-P | --no-pager] [--version] [--help] <command> [<args>]"
     for c in $(commands); do
         assert_line --regexp "^   $c +[A-Z][a-z]"
     done

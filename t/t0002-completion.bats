@@ -74,6 +74,12 @@ dir2"
     assert_output "--version"
     run -0 complete_fs fs --list
     assert_output "--list-cmds"
+    run -0 complete_fs fs --no
+    assert_output "--no-pager"
+    # after it, still the commands
+    run -0 complete_fs fs --no-pager l
+    assert_output "log
+ls"
 }
 
 @test "completion: kinds as the first argument of ls and describe" {

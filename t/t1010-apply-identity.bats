@@ -136,4 +136,11 @@ repo_without_identity() {
     git -C mono config user.email mono@example.com
     run -0 --separate-stderr fs init -q mono/features
     assert_equal "$(git -C mono log -1 --format='%an <%ae>')" "Mono User <mono@example.com>"
+    # a directory to create, named from inside the repository
+    cd mono
+    run -0 --separate-stderr fs init -q more/features
+    assert_equal "$(git log -1 --format='%an <%ae> %s')" "Mono User <mono@example.com> fs init: new feature repository"
+    run -0 --separate-stderr fs init -q other
+    assert_equal "$(git log -1 --format='%an <%ae> %s')" "Mono User <mono@example.com> fs init: new feature repository"
+    assert_equal "$(git log --format=%s | grep -c 'fs init')" 3
 }
