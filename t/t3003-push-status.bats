@@ -232,6 +232,8 @@ features:
 EOF
     fs apply -q
     fs materialize -q 2024-05-01 2024-05-02 -v pa
+    # a staleness of some 20000 days, longer than the column's 12 characters
+    fs materialize -q 1970-01-01 1970-01-01T00:00:01Z -v pb
     run -0 fs status
     assert_line --index 0 --regexp "^VIEW {$((${#long} - 3))}LAST END  +STALENESS +KEYS\$"
     assert_aligned $(offset_of "${lines[0]}" "LAST END") $(offset_of "${lines[0]}" STALENESS) \
