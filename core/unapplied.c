@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apply.h"
+#include "deffiles.h"
 #include "error.h"
 #include "strbuf.h"
 #include "util.h"
