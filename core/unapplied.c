@@ -39,8 +39,8 @@ static const struct fs_object *find(const struct fs_defs *defs, unsigned kinds, 
 	return NULL;
 }
 
-char *fs_unapplied_where(const char *root, unsigned kinds, const char *name,
-			 enum fs_kind *kind)
+/* The file of the working tree defining name as one of kinds, and its kind; or NULL. */
+static char *defined_where(const char *root, unsigned kinds, const char *name, enum fs_kind *kind)
 {
 	struct fs_defs defs;
 	const struct fs_object *o;
@@ -59,7 +59,7 @@ char *fs_unapplied_where(const char *root, unsigned kinds, const char *name,
 bool fs_unapplied_object(const char *root, unsigned kinds, const char *name)
 {
 	enum fs_kind kind;
-	char *file = fs_unapplied_where(root, kinds, name, &kind);
+	char *file = defined_where(root, kinds, name, &kind);
 
 	if (!file)
 		return false;
