@@ -185,6 +185,8 @@ push_errors() {
     assert_equal "$stderr" "fatal: no source 'zzzzzzzz' is registered"
     run -128 --separate-stderr fs push zzzzzzzz missing.csv
     assert_equal "$stderr" "fatal: no source 'zzzzzzzz' is registered"
+    run -129 --separate-stderr fs push
+    assert_equal "${stderr_lines[0]}" "error: expected a push source and a CSV file (or -)"
     run -128 --separate-stderr fs push trips_push missing.csv
     assert_equal "$stderr" "fatal: cannot open 'missing.csv': No such file or directory"
     assert_equal "$(online pa:trips 1)" "1=-@$EP"
