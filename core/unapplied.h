@@ -5,7 +5,8 @@
  * not run yet. These read the working tree's definitions as `fs plan`
  * does (fs_worktree_defs), and only when asked: callers ask on their error
  * path, once the registry said no, so that a lookup that succeeds never
- * reads the working tree.
+ * reads the working tree; and at most once a second (thread-safe), so
+ * that a server answering many requests for such a name reads it once.
  *
  * fs_unapplied_object and fs_unapplied_feature return true and set the
  * error message when the working tree defines what was asked for; false,
