@@ -33,6 +33,16 @@ static int64_t stream_newest(json_t *streams, const struct fs_object *o)
 	return INT64_MIN;
 }
 
+/* A view's staleness for the table: "3h5m", or "never" (null). */
+static void staleness_text(char *buf, size_t len, const json_t *seconds)
+{
+	if (json_is_integer(seconds))
+		fs_duration_format(buf, len,
+				   json_integer_value(seconds) < 0 ? 0 : json_integer_value(seconds));
+	else
+		snprintf(buf, len, "never");
+}
+
 int cmd_status(int argc, const char **argv, struct fs_ctx *ctx)
 {
 	static const char *const usage[] = { "fs status [--max-staleness <duration>] [--json]", NULL };
@@ -155,23 +165,26 @@ int cmd_status(int argc, const char **argv, struct fs_ctx *ctx)
 	if (json) {
 		print_json(json_pack("{s:O, s:O}", "views", views, "streams", streams));
 	} else {
-		int w = 4; /* the names' column as wide as the longest */
+		/* the names' and staleness columns as wide as their longest cell */
+		int w = 4, sw = 12;
 		json_array_foreach(views, i, v) {
 			int l = (int)strlen(json_string_value(json_object_get(v, "name")));
+			char dur[64];
 			if (l > w)
 				w = l;
+			staleness_text(dur, sizeof(dur), json_object_get(v, "staleness_seconds"));
+			if ((int)strlen(dur) > sw)
+				sw = (int)strlen(dur);
 		}
-		printf("%-*s %-27s %-12s %s\n", w, "VIEW", "LAST END", "STALENESS", "KEYS");
+		printf("%-*s %-27s %-*s %s\n", w, "VIEW", "LAST END", sw, "STALENESS", "KEYS");
 		json_array_foreach(views, i, v) {
-			json_t *s = json_object_get(v, "staleness_seconds");
-			char dur[64] = "never";
-			if (json_is_integer(s))
-				fs_duration_format(dur, sizeof(dur), json_integer_value(s) < 0 ? 0 : json_integer_value(s));
-			printf("%-*s %-27s %-12s %lld\n", w, json_string_value(json_object_get(v, "name")),
+			char dur[64];
+			staleness_text(dur, sizeof(dur), json_object_get(v, "staleness_seconds"));
+			printf("%-*s %-27s %-*s %lld\n", w, json_string_value(json_object_get(v, "name")),
 			       json_is_string(json_object_get(v, "last_end"))
 				       ? json_string_value(json_object_get(v, "last_end"))
 				       : "-",
-			       dur, (long long)json_integer_value(json_object_get(v, "keys")));
+			       sw, dur, (long long)json_integer_value(json_object_get(v, "keys")));
 			if (json_object_get(v, "late")) {
 				json_t *be = json_object_get(v, "batch_end"), *ne = json_object_get(v, "newest_event");
 				printf("  batch end %s, newest event %s, %lld events applied after it, %lld late\n",

@@ -1,7 +1,6 @@
 #include "apply.h"
 
 #include <git2.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "deffiles.h"
 #include "error.h"
 #include "lock.h"
 #include "models.h"
@@ -18,85 +18,6 @@
 #include "strbuf.h"
 #include "util.h"
 #include "banned.h"
-
-/*
- * Parsing YAML dominates planning a large repository; files are
- * independent, so a large set is parsed by two threads, each into its own
- * defs and diagnostics, merged afterwards (validation sorts them anyway).
- */
-struct parse_job {
-	const struct fs_files *files;
-	size_t from, to;
-	struct fs_defs defs;
-	struct fs_diags diags;
-};
-
-static void *parse_files(void *p)
-{
-	struct parse_job *job = p;
-	size_t i;
-
-	for (i = job->from; i < job->to; i++) {
-		const struct fs_file *f = &job->files->items[i];
-		if (fs_is_definition_path(f->path))
-			fs_defs_parse(&job->defs, f->path, f->data, f->len, &job->diags);
-	}
-	return NULL;
-}
-
-static void merge_job(struct fs_defs *defs, struct fs_diags *diags, struct parse_job *job)
-{
-	size_t i;
-
-	/* a job may have found nothing (its arrays NULL): memcpy must not see them */
-	if (job->defs.n) {
-		ALLOC_GROW(defs->objs, defs->n + job->defs.n, defs->alloc);
-		memcpy(defs->objs + defs->n, job->defs.objs, job->defs.n * sizeof(*defs->objs));
-		defs->n += job->defs.n;
-	}
-	if (job->defs.ndocs) {
-		ALLOC_GROW(defs->docs, defs->ndocs + job->defs.ndocs, defs->docs_alloc);
-		memcpy(defs->docs + defs->ndocs, job->defs.docs,
-		       job->defs.ndocs * sizeof(*defs->docs));
-		defs->ndocs += job->defs.ndocs;
-	}
-	free(job->defs.objs);
-	free(job->defs.docs);
-	for (i = 0; i < job->diags.n; i++) {
-		ALLOC_GROW(diags->items, diags->n + 1, diags->alloc);
-		diags->items[diags->n++] = job->diags.items[i];
-	}
-	free(job->diags.items);
-}
-
-#define PARALLEL_PARSE_BYTES (256 * 1024)
-
-static void parse_definitions(const struct fs_files *files, struct fs_defs *defs,
-			      struct fs_diags *diags)
-{
-	struct parse_job jobs[2] = { { files, 0, 0 }, { files, 0, 0 } };
-	size_t total = 0, half = 0, i;
-	pthread_t tid;
-
-	for (i = 0; i < files->n; i++)
-		total += files->items[i].len;
-	for (i = 0; i < files->n && half < total / 2; i++)
-		half += files->items[i].len;
-	jobs[0].to = jobs[1].from = i;
-	jobs[1].to = files->n;
-	json_object_seed(0); /* before any thread creates objects */
-	if (total < PARALLEL_PARSE_BYTES || sysconf(_SC_NPROCESSORS_ONLN) < 2 ||
-	    pthread_create(&tid, NULL, parse_files, &jobs[1])) {
-		jobs[0].to = files->n;
-		parse_files(&jobs[0]);
-		merge_job(defs, diags, &jobs[0]);
-		return;
-	}
-	parse_files(&jobs[0]);
-	pthread_join(tid, NULL);
-	merge_job(defs, diags, &jobs[0]);
-	merge_job(defs, diags, &jobs[1]);
-}
 
 static bool has_feature(const json_t *view_spec, const char *name)
 {
@@ -377,49 +298,6 @@ done:
 	return same;
 }
 
-/* ---- which files are definitions ---- */
-
-/*
- * The selection the fs.yaml of the working tree, or of the commit git has
- * open, makes; *paths gets its `definitions:` (NULL when absent). When
- * fs.yaml does not say (invalid), nothing is selected: fs.yaml's own
- * problems are reported. A missing fs.yaml is reported with the definitions.
- */
-static struct fs_defsel *selection(const char *root, struct fs_git *git, bool rev,
-				   struct fs_config_path **paths, size_t *npaths)
-{
-	struct strbuf text = STRBUF_INIT;
-	struct fs_defsel *sel;
-	const char **entries;
-	size_t i;
-	int rc;
-
-	*paths = NULL;
-	*npaths = 0;
-	if (rev) {
-		rc = fs_git_rev_read(git, "fs.yaml", &text);
-	} else {
-		char *path = fs_path_join(root, "fs.yaml");
-		rc = sb_read_file(&text, path);
-		free(path);
-	}
-	if (rc) {
-		sel = fs_defsel_default();
-	} else if (fs_config_definitions(paths, npaths, text.buf, text.len)) {
-		sel = fs_defsel_paths(NULL, 0);
-	} else if (!*paths) {
-		sel = fs_defsel_default();
-	} else {
-		entries = xcalloc(*npaths, sizeof(*entries));
-		for (i = 0; i < *npaths; i++)
-			entries[i] = (*paths)[i].path;
-		sel = fs_defsel_paths(entries, *npaths);
-		free(entries);
-	}
-	sb_release(&text);
-	return sel;
-}
-
 /* Every entry of `definitions:` must select a file. */
 static void check_paths(const struct fs_defsel *sel, const struct fs_config_path *paths,
 			size_t npaths, const struct fs_files *files, struct fs_diags *diags)
@@ -469,7 +347,7 @@ int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, str
 		return rc;
 	if (opts->rev && (rc = fs_git_rev_open(git, opts->rev, a->commit)))
 		return rc;
-	sel = selection(repo->root, git, opts->rev != NULL, &paths, &npaths);
+	sel = fs_defs_selection(repo->root, git, opts->rev != NULL, &paths, &npaths);
 	if (opts->rev) {
 		rc = fs_git_rev_files(git, sel, &a->files);
 		data.read = fs_git_rev_read;
@@ -499,7 +377,7 @@ int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, str
 	}
 	/* the working tree's offline store (fs.yaml, FS_POSTGRES_DSN) */
 	data.pg_dsn = repo->config ? repo->config->offline_dsn : NULL;
-	parse_definitions(&a->files, &a->want, diags);
+	fs_defs_parse_files(&a->files, &a->want, diags);
 	if (!have_config)
 		fs_diags_add(diags, opts->rev ? opts->rev : NULL, 0, 0,
 			     "no fs.yaml in %s", opts->rev ? "that revision" : "the working tree");
@@ -523,32 +401,6 @@ int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, str
 done:
 	fs_defsel_free(sel);
 	fs_config_paths_free(paths, npaths);
-	return rc;
-}
-
-int fs_worktree_defs(const char *root, struct fs_defs *out)
-{
-	struct fs_config_path *paths = NULL;
-	struct fs_files files = { 0 };
-	struct fs_diags diags = { 0 };
-	struct fs_defsel *sel;
-	struct fs_git *git;
-	size_t npaths = 0;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	if ((rc = fs_git_open(&git, root)))
-		return rc;
-	sel = selection(root, git, false, &paths, &npaths);
-	if (!(rc = fs_git_worktree_files(git, sel, &files))) {
-		parse_definitions(&files, out, &diags);
-		fs_defs_sort(out);
-	}
-	fs_diags_release(&diags);
-	fs_files_release(&files);
-	fs_defsel_free(sel);
-	fs_config_paths_free(paths, npaths);
-	fs_git_free(git);
 	return rc;
 }
 
@@ -582,7 +434,7 @@ int fs_apply_run(struct fs_repo *repo, const struct fs_apply_opts *opts, struct 
 	if (!opts->rev) {
 		struct fs_config_path *paths;
 		size_t npaths;
-		struct fs_defsel *sel = selection(repo->root, git, false, &paths, &npaths);
+		struct fs_defsel *sel = fs_defs_selection(repo->root, git, false, &paths, &npaths);
 
 		rc = fs_git_diff_head(git, sel, &a->files, &a->changed, &a->nchanged, &a->deleted,
 				      &a->ndeleted);

@@ -58,13 +58,6 @@ struct fs_apply {
 int fs_apply_prepare(struct fs_repo *repo, const struct fs_apply_opts *opts, struct fs_apply *out,
 		     struct fs_diags *diags);
 /*
- * The definitions of the working tree of the repository at root, read as
- * plan reads them (the files fs.yaml selects), parsed but not validated:
- * objects with their names, specs, files and lines, sorted; problems in
- * the files are left to plan. For messages about what is not applied yet.
- */
-int fs_worktree_defs(const char *root, struct fs_defs *out);
-/*
  * The lock apply holds from reading the registry to writing it
  * (<registry>.lock), waiting for it: whoever must not land between apply's
  * checks and its write takes it too (promotions into production).

@@ -80,6 +80,13 @@ static const char *hint_of(const char *msg)
 	return "";
 }
 
+/* The hint for a feature view name not registered (see hint_of; one thread's storage). */
+static const char *view_hint(const struct fs_serve_env *env, const char *name)
+{
+	fs_unknown_name(env->defs, env->root, FS_KIND_BIT(FS_KIND_FEATURE_VIEW), name, NULL);
+	return hint_of(fs_error_last());
+}
+
 /* The hint for a feature service name not registered (see hint_of; static storage, one thread's). */
 static const char *service_hint(const struct fs_serve_env *env, const char *name)
 {
@@ -631,7 +638,7 @@ static int write_online(struct fs_serve_env *env, const char *body, size_t len, 
 {
 	json_t *req, *name, *res = NULL;
 	struct fs_source *table = NULL;
-	char msg[512];
+	char msg[1024];
 	int status, rc;
 
 	if ((status = parse_body(body, len, &req, out)))
@@ -642,8 +649,8 @@ static int write_online(struct fs_serve_env *env, const char *body, size_t len, 
 		goto done;
 	}
 	if (!fs_defs_find(env->defs, FS_KIND_FEATURE_VIEW, json_string_value(name))) {
-		snprintf(msg, sizeof(msg), "Can't recognize feast object with a name %s",
-			 json_string_value(name));
+		snprintf(msg, sizeof(msg), "Can't recognize feast object with a name %.200s%.300s",
+			 json_string_value(name), view_hint(env, json_string_value(name)));
 		status = feast_fail(out, 404, "FeastObjectNotFoundException", msg);
 		goto done;
 	}
@@ -692,7 +699,7 @@ static int materialize(struct fs_serve_env *env, const char *body, size_t len, b
 	const char **names = NULL;
 	struct fs_repo *repo = NULL;
 	struct fs_diags diags = { 0 };
-	char msg[512];
+	char msg[1024];
 	size_t i;
 	int status, rc;
 
@@ -730,8 +737,8 @@ static int materialize(struct fs_serve_env *env, const char *body, size_t len, b
 				goto done;
 			}
 			if (!fs_defs_find(env->defs, FS_KIND_FEATURE_VIEW, json_string_value(v))) {
-				snprintf(msg, sizeof(msg), "Feature view %s does not exist",
-					 json_string_value(v));
+				snprintf(msg, sizeof(msg), "Feature view %.200s does not exist%.300s",
+					 json_string_value(v), view_hint(env, json_string_value(v)));
 				status = feast_fail(out, 404, "FeatureViewNotFoundException", msg);
 				goto done;
 			}

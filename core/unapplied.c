@@ -1,9 +1,11 @@
 #include "unapplied.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "apply.h"
+#include "deffiles.h"
 #include "error.h"
 #include "strbuf.h"
 #include "util.h"
@@ -27,6 +29,40 @@ const char *fs_kind_noun(enum fs_kind kind)
 	}
 }
 
+/*
+ * The working tree's definitions, read at most once a second per
+ * repository and process: a server answering many requests for a name
+ * that is not applied reads them once, not once a request. Held under
+ * cache_lock; kept until the process ends.
+ */
+#define WORKTREE_CACHE_NS 1000000000LL
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char *root;
+	struct fs_defs defs;
+	bool ok;
+	long long at; /* CLOCK_MONOTONIC, ns */
+} cache;
+
+/* With cache_lock held: the definitions of the working tree at root, or NULL. */
+static const struct fs_defs *worktree(const char *root)
+{
+	struct timespec ts;
+	long long now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	if (!cache.root || strcmp(cache.root, root) || now - cache.at >= WORKTREE_CACHE_NS) {
+		free(cache.root);
+		fs_defs_release(&cache.defs);
+		cache.root = xstrdup(root);
+		cache.ok = !fs_worktree_defs(root, &cache.defs);
+		cache.at = now;
+	}
+	return cache.ok ? &cache.defs : NULL;
+}
+
 /* The first of kinds (in kind order) the working tree defines name as. */
 static const struct fs_object *find(const struct fs_defs *defs, unsigned kinds, const char *name)
 {
@@ -39,27 +75,28 @@ static const struct fs_object *find(const struct fs_defs *defs, unsigned kinds, 
 	return NULL;
 }
 
-char *fs_unapplied_where(const char *root, unsigned kinds, const char *name,
-			 enum fs_kind *kind)
+/* The file of the working tree defining name as one of kinds, and its kind; or NULL. */
+static char *defined_where(const char *root, unsigned kinds, const char *name, enum fs_kind *kind)
 {
-	struct fs_defs defs;
+	const struct fs_defs *defs;
 	const struct fs_object *o;
 	char *file = NULL;
 
-	if (!root || fs_worktree_defs(root, &defs))
+	if (!root)
 		return NULL;
-	if ((o = find(&defs, kinds, name)) && o->file) {
+	pthread_mutex_lock(&cache_lock);
+	if ((defs = worktree(root)) && (o = find(defs, kinds, name)) && o->file) {
 		file = xstrdup(o->file);
 		*kind = o->kind;
 	}
-	fs_defs_release(&defs);
+	pthread_mutex_unlock(&cache_lock);
 	return file;
 }
 
 bool fs_unapplied_object(const char *root, unsigned kinds, const char *name)
 {
 	enum fs_kind kind;
-	char *file = fs_unapplied_where(root, kinds, name, &kind);
+	char *file = defined_where(root, kinds, name, &kind);
 
 	if (!file)
 		return false;
@@ -71,15 +108,17 @@ bool fs_unapplied_object(const char *root, unsigned kinds, const char *name)
 
 bool fs_unapplied_feature(const char *root, const char *view, const char *feature)
 {
-	struct fs_defs defs;
-	const struct fs_object *o;
+	const struct fs_defs *defs;
+	const struct fs_object *o = NULL;
 	json_t *f;
 	size_t i;
 	bool found = false;
 
-	if (!root || fs_worktree_defs(root, &defs))
+	if (!root)
 		return false;
-	o = fs_defs_find(&defs, FS_KIND_FEATURE_VIEW, view);
+	pthread_mutex_lock(&cache_lock);
+	if ((defs = worktree(root)))
+		o = fs_defs_find(defs, FS_KIND_FEATURE_VIEW, view);
 	json_array_foreach(o ? json_object_get(o->spec, "features") : NULL, i, f) {
 		const char *name = json_string_value(json_object_get(f, "name"));
 		if (name && !strcmp(name, feature)) {
@@ -89,7 +128,7 @@ bool fs_unapplied_feature(const char *root, const char *view, const char *featur
 			break;
 		}
 	}
-	fs_defs_release(&defs);
+	pthread_mutex_unlock(&cache_lock);
 	return found;
 }
 

@@ -1,14 +1,17 @@
 /*
- * unapplied.h: names the registry lacks, "defined, but not applied". A name asked for on the command
- * line or over HTTP that the registry lacks may be defined in the working
- * tree all the same: its file was edited and `fs apply` not run yet. These
- * read the working tree's definitions as `fs plan` does (fs_worktree_defs),
- * and only when asked: callers ask on their error path, once the registry
- * said no, so that a lookup that succeeds never reads the working tree.
+ * unapplied.h: the errors for names the registry lacks. A name asked for
+ * on the command line or over HTTP that the registry lacks may be defined
+ * in the working tree all the same: its file was edited and `fs apply`
+ * not run yet. These read the working tree's definitions as `fs plan`
+ * does (fs_worktree_defs), and only when asked: callers ask on their error
+ * path, once the registry said no, so that a lookup that succeeds never
+ * reads the working tree; and at most once a second (thread-safe), so
+ * that a server answering many requests for such a name reads it once.
  *
- * Each returns true and sets the error message when the working tree
- * defines what was asked for; false, leaving the error alone, when it does
- * not or cannot be read (root NULL, no git repository).
+ * fs_unapplied_object and fs_unapplied_feature return true and set the
+ * error message when the working tree defines what was asked for; false,
+ * leaving the error alone, when it does not or cannot be read (root NULL,
+ * no git repository).
  */
 #ifndef FS_UNAPPLIED_H
 #define FS_UNAPPLIED_H
@@ -45,12 +48,5 @@ bool fs_unapplied_feature(const char *root, const char *view, const char *featur
  */
 int fs_unknown_name(const struct fs_defs *defs, const char *root, unsigned kinds,
 		    const char *name, bool (*want)(const struct fs_object *obj));
-
-/*
- * Where the working tree defines an object named name of one of kinds:
- * its file (relative to the root; caller frees) and its kind, or NULL.
- */
-char *fs_unapplied_where(const char *root, unsigned kinds, const char *name,
-			 enum fs_kind *kind);
 
 #endif

@@ -239,7 +239,8 @@ assert s["tags"] == {"team": "driver_performance"}, s
     run -129 --separate-stderr fs describe view driver_hourly_stats
     [[ "$stderr" == *"unknown kind 'view'"* ]]
     run -129 --separate-stderr fs describe feature_view
-    [[ "$stderr" == *"usage: fs describe"* ]]
+    assert_equal "${stderr_lines[0]}" "error: expected a kind and a name"
+    assert_equal "${stderr_lines[1]}" "usage: fs describe <kind> <name> [--json]"
 }
 
 @test "log: lists applies newest first" {

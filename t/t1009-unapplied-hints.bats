@@ -2,7 +2,7 @@
 # A name asked for that the registry lacks but the working tree defines:
 # the error says where it is defined and to run 'fs apply' (get-online,
 # get-historical, materialize -v, push, stream, describe, and serve-lite's
-# /get-online-features and /push). A typo of a registered name keeps its
+# /get-online-features, /push, /materialize and /write-to-online-store). A typo of a registered name keeps its
 # "did you mean"; a name defined nowhere is just unknown.
 
 load test_helper
@@ -165,6 +165,15 @@ NOT_APPLIED="is defined in features/trips.yaml but not applied; run 'fs apply'"
     post /push '{"push_source_name": "rides_push", "df": {"driver_id": [1001]}}'
     assert_feast_error 422 PushSourceNotFoundException \
         "Unable to find push source 'rides_push'. (it $NOT_APPLIED)"
+    post /materialize '{"start_ts": "2024-05-01T00:00:00", "end_ts": "2024-05-02T00:00:00", "feature_views": ["trips"]}'
+    assert_feast_error 404 FeatureViewNotFoundException \
+        "Feature view trips does not exist (it $NOT_APPLIED)"
+    post /write-to-online-store '{"feature_view_name": "trips", "df": {"driver_id": [1001]}}'
+    assert_feast_error 404 FeastObjectNotFoundException \
+        "Can't recognize feast object with a name trips (it $NOT_APPLIED)"
+    post /write-to-online-store '{"feature_view_name": "driver_hourly_stat", "df": {"driver_id": [1001]}}'
+    assert_feast_error 404 FeastObjectNotFoundException \
+        "Can't recognize feast object with a name driver_hourly_stat (did you mean 'driver_hourly_stats'?)"
     # a typo of a registered name keeps its hint
     post /get-online-features '{"entities": {"driver_id": [1001]}, "features": ["driver_hourly_stat:conv_rate"]}'
     assert_feast_error 404 FeatureViewNotFoundException \

@@ -308,6 +308,9 @@ stale_schema() {
     assert_equal "${stderr_lines[0]}" "error: bad time 'tomorrow' (expected RFC 3339 like 2024-05-01T10:00:00Z, YYYY-MM-DD, now, or now-2h)"
     run -129 --separate-stderr fs materialize-incremental
     assert_equal "${stderr_lines[0]}" "error: expected an end time (e.g. now)"
+    run -129 --separate-stderr fs materialize 2024-05-01
+    assert_equal "${stderr_lines[0]}" "error: expected a start and an end time"
+    assert_equal "${stderr_lines[1]}" "usage: fs materialize <start> <end> [-v <view>]... [--no-wait] [--verbose] [--json]"
     assert_equal "$(last_end stats)" null
 }
 

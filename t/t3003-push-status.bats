@@ -185,6 +185,8 @@ push_errors() {
     assert_equal "$stderr" "fatal: no source 'zzzzzzzz' is registered"
     run -128 --separate-stderr fs push zzzzzzzz missing.csv
     assert_equal "$stderr" "fatal: no source 'zzzzzzzz' is registered"
+    run -129 --separate-stderr fs push
+    assert_equal "${stderr_lines[0]}" "error: expected a push source and a CSV file (or -)"
     run -128 --separate-stderr fs push trips_push missing.csv
     assert_equal "$stderr" "fatal: cannot open 'missing.csv': No such file or directory"
     assert_equal "$(online pa:trips 1)" "1=-@$EP"
@@ -232,6 +234,8 @@ features:
 EOF
     fs apply -q
     fs materialize -q 2024-05-01 2024-05-02 -v pa
+    # a staleness of some 20000 days, longer than the column's 12 characters
+    fs materialize -q 1970-01-01 1970-01-01T00:00:01Z -v pb
     run -0 fs status
     assert_line --index 0 --regexp "^VIEW {$((${#long} - 3))}LAST END  +STALENESS +KEYS\$"
     assert_aligned $(offset_of "${lines[0]}" "LAST END") $(offset_of "${lines[0]}" STALENESS) \
