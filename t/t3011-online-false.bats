@@ -89,7 +89,7 @@ switch_off() {
     run -128 --separate-stderr fs get-online -f speed:trips -e driver_id=1
     assert_equal "$stderr" "fatal: $ERR"
     run -128 --separate-stderr fs get-online -f keep:trips -f speed -e driver_id=1 --json --full-feature-names
-    assert_equal "$stderr" "fatal: $ERR"
+    assert_equal "$(jq -r .error <<< "$stderr")" "$ERR"
     # materialize skips it, and refuses it by name
     run -0 --separate-stderr fs materialize "$T10" "$T12" --json
     assert_equal "$(jq -c '[.views[].view]' <<< "$output")" '["keep"]'

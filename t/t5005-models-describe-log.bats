@@ -9,7 +9,8 @@ load lib-models
 # terminal, through script(1); the terminal's CR LF made LF.
 on_terminal() {
     command -v script >/dev/null || skip "no script(1) to give fs a terminal"
-    script -qec "$*" /dev/null | tr -d '\r'
+    # no pager: what the command itself prints on a terminal
+    FS_PAGER=cat script -qec "$*" /dev/null | tr -d '\r'
 }
 
 # Where heading $1 starts in ${lines[0]}, counting from 0.

@@ -495,7 +495,7 @@ EOF
     mkdir ../empty
     start_server
     HIST_ERR=$hist_err ONLINE_ERR=$online_err USAGE_ERR=$usage_err URL=$URL run -0 py <<'EOF'
-import os, fs_client
+import json, os, fs_client
 from fs_client import FsError, FsFatalError, FsUsageError, FsHTTPError, FsBinaryNotFound
 store = fs_client.Repo(".")
 
@@ -509,10 +509,14 @@ def raised(f, cls):
 
 def check(e, code, stderr):
     assert e.returncode == code, e.returncode
-    assert e.stderr.strip() == stderr.strip(), (e.stderr, stderr)
     first, _, rest = stderr.strip().partition(": ")
     assert first in ("fatal", "error", "usage"), stderr
     assert str(e) == e.message and e.message in stderr, (e.message, stderr)
+    if e.stderr.startswith("{"):
+        # the client asked for --json: the error came as a line of JSON
+        assert json.loads(e.stderr) == {"error": e.message, "code": code}, e.stderr
+    else:
+        assert e.stderr.strip() == stderr.strip(), (e.stderr, stderr)
 
 e = raised(lambda: store.get_historical_features("rows.csv", ["nope:conv_rate"]), FsFatalError)
 check(e, 128, os.environ["HIST_ERR"])

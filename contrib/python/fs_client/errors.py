@@ -21,7 +21,9 @@ class FsError(Exception):
     """An fs command or a serve-lite request failed.
 
     message     fs's message: its stderr (or the HTTP error text), the
-                leading 'fatal: ' or 'error: ' of the first line removed
+                leading 'fatal: ' or 'error: ' of the first line removed,
+                or the "error" of the line of JSON fs prints on stderr
+                when it was given --json
     stderr      what fs printed on stderr, as it printed it ('' for HTTP)
     returncode  fs's exit status (None for HTTP errors)
     cmd         the command line that ran (a list), or the URL requested
@@ -91,10 +93,30 @@ def _strip_prefix(text):
     return text
 
 
+def _message(text):
+    """fs's message in its stderr: the "error" of the line of JSON that a
+    command given --json prints (its "errors", when it lists several, one a
+    line after it), else the text less its leading 'fatal: ' or 'error: '."""
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(d, dict) and isinstance(d.get("error"), str):
+            errors = d.get("errors")
+            if isinstance(errors, list) and errors:
+                return "\n".join([d["error"] + ":"] + [str(x) for x in errors])
+            return d["error"]
+    return _strip_prefix(text)
+
+
 def error_from_process(cmd, returncode, stdout, stderr):
     """The FsError for a finished fs process that exited non-zero."""
     text = stderr.strip()
-    message = _strip_prefix(text) if text else "fs exited with status %d" % returncode
+    message = _message(text) if text else "fs exited with status %d" % returncode
     result = None
     if stdout.strip():
         try:
