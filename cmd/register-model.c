@@ -87,6 +87,10 @@ int cmd_register_model(int argc, const char **argv, struct fs_ctx *ctx)
 	int rc;
 
 	argc = parse_options(argc, argv, options, usage);
+	/* the artifact given as a second argument: name the option it needs */
+	if (!o.artifact && argc == 2)
+		usage_error(usage, options, "--artifact is required (fs register-model %s --artifact %s)",
+			    argv[0], argv[1]);
 	if (argc != 1)
 		usage_error(usage, options, "expected one model name");
 	if (!o.artifact)

@@ -104,6 +104,12 @@ load lib-models
     assert_output ""
     assert_equal "${stderr_lines[0]}" "error: --artifact is required"
     assert_equal "${stderr_lines[1]}" "usage: fs register-model <name> --artifact <path|url> [--metric <key=value>]..."
+    # the artifact as a second argument, as a newcomer types it
+    echo m > m.pkl
+    run -129 --separate-stderr fs register-model eta m.pkl
+    assert_output ""
+    assert_equal "${stderr_lines[0]}" "error: --artifact is required (fs register-model eta --artifact m.pkl)"
+    [ -z "$(find .fs/artifacts -type f 2>/dev/null)" ]
 }
 
 @test "register-model: --metric without '=' is a usage error" {
