@@ -10,6 +10,7 @@
 #include "builtin.h"
 #include "duration.h"
 #include "error.h"
+#include "inspect.h"
 #include "jsonout.h"
 #include "parse-options.h"
 #include "unapplied.h"
@@ -155,9 +156,7 @@ int cmd_describe(int argc, const char **argv, struct fs_ctx *ctx)
 		rc = die_last_error();
 		goto done;
 	}
-	out = json_pack("{s:s, s:s, s:i, s:I, s:O}", "kind", fs_kind_name(o->kind), "name", o->name,
-			"version", o->version, "registry_version", (json_int_t)o->applied_in, "spec",
-			o->spec);
+	out = fs_inspect_object(o);
 	if (json) {
 		print_json(out);
 	} else {

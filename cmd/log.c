@@ -8,6 +8,7 @@
 
 #include "builtin.h"
 #include "error.h"
+#include "inspect.h"
 #include "parse-options.h"
 #include "banned.h"
 
@@ -67,15 +68,17 @@ int cmd_log(int argc, const char **argv, struct fs_ctx *ctx)
 	}
 	if (json && oneline)
 		usage_error(usage, options, "--oneline and --json cannot be used together");
+	if (json) {
+		if (fs_inspect_log(ctx->repo->registry, argc ? argv[0] : NULL, max, &log))
+			return die_last_error();
+		print_json(log);
+		return 0;
+	}
 	if (fs_registry_log(ctx->repo->registry, argc ? argv[0] : NULL, &log))
 		return die_last_error();
 	/* newest first: keep the first max */
 	while (max >= 0 && json_array_size(log) > (size_t)max)
 		json_array_remove(log, json_array_size(log) - 1);
-	if (json) {
-		print_json(json_pack("{s:o}", "applies", log));
-		return 0;
-	}
 	json_array_foreach(log, i, entry) {
 		if (oneline)
 			print_oneline(entry);

@@ -3,6 +3,7 @@
 
 #include "builtin.h"
 #include "error.h"
+#include "inspect.h"
 #include "parse-options.h"
 #include "banned.h"
 
@@ -16,7 +17,6 @@ int cmd_ls(int argc, const char **argv, struct fs_ctx *ctx)
 	};
 	struct fs_defs defs = { 0 };
 	enum fs_kind kind = FS_KIND__COUNT;
-	json_t *arr;
 	size_t i, width = 32;
 
 	argc = parse_options(argc, argv, options, usage);
@@ -33,24 +33,17 @@ int cmd_ls(int argc, const char **argv, struct fs_ctx *ctx)
 		if ((kind == FS_KIND__COUNT || defs.objs[i].kind == kind) &&
 		    strlen(defs.objs[i].name) > width)
 			width = strlen(defs.objs[i].name);
-	arr = json_array();
+	if (json) {
+		print_json(fs_inspect_objects(&defs, kind));
+		fs_defs_release(&defs);
+		return 0;
+	}
 	for (i = 0; i < defs.n; i++) {
 		const struct fs_object *o = &defs.objs[i];
-		if (kind != FS_KIND__COUNT && o->kind != kind)
-			continue;
-		if (json)
-			json_array_append_new(arr, json_pack("{s:s, s:s, s:i, s:I}", "kind",
-							     fs_kind_name(o->kind), "name", o->name,
-							     "version", o->version, "registry_version",
-							     (json_int_t)o->applied_in));
-		else
+		if (kind == FS_KIND__COUNT || o->kind == kind)
 			printf("%-16s %-*s v%d\n", fs_kind_name(o->kind), (int)width, o->name,
 			       o->version);
 	}
-	if (json)
-		print_json(json_pack("{s:o}", "objects", arr));
-	else
-		json_decref(arr);
 	fs_defs_release(&defs);
 	return 0;
 }

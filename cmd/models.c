@@ -6,6 +6,7 @@
 
 #include "builtin.h"
 #include "error.h"
+#include "inspect.h"
 #include "jsonout.h"
 #include "artifact.h"
 #include "models.h"
@@ -100,21 +101,18 @@ static int models_log(int argc, const char **argv, struct fs_ctx *ctx)
 	argc = parse_options(argc, argv, options, usage);
 	if (argc != 1)
 		usage_error(usage, options, "expected one model name");
+	if (json) {
+		if (fs_inspect_models_log(ctx->repo->registry, argv[0], &log))
+			return die_last_error();
+		print_json(log);
+		return 0;
+	}
 	if (fs_model_known(ctx->repo->registry, argv[0]) ||
 	    fs_models_log(ctx->repo->registry, argv[0], &log))
 		return die_last_error();
 	if (fs_models_alias_log(ctx->repo->registry, argv[0], &aliases)) {
 		json_decref(log);
 		return die_last_error();
-	}
-	if (json) {
-		json_array_foreach(log, i, e)
-			json_object_del(e, "id");
-		json_array_foreach(aliases, i, a)
-			json_object_del(a, "after_transition");
-		print_json(json_pack("{s:s, s:o, s:o}", "model", argv[0], "transitions", log,
-				     "alias_changes", aliases));
-		return 0;
 	}
 	/* the two trails as they happened: an alias change after the transition it followed */
 	json_array_foreach(log, i, e) {
@@ -308,13 +306,15 @@ int cmd_models(int argc, const char **argv, struct fs_ctx *ctx)
 		json_decref(aliases);
 		return 0;
 	}
+	if (json) {
+		if (fs_inspect_models(ctx->repo->registry, argc ? argv[0] : NULL, &list))
+			return die_last_error();
+		print_json(list);
+		return 0;
+	}
 	if ((argc && fs_model_known(ctx->repo->registry, argv[0])) ||
 	    fs_models_list(ctx->repo->registry, argc ? argv[0] : NULL, &list))
 		return die_last_error();
-	if (json) {
-		print_json(json_pack("{s:o}", "versions", list));
-		return 0;
-	}
 	print_versions(list);
 	json_decref(list);
 	return 0;

@@ -7,6 +7,7 @@
 #include "builtin.h"
 #include "duration.h"
 #include "error.h"
+#include "inspect.h"
 #include "materialize.h"
 #include "online.h"
 #include "parse-options.h"
@@ -15,23 +16,6 @@
 #include "timeutil.h"
 #include "util.h"
 #include "banned.h"
-
-/* The newest event fs stream applied from the source of view o (INT64_MIN: none). */
-static int64_t stream_newest(json_t *streams, const struct fs_object *o)
-{
-	const char *src = json_string_value(json_object_get(o->spec, "source"));
-	json_t *e;
-	size_t i;
-
-	json_array_foreach(streams, i, e) {
-		json_t *n = json_object_get(e, "newest_event");
-		int64_t us;
-		if (!strcmp(json_string_value(json_object_get(e, "source")), src) && json_is_string(n) &&
-		    fs_time_parse(json_string_value(n), json_string_length(n), &us))
-			return us;
-	}
-	return INT64_MIN;
-}
 
 /* A view's staleness for the table: "3h5m", or "never" (null). */
 static void staleness_text(char *buf, size_t len, const json_t *seconds)
@@ -57,7 +41,7 @@ int cmd_status(int argc, const char **argv, struct fs_ctx *ctx)
 	struct fs_defs defs = { 0 };
 	struct fs_online *store = NULL;
 	int64_t max_s = -1, now = (int64_t)time(NULL);
-	json_t *views = json_array(), *v, *streams = NULL;
+	json_t *status = NULL, *views, *v, *streams;
 	json_t *stale = json_array(); /* what makes the check fail, one message a view */
 	size_t i;
 	int rc = 0;
@@ -70,100 +54,32 @@ int cmd_status(int argc, const char **argv, struct fs_ctx *ctx)
 		rc = die_last_error();
 		goto done;
 	}
-	if (fs_stream_status(store, ctx->repo, &defs, true, &streams)) {
+	if (fs_inspect_status(ctx->repo, ctx->repo->registry, &defs, store, now, &status)) {
 		rc = die_last_error();
 		goto done;
 	}
-	for (i = 0; i < defs.n; i++) {
-		const struct fs_object *o = &defs.objs[i];
-		int64_t end, keys = 0;
-		char *schema;
-		bool have_end;
-
-		if (o->kind != FS_KIND_FEATURE_VIEW || !json_is_true(json_object_get(o->spec, "online")))
-			continue;
-		rc = fs_materialize_last_end(ctx->repo->registry, o->name, &end);
-		if (rc && rc != FS_ENOTFOUND) {
-			rc = die_last_error();
-			goto done;
+	views = json_object_get(status, "views");
+	streams = json_object_get(status, "streams");
+	/* what makes the check fail, one message a view */
+	json_array_foreach(views, i, v) {
+		json_t *seconds = json_object_get(v, "staleness_seconds");
+		const char *name = json_string_value(json_object_get(v, "name"));
+		if (max_s < 0)
+			break;
+		if (!json_is_integer(seconds)) {
+			/* never materialized: infinitely stale */
+			json_array_append_new(stale, json_sprintf("view '%s' has never been materialized, pushed to or streamed into",
+								  name));
+		} else if (json_integer_value(seconds) > max_s) {
+			char dur[64];
+			fs_duration_format(dur, sizeof(dur), json_integer_value(seconds));
+			json_array_append_new(stale, json_sprintf("view '%s' is %s stale (last end %s)",
+								  name, dur,
+								  json_string_value(json_object_get(v, "last_end"))));
 		}
-		have_end = rc == 0;
-		rc = 0;
-		schema = fs_view_schema(&defs, o);
-		if (fs_online_count(store, o->name, schema, &keys)) {
-			free(schema);
-			rc = die_last_error();
-			goto done;
-		}
-		free(schema);
-		if (fs_view_is_agg(o->spec)) {
-			/* the batch and the events pushed or streamed after it */
-			struct fs_agg_meta m;
-			if (fs_agg_meta_read(store, &defs, o, &m)) {
-				rc = die_last_error();
-				goto done;
-			}
-			if (keys > 0 && (m.batch_end_us != INT64_MIN || m.newest_us != INT64_MIN))
-				keys--; /* the view's own record */
-			if (m.newest_us != INT64_MIN && (!have_end || m.newest_us > end)) {
-				end = m.newest_us; /* fresh to its newest event */
-				have_end = true;
-			}
-		}
-		if (!fs_view_is_agg(o->spec)) {
-			/* a view fed by push or fs stream: fresh to its newest event */
-			int64_t newest = stream_newest(streams, o);
-			int64_t pushed;
-			if (fs_view_newest(store, o->name, &pushed)) {
-				rc = die_last_error();
-				goto done;
-			}
-			if (pushed > newest)
-				newest = pushed;
-			if (newest != INT64_MIN && (!have_end || newest > end)) {
-				end = newest;
-				have_end = true;
-			}
-		}
-		if (have_end) {
-			char when[FS_TIME_BUFSZ];
-			int64_t staleness = now - end / FS_USEC;
-			fs_time_format_us(when, end);
-			v = json_pack("{s:s, s:s, s:I, s:I}", "name", o->name, "last_end", when,
-				      "staleness_seconds", (json_int_t)staleness, "keys",
-				      (json_int_t)keys);
-			if (max_s >= 0 && staleness > max_s) {
-				char dur[64];
-				fs_duration_format(dur, sizeof(dur), staleness);
-				json_array_append_new(stale, json_sprintf("view '%s' is %s stale (last end %s)",
-									  o->name, dur, when));
-			}
-		} else {
-			v = json_pack("{s:s, s:n, s:n, s:I}", "name", o->name, "last_end",
-				      "staleness_seconds", "keys", (json_int_t)keys);
-			if (max_s >= 0) {
-				/* never materialized: infinitely stale */
-				json_array_append_new(stale, json_sprintf("view '%s' has never been materialized, pushed to or streamed into",
-									  o->name));
-			}
-		}
-		if (fs_view_is_agg(o->spec)) {
-			struct fs_agg_meta m;
-			char be[FS_TIME_BUFSZ], ne[FS_TIME_BUFSZ];
-			fs_agg_meta_read(store, &defs, o, &m);
-			if (m.batch_end_us != INT64_MIN)
-				fs_time_format_us(be, m.batch_end_us);
-			if (m.newest_us != INT64_MIN)
-				fs_time_format_us(ne, m.newest_us);
-			json_object_set_new(v, "batch_end", m.batch_end_us != INT64_MIN ? json_string(be) : json_null());
-			json_object_set_new(v, "newest_event", m.newest_us != INT64_MIN ? json_string(ne) : json_null());
-			json_object_set_new(v, "events_applied", json_integer(m.applied));
-			json_object_set_new(v, "late", json_integer(m.late));
-		}
-		json_array_append_new(views, v);
 	}
 	if (json) {
-		print_json(json_pack("{s:O, s:O}", "views", views, "streams", streams));
+		print_json(json_incref(status));
 	} else {
 		/* the names' and staleness columns as wide as their longest cell */
 		int w = 4, sw = 12;
@@ -244,8 +160,7 @@ int cmd_status(int argc, const char **argv, struct fs_ctx *ctx)
 	}
 done:
 	json_decref(stale);
-	json_decref(views);
-	json_decref(streams);
+	json_decref(status);
 	fs_online_close(store);
 	fs_defs_release(&defs);
 	return rc;

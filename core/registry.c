@@ -479,3 +479,52 @@ fail:
 	return FS_ERR;
 }
 
+
+int fs_registry_object_versions(struct fs_registry *r, enum fs_kind kind, const char *name,
+				json_t **out)
+{
+	sqlite3_stmt *st = NULL;
+	json_t *arr = json_array();
+	int rc;
+
+	*out = NULL;
+	if (sqlite3_prepare_v2(r->db,
+			       "SELECT v.version, v.op, v.applied_in, a.git_commit, a.applied_at,"
+			       " a.author, v.spec FROM object_versions v JOIN applies a"
+			       " ON a.version = v.applied_in WHERE v.kind = ? AND v.name = ?"
+			       " ORDER BY v.applied_in, v.rowid",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(st, 1, fs_kind_name(kind), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *text = (const char *)sqlite3_column_text(st, 6);
+		char when[FS_TIME_BUFSZ];
+		json_t *spec = json_null();
+
+		if (text && !(spec = json_loads(text, 0, NULL))) {
+			fs_error_set("registry '%s': corrupt spec of %s '%s' version %d", r->path,
+				     fs_kind_name(kind), name, sqlite3_column_int(st, 0));
+			sqlite3_finalize(st);
+			json_decref(arr);
+			return FS_ERR;
+		}
+		fs_time_format(when, sqlite3_column_int64(st, 4));
+		json_array_append_new(
+			arr, json_pack("{s:i, s:s, s:I, s:s, s:s, s:s, s:o}", "version",
+				       sqlite3_column_int(st, 0), "op",
+				       (const char *)sqlite3_column_text(st, 1), "registry_version",
+				       (json_int_t)sqlite3_column_int64(st, 2), "commit",
+				       (const char *)sqlite3_column_text(st, 3), "time", when, "author",
+				       (const char *)sqlite3_column_text(st, 5), "spec", spec));
+	}
+	if (rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	*out = arr;
+	return 0;
+fail:
+	sqlite3_finalize(st);
+	json_decref(arr);
+	return db_fail(r, "cannot read object versions");
+}

@@ -62,4 +62,13 @@ int fs_registry_apply(struct fs_registry *reg, const struct fs_plan *plan,
  */
 int fs_registry_log(struct fs_registry *reg, const char *name, json_t **out);
 
+/*
+ * Every recorded version of the object kind/name, oldest first, as a JSON
+ * array of {"version", "op" ("+", "~" or "-"), "registry_version",
+ * "commit", "time", "author", "spec" (null for a deletion)}; an empty
+ * array when it never was registered.
+ */
+int fs_registry_object_versions(struct fs_registry *reg, enum fs_kind kind, const char *name,
+				json_t **out);
+
 #endif
