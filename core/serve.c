@@ -1,5 +1,6 @@
 #include "serve.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include "artifact.h"
 #include "error.h"
 #include "historical.h"
+#include "inspect.h"
 #include "jsonout.h"
 #include "materialize.h"
 #include "repo.h"
@@ -861,6 +863,231 @@ static int model(struct fs_serve_env *env, const char *path, struct strbuf *out)
 	return 200;
 }
 
+
+/* ---- /api/v1/: the web UI's read-only JSON API ---- */
+
+/* j (stolen) as the body, compact, reals as fs prints them; 200 */
+static int reply_api(struct strbuf *out, json_t *j)
+{
+	char *text = fs_json_dumps(j, 0);
+
+	sb_reset(out);
+	sb_adds(out, text);
+	free(text);
+	json_decref(j);
+	return 200;
+}
+
+/* GET /api/v1/objects: fs ls --json, with the newest apply (fs log -n 1 --json) */
+static int api_objects(struct fs_registry *reg, struct strbuf *out)
+{
+	struct fs_defs defs = { 0 };
+	json_t *res, *log = NULL, *last;
+	int rc;
+
+	/* one read transaction: the objects and the apply that made them */
+	sqlite3_exec(fs_registry_db(reg), "BEGIN", NULL, NULL, NULL);
+	if ((rc = fs_registry_load(reg, &defs)) || (rc = fs_inspect_log(reg, NULL, 1, &log))) {
+		sqlite3_exec(fs_registry_db(reg), "ROLLBACK", NULL, NULL, NULL);
+		fs_defs_release(&defs);
+		return fail(out, status_of(rc), fs_error_last());
+	}
+	sqlite3_exec(fs_registry_db(reg), "COMMIT", NULL, NULL, NULL);
+	last = json_array_get(json_object_get(log, "applies"), 0);
+	res = fs_inspect_objects(&defs, FS_KIND__COUNT);
+	json_object_set_new(res, "registry_version",
+			    json_integer(last ? json_integer_value(json_object_get(last, "registry_version")) : 0));
+	json_object_set(res, "last_apply", last ? last : json_null());
+	json_decref(log);
+	fs_defs_release(&defs);
+	return reply_api(out, res);
+}
+
+/* GET /api/v1/objects/KIND/NAME: fs describe KIND NAME --json, with every version */
+static int api_object(struct fs_serve_env *env, struct fs_registry *reg, const char *kindname,
+		      const char *name, struct strbuf *out)
+{
+	struct fs_defs defs = { 0 };
+	const struct fs_object *o;
+	enum fs_kind kind;
+	json_t *res = NULL, *versions;
+	char msg[512];
+	int rc, status;
+
+	if (fs_kind_parse(&kind, kindname)) {
+		snprintf(msg, sizeof(msg),
+			 "unknown kind '%.200s' (expected entity, source, feature_view, feature_service or model)",
+			 kindname);
+		return fail(out, 404, msg);
+	}
+	if ((rc = fs_registry_load(reg, &defs))) {
+		status = fail(out, status_of(rc), fs_error_last());
+		goto done;
+	}
+	if (!(o = fs_defs_find(&defs, kind, name))) {
+		rc = fs_unknown_name(&defs, env->root, FS_KIND_BIT(kind), name, NULL);
+		status = fail(out, status_of(rc), fs_error_last());
+		goto done;
+	}
+	if ((rc = fs_registry_object_versions(reg, kind, name, &versions))) {
+		status = fail(out, status_of(rc), fs_error_last());
+		goto done;
+	}
+	res = fs_inspect_object(o);
+	json_object_set_new(res, "versions", versions);
+	status = reply_api(out, res);
+done:
+	fs_defs_release(&defs);
+	return status;
+}
+
+/* GET /api/v1/models/NAME: fs models NAME --json and fs models log NAME --json in one */
+static int api_model(struct fs_registry *reg, const char *name, struct strbuf *out)
+{
+	json_t *list, *log;
+	int rc;
+
+	if ((rc = fs_inspect_models(reg, name, &list)))
+		return fail(out, status_of(rc), fs_error_last());
+	if ((rc = fs_inspect_models_log(reg, name, &log))) {
+		json_decref(list);
+		return fail(out, status_of(rc), fs_error_last());
+	}
+	json_object_set(log, "versions", json_object_get(list, "versions"));
+	json_decref(list);
+	return reply_api(out, log);
+}
+
+/* GET /api/v1/log[?n=N]: fs log [-n N] --json */
+static int api_log(struct fs_serve_env *env, struct fs_registry *reg, struct strbuf *out)
+{
+	const char *n = env->query ? env->query(env->query_cls, "n") : NULL;
+	long long max = -1;
+	json_t *res;
+	int rc;
+
+	if (n) {
+		char *end, msg[256];
+		errno = 0;
+		max = strtoll(n, &end, 10);
+		if (end == n || *end || errno || max < 0) {
+			snprintf(msg, sizeof(msg), "n: '%.100s' is not a count (expected 0 or more)", n);
+			return fail(out, 400, msg);
+		}
+	}
+	if ((rc = fs_inspect_log(reg, NULL, max, &res)))
+		return fail(out, status_of(rc), fs_error_last());
+	return reply_api(out, res);
+}
+
+/* GET /api/v1/status: fs status --json */
+static int api_status(struct fs_serve_env *env, struct fs_registry *reg, struct strbuf *out)
+{
+	struct fs_defs defs = { 0 };
+	json_t *res;
+	int rc;
+
+	if (!env->repo || !env->store)
+		return fail(out, 503, "status: this server has no repository");
+	if ((rc = fs_registry_load(reg, &defs)) ||
+	    (rc = fs_inspect_status(env->repo, reg, &defs, env->store, env->now_us / FS_USEC, &res))) {
+		fs_defs_release(&defs);
+		env->store_errors = rc != FS_ENOTFOUND && rc != FS_EINVALID;
+		return fail(out, status_of(rc), fs_error_last());
+	}
+	fs_defs_release(&defs);
+	return reply_api(out, res);
+}
+
+enum api_ep { API_NONE, API_OBJECTS, API_OBJECT, API_MODELS, API_MODEL, API_LOG, API_STATUS };
+
+/*
+ * /api/v1/<rest>: the segments of rest (the server has percent-decoded
+ * them) matched exactly. An empty segment (a trailing slash, "//") or a
+ * segment too many is no endpoint.
+ */
+static int api(struct fs_serve_env *env, const char *method, const char *rest, struct strbuf *out)
+{
+	char *copy = xstrdup(rest), *seg[4], *p = copy;
+	enum api_ep ep = API_NONE;
+	struct fs_registry *reg = NULL;
+	size_t n = 0, i;
+	bool empty = false;
+	int status;
+
+	/* up to 4 segments: a fourth means too many */
+	for (;;) {
+		char *slash = strchr(p, '/');
+		seg[n++] = p;
+		if (!slash || n == 4)
+			break;
+		*slash = '\0';
+		p = slash + 1;
+	}
+	for (i = 0; i < n; i++)
+		if (!seg[i][0])
+			empty = true;
+	if (empty)
+		ep = API_NONE;
+	else if (n == 1)
+		ep = !strcmp(seg[0], "objects") ? API_OBJECTS
+		     : !strcmp(seg[0], "models") ? API_MODELS
+		     : !strcmp(seg[0], "log")    ? API_LOG
+		     : !strcmp(seg[0], "status") ? API_STATUS
+						 : API_NONE;
+	else if (n == 2 && !strcmp(seg[0], "models"))
+		ep = API_MODEL;
+	else if (n == 3 && !strcmp(seg[0], "objects"))
+		ep = API_OBJECT;
+	if (ep == API_NONE) {
+		status = fail(out, 404, "no such endpoint");
+		goto done;
+	}
+	if (strcmp(method, "GET")) {
+		env->allow = "GET";
+		status = fail(out, 405, "use GET");
+		goto done;
+	}
+	if (!env->registry_path) {
+		status = fail(out, 503, "this server has no registry");
+		goto done;
+	}
+	/* a connection of this request's own: it sees every apply made so far */
+	if (fs_registry_open(&reg, env->registry_path)) {
+		status = fail(out, 503, fs_error_last());
+		goto done;
+	}
+	switch (ep) {
+	case API_OBJECTS:
+		status = api_objects(reg, out);
+		break;
+	case API_OBJECT:
+		status = api_object(env, reg, seg[1], seg[2], out);
+		break;
+	case API_MODELS: {
+		json_t *res;
+		int rc = fs_inspect_models(reg, NULL, &res);
+		status = rc ? fail(out, status_of(rc), fs_error_last()) : reply_api(out, res);
+		break;
+	}
+	case API_MODEL:
+		status = api_model(reg, seg[1], out);
+		break;
+	case API_LOG:
+		status = api_log(env, reg, out);
+		break;
+	case API_STATUS:
+		status = api_status(env, reg, out);
+		break;
+	default:
+		status = fail(out, 404, "no such endpoint");
+	}
+done:
+	fs_registry_free(reg);
+	free(copy);
+	return status;
+}
+
 int fs_serve_request(struct fs_serve_env *env, const char *method, const char *path,
 		     const char *body, size_t len, struct strbuf *out)
 {
@@ -877,6 +1104,8 @@ int fs_serve_request(struct fs_serve_env *env, const char *method, const char *p
 			    : fail(out, 405, "use POST");
 	if (starts_with(path, "/models/"))
 		return get ? model(env, path, out) : fail(out, 405, "use GET");
+	if (starts_with(path, "/api/v1/"))
+		return api(env, method, path + strlen("/api/v1/"), out);
 	return fail(out, 404, "no such endpoint");
 }
 

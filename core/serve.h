@@ -12,6 +12,12 @@
  *   GET  /models/NAME/STAGE    the version in that stage (or that ALIAS), 404 if none
  *   GET  /models/NAME/STAGE/artifact  its stored artifact: the file, or a
  *                              directory as a ustar archive
+ *   GET  /api/v1/objects, /api/v1/objects/KIND/NAME, /api/v1/models,
+ *        /api/v1/models/NAME, /api/v1/log[?n=N], /api/v1/status
+ *                              the web UI's read-only API: what fs ls,
+ *                              describe, models, models log, log and status
+ *                              print with --json (core/inspect.h), read from
+ *                              the registry at each request
  *
  * Bad input never crashes: it is a 4xx with {"error": "..."} naming the
  * problem (and the JSON path where there is one). What Feast's server
@@ -28,6 +34,7 @@
 #include "defs.h"
 #include "online.h"
 #include "registry.h"
+#include "repo.h"
 #include "strbuf.h"
 
 /*
@@ -45,6 +52,11 @@ struct fs_serve_env {
 	struct fs_online *store;    /* this thread's online store */
 	const char *root;           /* the repository (materialize, offline push); NULL: none */
 	const struct fs_config *config; /* its configuration (offline push) */
+	struct fs_repo *repo;       /* the repository (/api/v1/status); NULL: none */
+	const char *registry_path;  /* the registry /api/v1/ opens per request; NULL: none */
+	/* a query argument of the request (?n=3), NULL when absent; NULL: no query */
+	const char *(*query)(void *cls, const char *key);
+	void *query_cls;
 	int64_t now_us;
 	int store_errors;           /* set to 1 when the online store failed */
 	/*
@@ -54,6 +66,7 @@ struct fs_serve_env {
 	 */
 	const char *content_type;
 	char disposition[512];
+	const char *allow;          /* set with a 405: the Allow header */
 	bool has_body_fd;
 	int body_fd;
 	int64_t body_size;

@@ -31,7 +31,7 @@
 
 /* ---- metrics ---- */
 
-/* the paths before EP_MODELS are matched exactly; /models/NAME/STAGE by its prefix */
+/* the paths before EP_MODELS are matched exactly; /models/NAME/STAGE and /api/v1/... by their prefix */
 enum {
 	EP_ONLINE,
 	EP_PUSH,
@@ -41,12 +41,13 @@ enum {
 	EP_HEALTH,
 	EP_METRICS,
 	EP_MODELS,
+	EP_API,
 	EP_OTHER,
 	EP__N
 };
 static const char *const ep_names[EP__N] = {
 	"/get-online-features", "/push", "/write-to-online-store", "/materialize",
-	"/materialize-incremental", "/health", "/metrics", "/models", "other",
+	"/materialize-incremental", "/health", "/metrics", "/models", "/api/v1", "other",
 };
 static const int codes[] = { 200, 400, 401, 404, 405, 413, 500, 503 };
 #define NCODES (sizeof(codes) / sizeof(codes[0]) + 1) /* + other */
@@ -373,7 +374,9 @@ static int endpoint_of(const char *url)
 	for (i = 0; i < EP_MODELS; i++)
 		if (!strcmp(url, ep_names[i]))
 			return i;
-	return starts_with(url, "/models/") ? EP_MODELS : EP_OTHER;
+	return starts_with(url, "/models/") ? EP_MODELS
+	       : starts_with(url, "/api/v1/") ? EP_API
+					      : EP_OTHER;
 }
 
 static void count(struct fs_server *s, int ep, int status, double secs)
@@ -527,6 +530,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, int status, struct strbuf
 	MHD_add_response_header(r, "Content-Type", type);
 	if (status == 401)
 		MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+	if (env && env->allow)
+		MHD_add_response_header(r, "Allow", env->allow);
 	ret = MHD_queue_response(c, (unsigned)status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -545,6 +550,12 @@ static void log_field(FILE *f, const char *s)
 		else
 			fputc(ch, f);
 	}
+}
+
+/* A query argument of the request on connection cls (env.query). */
+static const char *query_arg(void *cls, const char *key)
+{
+	return MHD_lookup_connection_value(cls, MHD_GET_ARGUMENT_KIND, key);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -622,6 +633,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			env.root = s->repo->root;
 			env.config = s->repo->config;
 			env.plans = snap->plans;
+			env.repo = s->repo;
+			env.registry_path = fs_registry_path(s->repo->registry);
+			env.query = query_arg;
+			env.query_cls = c;
 			env.now_us = (int64_t)time(NULL) * FS_USEC;
 			status = fs_serve_request(&env, method, url, sb_str(&req->body), req->body.len,
 						  &out);
