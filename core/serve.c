@@ -944,7 +944,7 @@ done:
 /* GET /api/v1/models/NAME: fs models NAME --json and fs models log NAME --json in one */
 static int api_model(struct fs_registry *reg, const char *name, struct strbuf *out)
 {
-	json_t *list, *log;
+	json_t *list, *log, *res;
 	int rc;
 
 	if ((rc = fs_inspect_models(reg, name, &list)))
@@ -953,9 +953,13 @@ static int api_model(struct fs_registry *reg, const char *name, struct strbuf *o
 		json_decref(list);
 		return fail(out, status_of(rc), fs_error_last());
 	}
-	json_object_set(log, "versions", json_object_get(list, "versions"));
+	res = json_pack("{s:s, s:O, s:O, s:O}", "model", name, "versions",
+			json_object_get(list, "versions"), "transitions",
+			json_object_get(log, "transitions"), "alias_changes",
+			json_object_get(log, "alias_changes"));
 	json_decref(list);
-	return reply_api(out, log);
+	json_decref(log);
+	return reply_api(out, res);
 }
 
 /* GET /api/v1/log[?n=N]: fs log [-n N] --json */

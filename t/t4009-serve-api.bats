@@ -207,6 +207,9 @@ EOF
         run -0 curl -s -D - -o /dev/null "$URL/api/v1/$p"
         assert_output --partial "Content-Type: application/json"
     done
+    # counted under one endpoint in /metrics
+    [ "$(metric 'fs_requests_total{endpoint="/api/v1",code="200"}')" -ge 6 ] || fail "not counted"
+    [ "$(metric 'fs_requests_total{endpoint="/api/v1",code="404"}')" -ge 1 ] || fail "not counted"
 }
 
 # ---- errors and odd paths ----
