@@ -993,10 +993,11 @@ static int api_status(struct fs_serve_env *env, struct fs_registry *reg, struct 
 
 	if (!env->repo || !env->store)
 		return fail(out, 503, "status: this server has no repository");
-	if ((rc = fs_registry_load(reg, &defs)) ||
-	    (rc = fs_inspect_status(env->repo, reg, &defs, env->store, env->now_us / FS_USEC, &res))) {
+	if ((rc = fs_registry_load(reg, &defs)))
+		return fail(out, status_of(rc), fs_error_last());
+	if ((rc = fs_inspect_status(env->repo, reg, &defs, env->store, env->now_us / FS_USEC, &res))) {
 		fs_defs_release(&defs);
-		env->store_errors = rc != FS_ENOTFOUND && rc != FS_EINVALID;
+		env->store_errors = 1; /* the online store, or the registry under it */
 		return fail(out, status_of(rc), fs_error_last());
 	}
 	fs_defs_release(&defs);
