@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "agg-online.h"
+#include "banned.h"
 #include "error.h"
 #include "materialize.h"
 #include "models.h"
@@ -11,7 +12,6 @@
 #include "stream.h"
 #include "timeutil.h"
 #include "util.h"
-#include "banned.h"
 
 json_t *fs_inspect_object(const struct fs_object *o)
 {
@@ -78,10 +78,8 @@ int fs_inspect_models_log(struct fs_registry *reg, const char *name, json_t **ou
 		return rc;
 	}
 	/* the ids order the two trails for fs models log's text: not part of the answer */
-	json_array_foreach(log, i, e)
-		json_object_del(e, "id");
-	json_array_foreach(aliases, i, e)
-		json_object_del(e, "after_transition");
+	json_array_foreach(log, i, e) json_object_del(e, "id");
+	json_array_foreach(aliases, i, e) json_object_del(e, "after_transition");
 	*out = json_pack("{s:s, s:o, s:o}", "model", name, "transitions", log, "alias_changes",
 			 aliases);
 	return 0;
@@ -94,10 +92,12 @@ static int64_t stream_newest(json_t *streams, const struct fs_object *o)
 	json_t *e;
 	size_t i;
 
-	json_array_foreach(streams, i, e) {
+	json_array_foreach(streams, i, e)
+	{
 		json_t *n = json_object_get(e, "newest_event");
 		int64_t us;
-		if (!strcmp(json_string_value(json_object_get(e, "source")), src) && json_is_string(n) &&
+		if (!strcmp(json_string_value(json_object_get(e, "source")), src) &&
+		    json_is_string(n) &&
 		    fs_time_parse(json_string_value(n), json_string_length(n), &us))
 			return us;
 	}
@@ -166,8 +166,10 @@ static json_t *view_status(struct fs_registry *reg, const struct fs_defs *defs,
 			fs_time_format_us(be, m.batch_end_us);
 		if (m.newest_us != INT64_MIN)
 			fs_time_format_us(ne, m.newest_us);
-		json_object_set_new(v, "batch_end", m.batch_end_us != INT64_MIN ? json_string(be) : json_null());
-		json_object_set_new(v, "newest_event", m.newest_us != INT64_MIN ? json_string(ne) : json_null());
+		json_object_set_new(v, "batch_end",
+				    m.batch_end_us != INT64_MIN ? json_string(be) : json_null());
+		json_object_set_new(v, "newest_event",
+				    m.newest_us != INT64_MIN ? json_string(ne) : json_null());
 		json_object_set_new(v, "events_applied", json_integer(m.applied));
 		json_object_set_new(v, "late", json_integer(m.late));
 	}
@@ -185,7 +187,8 @@ int fs_inspect_status(struct fs_repo *repo, struct fs_registry *reg, const struc
 		goto fail;
 	for (i = 0; i < defs->n; i++) {
 		const struct fs_object *o = &defs->objs[i];
-		if (o->kind != FS_KIND_FEATURE_VIEW || !json_is_true(json_object_get(o->spec, "online")))
+		if (o->kind != FS_KIND_FEATURE_VIEW ||
+		    !json_is_true(json_object_get(o->spec, "online")))
 			continue;
 		if (!(v = view_status(reg, defs, store, streams, o, now)))
 			goto fail;

@@ -332,3 +332,16 @@ EOF
     api models/eta
     same_json "$(jq 'del(.versions)' <<< "$body")" "$(fs models log eta --json)"
 }
+
+@test "serve api: before the first apply: no objects, registry version 0, no last apply" {
+    init_repo
+    start_server
+    api objects
+    same_json "$body" '{"objects": [], "registry_version": 0, "last_apply": null}'
+    api log
+    same_json "$body" "$(fs log --json)"
+    api models
+    same_json "$body" '{"versions": []}'
+    http GET /api/v1/objects/entity/driver
+    assert_error 404 "entity 'driver' is defined in features/driver.yaml but not applied; run 'fs apply'"
+}
