@@ -334,7 +334,7 @@ holds() {
     g1=$(gap 0 1)
     g2=$(gap 1 2)
     g3=$(gap 2 3)
-    echo "gaps: $g1 $g2 $g3" >&3
+    echo "# gaps: $g1 $g2 $g3" >&3
     # about 0.5, 1 and 2 s: each wait about twice the one before
     holds "0.4 <= $g1 < 1.0"
     holds "$g2 > 1.5 * $g1 and $g2 < 1.8"
