@@ -598,6 +598,9 @@ bad:
 	fs_error_set("artifact store: manifest '%s' is malformed", path);
 	rc = FS_ERR;
 done:
+	/* on error nothing for the caller to release */
+	if (rc)
+		manifest_release(m);
 	free(path);
 	return rc;
 }
