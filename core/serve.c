@@ -878,11 +878,15 @@ static int reply_api(struct strbuf *out, json_t *j)
 	return 200;
 }
 
-/* GET /api/v1/objects: fs ls --json, with the newest apply (fs log -n 1 --json) */
-static int api_objects(struct fs_registry *reg, struct strbuf *out)
+/*
+ * GET /api/v1/objects: fs ls --json with each object's spec, the project,
+ * and the newest apply (fs log -n 1 --json)
+ */
+static int api_objects(struct fs_serve_env *env, struct fs_registry *reg, struct strbuf *out)
 {
 	struct fs_defs defs = { 0 };
-	json_t *res, *log = NULL, *last;
+	json_t *res, *log = NULL, *last, *o;
+	size_t i;
 	int rc;
 
 	/* one read transaction: the objects and the apply that made them */
@@ -895,6 +899,12 @@ static int api_objects(struct fs_registry *reg, struct strbuf *out)
 	sqlite3_exec(fs_registry_db(reg), "COMMIT", NULL, NULL, NULL);
 	last = json_array_get(json_object_get(log, "applies"), 0);
 	res = fs_inspect_objects(&defs, FS_KIND__COUNT);
+	/* and each object's spec: the page draws the lineage graph from them */
+	json_array_foreach(json_object_get(res, "objects"), i, o)
+		json_object_set(o, "spec", defs.objs[i].spec);
+	json_object_set_new(res, "project",
+			    env->config && env->config->project ? json_string(env->config->project)
+								: json_null());
 	json_object_set_new(res, "registry_version",
 			    json_integer(last ? json_integer_value(json_object_get(last, "registry_version")) : 0));
 	json_object_set(res, "last_apply", last ? last : json_null());
@@ -1064,7 +1074,7 @@ static int api(struct fs_serve_env *env, const char *method, const char *rest, s
 	}
 	switch (ep) {
 	case API_OBJECTS:
-		status = api_objects(reg, out);
+		status = api_objects(env, reg, out);
 		break;
 	case API_OBJECT:
 		status = api_object(env, reg, seg[1], seg[2], out);

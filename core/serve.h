@@ -67,6 +67,7 @@ struct fs_serve_env {
 	const char *content_type;
 	char disposition[512];
 	const char *allow;          /* set with a 405: the Allow header */
+	bool static_file;           /* a file of the web UI: its security headers */
 	bool has_body_fd;
 	int body_fd;
 	int64_t body_size;

@@ -25,6 +25,7 @@
 #include "online.h"
 #include "serve.h"
 #include "strbuf.h"
+#include "embedded.h"
 #include "timeutil.h"
 #include "util.h"
 #include "banned.h"
@@ -42,12 +43,13 @@ enum {
 	EP_METRICS,
 	EP_MODELS,
 	EP_API,
+	EP_UI,
 	EP_OTHER,
 	EP__N
 };
 static const char *const ep_names[EP__N] = {
 	"/get-online-features", "/push", "/write-to-online-store", "/materialize",
-	"/materialize-incremental", "/health", "/metrics", "/models", "/api/v1", "other",
+	"/materialize-incremental", "/health", "/metrics", "/models", "/api/v1", "/ui", "other",
 };
 static const int codes[] = { 200, 400, 401, 404, 405, 413, 500, 503 };
 #define NCODES (sizeof(codes) / sizeof(codes[0]) + 1) /* + other */
@@ -367,6 +369,30 @@ static bool authorized(struct fs_server *s, struct MHD_Connection *c)
 	return ok;
 }
 
+/*
+ * The web UI's static files, embedded from share/ui/: the page at / (and
+ * /index.html), its script and style under /ui/. Served to anyone: they
+ * hold no data, which the page reads from /api/v1/ under the token rule.
+ */
+static const struct ui_file {
+	const char *path, *name, *type;
+} ui_files[] = {
+	{ "/", "index.html", "text/html; charset=utf-8" },
+	{ "/index.html", "index.html", "text/html; charset=utf-8" },
+	{ "/ui/app.js", "app.js", "text/javascript; charset=utf-8" },
+	{ "/ui/app.css", "app.css", "text/css; charset=utf-8" },
+};
+
+static const struct ui_file *ui_file(const char *url)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(ui_files); i++)
+		if (!strcmp(url, ui_files[i].path))
+			return &ui_files[i];
+	return NULL;
+}
+
 static int endpoint_of(const char *url)
 {
 	int i;
@@ -374,8 +400,9 @@ static int endpoint_of(const char *url)
 	for (i = 0; i < EP_MODELS; i++)
 		if (!strcmp(url, ep_names[i]))
 			return i;
-	return starts_with(url, "/models/") ? EP_MODELS
+	return starts_with(url, "/models/")   ? EP_MODELS
 	       : starts_with(url, "/api/v1/") ? EP_API
+	       : ui_file(url)		      ? EP_UI
 					      : EP_OTHER;
 }
 
@@ -532,6 +559,16 @@ static enum MHD_Result reply(struct MHD_Connection *c, int status, struct strbuf
 		MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
 	if (env && env->allow)
 		MHD_add_response_header(r, "Allow", env->allow);
+	if (env && env->static_file) {
+		/* the page runs its own script and style, and nothing from elsewhere */
+		MHD_add_response_header(r, "Content-Security-Policy",
+					"default-src 'none'; script-src 'self'; style-src 'self'; "
+					"img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
+					"form-action 'none'; frame-ancestors 'none'");
+		MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+		MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+		MHD_add_response_header(r, "Cache-Control", "no-cache");
+	}
 	ret = MHD_queue_response(c, (unsigned)status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -611,6 +648,23 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			/* name what is down */
 			fs_serve_error(&out, !online ? "online store unavailable" : "registry unavailable");
 			status = 503;
+		}
+	} else if (ep == EP_UI) {
+		const struct ui_file *f = ui_file(url);
+		const struct fs_embedded *e = fs_embedded_get(f->name);
+		/* HEAD as GET: the server sends no body */
+		if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+			fs_serve_error(&out, "use GET");
+			env.allow = "GET, HEAD";
+			status = 405;
+		} else if (!e) {
+			fs_serve_error(&out, "this fs was built without its web UI");
+			status = 404;
+		} else {
+			sb_add(&out, e->data, e->len);
+			env.content_type = f->type;
+			env.static_file = true;
+			status = 200;
 		}
 	} else if (!authorized(s, c)) {
 		fs_serve_error(&out, "unauthorized: send Authorization: Bearer <token>");
