@@ -41,6 +41,7 @@ int cmd_push(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_stream(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_register_model(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_serve_lite(int argc, const char **argv, struct fs_ctx *ctx);
+int cmd_ui(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_status(int argc, const char **argv, struct fs_ctx *ctx);
 int cmd_version(int argc, const char **argv, struct fs_ctx *ctx);
 

@@ -56,6 +56,7 @@ static const struct cmd_struct commands[] = {
 	{ "status", cmd_status, NEEDS_REPO, "Show how fresh each online view is" },
 	{ "stream", cmd_stream, NEEDS_REPO,
 	  "Apply events from Kafka topics and Redis Streams to the online store" },
+	{ "ui", cmd_ui, NEEDS_REPO, "Browse the registry, lineage, freshness and models in a web page" },
 	{ "version", cmd_version, 0, "Print the version" },
 };
 

@@ -9,7 +9,7 @@
 #include "builtin.h"
 #include "error.h"
 #include "parse-options.h"
-#include "server.h"
+#include "serve-lite.h"
 #include "util.h"
 #include "banned.h"
 
@@ -64,6 +64,81 @@ static bool is_loopback(const char *host)
 	return !strcmp(host, "localhost") || starts_with(host, "127.") || !strcmp(host, "::1");
 }
 
+/*
+ * Start the server of the options in a and run it until SIGTERM or
+ * SIGINT; what names the command in the line that tells where it
+ * listens ("fs serve-lite listening on http://127.0.0.1:6566"), ui adds
+ * the page's "/" to that URL.
+ */
+int serve_lite_run(struct fs_ctx *ctx, const struct serve_lite_args *a, const char *what, bool ui)
+{
+	struct fs_server_opts o = { 0 };
+	struct fs_server *s = NULL;
+	sigset_t set;
+	int sig, rc = 0;
+	size_t i;
+
+	o = a->o;
+	o.tokens = NULL;
+	o.ntokens = 0;
+	if (a->token_file && read_tokens(a->token_file, &o.tokens, &o.ntokens))
+		return die_last_error();
+	if (a->token_file) {
+		struct stat st;
+		if (stat(a->token_file, &st) == 0 && (st.st_mode & S_IROTH))
+			warning("token file '%s' is readable by others (chmod o-r '%s')", a->token_file,
+				a->token_file);
+	}
+	if (a->access_log) {
+		o.access_log = strcmp(a->access_log, "-") ? fopen(a->access_log, "a") : stderr;
+		if (!o.access_log) {
+			rc = die("cannot open access log '%s': %s", a->access_log, strerror(errno));
+			goto done;
+		}
+	}
+	if (!a->token_file && !is_loopback(o.host))
+		warning(ui ? "serving on %s without --token-file: anyone who can reach it can read the registry"
+			   : "serving on %s without --token-file: anyone who can reach it can read and push features",
+			o.host);
+	/* signals are taken by this thread alone, with sigwait */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (fs_server_start(&s, ctx->repo, &o)) {
+		rc = die_last_error();
+		goto done;
+	}
+	printf("%s listening on %s://%s%s%s:%d%s\n", what, o.tls_cert ? "https" : "http",
+	       strchr(o.host, ':') ? "[" : "", o.host, strchr(o.host, ':') ? "]" : "", fs_server_port(s),
+	       ui ? "/" : "");
+	fflush(stdout);
+	sigwait(&set, &sig);
+	fs_server_stop(s);
+done:
+	if (o.access_log && o.access_log != stderr)
+		fclose(o.access_log);
+	for (i = 0; i < o.ntokens; i++)
+		free(o.tokens[i]);
+	free(o.tokens);
+	return rc;
+}
+
+/* --host and --port of serve-lite and ui into a; exits on a bad one */
+void serve_lite_address(struct serve_lite_args *a, const char *host, const char *port,
+			const char *const *usage, const struct option *options)
+{
+	char *end;
+	long v;
+
+	a->o.host = host;
+	v = strtol(port, &end, 10);
+	if (!*port || *end || v < 0 || v > 65535)
+		usage_error(usage, options, "bad port '%s'", port);
+	a->o.port = (int)v;
+}
+
 int cmd_serve_lite(int argc, const char **argv, struct fs_ctx *ctx)
 {
 	static const char *const usage[] = {
@@ -90,75 +165,30 @@ int cmd_serve_lite(int argc, const char **argv, struct fs_ctx *ctx)
 			   "the PEM private key of --tls-cert, unencrypted"),
 		OPT_END(),
 	};
-	struct fs_server_opts o = { 0 };
-	struct fs_server *s = NULL;
-	sigset_t set;
+	struct serve_lite_args a = { 0 };
 	char *end;
 	long v;
-	int sig, rc = 0;
-	size_t i;
 
 	if (parse_options(argc, argv, options, usage))
 		usage_error(usage, options, "too many arguments");
-	o.host = host;
-	v = strtol(port, &end, 10);
-	if (*end || v < 0 || v > 65535)
-		usage_error(usage, options, "bad port '%s'", port);
-	o.port = (int)v;
+	serve_lite_address(&a, host, port, usage, options);
 	v = threads ? strtol(threads, &end, 10) : sysconf(_SC_NPROCESSORS_ONLN);
 	if ((threads && *end) || v < 1 || v > 256)
 		usage_error(usage, options, "bad thread count '%s'", threads);
-	o.threads = (unsigned)v;
+	a.o.threads = (unsigned)v;
 	v = strtol(max_body, &end, 10);
 	if (*end || v < 1)
 		usage_error(usage, options, "bad --max-body '%s'", max_body);
-	o.max_body = (size_t)v;
+	a.o.max_body = (size_t)v;
 	v = strtol(timeout, &end, 10);
 	if (*end || v < 1)
 		usage_error(usage, options, "bad --timeout '%s'", timeout);
-	o.timeout = (unsigned)v;
+	a.o.timeout = (unsigned)v;
 	if (!tls_cert != !tls_key)
 		usage_error(usage, options, "--tls-cert and --tls-key go together");
-	o.tls_cert = tls_cert;
-	o.tls_key = tls_key;
-	if (token_file && read_tokens(token_file, &o.tokens, &o.ntokens))
-		return die_last_error();
-	if (token_file) {
-		struct stat st;
-		if (stat(token_file, &st) == 0 && (st.st_mode & S_IROTH))
-			warning("token file '%s' is readable by others (chmod o-r '%s')", token_file,
-				token_file);
-	}
-	if (access_log) {
-		o.access_log = strcmp(access_log, "-") ? fopen(access_log, "a") : stderr;
-		if (!o.access_log) {
-			rc = die("cannot open access log '%s': %s", access_log, strerror(errno));
-			goto done;
-		}
-	}
-	if (!token_file && !is_loopback(host))
-		warning("serving on %s without --token-file: anyone who can reach it can read and push features",
-			host);
-	/* signals are taken by this thread alone, with sigwait */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if (fs_server_start(&s, ctx->repo, &o)) {
-		rc = die_last_error();
-		goto done;
-	}
-	printf("fs serve-lite listening on %s://%s%s%s:%d\n", tls_cert ? "https" : "http",
-	       strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", fs_server_port(s));
-	fflush(stdout);
-	sigwait(&set, &sig);
-	fs_server_stop(s);
-done:
-	if (o.access_log && o.access_log != stderr)
-		fclose(o.access_log);
-	for (i = 0; i < o.ntokens; i++)
-		free(o.tokens[i]);
-	free(o.tokens);
-	return rc;
+	a.o.tls_cert = tls_cert;
+	a.o.tls_key = tls_key;
+	a.token_file = token_file;
+	a.access_log = access_log;
+	return serve_lite_run(ctx, &a, "fs serve-lite", false);
 }

@@ -119,11 +119,11 @@ _fs()
 		COMPREPLY=($(compgen -W "15m 30m 1h 2h 6h 1d" -- "$cur"))
 		return 0
 		;;
-	serve-lite,--host)
+	serve-lite,--host | ui,--host)
 		COMPREPLY=($(compgen -W "127.0.0.1 ::1 0.0.0.0" -- "$cur"))
 		return 0
 		;;
-	serve-lite,--port)
+	serve-lite,--port | ui,--port)
 		COMPREPLY=($(compgen -W "6566" -- "$cur"))
 		return 0
 		;;

@@ -54,10 +54,18 @@ api() {
 
 # ---- the endpoints, each against its command ----
 
-@test "serve api: GET /api/v1/objects is fs ls --json, with the registry version and the newest apply" {
+@test "serve api: GET /api/v1/objects is fs ls --json with the specs, the project, the registry version and the newest apply" {
     use_server api
     api objects
-    same_json "$(jq 'del(.registry_version, .last_apply)' <<< "$body")" "$(fs ls --json)"
+    same_json "$(jq 'del(.registry_version, .last_apply, .project) | del(.objects[].spec)' <<< "$body")" \
+        "$(fs ls --json)"
+    # each object's spec is fs describe's, and the project is fs.yaml's
+    local kind name
+    while read -r kind name; do
+        same_json "$(jq --arg k "$kind" --arg n "$name" '.objects[] | select(.kind == $k and .name == $n) | .spec' \
+            <<< "$body")" "$(fs describe "$kind" "$name" --json | jq .spec)"
+    done < <(fs ls --json | jq -r '.objects[] | "\(.kind) \(.name)"')
+    assert_equal "$(jq -r .project <<< "$body")" "$(sed -n 's/^project: *//p' fs.yaml)"
     same_json "$(jq .last_apply <<< "$body")" "$(fs log --json | jq '.applies[0]')"
     assert_equal "$(jq .registry_version <<< "$body")" 2
     assert_equal "$(jq -r .last_apply.summary <<< "$body")" "describe the driver"
@@ -297,7 +305,15 @@ EOF
         api "$p"
     done
     api objects
-    same_json "$(jq 'del(.registry_version, .last_apply)' <<< "$body")" "$(fs ls --json)"
+    same_json "$(jq 'del(.registry_version, .last_apply, .project) | del(.objects[].spec)' <<< "$body")" \
+        "$(fs ls --json)"
+    # each object's spec is fs describe's, and the project is fs.yaml's
+    local kind name
+    while read -r kind name; do
+        same_json "$(jq --arg k "$kind" --arg n "$name" '.objects[] | select(.kind == $k and .name == $n) | .spec' \
+            <<< "$body")" "$(fs describe "$kind" "$name" --json | jq .spec)"
+    done < <(fs ls --json | jq -r '.objects[] | "\(.kind) \(.name)"')
+    assert_equal "$(jq -r .project <<< "$body")" "$(sed -n 's/^project: *//p' fs.yaml)"
     http GET /api/v1/nope
     assert_error 404 "no such endpoint"
 }

@@ -10,7 +10,9 @@
 //   {"hash": "#/lineage"}           change the route in the page, wait until drawn
 //   {"type": ["#q", "conv"]}        type into an element, wait until drawn
 //   {"click": "a[href='#/x']"}      click, wait until drawn ("wait": false: don't)
-//   {"key": "Tab"}                  press a key
+//   {"key": "Tab"}                  press a key ("wait": true: then wait until drawn)
+//   {"back": true}                  the browser's Back button, wait until drawn
+//   {"reload": true}                reload the page, wait until drawn
 //   {"eval": "EXPR", "as": "name"}  the value of a JS expression in the page
 //   {"shot": "FILE"}                a full-page screenshot
 // Output: {"values": {name: value}, "console": ["error: ..."], "errors": [...],
@@ -64,7 +66,18 @@ try {
 			if (st.wait !== false)
 				await drawn();
 		} else if (st.key) {
+			if (st.wait)
+				await page.evaluate(() => document.body.removeAttribute('data-ready'));
 			await page.keyboard.press(st.key);
+			if (st.wait)
+				await drawn();
+		} else if (st.back) {
+			await page.evaluate(() => document.body.removeAttribute('data-ready'));
+			await page.goBack();
+			await drawn();
+		} else if (st.reload) {
+			await page.reload({ waitUntil: 'load' });
+			await drawn();
 		} else if (st.eval) {
 			out.values[st.as || st.eval] = await page.evaluate(st.eval);
 		} else if (st.shot) {
