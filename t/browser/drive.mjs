@@ -8,7 +8,7 @@
 // A step, run in order:
 //   {"goto": "#/feature_views"}     load the page at that route, wait until drawn
 //   {"hash": "#/lineage"}           change the route in the page, wait until drawn
-//   {"type": ["#q", "conv"]}        type into an element, wait until drawn
+//   {"type": ["#q", "conv"]}        type into an element, wait until drawn ("wait": false: don't)
 //   {"click": "a[href='#/x']"}      click, wait until drawn ("wait": false: don't)
 //   {"key": "Tab"}                  press a key ("wait": true: then wait until drawn)
 //   {"back": true}                  the browser's Back button, wait until drawn
@@ -56,9 +56,11 @@ try {
 			}, st.hash);
 			await drawn();
 		} else if (st.type) {
-			await page.evaluate(() => document.body.removeAttribute('data-ready'));
+			if (st.wait !== false)
+				await page.evaluate(() => document.body.removeAttribute('data-ready'));
 			await page.type(st.type[0], st.type[1]);
-			await drawn();
+			if (st.wait !== false)
+				await drawn();
 		} else if (st.click) {
 			if (st.wait !== false)
 				await page.evaluate(() => document.body.removeAttribute('data-ready'));
