@@ -82,7 +82,7 @@ function duration(sec) {
 	return x + 's';
 }
 
-const when = iso => iso ? h('time', { datetime: iso, title: iso }, iso.replace('T', ' ').replace('Z', ' UTC')) : '–';
+const when = iso => iso ? h('time', { datetime: iso, title: iso + ' (UTC)' }, iso.replace('T', ' ')) : '–';
 const short = sha => sha ? h('code', { title: sha }, sha.slice(0, 10)) : '–';
 const person = a => a ? a.replace(/\s*<[^>]*>$/, '') : '–';
 
@@ -222,7 +222,7 @@ function freshness(r, v) {
 		return badge('offline only', 'none');
 	if (!st)
 		return '–';
-	return stale(v, st) ? badge(st.last_end ? 'stale' : 'never materialized', 'stale') : badge('fresh');
+	return stale(v, st) ? badge(st.last_end ? 'stale' : 'not materialized', 'stale') : badge('fresh');
 }
 
 // ---- pages ----
@@ -463,6 +463,16 @@ function timeline(transitions) {
 const plural = (n, w) => n + ' ' + w + (n === 1 ? '' : 's');
 const iso = t => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
 
+// promotion: {production: {from: [staging], metrics: {auc: ">= 0.8"}}} as lines
+function gates(promotion) {
+	const lines = Object.entries(promotion || {}).map(([stage, g]) => h('div', null, h('b', null, stage), ': ',
+		g.from ? 'from ' + g.from.join(' or ') : 'from any stage',
+		Object.entries(g.metrics || {}).map(([m, cond]) => [', ', h('code', null, m + ' ' + cond)]),
+		Object.entries(g).filter(([k]) => k !== 'from' && k !== 'metrics').map(([k, v]) =>
+			[', ', h('code', null, k + ' ' + JSON.stringify(v))])));
+	return lines.length ? lines : 'none';
+}
+
 async function modelPage(r, name, version) {
 	const m = await api('models/' + enc(name));
 	const spec = r.by.model.get(name);
@@ -479,7 +489,7 @@ async function modelPage(r, name, version) {
 	return [h('h1', null, h('span', { class: 'kind' }, 'model'), name),
 		spec && spec.spec.description ? h('p', null, spec.spec.description) : null,
 		spec ? facts([['Feature service', spec.spec.feature_service ? link('feature_service', spec.spec.feature_service) : '–'],
-			['Promotion gates', spec.spec.promotion ? h('code', null, JSON.stringify(spec.spec.promotion)) : 'none']]) : null,
+			['Promotion gates', gates(spec.spec.promotion)]]) : null,
 		h('h2', null, 'Stage timeline'), timeline(m.transitions),
 		h('div', { class: 'legend muted' }, h('span', null, badge('production')), h('span', null, badge('staging'))),
 		h('h2', null, 'Versions'),
