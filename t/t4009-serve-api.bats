@@ -353,7 +353,7 @@ EOF
     init_repo
     start_server
     api objects
-    same_json "$body" '{"objects": [], "registry_version": 0, "last_apply": null}'
+    same_json "$body" '{"objects": [], "project": "repo", "registry_version": 0, "last_apply": null}'
     api log
     same_json "$body" "$(fs log --json)"
     api models
