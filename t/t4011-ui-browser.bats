@@ -6,7 +6,8 @@
 # with three versions, promotions and an alias. Each page is checked for
 # the names and numbers the CLI prints, the lineage graph for exactly the
 # nodes and edges the definitions make, navigation by URL and Back, the
-# search, the keyboard, a phone's width in dark mode, and the token prompt.
+# search, the keyboard, a phone's width in dark mode, and the token prompt;
+# then every page in Firefox (firefox-esr) as well.
 # No page may log a console error (but the 401s and 404s a test asks for).
 # Screenshots of every page go to the build directory, ui-screenshots/.
 
@@ -20,6 +21,7 @@ setup_file() {
     [ -d "$BROWSER/node_modules/puppeteer-core" ] ||
         fail "puppeteer-core is not installed: run tools/install-deps"
     command -v chromium > /dev/null || fail "chromium is not installed: run tools/install-deps"
+    command -v firefox-esr > /dev/null || fail "firefox-esr is not installed: run tools/install-deps"
     shared_server ui
     cd "$BATS_FILE_TMPDIR/ui/repo"
     # a view that is never materialized: stale
@@ -314,6 +316,29 @@ expected_graph() {
     assert_equal "$(val next)" '"Overview"'
     assert_equal "$(val node)" '"model:eta"'
     assert_equal "$(val hash)" '"#/model/eta"'
+}
+
+@test "ui browser: Firefox draws every page too, with no console error" {
+    use_server ui
+    local steps="" r
+    for r in "" "#/entities" "#/sources" "#/feature_views" "#/feature_view/driver_trip_stats" "#/feature_services" \
+        "#/lineage" "#/models" "#/model/eta" "#/model/eta/2" "#/history" "#/diff/feature_view/driver_hourly_stats/1/2" \
+        "#/search/conv"; do
+        steps+='{"goto": "'"$r"'"}, {"eval": "document.querySelector(\"h1\").textContent", "as": "'"${r:-overview}"'"},'
+    done
+    steps+='{"eval": "[...document.querySelectorAll(\"tr[data-name]\")].length", "as": "hits"},
+        {"hash": "#/lineage"},
+        {"eval": "[...document.querySelectorAll(\"#lineage a.node\")].length + \" \" + document.querySelectorAll(\"#lineage path.edge\").length", "as": "graph"},
+        {"shot": "'"$(shots)"'/firefox-lineage.png"}'
+    drive "[$steps]" '{"browser": "firefox"}'
+    jq -e '.values | .overview == "repo" and .["#/model/eta"] == "modeleta" and .["#/lineage"] == "Lineage"
+        and .["#/feature_view/driver_trip_stats"] == "feature viewdriver_trip_stats"
+        and .["#/diff/feature_view/driver_hourly_stats/1/2"] == "feature viewdriver_hourly_stats v1 → v2"' \
+        <<< "$out" > /dev/null || fail "$(jq -c .values <<< "$out")"
+    assert_equal "$(val hits)" 2
+    local g
+    g=$(expected_graph)
+    assert_equal "$(val graph)" "\"$(jq '.nodes | length' <<< "$g") $(jq '.edges | length' <<< "$g")\""
 }
 
 @test "ui browser: at a phone's width in dark mode nothing overflows the page" {

@@ -780,8 +780,8 @@ async function route() {
 	const at = '#/' + (section !== undefined ? section || '-' : parts[0] || '');
 	for (const a of document.querySelectorAll('nav a'))
 		a.classList.toggle('active', a.getAttribute('href') === at);
-	if (parts[0] === 'search' && document.activeElement !== q)
-		q.value = parts[1] || '';
+	if (document.activeElement !== q)
+		q.value = parts[0] === 'search' ? parts[1] || '' : '';
 	const h1 = main.querySelector('h1');
 	document.title = (h1 ? h1.textContent + ' · ' : '') + 'fs';
 	if (document.activeElement !== q && !main.contains(document.activeElement))

@@ -4,7 +4,7 @@
 //   node drive.mjs PLAN.json   (or the plan as the argument itself)
 //
 // A plan: {"url": "http://127.0.0.1:PORT/", "width": 1280, "height": 900,
-//          "dark": false, "steps": [STEP...]}
+//          "dark": false, "browser": "chromium" or "firefox", "steps": [STEP...]}
 // A step, run in order:
 //   {"goto": "#/feature_views"}     load the page at that route, wait until drawn
 //   {"hash": "#/lineage"}           change the route in the page, wait until drawn
@@ -24,7 +24,12 @@ import puppeteer from 'puppeteer-core';
 const arg = process.argv[2];
 const plan = JSON.parse(arg.trim().startsWith('{') ? arg : readFileSync(arg, 'utf8'));
 const out = { values: {}, console: [], errors: [], requests: [] };
-const browser = await puppeteer.launch({
+// Debian's chromium, or with "browser": "firefox" Debian's firefox-esr (over WebDriver BiDi)
+const browser = plan.browser === 'firefox' ? await puppeteer.launch({
+	browser: 'firefox',
+	executablePath: process.env.FIREFOX || '/usr/bin/firefox-esr',
+	headless: true,
+}) : await puppeteer.launch({
 	executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
 	headless: true,
 	args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -35,7 +40,8 @@ let status = 0;
 try {
 	const page = await browser.newPage();
 	await page.setViewport({ width: plan.width || 1280, height: plan.height || 900 });
-	await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: plan.dark ? 'dark' : 'light' }]);
+	if (plan.dark !== undefined)
+		await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: plan.dark ? 'dark' : 'light' }]);
 	page.on('console', m => {
 		if (m.type() === 'error' || m.type() === 'warn')
 			out.console.push(m.type() + ': ' + m.text());
