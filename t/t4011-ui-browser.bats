@@ -318,6 +318,60 @@ expected_graph() {
     assert_equal "$(val hash)" '"#/model/eta"'
 }
 
+@test "ui browser: a view fed by a Redis stream shows its lag and the stream's counts, as fs status says" {
+    start_redis
+    init_repo
+    printf 'driver_id,ts,price\n' > data/trades.csv
+    cat > features/trades.yaml <<Y
+kind: source
+name: trades_log
+type: csv
+path: data/trades.csv
+timestamp_field: ts
+---
+kind: source
+name: trades
+type: redis_stream
+stream: trades
+url: $FS_REDIS_URL
+batch_source: trades_log
+---
+kind: feature_view
+name: trade_last
+entities: [driver]
+source: trades
+features:
+  - {name: price, type: float64}
+Y
+    unset FS_REDIS_URL
+    fs apply -q
+    local now i
+    now=$(date +%s)
+    for i in 1 2 3; do
+        redis-cli -p "$REDIS_PORT" XADD trades '*' driver_id 100$i ts "$now" price "$i.5" > /dev/null
+    done
+    run -0 --separate-stderr fs stream --once --json
+    assert_equal "$(jq '.sources[0].applied' <<< "$output")" 3
+    for i in 4 5; do
+        redis-cli -p "$REDIS_PORT" XADD trades '*' driver_id 100$i ts "$now" price "$i.5" > /dev/null
+    done
+    start_server
+    drive '[{"goto": "#/feature_views"},
+        {"eval": "[...document.querySelectorAll(\"tr[data-name=\\\"trade_last\\\"] td\")].map(c => c.textContent)", "as": "row"},
+        {"hash": "#/feature_view/trade_last"},
+        {"eval": "Object.fromEntries([...document.querySelectorAll(\"dl.facts dt\")].map(e => [e.textContent, e.nextElementSibling.textContent]))", "as": "facts"},
+        {"shot": "'"$(shots)"'/feature-view-stream.png"}]'
+    local st
+    st=$(fs status --json)
+    assert_equal "$(jq '.streams[0].lag' <<< "$st")" 2
+    # the list's keys and stream lag columns; the page's facts
+    assert_equal "$(jq -c '.values.row | [.[8], .[9]]' <<< "$out")" \
+        "$(jq -c '[(.views[] | select(.name == "trade_last") | .keys | tostring), (.streams[0].lag | tostring)]' <<< "$st")"
+    jq -e --argjson st "$st" '.values.facts | .["Stream lag"] == "2" and .Applied == "3" and .Bad == "0"
+        and .Stream == "trades" and .Type == "redis_stream"
+        and .["Newest event"] == ($st.streams[0].newest_event | sub("T"; " "))' <<< "$out" > /dev/null || fail "$(val facts)"
+}
+
 @test "ui browser: Firefox draws every page too, with no console error" {
     use_server ui
     local steps="" r
