@@ -164,9 +164,9 @@ print(json.dumps({"push_source_name": "driver_push", "df": df, "to": "online"}))
     assert_error 413 "request body larger than 4096 bytes"
 }
 
-@test "serve errors: an unknown path is 404" {
+@test "serve errors: an unknown path is 404 (/ is the web UI's page, t4010)" {
     local p
-    for p in / /get-online-feature /get-online-features/x /v1/push /healthz; do
+    for p in /ui/ /get-online-feature /get-online-features/x /v1/push /healthz; do
         http GET "$p"
         assert_error 404 "no such endpoint"
     done
