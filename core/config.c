@@ -22,11 +22,15 @@ struct parse_state {
 static void parse_online(struct fs_yctx *y, struct fs_config *cfg, const char *root,
 			 yaml_node_t *m)
 {
-	static const char *const keys[] = { "type", "path", "url", NULL };
+	static const char *const keys[] = { "type", "path", "url", "cluster", NULL };
 	const char *type = NULL, *path = NULL, *url = NULL;
 	yaml_node_t *tn;
 
 	fs_y_check_keys(y, m, keys);
+	/* the cluster router (core/redis-cluster.c) is built; the store on it is not */
+	if (fs_y_get(y, m, "cluster"))
+		fs_y_err(y, fs_y_get(y, m, "cluster"),
+			 "online_store.cluster: Redis Cluster is not supported yet (use one Redis: url)");
 	tn = fs_y_want_str(y, m, "type", false, &type);
 	fs_y_want_str(y, m, "path", false, &path);
 	fs_y_want_str(y, m, "url", false, &url);

@@ -77,7 +77,7 @@ static int fail(struct fs_online *o, const char *what, const redisReply *r)
 }
 
 /* redis://[[user]:password@]host[:port][/db] */
-static int parse_url(const char *url, char **host, int *port, char **user, char **pass, int *db)
+int fs_redis_parse_url(const char *url, char **host, int *port, char **user, char **pass, int *db)
 {
 	const char *p, *at, *slash, *colon;
 	char *hostport;
@@ -184,7 +184,7 @@ int fs_redis_connect(const char *url, struct redisContext **out)
 	int port, db, rc = FS_ERR;
 
 	*out = NULL;
-	if ((rc = parse_url(url, &host, &port, &user, &pass, &db)))
+	if ((rc = fs_redis_parse_url(url, &host, &port, &user, &pass, &db)))
 		goto done;
 	rc = FS_ERR;
 	c = redisConnectWithTimeout(host, port, tv);
@@ -232,7 +232,7 @@ static int rd_open(struct fs_online *o, const struct fs_config *cfg)
 
 	o->state = s;
 	o->where = fs_url_redact(url); /* every message names the store: never its password */
-	if ((rc = parse_url(url, &s->host, &s->port, &s->user, &s->pass, &s->db)))
+	if ((rc = fs_redis_parse_url(url, &s->host, &s->port, &s->user, &s->pass, &s->db)))
 		return rc;
 	return rd_session(o);
 }

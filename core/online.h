@@ -190,6 +190,13 @@ bool fs_online_decode_all(const char *val, size_t len, size_t n, struct fs_scan_
 struct redisContext;
 int fs_redis_connect(const char *url, struct redisContext **out);
 
+/*
+ * The parts of redis://[user:pass@]host[:port][/db] (port 6379, db 0 by
+ * default; the strings allocated, user and pass NULL when absent);
+ * FS_EINVALID naming the URL without its password.
+ */
+int fs_redis_parse_url(const char *url, char **host, int *port, char **user, char **pass, int *db);
+
 extern const struct fs_online_ops fs_online_sqlite_ops;
 extern const struct fs_online_ops fs_online_redis_ops;
 
