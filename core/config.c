@@ -27,10 +27,6 @@ static void parse_online(struct fs_yctx *y, struct fs_config *cfg, const char *r
 	yaml_node_t *tn;
 
 	fs_y_check_keys(y, m, keys);
-	/* the cluster router (core/redis-cluster.c) is built; the store on it is not */
-	if (fs_y_get(y, m, "cluster"))
-		fs_y_err(y, fs_y_get(y, m, "cluster"),
-			 "online_store.cluster: Redis Cluster is not supported yet (use one Redis: url)");
 	tn = fs_y_want_str(y, m, "type", false, &type);
 	fs_y_want_str(y, m, "path", false, &path);
 	fs_y_want_str(y, m, "url", false, &url);
@@ -40,10 +36,31 @@ static void parse_online(struct fs_yctx *y, struct fs_config *cfg, const char *r
 		if (url)
 			fs_y_err(y, fs_y_get(y, m, "url"), "'url' is for redis, not sqlite");
 	} else if (!strcmp(type, "redis")) {
+		yaml_node_t *cl = fs_y_get(y, m, "cluster");
 		if (path)
 			fs_y_err(y, fs_y_get(y, m, "path"), "'path' is for sqlite, not redis");
 		if (url && !starts_with(url, "redis://") && !starts_with(url, "rediss://"))
 			fs_y_err(y, fs_y_get(y, m, "url"), "redis url must start with redis://");
+		if (cl && url)
+			fs_y_err(y, cl, "'cluster' and 'url' go not together: a cluster is named by its seed nodes");
+		else if (cl && (cl->type != YAML_SEQUENCE_NODE ||
+				cl->data.sequence.items.top == cl->data.sequence.items.start))
+			fs_y_err(y, cl, "'cluster' must be a list of seed nodes ([redis://host:port, ...])");
+		else if (cl) {
+			yaml_node_item_t *it;
+			for (it = cl->data.sequence.items.start; it < cl->data.sequence.items.top; it++) {
+				yaml_node_t *e = yaml_document_get_node(y->doc, *it);
+				const char *v = e && e->type == YAML_SCALAR_NODE ? (const char *)e->data.scalar.value
+										  : NULL;
+				if (!v || !starts_with(v, "redis://")) {
+					fs_y_err(y, e ? e : cl, "a cluster seed must be a redis:// URL");
+					continue;
+				}
+				cfg->online_cluster = xrealloc(cfg->online_cluster,
+							       (cfg->online_cluster_n + 1) * sizeof(char *));
+				cfg->online_cluster[cfg->online_cluster_n++] = xstrdup(v);
+			}
+		}
 	} else {
 		fs_y_err(y, tn, "unknown online store type '%s' (expected sqlite or redis)", type);
 		return;
@@ -263,6 +280,17 @@ static void env_override(char **field, const char *var, const char *root, bool i
 	*field = is_path ? fs_path_resolve(root, v) : xstrdup(v);
 }
 
+static void clear_cluster(struct fs_config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->online_cluster_n; i++)
+		free(cfg->online_cluster[i]);
+	free(cfg->online_cluster);
+	cfg->online_cluster = NULL;
+	cfg->online_cluster_n = 0;
+}
+
 int fs_config_parse(struct fs_config **out, const char *root, const char *text, size_t len,
 		    const char *name, struct fs_diags *diags)
 {
@@ -280,7 +308,22 @@ int fs_config_parse(struct fs_config **out, const char *root, const char *text, 
 		fs_diags_add(diags, name, 1, 1, "missing 'project'");
 	env_override(&cfg->registry_path, "FS_REGISTRY", root, true);
 	env_override(&cfg->online_path, "FS_ONLINE_PATH", root, true);
-	if (getenv("FS_REDIS_URL") && *getenv("FS_REDIS_URL")) {
+	if (getenv("FS_REDIS_CLUSTER") && *getenv("FS_REDIS_CLUSTER")) {
+		/* seed URLs, comma-separated: a cluster instead of what fs.yaml says */
+		char *copy = xstrdup(getenv("FS_REDIS_CLUSTER")), *p, *save = NULL;
+		clear_cluster(cfg);
+		for (p = strtok_r(copy, ", ", &save); p; p = strtok_r(NULL, ", ", &save)) {
+			cfg->online_cluster = xrealloc(cfg->online_cluster,
+						       (cfg->online_cluster_n + 1) * sizeof(char *));
+			cfg->online_cluster[cfg->online_cluster_n++] = xstrdup(p);
+		}
+		free(copy);
+		free(cfg->online_url);
+		cfg->online_url = NULL;
+		free(cfg->online_type);
+		cfg->online_type = xstrdup("redis");
+	} else if (getenv("FS_REDIS_URL") && *getenv("FS_REDIS_URL")) {
+		clear_cluster(cfg);
 		env_override(&cfg->online_url, "FS_REDIS_URL", root, false);
 		free(cfg->online_type);
 		cfg->online_type = xstrdup("redis");
@@ -378,6 +421,7 @@ void fs_config_free(struct fs_config *cfg)
 	free(cfg->online_type);
 	free(cfg->online_path);
 	free(cfg->online_url);
+	clear_cluster(cfg);
 	free(cfg->offline_type);
 	free(cfg->offline_dsn);
 	free(cfg->artifact_store);

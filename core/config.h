@@ -29,6 +29,8 @@ struct fs_config {
 	char *online_type;    /* "sqlite" | "redis" */
 	char *online_path;    /* absolute; sqlite */
 	char *online_url;     /* redis */
+	char **online_cluster; /* redis: a cluster's seed URLs (NULL: one Redis) */
+	size_t online_cluster_n;
 	char *offline_type;   /* "embedded" | "postgres" */
 	char *offline_dsn;    /* postgres */
 	char *artifact_store; /* absolute */

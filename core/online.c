@@ -28,6 +28,8 @@ int fs_online_open(struct fs_online **out, const struct fs_config *cfg)
 	}
 	o = xcalloc(1, sizeof(*o));
 	o->ops = backends[i];
+	if (o->ops == &fs_online_redis_ops && cfg->online_cluster_n)
+		o->ops = &fs_online_redis_cluster_ops;
 	o->project = xstrdup(cfg->project ? cfg->project : "fs");
 	if ((rc = o->ops->open(o, cfg))) {
 		fs_online_close(o);

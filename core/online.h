@@ -198,6 +198,7 @@ int fs_redis_connect(const char *url, struct redisContext **out);
 int fs_redis_parse_url(const char *url, char **host, int *port, char **user, char **pass, int *db);
 
 extern const struct fs_online_ops fs_online_sqlite_ops;
+extern const struct fs_online_ops fs_online_redis_cluster_ops;
 extern const struct fs_online_ops fs_online_redis_ops;
 
 #endif

@@ -6,8 +6,7 @@
  * sent pipelined to every node it touches before any reply is read, so a
  * batch costs one round trip per node, not per key.
  *
- * This is the router the online store's cluster mode is being built on;
- * the store does not use it yet (online_store.cluster is refused).
+ * The online store's cluster mode (online-redis-cluster.c) is built on it.
  */
 #ifndef FS_REDIS_CLUSTER_H
 #define FS_REDIS_CLUSTER_H
@@ -82,6 +81,14 @@ int fs_rc_refresh(struct fs_rc *rc);
 int fs_rc_check(struct fs_rc *rc, unsigned *uncovered, unsigned *down);
 
 const struct fs_rc_stats *fs_rc_stats(const struct fs_rc *rc);
+
+/*
+ * The i-th master of the map (in slot order, each once): a connection to
+ * it in *c, its host:port in *name. 0; FS_ENOTFOUND past the last master;
+ * FS_ERR when it does not answer (fs_error_last says so). For what goes
+ * to every master: SCAN, SCRIPT LOAD.
+ */
+int fs_rc_master(struct fs_rc *rc, size_t i, redisContext **c, const char **name);
 
 /* The node (host:port) the map says serves slot, or NULL. */
 const char *fs_rc_node_of(const struct fs_rc *rc, unsigned slot);

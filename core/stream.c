@@ -1288,11 +1288,11 @@ static int redis_open(struct src *s)
 	int rc;
 
 	s->stream = xstrdup(json_string_value(json_object_get(s->obj->spec, "stream")));
-	if (!url && !strcmp(s->repo->config->online_type, "redis"))
+	if (!url && !strcmp(s->repo->config->online_type, "redis") && !s->repo->config->online_cluster_n)
 		url = s->repo->config->online_url ? s->repo->config->online_url
 						  : "redis://127.0.0.1:6379/0";
 	if (!url) {
-		fs_error_set("source '%s': no 'url' (required when the online store is not redis)",
+		fs_error_set("source '%s': no 'url' (required when the online store is not one redis)",
 			     s->name);
 		return FS_EINVALID;
 	}
@@ -1602,7 +1602,11 @@ static void *source_thread(void *arg)
 	s->cur = &s->bat[0];
 	if ((rc = fs_online_open(&s->store, s->repo->config))) {
 		s->rc = rc;
+	} else if ((rc = fs_online_begin(s->store))) {
+		/* a store that takes no atomic batch (a Redis Cluster, so far) cannot stream */
+		s->rc = rc;
 	} else {
+		fs_online_rollback(s->store);
 		fs_online_defer_maintenance(s->store); /* maintainer() does it */
 		if (pthread_create(&s->writer, NULL, writer_thread, s))
 			abort(); /* no thread: nothing sensible left to do */
@@ -1949,7 +1953,7 @@ static void status_redis_lag(struct src *s, json_t *parts, json_t *out)
 	const char *pos = p0 ? json_string_value(json_object_get(p0, "position")) : "";
 	int64_t lag;
 
-	if (!url && !strcmp(s->repo->config->online_type, "redis"))
+	if (!url && !strcmp(s->repo->config->online_type, "redis") && !s->repo->config->online_cluster_n)
 		url = s->repo->config->online_url ? s->repo->config->online_url
 						  : "redis://127.0.0.1:6379/0";
 	if (!url || fs_redis_connect(url, &s->rc_stream))

@@ -87,3 +87,20 @@ master_of_slot() {
         jq --argjson s "$1" '.[] | select(.[0] <= $s and .[1] >= $s) | .[2][1]'
 }
 node_id() { redis-cli -p "$1" cluster myid; }
+
+# Wait (up to 20 s) until every slot is served by a master that answers:
+# after a master is killed, its replica has taken over.
+cluster_settled() {
+    local i p ok
+    for i in $(seq 200); do
+        ok=1
+        redis-cli -p "${CLUSTER_PORTS[0]}" cluster info 2> /dev/null | grep -q '^cluster_state:ok' || ok=
+        for p in $(redis-cli -p "${CLUSTER_PORTS[0]}" cluster nodes 2> /dev/null |
+            awk 'NF >= 9 { split($2, a, "[:@]"); print a[2] }'); do
+            [ "$(redis-cli -p "$p" ping 2> /dev/null)" = PONG ] || ok=
+        done
+        [ -n "$ok" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}

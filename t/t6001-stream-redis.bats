@@ -179,7 +179,7 @@ redis_crash_loop() {
     local url=$FS_REDIS_URL
     unset FS_REDIS_URL
     run -128 --separate-stderr fs stream --once
-    assert_equal "$stderr" "fatal: source 'ev': no 'url' (required when the online store is not redis)"
+    assert_equal "$stderr" "fatal: source 'ev': no 'url' (required when the online store is not one redis)"
     export FS_REDIS_URL=$url
     run -128 --separate-stderr env FS_TEST_STREAM_TIMEOUT_MS=500 "$FS" stream --once
     assert_equal "$stderr" "fatal: source 'ev': redis stream 'ev' does not exist"

@@ -1,0 +1,756 @@
+/*
+ * online-redis-cluster.c: the online store on a Redis Cluster
+ * (online_store: {type: redis, cluster: [seed URLs]}), through the router
+ * of redis-cluster.c.
+ *
+ * Keys: a view's records are spread over 1024 buckets by their entity key
+ * (FNV-1a), each bucket a hash tag, so that a record and its bucket's
+ * record count sit in one slot and are written together, atomically, by
+ * the newest-wins script:
+ *
+ *   fs:<project>:<view>:{<bucket>}:r:<entity key bytes>   record
+ *   fs:<project>:<view>:{<bucket>}:n                      records in the bucket
+ *   fs:<project>:<view>:schema                            the view's schema
+ *   fs:<project>:@<name>                                  the store's own records
+ *
+ * The bucket depends on the entity key alone: the records of one entity in
+ * every view share a slot. A write is one script call per bucket, a read
+ * one GET per key, all pipelined to each node they touch, one round trip
+ * per node. Writes are atomic per bucket, not per batch; a view's write
+ * as a whole never was (see online-redis.c).
+ *
+ * Not yet on a cluster: read-modify-write updates (aggregation views'
+ * tiles) and batches (fs stream's events with their positions): both
+ * fail, saying so.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "online.h"
+#include "redis-cluster.h"
+#include "strbuf.h"
+#include "util.h"
+#include "banned.h"
+
+#define BUCKETS 1024
+#define DEADLINE_MS 5000
+
+/* the newest-wins write of online-redis.c: KEYS records then the counter, ARGV their values */
+static const char write_script[] =
+	"local written = 0\n"
+	"local counter = KEYS[#KEYS]\n"
+	"for i = 1, #KEYS - 1 do\n"
+	"  local new = ARGV[i]\n"
+	"  local cur = redis.call('GET', KEYS[i])\n"
+	"  local put = false\n"
+	"  if not cur then\n"
+	"    put = true\n"
+	"    redis.call('INCR', counter)\n"
+	"  else\n"
+	"    local nt, nc = struct.unpack('>i8i8', new)\n"
+	"    local ct, cc = struct.unpack('>i8i8', cur)\n"
+	"    put = nt > ct or (nt == ct and nc >= cc)\n"
+	"  end\n"
+	"  if put then\n"
+	"    redis.call('SET', KEYS[i], new)\n"
+	"    written = written + 1\n"
+	"  end\n"
+	"end\n"
+	"return written\n";
+
+struct rcs {
+	struct fs_rc *rc;
+	char sha[64];
+	bool loaded; /* the script is on every master (as far as we know) */
+};
+
+/*
+ * A batch of commands for fs_rc_exec, their arguments kept in one place:
+ * each command's words are appended with word() and closed with end().
+ */
+struct cmds {
+	struct fs_rc_cmd *cmd;
+	size_t n, alloc;
+	struct strbuf bytes;        /* every word's bytes */
+	size_t *woff, *wlen, nw, walloc; /* the words, as offsets into bytes */
+	size_t *first, *count;      /* each command's words */
+	size_t *keyw;               /* each command's routing key word */
+	size_t falloc;
+	/* built by seal(): pointers into bytes */
+	int *argc;
+	const char ***argv, **av;
+	const size_t **argl;
+};
+
+static void cmds_word(struct cmds *c, const void *p, size_t len)
+{
+	ALLOC_GROW(c->woff, c->nw + 1, c->walloc);
+	c->wlen = xrealloc(c->wlen, c->walloc * sizeof(*c->wlen));
+	c->woff[c->nw] = c->bytes.len;
+	c->wlen[c->nw] = len;
+	sb_add(&c->bytes, p, len);
+	c->nw++;
+}
+
+static void cmds_start(struct cmds *c)
+{
+	ALLOC_GROW(c->first, c->n + 1, c->falloc);
+	c->count = xrealloc(c->count, c->falloc * sizeof(*c->count));
+	c->keyw = xrealloc(c->keyw, c->falloc * sizeof(*c->keyw));
+	c->first[c->n] = c->nw;
+	c->keyw[c->n] = c->nw + 1; /* the word after the command's name, unless set */
+	c->n++;
+}
+
+static void cmds_end(struct cmds *c)
+{
+	c->count[c->n - 1] = c->nw - c->first[c->n - 1];
+}
+
+/* The commands as fs_rc_exec takes them (after the last word is added). */
+static void cmds_seal(struct cmds *c, bool idempotent)
+{
+	size_t i, w;
+
+	c->cmd = xcalloc(c->n + 1, sizeof(*c->cmd));
+	c->argc = xcalloc(c->n + 1, sizeof(int));
+	c->argv = xcalloc(c->n + 1, sizeof(*c->argv));
+	c->argl = xcalloc(c->n + 1, sizeof(*c->argl));
+	c->av = xcalloc(c->nw + 1, sizeof(*c->av));
+	for (w = 0; w < c->nw; w++)
+		c->av[w] = c->bytes.buf + c->woff[w];
+	for (i = 0; i < c->n; i++) {
+		c->argc[i] = (int)c->count[i];
+		c->argv[i] = &c->av[c->first[i]];
+		c->argl[i] = &c->wlen[c->first[i]];
+		c->cmd[i].key = c->av[c->keyw[i]];
+		c->cmd[i].keylen = c->wlen[c->keyw[i]];
+		c->cmd[i].n = 1;
+		c->cmd[i].argc = &c->argc[i];
+		c->cmd[i].argv = &c->argv[i];
+		c->cmd[i].argl = &c->argl[i];
+		c->cmd[i].idempotent = idempotent;
+	}
+}
+
+static void cmds_release(struct cmds *c)
+{
+	size_t i;
+
+	for (i = 0; c->cmd && i < c->n; i++)
+		freeReplyObject(c->cmd[i].reply);
+	free(c->cmd);
+	sb_release(&c->bytes);
+	free(c->woff);
+	free(c->wlen);
+	free(c->first);
+	free(c->count);
+	free(c->keyw);
+	free(c->argc);
+	free(c->argv);
+	free(c->av);
+	free(c->argl);
+	memset(c, 0, sizeof(*c));
+}
+
+static int exec(struct fs_online *o, struct cmds *c, bool idempotent)
+{
+	struct rcs *s = o->state;
+
+	cmds_seal(c, idempotent);
+	return fs_rc_exec(s->rc, c->cmd, c->n, DEADLINE_MS);
+}
+
+/* One command of n words in one go. */
+static void cmds_add(struct cmds *c, size_t n, const char *const *w, const size_t *l)
+{
+	size_t i;
+
+	cmds_start(c);
+	for (i = 0; i < n; i++)
+		cmds_word(c, w[i], l ? l[i] : strlen(w[i]));
+	cmds_end(c);
+}
+
+static int fail(struct fs_online *o, const char *what, const redisReply *r)
+{
+	fs_error_set("online store '%s': %s: %s", o->where, what,
+		     r && r->type == REDIS_REPLY_ERROR ? r->str : fs_error_last());
+	return FS_ERR;
+}
+
+/* Check every reply of c: an error reply, or none (why is in its err), fails with what. */
+static int check_replies(struct fs_online *o, struct cmds *c, const char *what)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		if (!c->cmd[i].reply) {
+			fs_error_set("online store '%s': %s: %s", o->where, what, c->cmd[i].err);
+			return FS_ERR;
+		}
+		if (c->cmd[i].reply->type == REDIS_REPLY_ERROR)
+			return fail(o, what, c->cmd[i].reply);
+	}
+	return 0;
+}
+
+/* Send c; every command must have a reply that is no error. */
+static int run(struct fs_online *o, struct cmds *c, const char *what)
+{
+	exec(o, c, true);
+	return check_replies(o, c, what);
+}
+
+static unsigned bucket_of(const void *key, size_t len)
+{
+	const unsigned char *p = key;
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 16777619u;
+	}
+	return h % BUCKETS;
+}
+
+/* "fs:<project>:<view>:{<bucket>}:" */
+static size_t bucket_prefix(struct fs_online *o, const char *view, unsigned b, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "fs:%s:%s:{%u}:", o->project, view, b);
+	return n < 0 ? 0 : (size_t)n;
+}
+
+static char *schema_key(struct fs_online *o, const char *view)
+{
+	return xstrfmt("fs:%s:%s:schema", o->project, view);
+}
+
+/* Load the write script on every master. */
+static int load_script(struct fs_online *o)
+{
+	struct rcs *s = o->state;
+	redisContext *c;
+	const char *name;
+	size_t i;
+	int rc;
+
+	for (i = 0; (rc = fs_rc_master(s->rc, i, &c, &name)) == 0; i++) {
+		redisReply *r = redisCommand(c, "SCRIPT LOAD %s", write_script);
+		if (!r || r->type != REDIS_REPLY_STRING) {
+			fs_error_set("online store '%s': %s: cannot load the write script: %s", o->where,
+				     name, r ? r->str : c->errstr);
+			freeReplyObject(r);
+			return FS_ERR;
+		}
+		snprintf(s->sha, sizeof(s->sha), "%s", r->str);
+		freeReplyObject(r);
+	}
+	if (rc != FS_ENOTFOUND)
+		return rc;
+	s->loaded = true;
+	return 0;
+}
+
+static int rcs_open(struct fs_online *o, const struct fs_config *cfg)
+{
+	struct rcs *s = xcalloc(1, sizeof(*s));
+	struct strbuf where = STRBUF_INIT;
+	int rc;
+
+	o->state = s;
+	/* every message names the store by its first seed: never a password */
+	{
+		char *shown = fs_url_redact(cfg->online_cluster[0]);
+		sb_addf(&where, "cluster %s", shown);
+		if (cfg->online_cluster_n > 1)
+			sb_addf(&where, " (+%zu seeds)", cfg->online_cluster_n - 1);
+		free(shown);
+	}
+	o->where = sb_detach(&where);
+	if ((rc = fs_rc_open(&s->rc, (const char *const *)cfg->online_cluster, cfg->online_cluster_n,
+			     o->where)))
+		return rc;
+	return load_script(o);
+}
+
+/* The view's schema as stored: *exists, and *same when it is schema. */
+static int schema_is(struct fs_online *o, const char *view, const char *schema, bool *same,
+		     bool *exists)
+{
+	struct cmds c = { 0 };
+	char *k = schema_key(o, view);
+	const char *w[2] = { "GET", k };
+	redisReply *r;
+	int rc = 0;
+
+	cmds_add(&c, 2, w, NULL);
+	if (!(rc = run(o, &c, "cannot read schema"))) {
+		r = c.cmd[0].reply;
+		*exists = r->type == REDIS_REPLY_STRING;
+		*same = *exists && !strcmp(r->str, schema);
+	}
+	cmds_release(&c);
+	free(k);
+	return rc;
+}
+
+
+/*
+ * Every key of the masters matching pattern, a page at a time, to fn. A
+ * key can be seen twice (or missed) when slots move during the scan.
+ */
+static int scan_all(struct fs_online *o, const char *pattern,
+		    int (*fn)(struct fs_online *o, const redisReply *keys, void *ctx), void *ctx)
+{
+	struct rcs *s = o->state;
+	redisContext *c;
+	const char *name;
+	size_t i;
+	int rc;
+
+	for (i = 0; (rc = fs_rc_master(s->rc, i, &c, &name)) == 0; i++) {
+		char cursor[32] = "0";
+		do {
+			redisReply *r = redisCommand(c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
+			if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+			    r->element[0]->type != REDIS_REPLY_STRING ||
+			    r->element[1]->type != REDIS_REPLY_ARRAY) {
+				fs_error_set("online store '%s': %s: cannot scan: %s", o->where, name,
+					     r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
+				freeReplyObject(r);
+				return FS_ERR;
+			}
+			snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+			rc = fn(o, r->element[1], ctx);
+			freeReplyObject(r);
+		} while (!rc && strcmp(cursor, "0"));
+		if (rc)
+			return rc;
+	}
+	return rc == FS_ENOTFOUND ? 0 : rc;
+}
+
+static int unlink_page(struct fs_online *o, const redisReply *keys, void *ctx)
+{
+	struct cmds c = { 0 };
+	size_t i;
+	int rc;
+
+	(void)ctx;
+	if (!keys->elements)
+		return 0;
+	for (i = 0; i < keys->elements; i++) {
+		const char *w[2] = { "UNLINK", keys->element[i]->str };
+		size_t l[2] = { 6, keys->element[i]->len };
+		cmds_add(&c, 2, w, l);
+	}
+	rc = run(o, &c, "cannot delete");
+	cmds_release(&c);
+	return rc;
+}
+
+static int rcs_drop(struct fs_online *o, const char *view)
+{
+	char *pattern = xstrfmt("fs:%s:%s:*", o->project, view);
+	int rc = scan_all(o, pattern, unlink_page, NULL);
+
+	free(pattern);
+	return rc;
+}
+
+static int schema_ensure(struct fs_online *o, const char *view, const char *schema)
+{
+	struct cmds c = { 0 };
+	bool same, exists;
+	char *k;
+	int rc;
+
+	if ((rc = schema_is(o, view, schema, &same, &exists)) || same)
+		return rc;
+	if (exists && (rc = rcs_drop(o, view)))
+		return rc;
+	k = schema_key(o, view);
+	{
+		const char *w[3] = { "SET", k, schema };
+		cmds_add(&c, 3, w, NULL);
+	}
+	rc = run(o, &c, "cannot write schema");
+	cmds_release(&c);
+	free(k);
+	return rc;
+}
+
+static void put_be64(unsigned char *p, int64_t v)
+{
+	uint64_t u = (uint64_t)v;
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		p[i] = (unsigned char)(u & 0xff);
+		u >>= 8;
+	}
+}
+
+static int64_t get_be64(const unsigned char *p)
+{
+	uint64_t u = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		u = (u << 8) | p[i];
+	return (int64_t)u;
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+	const size_t *x = a, *y = b;
+	if (x[0] != y[0])
+		return x[0] < y[0] ? -1 : 1;
+	return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+/*
+ * One script call per bucket: EVALSHA sha nkeys record... counter value...
+ * A script missing on a node (NOSCRIPT: a new or restarted master) is
+ * loaded on every master and the calls sent again, once.
+ */
+static int rcs_write(struct fs_online *o, const char *view, const char *schema,
+		     const struct fs_online_rec *recs, size_t n, size_t *written)
+{
+	struct rcs *s = o->state;
+	size_t (*order)[2] = NULL, i, j, tries;
+	char prefix[256];
+	int rc;
+
+	if ((rc = schema_ensure(o, view, schema)))
+		return rc;
+	if (!n)
+		return 0;
+	/* the records by bucket */
+	order = xmalloc(n * sizeof(*order));
+	for (i = 0; i < n; i++) {
+		order[i][0] = bucket_of(recs[i].key, recs[i].keylen);
+		order[i][1] = i;
+	}
+	qsort(order, n, sizeof(*order), cmp_size);
+	for (tries = 0; tries < 2; tries++) {
+		struct cmds c = { 0 };
+		bool noscript = false;
+		for (i = 0; i < n; i = j) {
+			unsigned b = (unsigned)order[i][0];
+			size_t plen = bucket_prefix(o, view, b, prefix, sizeof(prefix)), k;
+			char nkeys[32];
+			for (j = i; j < n && order[j][0] == b; j++)
+				;
+			cmds_start(&c);
+			cmds_word(&c, "EVALSHA", 7);
+			cmds_word(&c, s->sha, strlen(s->sha));
+			cmds_word(&c, nkeys, (size_t)snprintf(nkeys, sizeof(nkeys), "%zu", j - i + 1));
+			c.keyw[c.n - 1] = c.nw; /* the first record key routes it */
+			for (k = i; k < j; k++) {
+				const struct fs_online_rec *r = &recs[order[k][1]];
+				size_t at = c.bytes.len;
+				sb_add(&c.bytes, prefix, plen);
+				sb_add(&c.bytes, "r:", 2);
+				sb_add(&c.bytes, r->key, r->keylen);
+				ALLOC_GROW(c.woff, c.nw + 1, c.walloc);
+				c.wlen = xrealloc(c.wlen, c.walloc * sizeof(*c.wlen));
+				c.woff[c.nw] = at;
+				c.wlen[c.nw++] = c.bytes.len - at;
+			}
+			{
+				size_t at = c.bytes.len;
+				sb_add(&c.bytes, prefix, plen);
+				sb_add(&c.bytes, "n", 1);
+				ALLOC_GROW(c.woff, c.nw + 1, c.walloc);
+				c.wlen = xrealloc(c.wlen, c.walloc * sizeof(*c.wlen));
+				c.woff[c.nw] = at;
+				c.wlen[c.nw++] = c.bytes.len - at;
+			}
+			for (k = i; k < j; k++) {
+				const struct fs_online_rec *r = &recs[order[k][1]];
+				unsigned char head[16];
+				size_t at = c.bytes.len;
+				put_be64(head, r->ts);
+				put_be64(head + 8, r->created);
+				sb_add(&c.bytes, head, sizeof(head));
+				sb_add(&c.bytes, r->val, r->vallen);
+				ALLOC_GROW(c.woff, c.nw + 1, c.walloc);
+				c.wlen = xrealloc(c.wlen, c.walloc * sizeof(*c.wlen));
+				c.woff[c.nw] = at;
+				c.wlen[c.nw++] = c.bytes.len - at;
+			}
+			cmds_end(&c);
+		}
+		/* newest-wins is idempotent: a call sent again changes nothing more */
+		exec(o, &c, true);
+		for (i = 0; !rc && i < c.n; i++) {
+			redisReply *r = c.cmd[i].reply;
+			if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8))
+				noscript = true;
+			else if (!r || r->type != REDIS_REPLY_INTEGER)
+				rc = check_replies(o, &c, "cannot write");
+		}
+		if (!rc && !noscript)
+			for (i = 0; i < c.n; i++)
+				*written += (size_t)c.cmd[i].reply->integer;
+		cmds_release(&c);
+		if (rc || !noscript)
+			break;
+		/* a script missing somewhere: the calls that ran wrote newest-wins, sending all again is safe */
+		*written = 0;
+		if ((rc = load_script(o)))
+			break;
+	}
+	free(order);
+	return rc;
+}
+
+static int rcs_read(struct fs_online *o, const char *view, const char *schema,
+		    const struct fs_online_rec *keys, size_t n, struct fs_online_hit *hits)
+{
+	struct cmds c = { 0 };
+	char prefix[256], *skey = schema_key(o, view);
+	const redisReply *sr;
+	size_t i;
+	int rc = 0;
+
+	{
+		const char *w[2] = { "GET", skey };
+		cmds_add(&c, 2, w, NULL);
+	}
+	for (i = 0; i < n; i++) {
+		size_t plen = bucket_prefix(o, view, bucket_of(keys[i].key, keys[i].keylen), prefix,
+					    sizeof(prefix));
+		cmds_start(&c);
+		cmds_word(&c, "GET", 3);
+		{
+			size_t at = c.bytes.len;
+			sb_add(&c.bytes, prefix, plen);
+			sb_add(&c.bytes, "r:", 2);
+			sb_add(&c.bytes, keys[i].key, keys[i].keylen);
+			ALLOC_GROW(c.woff, c.nw + 1, c.walloc);
+			c.wlen = xrealloc(c.wlen, c.walloc * sizeof(*c.wlen));
+			c.woff[c.nw] = at;
+			c.wlen[c.nw++] = c.bytes.len - at;
+		}
+		cmds_end(&c);
+	}
+	if ((rc = run(o, &c, "cannot read")))
+		goto done;
+	/* no schema, or another one: the view's records are not ours to decode */
+	sr = c.cmd[0].reply;
+	if (sr->type != REDIS_REPLY_STRING || strlen(schema) != sr->len || memcmp(sr->str, schema, sr->len))
+		goto done;
+	for (i = 0; i < n; i++) {
+		const redisReply *e = c.cmd[i + 1].reply;
+		if (e->type == REDIS_REPLY_STRING && e->len >= 16) {
+			hits[i].found = true;
+			hits[i].ts = get_be64((const unsigned char *)e->str);
+			hits[i].created = get_be64((const unsigned char *)e->str + 8);
+			hits[i].vallen = e->len - 16;
+			hits[i].val = xmalloc(hits[i].vallen + 1);
+			memcpy(hits[i].val, e->str + 16, hits[i].vallen);
+		}
+	}
+done:
+	cmds_release(&c);
+	free(skey);
+	return rc;
+}
+
+static int not_yet(struct fs_online *o, const char *what)
+{
+	fs_error_set("online store '%s': %s: not supported on a Redis Cluster yet (use one Redis, or SQLite)",
+		     o->where, what);
+	return FS_ERR;
+}
+
+static int rcs_update(struct fs_online *o, const char *view, const char *schema,
+		      const struct fs_online_rec *keys, size_t n, unsigned flags,
+		      fs_online_update_fn fn, void *ctx)
+{
+	(void)schema;
+	(void)keys;
+	(void)n;
+	(void)flags;
+	(void)fn;
+	(void)ctx;
+	fs_error_set("online store '%s': view '%s': the tiles of a view with aggregations are"
+		     " not supported on a Redis Cluster yet (use one Redis, or SQLite)",
+		     o->where, view);
+	return FS_ERR;
+}
+
+static int rcs_count(struct fs_online *o, const char *view, const char *schema, int64_t *n)
+{
+	struct cmds c = { 0 };
+	char prefix[256];
+	bool same, exists;
+	unsigned b;
+	size_t i;
+	int rc;
+
+	*n = 0;
+	if ((rc = schema_is(o, view, schema, &same, &exists)) || !same)
+		return rc;
+	for (b = 0; b < BUCKETS; b++) {
+		size_t plen = bucket_prefix(o, view, b, prefix, sizeof(prefix));
+		cmds_start(&c);
+		cmds_word(&c, "GET", 3);
+		prefix[plen] = 'n';
+		cmds_word(&c, prefix, plen + 1);
+		cmds_end(&c);
+	}
+	if (!(rc = run(o, &c, "cannot count"))) {
+		for (i = 0; i < c.n; i++)
+			if (c.cmd[i].reply->type == REDIS_REPLY_STRING)
+				*n += atoll(c.cmd[i].reply->str);
+	}
+	cmds_release(&c);
+	return rc;
+}
+
+static int rcs_ping(struct fs_online *o)
+{
+	struct rcs *s = o->state;
+	unsigned uncovered, down;
+
+	if (fs_rc_check(s->rc, &uncovered, &down))
+		return FS_ERR;
+	if (uncovered || down) {
+		fs_error_set("online store '%s': degraded: %u slot%s without a master, %u master%s not answering",
+			     o->where, uncovered, uncovered == 1 ? "" : "s", down, down == 1 ? "" : "s");
+		return FS_ERR;
+	}
+	return 0;
+}
+
+static int rcs_begin(struct fs_online *o)
+{
+	return not_yet(o, "an atomic batch (fs stream's events with their positions)");
+}
+
+static int rcs_commit(struct fs_online *o)
+{
+	return not_yet(o, "an atomic batch");
+}
+
+static void rcs_rollback(struct fs_online *o)
+{
+	(void)o;
+}
+
+static char *meta_key(struct fs_online *o, const char *name)
+{
+	return xstrfmt("fs:%s:@%s", o->project, name);
+}
+
+static int rcs_meta_get(struct fs_online *o, const char *name, struct strbuf *val, bool *found)
+{
+	struct cmds c = { 0 };
+	char *k = meta_key(o, name);
+	const char *w[2] = { "GET", k };
+	int rc = 0;
+
+	cmds_add(&c, 2, w, NULL);
+	if ((rc = run(o, &c, "cannot read"))) {
+		/* said */
+	} else if (c.cmd[0].reply->type == REDIS_REPLY_STRING) {
+		*found = true;
+		sb_add(val, c.cmd[0].reply->str, c.cmd[0].reply->len);
+	}
+	cmds_release(&c);
+	free(k);
+	return rc;
+}
+
+static int rcs_meta_put(struct fs_online *o, const char *name, const char *val)
+{
+	struct cmds c = { 0 };
+	char *k = meta_key(o, name);
+	const char *w[3] = { "SET", k, val };
+	int rc;
+
+	cmds_add(&c, 3, w, NULL);
+	rc = run(o, &c, "cannot write");
+	cmds_release(&c);
+	free(k);
+	return rc;
+}
+
+struct meta_ctx {
+	size_t hlen;
+	void (*fn)(void *ctx, const char *name, const char *val);
+	void *ctx;
+};
+
+static int meta_page(struct fs_online *o, const redisReply *keys, void *ctx)
+{
+	struct meta_ctx *m = ctx;
+	struct cmds c = { 0 };
+	size_t i;
+	int rc = 0;
+
+	if (!keys->elements)
+		return 0;
+	for (i = 0; i < keys->elements; i++) {
+		const char *w[2] = { "GET", keys->element[i]->str };
+		size_t l[2] = { 3, keys->element[i]->len };
+		cmds_add(&c, 2, w, l);
+	}
+	if (!(rc = run(o, &c, "cannot read"))) {
+		for (i = 0; i < keys->elements; i++) {
+			const redisReply *e = keys->element[i], *g = c.cmd[i].reply;
+			if (g->type == REDIS_REPLY_STRING && e->len > m->hlen) {
+				char *name = xstrndup(e->str + m->hlen, e->len - m->hlen);
+				m->fn(m->ctx, name, g->str);
+				free(name);
+			}
+		}
+	}
+	cmds_release(&c);
+	return rc;
+}
+
+static int rcs_meta_list(struct fs_online *o, const char *prefix,
+			 void (*fn)(void *ctx, const char *name, const char *val), void *ctx)
+{
+	char *head = meta_key(o, ""), *pattern = xstrfmt("%s%s*", head, prefix);
+	struct meta_ctx m = { strlen(head), fn, ctx };
+	int rc = scan_all(o, pattern, meta_page, &m);
+
+	free(head);
+	free(pattern);
+	return rc;
+}
+
+static void rcs_close(struct fs_online *o)
+{
+	struct rcs *s = o->state;
+
+	fs_rc_free(s->rc);
+	free(s);
+}
+
+const struct fs_online_ops fs_online_redis_cluster_ops = {
+	.type = "redis",
+	.open = rcs_open,
+	.write = rcs_write,
+	.read = rcs_read,
+	.drop = rcs_drop,
+	.update = rcs_update,
+	.count = rcs_count,
+	.ping = rcs_ping,
+	.begin = rcs_begin,
+	.commit = rcs_commit,
+	.rollback = rcs_rollback,
+	.meta_get = rcs_meta_get,
+	.meta_put = rcs_meta_put,
+	.meta_list = rcs_meta_list,
+	.close = rcs_close,
+};
