@@ -369,7 +369,7 @@ EOF
 $doc"
         n=$((n + 1))
     done <examples
-    assert_equal "$n" 5
+    assert_equal "$n" 6
 }
 
 @test "definitions-doc: the pages build into section 5 man pages without warnings" {

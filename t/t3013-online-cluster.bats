@@ -18,8 +18,8 @@ setup_file() { start_cluster; }
 teardown_file() { stop_cluster; }
 
 setup() {
+    common_setup
     use_cluster
-    cd "$BATS_TEST_TMPDIR"
     local p
     # a cluster that lost a master (the failover test) serves every slot again first
     cluster_settled || fail "the cluster does not serve every slot"

@@ -22,7 +22,7 @@ common_setup() {
     git config --global user.name "Test User"
     git config --global user.email "test@example.com"
     git config --global init.defaultBranch main
-    unset FS_REGISTRY FS_ONLINE_PATH FS_REDIS_URL FS_POSTGRES_DSN
+    unset FS_REGISTRY FS_ONLINE_PATH FS_REDIS_URL FS_REDIS_CLUSTER FS_POSTGRES_DSN
     unset GIT_AUTHOR_NAME GIT_AUTHOR_EMAIL GIT_COMMITTER_NAME GIT_COMMITTER_EMAIL
     export FS_HELP_NO_MAN=1
     cd "$BATS_TEST_TMPDIR"
