@@ -1,7 +1,7 @@
 # A Redis Cluster of real redis-servers on free loopback ports, for the
-# cluster tests (t3012): 3 masters with a replica each, every node with
-# its own directory, a 2 s node timeout (a killed master's replica takes
-# over within a few seconds).
+# cluster tests (t3012, t3013), made by tools/redis-cluster: 3 masters with
+# a replica each, a 2 s node timeout (a killed master's replica takes over
+# within a few seconds).
 #
 #   load test_helper
 #   load lib-cluster
@@ -9,52 +9,11 @@
 #   teardown_file() { stop_cluster; }
 #   @test ... { use_cluster; rc set p 100; }
 
-cluster_free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 start_cluster() {
-    local i port bus dir nodes=() ok
     command -v redis-server > /dev/null || skip "redis-server is not installed"
-    CLUSTER_PORTS=()
-    : > "$BATS_FILE_TMPDIR/cluster.pids"
-    for i in 0 1 2 3 4 5; do
-        port=$(cluster_free_port)
-        bus=$(cluster_free_port)
-        dir=$BATS_FILE_TMPDIR/cluster/$port
-        mkdir -p "$dir"
-        # in a subshell: not a job of the test's shell (no "Killed" lines when stopped)
-        (redis-server --port "$port" --cluster-port "$bus" --bind 127.0.0.1 --cluster-enabled yes \
-            --cluster-config-file "$dir/nodes.conf" --cluster-node-timeout 2000 --save '' \
-            --appendonly no --dir "$dir" > "$dir/log" 2>&1 3>&- &
-            echo "$!" >> "$BATS_FILE_TMPDIR/cluster.pids")
-        CLUSTER_PORTS+=("$port")
-        nodes+=("127.0.0.1:$port")
-    done
-    for port in "${CLUSTER_PORTS[@]}"; do
-        for i in $(seq 100); do
-            [ "$(redis-cli -p "$port" ping 2> /dev/null)" = PONG ] && break
-            sleep 0.05
-        done
-    done
-    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes \
-        > "$BATS_FILE_TMPDIR/cluster/create.log" 2>&1 || {
-        cat "$BATS_FILE_TMPDIR/cluster/create.log" >&2
-        return 1
-    }
-    # every node agrees that every slot is served
-    for i in $(seq 200); do
-        ok=1
-        for port in "${CLUSTER_PORTS[@]}"; do
-            redis-cli -p "$port" cluster info 2> /dev/null | grep -q '^cluster_state:ok' || ok=
-        done
-        [ -n "$ok" ] && redis-cli --cluster check "127.0.0.1:${CLUSTER_PORTS[0]}" > /dev/null 2>&1 && break
-        sleep 0.1
-    done
-    [ -n "$ok" ] || { echo "the cluster did not come up" >&2; return 1; }
-    # every node a seed: the router reads the map from the first that answers
-    CLUSTER_SEED=$(printf 'redis://127.0.0.1:%s,' "${CLUSTER_PORTS[@]}")
-    CLUSTER_SEED=${CLUSTER_SEED%,}
+    CLUSTER_SEED=$("$FS_SOURCE_ROOT/tools/redis-cluster" start "$BATS_FILE_TMPDIR/cluster") ||
+        fail "the cluster did not start"
+    mapfile -t CLUSTER_PORTS < "$BATS_FILE_TMPDIR/cluster/ports"
     printf 'CLUSTER_SEED=%q CLUSTER_PORTS=(%s)\n' "$CLUSTER_SEED" "${CLUSTER_PORTS[*]}" > "$BATS_FILE_TMPDIR/cluster.env"
 }
 
@@ -65,11 +24,7 @@ use_cluster() {
 }
 
 stop_cluster() {
-    local pid
-    [ -f "$BATS_FILE_TMPDIR/cluster.pids" ] || return 0
-    while read -r pid; do
-        kill -9 "$pid" 2> /dev/null || true
-    done < "$BATS_FILE_TMPDIR/cluster.pids"
+    "$FS_SOURCE_ROOT/tools/redis-cluster" stop "$BATS_FILE_TMPDIR/cluster"
 }
 
 # rc ARGS...: t/rc-tool against the cluster; its JSON line in $output

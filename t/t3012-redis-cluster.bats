@@ -7,10 +7,7 @@
 # (both made by hand, so that each path is taken for certain), a reshard
 # with redis-cli while keys are written and read (nothing lost), and a
 # master killed: the router sees a master down, then the promoted replica
-# serves its slots within seconds.
-#
-# The online store does not use the router yet: online_store.cluster is
-# refused (see the last test).
+# serves its slots within seconds. The online store on it is t3013's.
 
 load test_helper
 load lib-cluster
@@ -129,16 +126,4 @@ teardown_file() { stop_cluster; }
     # and the cluster, seen from the router, is whole again
     rc check
     assert_equal "$(jq -c '[.uncovered, .down]' <<< "$output")" '[0,0]'
-}
-
-@test "cluster: online_store.cluster is refused until the store is built on the router" {
-    init_repo
-    use_cluster
-    sed -i "s|^  type: sqlite|  type: redis\n  cluster: [${CLUSTER_SEED//,/, }]|; /^  path: .fs.online.db/d" fs.yaml
-    run -128 --separate-stderr fs get-online -f driver_hourly_stats:conv_rate -e driver_id=1001
-    assert_output ""
-    [[ "$stderr" == *"fs.yaml:"*"online_store.cluster: Redis Cluster is not supported yet (use one Redis: url)"* ]] ||
-        fail "$stderr"
-    run -128 --separate-stderr fs apply
-    [[ "$stderr" == *"online_store.cluster: Redis Cluster is not supported yet"* ]] || fail "$stderr"
 }
