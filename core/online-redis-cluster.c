@@ -19,15 +19,18 @@
  * per node. Writes are atomic per bucket, not per batch; a view's write
  * as a whole never was (see online-redis.c).
  *
- * Not yet on a cluster: read-modify-write updates (aggregation views'
- * tiles) and batches (fs stream's events with their positions): both
- * fail, saying so.
+ * Updates (aggregation views' tiles) read the records, ask fn, and write
+ * each bucket's by a compare-and-set script (rcs_update). Not yet on a
+ * cluster: batches (fs stream's events with their positions), which fail,
+ * saying so.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "error.h"
+#include "keymap.h"
 #include "online.h"
 #include "redis-cluster.h"
 #include "strbuf.h"
@@ -60,10 +63,48 @@ static const char write_script[] =
 	"end\n"
 	"return written\n";
 
+/*
+ * The compare-and-set of an update's records in one bucket: KEYS n
+ * records then the counter; ARGV the n values read ('' when absent), then
+ * the n new ones ('' to delete). Nothing is written, and -1 returned, when
+ * a record is no longer what was read; 1 when every record already is
+ * what it is to be (the call ran, and is sent again after a broken
+ * connection); else 0.
+ */
+static const char cas_script[] =
+	"local n = #KEYS - 1\n"
+	"local same = true\n"
+	"for i = 1, n do\n"
+	"  local cur = redis.call('GET', KEYS[i])\n"
+	"  local new = ARGV[n + i]\n"
+	"  if (new == '' and cur) or (new ~= '' and cur ~= new) then same = false end\n"
+	"end\n"
+	"if same then return 1 end\n"
+	"for i = 1, n do\n"
+	"  local cur = redis.call('GET', KEYS[i])\n"
+	"  if ARGV[i] == '' then\n"
+	"    if cur then return -1 end\n"
+	"  elseif cur ~= ARGV[i] then\n"
+	"    return -1\n"
+	"  end\n"
+	"end\n"
+	"local delta = 0\n"
+	"for i = 1, n do\n"
+	"  local new = ARGV[n + i]\n"
+	"  local existed = ARGV[i] ~= ''\n"
+	"  if new == '' then\n"
+	"    if existed then redis.call('DEL', KEYS[i]); delta = delta - 1 end\n"
+	"  else\n"
+	"    redis.call('SET', KEYS[i], new)\n"
+	"    if not existed then delta = delta + 1 end\n"
+	"  end\n"
+	"end\n"
+	"if delta ~= 0 then redis.call('INCRBY', KEYS[#KEYS], delta) end\n"
+	"return 0\n";
+
 struct rcs {
 	struct fs_rc *rc;
-	char sha[64];
-	bool loaded; /* the script is on every master (as far as we know) */
+	char sha[64], cas_sha[64];
 };
 
 /*
@@ -92,6 +133,23 @@ static void cmds_word(struct cmds *c, const void *p, size_t len)
 	c->wlen[c->nw] = len;
 	sb_add(&c->bytes, p, len);
 	c->nw++;
+}
+
+/* A word of up to three pieces (b and c may be empty). */
+static void cmds_word3(struct cmds *c, const void *a, size_t al, const void *b, size_t bl,
+		       const void *d, size_t dl)
+{
+	size_t at = c->bytes.len;
+
+	sb_add(&c->bytes, a, al);
+	if (bl)
+		sb_add(&c->bytes, b, bl);
+	if (dl)
+		sb_add(&c->bytes, d, dl);
+	ALLOC_GROW(c->woff, c->nw + 1, c->walloc);
+	c->wlen = xrealloc(c->wlen, c->walloc * sizeof(*c->wlen));
+	c->woff[c->nw] = at;
+	c->wlen[c->nw++] = c->bytes.len - at;
 }
 
 static void cmds_start(struct cmds *c)
@@ -155,12 +213,36 @@ static void cmds_release(struct cmds *c)
 	memset(c, 0, sizeof(*c));
 }
 
+static int load_scripts(struct fs_online *o);
+
+/*
+ * Send c's commands. A script missing on a node (NOSCRIPT: a new or
+ * restarted master) is loaded on every master and the commands sent
+ * again, once: the scripts change nothing when they did not run, and a
+ * newest-wins write or a compare-and-set that did run changes nothing more.
+ */
 static int exec(struct fs_online *o, struct cmds *c, bool idempotent)
 {
 	struct rcs *s = o->state;
+	size_t i;
+	int rc, tries;
 
 	cmds_seal(c, idempotent);
-	return fs_rc_exec(s->rc, c->cmd, c->n, DEADLINE_MS);
+	for (tries = 0;; tries++) {
+		bool noscript = false;
+		rc = fs_rc_exec(s->rc, c->cmd, c->n, DEADLINE_MS);
+		for (i = 0; i < c->n; i++)
+			noscript |= c->cmd[i].reply && c->cmd[i].reply->type == REDIS_REPLY_ERROR &&
+				    !strncmp(c->cmd[i].reply->str, "NOSCRIPT", 8);
+		if (!noscript || tries)
+			return rc;
+		for (i = 0; i < c->n; i++) {
+			freeReplyObject(c->cmd[i].reply);
+			c->cmd[i].reply = NULL;
+		}
+		if ((rc = load_scripts(o)))
+			return rc;
+	}
 }
 
 /* One command of n words in one go. */
@@ -229,30 +311,30 @@ static char *schema_key(struct fs_online *o, const char *view)
 	return xstrfmt("fs:%s:%s:schema", o->project, view);
 }
 
-/* Load the write script on every master. */
-static int load_script(struct fs_online *o)
+/* Load the scripts on every master. */
+static int load_scripts(struct fs_online *o)
 {
 	struct rcs *s = o->state;
+	const char *const scripts[2] = { write_script, cas_script };
+	char *const shas[2] = { s->sha, s->cas_sha };
 	redisContext *c;
 	const char *name;
-	size_t i;
+	size_t i, k;
 	int rc;
 
-	for (i = 0; (rc = fs_rc_master(s->rc, i, &c, &name)) == 0; i++) {
-		redisReply *r = redisCommand(c, "SCRIPT LOAD %s", write_script);
-		if (!r || r->type != REDIS_REPLY_STRING) {
-			fs_error_set("online store '%s': %s: cannot load the write script: %s", o->where,
-				     name, r ? r->str : c->errstr);
+	for (i = 0; (rc = fs_rc_master(s->rc, i, &c, &name)) == 0; i++)
+		for (k = 0; k < 2; k++) {
+			redisReply *r = redisCommand(c, "SCRIPT LOAD %s", scripts[k]);
+			if (!r || r->type != REDIS_REPLY_STRING) {
+				fs_error_set("online store '%s': %s: cannot load a script: %s", o->where,
+					     name, r ? r->str : c->errstr);
+				freeReplyObject(r);
+				return FS_ERR;
+			}
+			snprintf(shas[k], sizeof(s->sha), "%s", r->str);
 			freeReplyObject(r);
-			return FS_ERR;
 		}
-		snprintf(s->sha, sizeof(s->sha), "%s", r->str);
-		freeReplyObject(r);
-	}
-	if (rc != FS_ENOTFOUND)
-		return rc;
-	s->loaded = true;
-	return 0;
+	return rc == FS_ENOTFOUND ? 0 : rc;
 }
 
 static int rcs_open(struct fs_online *o, const struct fs_config *cfg)
@@ -274,7 +356,7 @@ static int rcs_open(struct fs_online *o, const struct fs_config *cfg)
 	if ((rc = fs_rc_open(&s->rc, (const char *const *)cfg->online_cluster, cfg->online_cluster_n,
 			     o->where)))
 		return rc;
-	return load_script(o);
+	return load_scripts(o);
 }
 
 /* The view's schema as stored: *exists, and *same when it is schema. */
@@ -422,7 +504,8 @@ static int rcs_write(struct fs_online *o, const char *view, const char *schema,
 		     const struct fs_online_rec *recs, size_t n, size_t *written)
 {
 	struct rcs *s = o->state;
-	size_t (*order)[2] = NULL, i, j, tries;
+	struct cmds c = { 0 };
+	size_t (*order)[2] = NULL, i, j;
 	char prefix[256];
 	int rc;
 
@@ -437,75 +520,42 @@ static int rcs_write(struct fs_online *o, const char *view, const char *schema,
 		order[i][1] = i;
 	}
 	qsort(order, n, sizeof(*order), cmp_size);
-	for (tries = 0; tries < 2; tries++) {
-		struct cmds c = { 0 };
-		bool noscript = false;
-		for (i = 0; i < n; i = j) {
-			unsigned b = (unsigned)order[i][0];
-			size_t plen = bucket_prefix(o, view, b, prefix, sizeof(prefix)), k;
-			char nkeys[32];
-			for (j = i; j < n && order[j][0] == b; j++)
-				;
-			cmds_start(&c);
-			cmds_word(&c, "EVALSHA", 7);
-			cmds_word(&c, s->sha, strlen(s->sha));
-			cmds_word(&c, nkeys, (size_t)snprintf(nkeys, sizeof(nkeys), "%zu", j - i + 1));
-			c.keyw[c.n - 1] = c.nw; /* the first record key routes it */
-			for (k = i; k < j; k++) {
-				const struct fs_online_rec *r = &recs[order[k][1]];
-				size_t at = c.bytes.len;
-				sb_add(&c.bytes, prefix, plen);
-				sb_add(&c.bytes, "r:", 2);
-				sb_add(&c.bytes, r->key, r->keylen);
-				ALLOC_GROW(c.woff, c.nw + 1, c.walloc);
-				c.wlen = xrealloc(c.wlen, c.walloc * sizeof(*c.wlen));
-				c.woff[c.nw] = at;
-				c.wlen[c.nw++] = c.bytes.len - at;
-			}
-			{
-				size_t at = c.bytes.len;
-				sb_add(&c.bytes, prefix, plen);
-				sb_add(&c.bytes, "n", 1);
-				ALLOC_GROW(c.woff, c.nw + 1, c.walloc);
-				c.wlen = xrealloc(c.wlen, c.walloc * sizeof(*c.wlen));
-				c.woff[c.nw] = at;
-				c.wlen[c.nw++] = c.bytes.len - at;
-			}
-			for (k = i; k < j; k++) {
-				const struct fs_online_rec *r = &recs[order[k][1]];
-				unsigned char head[16];
-				size_t at = c.bytes.len;
-				put_be64(head, r->ts);
-				put_be64(head + 8, r->created);
-				sb_add(&c.bytes, head, sizeof(head));
-				sb_add(&c.bytes, r->val, r->vallen);
-				ALLOC_GROW(c.woff, c.nw + 1, c.walloc);
-				c.wlen = xrealloc(c.wlen, c.walloc * sizeof(*c.wlen));
-				c.woff[c.nw] = at;
-				c.wlen[c.nw++] = c.bytes.len - at;
-			}
-			cmds_end(&c);
+	for (i = 0; i < n; i = j) {
+		unsigned b = (unsigned)order[i][0];
+		size_t plen = bucket_prefix(o, view, b, prefix, sizeof(prefix)), k;
+		char nkeys[32];
+		for (j = i; j < n && order[j][0] == b; j++)
+			;
+		cmds_start(&c);
+		cmds_word(&c, "EVALSHA", 7);
+		cmds_word(&c, s->sha, strlen(s->sha));
+		cmds_word(&c, nkeys, (size_t)snprintf(nkeys, sizeof(nkeys), "%zu", j - i + 1));
+		c.keyw[c.n - 1] = c.nw; /* the first record key routes it */
+		for (k = i; k < j; k++) {
+			const struct fs_online_rec *r = &recs[order[k][1]];
+			cmds_word3(&c, prefix, plen, "r:", 2, r->key, r->keylen);
 		}
-		/* newest-wins is idempotent: a call sent again changes nothing more */
-		exec(o, &c, true);
-		for (i = 0; !rc && i < c.n; i++) {
-			redisReply *r = c.cmd[i].reply;
-			if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8))
-				noscript = true;
-			else if (!r || r->type != REDIS_REPLY_INTEGER)
-				rc = check_replies(o, &c, "cannot write");
+		cmds_word3(&c, prefix, plen, "n", 1, NULL, 0);
+		for (k = i; k < j; k++) {
+			const struct fs_online_rec *r = &recs[order[k][1]];
+			unsigned char head[16];
+			put_be64(head, r->ts);
+			put_be64(head + 8, r->created);
+			cmds_word3(&c, head, sizeof(head), r->val, r->vallen, NULL, 0);
 		}
-		if (!rc && !noscript)
-			for (i = 0; i < c.n; i++)
-				*written += (size_t)c.cmd[i].reply->integer;
-		cmds_release(&c);
-		if (rc || !noscript)
-			break;
-		/* a script missing somewhere: the calls that ran wrote newest-wins, sending all again is safe */
-		*written = 0;
-		if ((rc = load_script(o)))
-			break;
+		cmds_end(&c);
 	}
+	/* newest-wins is idempotent: a call sent again changes nothing more */
+	exec(o, &c, true);
+	if (!(rc = check_replies(o, &c, "cannot write")))
+		for (i = 0; i < c.n; i++) {
+			if (c.cmd[i].reply->type != REDIS_REPLY_INTEGER) {
+				rc = fail(o, "cannot write", c.cmd[i].reply);
+				break;
+			}
+			*written += (size_t)c.cmd[i].reply->integer;
+		}
+	cmds_release(&c);
 	free(order);
 	return rc;
 }
@@ -528,16 +578,7 @@ static int rcs_read(struct fs_online *o, const char *view, const char *schema,
 					    sizeof(prefix));
 		cmds_start(&c);
 		cmds_word(&c, "GET", 3);
-		{
-			size_t at = c.bytes.len;
-			sb_add(&c.bytes, prefix, plen);
-			sb_add(&c.bytes, "r:", 2);
-			sb_add(&c.bytes, keys[i].key, keys[i].keylen);
-			ALLOC_GROW(c.woff, c.nw + 1, c.walloc);
-			c.wlen = xrealloc(c.wlen, c.walloc * sizeof(*c.wlen));
-			c.woff[c.nw] = at;
-			c.wlen[c.nw++] = c.bytes.len - at;
-		}
+		cmds_word3(&c, prefix, plen, "r:", 2, keys[i].key, keys[i].keylen);
 		cmds_end(&c);
 	}
 	if ((rc = run(o, &c, "cannot read")))
@@ -570,20 +611,323 @@ static int not_yet(struct fs_online *o, const char *what)
 	return FS_ERR;
 }
 
+/*
+ * rcs_update: the records in chunks; each chunk read (GET, pipelined),
+ * fn asked in order, and what fn decided written per bucket by the
+ * compare-and-set script. A bucket whose records changed since they were
+ * read (a concurrent writer) is read and decided again, fn being asked
+ * again for its records only, up to UPDATE_TRIES times. With
+ * FS_UPDATE_GUARD the guard record (keys[0]) goes first, alone, so that
+ * what fn learns from it holds for every record after it; with
+ * FS_UPDATE_ALL the records not asked for (found by SCAN on every master)
+ * go before the ones asked for. Not atomic as a whole: the chunks and
+ * buckets done stay done when fn abandons or an error stops the update.
+ */
+#define UPDATE_CHUNK 500
+#define UPDATE_TRIES 50
+
+struct crec {
+	const void *key;
+	size_t keylen, i;
+	unsigned bucket;
+	bool done, op;        /* committed (or nothing to do); has a write or delete */
+	struct strbuf old, new; /* as stored: read ('' absent), to be ('' delete) */
+	bool existed;
+};
+
+struct cupd {
+	struct fs_online *o;
+	const char *view, *schema;
+	fs_online_update_fn fn;
+	void *ctx;
+	char *skey;
+};
+
+static int cmp_crec_bucket(const void *a, const void *b)
+{
+	const struct crec *const *x = a, *const *y = b;
+
+	if ((*x)->bucket != (*y)->bucket)
+		return (*x)->bucket < (*y)->bucket ? -1 : 1;
+	return (*x < *y) ? -1 : (*x > *y);
+}
+
+/* Read the pending records of rs and ask fn for each, in order. */
+static int decide(struct cupd *u, struct crec *rs, size_t m)
+{
+	struct cmds c = { 0 };
+	char prefix[256];
+	const redisReply *sr;
+	size_t j, k;
+	int rc;
+
+	{
+		const char *w[2] = { "GET", u->skey };
+		cmds_add(&c, 2, w, NULL);
+	}
+	for (j = 0; j < m; j++) {
+		size_t plen;
+		if (rs[j].done)
+			continue;
+		plen = bucket_prefix(u->o, u->view, rs[j].bucket, prefix, sizeof(prefix));
+		cmds_start(&c);
+		cmds_word(&c, "GET", 3);
+		cmds_word3(&c, prefix, plen, "r:", 2, rs[j].key, rs[j].keylen);
+		cmds_end(&c);
+	}
+	if ((rc = run(u->o, &c, "cannot read")))
+		goto done;
+	sr = c.cmd[0].reply;
+	if (sr->type != REDIS_REPLY_STRING || sr->len != strlen(u->schema) ||
+	    memcmp(sr->str, u->schema, sr->len)) {
+		fs_error_set("online store '%s': view '%s' changed schema during the update",
+			     u->o->where, u->view);
+		rc = FS_ERR;
+		goto done;
+	}
+	for (j = 0, k = 1; j < m; j++) {
+		const redisReply *e;
+		struct fs_online_hit old = { 0 };
+		struct fs_online_rec out = { 0 };
+		unsigned char head[16];
+		struct crec *r = &rs[j];
+		if (r->done)
+			continue;
+		e = c.cmd[k++].reply;
+		sb_reset(&r->old);
+		sb_reset(&r->new);
+		r->op = false;
+		r->existed = e->type == REDIS_REPLY_STRING;
+		/* not asked for, and deleted since the scan: no longer the view's */
+		if (!r->existed && r->i == SIZE_MAX) {
+			r->done = true;
+			continue;
+		}
+		if (r->existed) {
+			sb_add(&r->old, e->str, e->len);
+			if (e->len >= 16) {
+				old.found = true;
+				old.ts = get_be64((const unsigned char *)e->str);
+				old.created = get_be64((const unsigned char *)e->str + 8);
+				old.val = r->old.buf + 16;
+				old.vallen = e->len - 16;
+			}
+		}
+		rc = u->fn(u->ctx, r->key, r->keylen, r->i, &old, &out);
+		if (rc < 0)
+			goto done;
+		if (rc == 1) {
+			rc = 0;
+			if (r->existed)
+				r->op = true; /* delete: new stays '' */
+			else
+				r->done = true;
+			continue;
+		}
+		rc = 0;
+		put_be64(head, out.ts);
+		put_be64(head + 8, out.created);
+		sb_add(&r->new, head, sizeof(head));
+		if (out.vallen)
+			sb_add(&r->new, out.val, out.vallen);
+		r->op = true;
+	}
+done:
+	cmds_release(&c);
+	return rc;
+}
+
+/* Write what was decided, a script call per bucket; buckets that conflicted stay pending. */
+static int commit_buckets(struct cupd *u, struct crec *rs, size_t m)
+{
+	struct rcs *s = u->o->state;
+	struct crec **by = xmalloc((m + 1) * sizeof(*by));
+	struct cmds c = { 0 };
+	size_t n = 0, i, j, k, call;
+	size_t *first = xmalloc((m + 1) * sizeof(*first)), *last = xmalloc((m + 1) * sizeof(*last));
+	char prefix[256];
+	int rc = 0;
+
+	for (j = 0; j < m; j++)
+		if (!rs[j].done && rs[j].op)
+			by[n++] = &rs[j];
+	qsort(by, n, sizeof(*by), cmp_crec_bucket);
+	for (i = 0, call = 0; i < n; i = j, call++) {
+		unsigned b = by[i]->bucket;
+		size_t plen = bucket_prefix(u->o, u->view, b, prefix, sizeof(prefix));
+		char nkeys[32];
+		for (j = i; j < n && by[j]->bucket == b; j++)
+			;
+		first[call] = i;
+		last[call] = j;
+		cmds_start(&c);
+		cmds_word(&c, "EVALSHA", 7);
+		cmds_word(&c, s->cas_sha, strlen(s->cas_sha));
+		cmds_word(&c, nkeys, (size_t)snprintf(nkeys, sizeof(nkeys), "%zu", j - i + 1));
+		c.keyw[c.n - 1] = c.nw;
+		for (k = i; k < j; k++)
+			cmds_word3(&c, prefix, plen, "r:", 2, by[k]->key, by[k]->keylen);
+		cmds_word3(&c, prefix, plen, "n", 1, NULL, 0);
+		for (k = i; k < j; k++)
+			cmds_word3(&c, by[k]->old.buf ? by[k]->old.buf : "", by[k]->old.len, NULL, 0, NULL, 0);
+		for (k = i; k < j; k++)
+			cmds_word3(&c, by[k]->new.buf ? by[k]->new.buf : "", by[k]->new.len, NULL, 0, NULL, 0);
+		cmds_end(&c);
+	}
+	if (n) {
+		/* a call that ran is seen so when sent again (1): safe to send again */
+		exec(u->o, &c, true);
+		rc = check_replies(u->o, &c, "cannot write");
+		for (i = 0; !rc && i < call; i++) {
+			const redisReply *r = c.cmd[i].reply;
+			if (r->type != REDIS_REPLY_INTEGER) {
+				rc = fail(u->o, "cannot write", r);
+				break;
+			}
+			if (r->integer >= 0)
+				for (k = first[i]; k < last[i]; k++)
+					by[k]->done = true;
+		}
+	}
+	cmds_release(&c);
+	free(by);
+	free(first);
+	free(last);
+	return rc;
+}
+
+static int update_chunk(struct cupd *u, struct crec *rs, size_t m)
+{
+	size_t j, tries;
+	bool left = true;
+	int rc = 0;
+
+	for (j = 0; j < m; j++)
+		rs[j].bucket = bucket_of(rs[j].key, rs[j].keylen);
+	for (tries = 0; tries < UPDATE_TRIES; tries++) {
+		if (tries)
+			usleep(1000 * (useconds_t)tries); /* let the other writer get ahead */
+		if ((rc = decide(u, rs, m)) || (rc = commit_buckets(u, rs, m)))
+			break;
+		for (j = 0, left = false; j < m && !left; j++)
+			left = !rs[j].done;
+		if (!left)
+			break;
+	}
+	for (j = 0; j < m; j++) {
+		sb_release(&rs[j].old);
+		sb_release(&rs[j].new);
+	}
+	if (!rc && left) {
+		fs_error_set("online store '%s': view '%s': update gave up after %d tries:"
+			     " concurrent writes kept changing its records",
+			     u->o->where, u->view, UPDATE_TRIES);
+		rc = FS_ERR;
+	}
+	return rc;
+}
+
+/* n records (key, keylen, i) in chunks, in order */
+static int update_list(struct cupd *u, struct crec *all, size_t n)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; !rc && i < n; i += UPDATE_CHUNK)
+		rc = update_chunk(u, all + i, n - i < UPDATE_CHUNK ? n - i : UPDATE_CHUNK);
+	return rc;
+}
+
+struct seen_ctx {
+	size_t plen; /* of "fs:<project>:<view>:{" */
+	const char *head;
+	struct fs_keymap *seen;
+};
+
+/* the entity keys of fs:<project>:<view>:{<bucket>}:r:<key> */
+static int seen_page(struct fs_online *o, const redisReply *keys, void *ctx)
+{
+	struct seen_ctx *sc = ctx;
+	size_t i;
+
+	(void)o;
+	for (i = 0; i < keys->elements; i++) {
+		const redisReply *e = keys->element[i];
+		const char *p, *end;
+		if (e->type != REDIS_REPLY_STRING || e->len <= sc->plen || memcmp(e->str, sc->head, sc->plen))
+			continue;
+		end = e->str + e->len;
+		for (p = e->str + sc->plen; p < end && *p >= '0' && *p <= '9'; p++)
+			;
+		if (end - p < 4 || memcmp(p, "}:r:", 4))
+			continue;
+		p += 4;
+		fs_keymap_intern(sc->seen, p, (size_t)(end - p));
+	}
+	return 0;
+}
+
 static int rcs_update(struct fs_online *o, const char *view, const char *schema,
 		      const struct fs_online_rec *keys, size_t n, unsigned flags,
 		      fs_online_update_fn fn, void *ctx)
 {
-	(void)schema;
-	(void)keys;
-	(void)n;
-	(void)flags;
-	(void)fn;
-	(void)ctx;
-	fs_error_set("online store '%s': view '%s': the tiles of a view with aggregations are"
-		     " not supported on a Redis Cluster yet (use one Redis, or SQLite)",
-		     o->where, view);
-	return FS_ERR;
+	struct cupd u = { .o = o, .view = view, .schema = schema, .fn = fn, .ctx = ctx };
+	struct fs_keymap *seen = NULL;
+	struct crec *rs = NULL;
+	size_t i, nasked, from = 0;
+	int rc;
+
+	if (o->in_batch) {
+		fs_error_set("online store '%s': an update in a batch: not supported on a Redis Cluster yet",
+			     o->where);
+		return FS_ERR;
+	}
+	if ((rc = schema_ensure(o, view, schema)))
+		return rc;
+	u.skey = schema_key(o, view);
+	if (flags & FS_UPDATE_ALL) {
+		char *head = xstrfmt("fs:%s:%s:{", o->project, view);
+		char *pattern = xstrfmt("%s*}:r:*", head);
+		struct seen_ctx sc = { strlen(head), head, fs_keymap_new() };
+		seen = sc.seen;
+		for (i = 0; i < n; i++)
+			fs_keymap_intern(seen, keys[i].keylen ? keys[i].key : "", keys[i].keylen);
+		nasked = fs_keymap_size(seen);
+		rc = scan_all(o, pattern, seen_page, &sc);
+		free(pattern);
+		free(head);
+		if (rc)
+			goto done;
+		/* the records not asked for first, from id nasked on */
+		rs = xcalloc(fs_keymap_size(seen) - nasked + 1, sizeof(*rs));
+		for (i = nasked; i < fs_keymap_size(seen); i++) {
+			struct crec *r = &rs[i - nasked];
+			r->key = fs_keymap_key(seen, (uint32_t)i, &r->keylen);
+			r->i = SIZE_MAX;
+		}
+		if ((rc = update_list(&u, rs, fs_keymap_size(seen) - nasked)))
+			goto done;
+		free(rs);
+		rs = NULL;
+	}
+	rs = xcalloc(n + 1, sizeof(*rs));
+	for (i = 0; i < n; i++) {
+		rs[i].key = keys[i].keylen ? keys[i].key : "";
+		rs[i].keylen = keys[i].keylen;
+		rs[i].i = i;
+	}
+	/* the guard alone first: what fn learns from it holds for the records after it */
+	if ((flags & FS_UPDATE_GUARD) && n) {
+		if ((rc = update_list(&u, rs, 1)))
+			goto done;
+		from = 1;
+	}
+	rc = update_list(&u, rs + from, n - from);
+done:
+	free(rs);
+	fs_keymap_free(seen);
+	free(u.skey);
+	return rc;
 }
 
 static int rcs_count(struct fs_online *o, const char *view, const char *schema, int64_t *n)
