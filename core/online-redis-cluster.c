@@ -32,6 +32,7 @@
 #include "error.h"
 #include "keymap.h"
 #include "online.h"
+#include "online-redis.h"
 #include "redis-cluster.h"
 #include "strbuf.h"
 #include "util.h"
@@ -40,28 +41,6 @@
 #define BUCKETS 1024
 #define DEADLINE_MS 5000
 
-/* the newest-wins write of online-redis.c: KEYS records then the counter, ARGV their values */
-static const char write_script[] =
-	"local written = 0\n"
-	"local counter = KEYS[#KEYS]\n"
-	"for i = 1, #KEYS - 1 do\n"
-	"  local new = ARGV[i]\n"
-	"  local cur = redis.call('GET', KEYS[i])\n"
-	"  local put = false\n"
-	"  if not cur then\n"
-	"    put = true\n"
-	"    redis.call('INCR', counter)\n"
-	"  else\n"
-	"    local nt, nc = struct.unpack('>i8i8', new)\n"
-	"    local ct, cc = struct.unpack('>i8i8', cur)\n"
-	"    put = nt > ct or (nt == ct and nc >= cc)\n"
-	"  end\n"
-	"  if put then\n"
-	"    redis.call('SET', KEYS[i], new)\n"
-	"    written = written + 1\n"
-	"  end\n"
-	"end\n"
-	"return written\n";
 
 /*
  * The compare-and-set of an update's records in one bucket: KEYS n
@@ -315,7 +294,7 @@ static char *schema_key(struct fs_online *o, const char *view)
 static int load_scripts(struct fs_online *o)
 {
 	struct rcs *s = o->state;
-	const char *const scripts[2] = { write_script, cas_script };
+	const char *const scripts[2] = { fs_redis_write_script, cas_script };
 	char *const shas[2] = { s->sha, s->cas_sha };
 	redisContext *c;
 	const char *name;
@@ -466,27 +445,6 @@ static int schema_ensure(struct fs_online *o, const char *view, const char *sche
 	return rc;
 }
 
-static void put_be64(unsigned char *p, int64_t v)
-{
-	uint64_t u = (uint64_t)v;
-	int i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = (unsigned char)(u & 0xff);
-		u >>= 8;
-	}
-}
-
-static int64_t get_be64(const unsigned char *p)
-{
-	uint64_t u = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		u = (u << 8) | p[i];
-	return (int64_t)u;
-}
-
 static int cmp_size(const void *a, const void *b)
 {
 	const size_t *x = a, *y = b;
@@ -539,8 +497,8 @@ static int rcs_write(struct fs_online *o, const char *view, const char *schema,
 		for (k = i; k < j; k++) {
 			const struct fs_online_rec *r = &recs[order[k][1]];
 			unsigned char head[16];
-			put_be64(head, r->ts);
-			put_be64(head + 8, r->created);
+			fs_redis_put_be64(head, r->ts);
+			fs_redis_put_be64(head + 8, r->created);
 			cmds_word3(&c, head, sizeof(head), r->val, r->vallen, NULL, 0);
 		}
 		cmds_end(&c);
@@ -589,14 +547,7 @@ static int rcs_read(struct fs_online *o, const char *view, const char *schema,
 		goto done;
 	for (i = 0; i < n; i++) {
 		const redisReply *e = c.cmd[i + 1].reply;
-		if (e->type == REDIS_REPLY_STRING && e->len >= 16) {
-			hits[i].found = true;
-			hits[i].ts = get_be64((const unsigned char *)e->str);
-			hits[i].created = get_be64((const unsigned char *)e->str + 8);
-			hits[i].vallen = e->len - 16;
-			hits[i].val = xmalloc(hits[i].vallen + 1);
-			memcpy(hits[i].val, e->str + 16, hits[i].vallen);
-		}
+		fs_redis_hit(e, &hits[i]);
 	}
 done:
 	cmds_release(&c);
@@ -707,8 +658,8 @@ static int decide(struct cupd *u, struct crec *rs, size_t m)
 			sb_add(&r->old, e->str, e->len);
 			if (e->len >= 16) {
 				old.found = true;
-				old.ts = get_be64((const unsigned char *)e->str);
-				old.created = get_be64((const unsigned char *)e->str + 8);
+				old.ts = fs_redis_get_be64((const unsigned char *)e->str);
+				old.created = fs_redis_get_be64((const unsigned char *)e->str + 8);
 				old.val = r->old.buf + 16;
 				old.vallen = e->len - 16;
 			}
@@ -725,8 +676,8 @@ static int decide(struct cupd *u, struct crec *rs, size_t m)
 			continue;
 		}
 		rc = 0;
-		put_be64(head, out.ts);
-		put_be64(head + 8, out.created);
+		fs_redis_put_be64(head, out.ts);
+		fs_redis_put_be64(head + 8, out.created);
 		sb_add(&r->new, head, sizeof(head));
 		if (out.vallen)
 			sb_add(&r->new, out.val, out.vallen);
@@ -989,15 +940,10 @@ static void rcs_rollback(struct fs_online *o)
 	(void)o;
 }
 
-static char *meta_key(struct fs_online *o, const char *name)
-{
-	return xstrfmt("fs:%s:@%s", o->project, name);
-}
-
 static int rcs_meta_get(struct fs_online *o, const char *name, struct strbuf *val, bool *found)
 {
 	struct cmds c = { 0 };
-	char *k = meta_key(o, name);
+	char *k = fs_redis_meta_key(o, name);
 	const char *w[2] = { "GET", k };
 	int rc = 0;
 
@@ -1016,7 +962,7 @@ static int rcs_meta_get(struct fs_online *o, const char *name, struct strbuf *va
 static int rcs_meta_put(struct fs_online *o, const char *name, const char *val)
 {
 	struct cmds c = { 0 };
-	char *k = meta_key(o, name);
+	char *k = fs_redis_meta_key(o, name);
 	const char *w[3] = { "SET", k, val };
 	int rc;
 
@@ -1064,7 +1010,7 @@ static int meta_page(struct fs_online *o, const redisReply *keys, void *ctx)
 static int rcs_meta_list(struct fs_online *o, const char *prefix,
 			 void (*fn)(void *ctx, const char *name, const char *val), void *ctx)
 {
-	char *head = meta_key(o, ""), *pattern = xstrfmt("%s%s*", head, prefix);
+	char *head = fs_redis_meta_key(o, ""), *pattern = xstrfmt("%s%s*", head, prefix);
 	struct meta_ctx m = { strlen(head), fn, ctx };
 	int rc = scan_all(o, pattern, meta_page, &m);
 

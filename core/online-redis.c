@@ -26,13 +26,14 @@
 #include "error.h"
 #include "keymap.h"
 #include "online.h"
+#include "online-redis.h"
 #include "strbuf.h"
 #include "util.h"
 #include "banned.h"
 
 #define BATCH 1000
 
-static const char write_script[] =
+const char fs_redis_write_script[] =
 	"local written = 0\n"
 	"local counter = KEYS[#KEYS]\n"
 	"for i = 1, #KEYS - 1 do\n"
@@ -53,6 +54,45 @@ static const char write_script[] =
 	"  end\n"
 	"end\n"
 	"return written\n";
+
+void fs_redis_put_be64(unsigned char *p, int64_t v)
+{
+	uint64_t u = (uint64_t)v;
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		p[i] = (unsigned char)(u & 0xff);
+		u >>= 8;
+	}
+}
+
+int64_t fs_redis_get_be64(const unsigned char *p)
+{
+	uint64_t u = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		u = (u << 8) | p[i];
+	return (int64_t)u;
+}
+
+void fs_redis_hit(const redisReply *e, struct fs_online_hit *hit)
+{
+	if (e->type != REDIS_REPLY_STRING || e->len < 16)
+		return;
+	hit->found = true;
+	hit->ts = fs_redis_get_be64((const unsigned char *)e->str);
+	hit->created = fs_redis_get_be64((const unsigned char *)e->str + 8);
+	hit->vallen = e->len - 16;
+	hit->val = xmalloc(hit->vallen + 1);
+	memcpy(hit->val, e->str + 16, hit->vallen);
+}
+
+char *fs_redis_meta_key(const struct fs_online *o, const char *name)
+{
+	return xstrfmt("fs:%s:@%s", o->project, name);
+}
+
 
 struct rd {
 	redisContext *c;
@@ -164,7 +204,7 @@ static int rd_session(struct fs_online *o)
 		return rc;
 	}
 	freeReplyObject(r);
-	r = redisCommand(s->c, "SCRIPT LOAD %s", write_script);
+	r = redisCommand(s->c, "SCRIPT LOAD %s", fs_redis_write_script);
 	if (!r || r->type != REDIS_REPLY_STRING) {
 		rc = fail(o, "cannot load the write script", r);
 		freeReplyObject(r);
@@ -362,27 +402,6 @@ static int rd_drop(struct fs_online *o, const char *view)
 	return rc;
 }
 
-static void put_be64(unsigned char *p, int64_t v)
-{
-	uint64_t u = (uint64_t)v;
-	int i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = (unsigned char)(u & 0xff);
-		u >>= 8;
-	}
-}
-
-static int64_t get_be64(const unsigned char *p)
-{
-	uint64_t u = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		u = (u << 8) | p[i];
-	return (int64_t)u;
-}
-
 /* Make schema the view's, dropping first the records stored under another. */
 static int schema_ensure(struct fs_online *o, const char *view, const char *schema)
 {
@@ -472,8 +491,8 @@ static void write_batched(struct fs_online *o, const char *view, const struct fs
 			unsigned char head[16];
 			sb_add(&buf, prefix, plen);
 			sb_add(&buf, r->key, r->keylen);
-			put_be64(head, r->ts);
-			put_be64(head + 8, r->created);
+			fs_redis_put_be64(head, r->ts);
+			fs_redis_put_be64(head + 8, r->created);
 			sb_add(&buf, head, sizeof(head));
 			sb_add(&buf, r->val, r->vallen);
 		}
@@ -545,8 +564,8 @@ static int rd_write(struct fs_online *o, const char *view, const char *schema,
 		for (j = 0; j < m; j++) {
 			const struct fs_online_rec *r = &recs[i + j];
 			unsigned char *v = xmalloc(16 + r->vallen);
-			put_be64(v, r->ts);
-			put_be64(v + 8, r->created);
+			fs_redis_put_be64(v, r->ts);
+			fs_redis_put_be64(v + 8, r->created);
 			memcpy(v + 16, r->val, r->vallen);
 			bufs[m + j] = (char *)v;
 			argv[a] = (char *)v;
@@ -625,14 +644,7 @@ static int rd_read(struct fs_online *o, const char *view, const char *schema,
 		goto done;
 	for (i = 0; i < n; i++) {
 		const redisReply *e = r->element[i + 1];
-		if (e->type == REDIS_REPLY_STRING && e->len >= 16) {
-			hits[i].found = true;
-			hits[i].ts = get_be64((const unsigned char *)e->str);
-			hits[i].created = get_be64((const unsigned char *)e->str + 8);
-			hits[i].vallen = e->len - 16;
-			hits[i].val = xmalloc(hits[i].vallen + 1);
-			memcpy(hits[i].val, e->str + 16, hits[i].vallen);
-		}
+		fs_redis_hit(e, &hits[i]);
 	}
 done:
 	freeReplyObject(r);
@@ -771,8 +783,8 @@ static int try_chunk(struct upd *u, const struct upd_key *ks, size_t m, const ch
 			continue;
 		if (exists && e->len >= 16) {
 			old.found = true;
-			old.ts = get_be64((const unsigned char *)e->str);
-			old.created = get_be64((const unsigned char *)e->str + 8);
+			old.ts = fs_redis_get_be64((const unsigned char *)e->str);
+			old.created = fs_redis_get_be64((const unsigned char *)e->str + 8);
 			old.val = e->str + 16;
 			old.vallen = e->len - 16;
 		}
@@ -788,8 +800,8 @@ static int try_chunk(struct upd *u, const struct upd_key *ks, size_t m, const ch
 			continue;
 		}
 		rc = 0;
-		put_be64(head, out.ts);
-		put_be64(head + 8, out.created);
+		fs_redis_put_be64(head, out.ts);
+		fs_redis_put_be64(head + 8, out.created);
 		ops[nops++] = (struct upd_op){ .j = j, .voff = vals->len, .vlen = 16 + out.vallen };
 		sb_add(vals, head, sizeof(head));
 		if (out.vallen)
@@ -1191,15 +1203,10 @@ done:
 	return rc;
 }
 
-static char *meta_key(struct fs_online *o, const char *name)
-{
-	return xstrfmt("fs:%s:@%s", o->project, name);
-}
-
 static int rd_meta_get(struct fs_online *o, const char *name, struct strbuf *val, bool *found)
 {
 	struct rd *s = o->state;
-	char *k = meta_key(o, name);
+	char *k = fs_redis_meta_key(o, name);
 	redisReply *w = NULL, *r = NULL;
 	int rc = 0;
 
@@ -1232,7 +1239,7 @@ static int rd_meta_get(struct fs_online *o, const char *name, struct strbuf *val
 static int rd_meta_put(struct fs_online *o, const char *name, const char *val)
 {
 	struct rd *s = o->state;
-	char *k = meta_key(o, name);
+	char *k = fs_redis_meta_key(o, name);
 	redisReply *r;
 	int rc = 0;
 
@@ -1279,7 +1286,7 @@ static int rd_meta_list(struct fs_online *o, const char *prefix,
 			void (*fn)(void *ctx, const char *name, const char *val), void *ctx)
 {
 	/* names hold no glob characters ([A-Za-z0-9_/.:-]) */
-	char *head = meta_key(o, ""), *pattern = xstrfmt("%s%s*", head, prefix);
+	char *head = fs_redis_meta_key(o, ""), *pattern = xstrfmt("%s%s*", head, prefix);
 	struct meta_ctx c = { strlen(head), fn, ctx };
 	int rc = rd_ensure(o) ? FS_ERR : scan_keys(o, pattern, meta_page, &c);
 

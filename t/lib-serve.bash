@@ -334,3 +334,31 @@ assert_feast_error() {
     [[ "$msg" == "$2: "*"$3"* ]] || fail "error '$msg' is not $2 mentioning '$3'"
     assert_healthy
 }
+
+# redis_trades URL: a redis_stream source `trades` (the stream trades of the
+# Redis at URL, at rest in data/trades.csv) and the view trade_last (the
+# price of a driver's newest trade), in features/trades.yaml; not applied.
+redis_trades() {
+    printf 'driver_id,ts,price\n' > data/trades.csv
+    cat > features/trades.yaml <<Y
+kind: source
+name: trades_log
+type: csv
+path: data/trades.csv
+timestamp_field: ts
+---
+kind: source
+name: trades
+type: redis_stream
+stream: trades
+url: $1
+batch_source: trades_log
+---
+kind: feature_view
+name: trade_last
+entities: [driver]
+source: trades
+features:
+  - {name: price, type: float64}
+Y
+}

@@ -293,30 +293,8 @@ agg_answer() {
     export FS_REDIS_CLUSTER=$CLUSTER_SEED
     # fs stream: a Redis stream (one Redis of its own) into the cluster
     start_redis
-    cat > features/trades.yaml <<Y
-kind: source
-name: trades_log
-type: csv
-path: data/trades.csv
-timestamp_field: ts
----
-kind: source
-name: trades
-type: redis_stream
-stream: trades
-url: $FS_REDIS_URL
-batch_source: trades_log
----
-kind: feature_view
-name: trade_last
-entities: [driver]
-source: trades
-features:
-  - {name: price, type: float64}
-Y
-    printf 'driver_id,ts,price\n' > data/trades.csv
+    redis_trades "$FS_REDIS_URL"
     redis-cli -p "$REDIS_PORT" XADD trades '*' driver_id 1 ts "$(date +%s)" price 2.5 > /dev/null
-    local stream_url=$FS_REDIS_URL
     unset FS_REDIS_URL
     fs apply -q
     run --separate-stderr fs stream --once trades
@@ -326,7 +304,6 @@ Y
     # and nothing was applied: the stream's entry is still unread, the view empty
     run -0 --separate-stderr fs get-online -f trade_last:price -e driver_id=1 --json
     assert_equal "$(jq -c '.results[1].statuses' <<< "$output")" '["NOT_FOUND"]'
-    : "$stream_url"
     unset FS_REDIS_CLUSTER
     sed -i "s|^  type: sqlite|  type: redis\n  url: redis://127.0.0.1:1\n  cluster: [redis://127.0.0.1:2]|" fs.yaml
     run -128 --separate-stderr fs ls

@@ -321,28 +321,7 @@ expected_graph() {
 @test "ui browser: a view fed by a Redis stream shows its lag and the stream's counts, as fs status says" {
     start_redis
     init_repo
-    printf 'driver_id,ts,price\n' > data/trades.csv
-    cat > features/trades.yaml <<Y
-kind: source
-name: trades_log
-type: csv
-path: data/trades.csv
-timestamp_field: ts
----
-kind: source
-name: trades
-type: redis_stream
-stream: trades
-url: $FS_REDIS_URL
-batch_source: trades_log
----
-kind: feature_view
-name: trade_last
-entities: [driver]
-source: trades
-features:
-  - {name: price, type: float64}
-Y
+    redis_trades "$FS_REDIS_URL"
     unset FS_REDIS_URL
     fs apply -q
     local now i
