@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -44,21 +45,16 @@
 
 /*
  * The compare-and-set of an update's records in one bucket: KEYS n
- * records then the counter; ARGV the n values read ('' when absent), then
- * the n new ones ('' to delete). Nothing is written, and -1 returned, when
- * a record is no longer what was read; 1 when every record already is
- * what it is to be (the call ran, and is sent again after a broken
- * connection); else 0.
+ * records, the counter, then the call's own marker; ARGV the n values
+ * read ('' when absent), then the n new ones ('' to delete). Nothing is
+ * written, and -1 returned, when a record is no longer what was read.
+ * The marker (a name no other call uses, kept 10 minutes) says the call
+ * ran: sent again after a broken connection, it returns 1 and writes
+ * nothing. Else 0.
  */
 static const char cas_script[] =
-	"local n = #KEYS - 1\n"
-	"local same = true\n"
-	"for i = 1, n do\n"
-	"  local cur = redis.call('GET', KEYS[i])\n"
-	"  local new = ARGV[n + i]\n"
-	"  if (new == '' and cur) or (new ~= '' and cur ~= new) then same = false end\n"
-	"end\n"
-	"if same then return 1 end\n"
+	"local n = #KEYS - 2\n"
+	"if redis.call('EXISTS', KEYS[n + 2]) == 1 then return 1 end\n"
 	"for i = 1, n do\n"
 	"  local cur = redis.call('GET', KEYS[i])\n"
 	"  if ARGV[i] == '' then\n"
@@ -78,7 +74,8 @@ static const char cas_script[] =
 	"    if not existed then delta = delta + 1 end\n"
 	"  end\n"
 	"end\n"
-	"if delta ~= 0 then redis.call('INCRBY', KEYS[#KEYS], delta) end\n"
+	"if delta ~= 0 then redis.call('INCRBY', KEYS[n + 1], delta) end\n"
+	"redis.call('SET', KEYS[n + 2], '1', 'PX', 600000)\n"
 	"return 0\n";
 
 struct rcs {
@@ -699,6 +696,20 @@ static int commit_buckets(struct cupd *u, struct crec *rs, size_t m)
 	char prefix[256];
 	int rc = 0;
 
+	char nonce[64];
+	unsigned char rnd[12];
+
+	/* this call's marker: no other call, here or elsewhere, names the same */
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		fs_error_set("online store '%s': no random bytes for an update's marker", u->o->where);
+		free(by);
+		free(first);
+		free(last);
+		return FS_ERR;
+	}
+	k = (size_t)snprintf(nonce, sizeof(nonce), "done:");
+	for (j = 0; j < sizeof(rnd); j++)
+		k += (size_t)snprintf(nonce + k, sizeof(nonce) - k, "%02x", rnd[j]);
 	for (j = 0; j < m; j++)
 		if (!rs[j].done && rs[j].op)
 			by[n++] = &rs[j];
@@ -714,11 +725,12 @@ static int commit_buckets(struct cupd *u, struct crec *rs, size_t m)
 		cmds_start(&c);
 		cmds_word(&c, "EVALSHA", 7);
 		cmds_word(&c, s->cas_sha, strlen(s->cas_sha));
-		cmds_word(&c, nkeys, (size_t)snprintf(nkeys, sizeof(nkeys), "%zu", j - i + 1));
+		cmds_word(&c, nkeys, (size_t)snprintf(nkeys, sizeof(nkeys), "%zu", j - i + 2));
 		c.keyw[c.n - 1] = c.nw;
 		for (k = i; k < j; k++)
 			cmds_word3(&c, prefix, plen, "r:", 2, by[k]->key, by[k]->keylen);
 		cmds_word3(&c, prefix, plen, "n", 1, NULL, 0);
+		cmds_word3(&c, prefix, plen, nonce, strlen(nonce), NULL, 0);
 		for (k = i; k < j; k++)
 			cmds_word3(&c, by[k]->old.buf ? by[k]->old.buf : "", by[k]->old.len, NULL, 0, NULL, 0);
 		for (k = i; k < j; k++)
