@@ -566,32 +566,30 @@ int fs_rc_check(struct fs_rc *rc, unsigned *uncovered, unsigned *down)
 
 int fs_rc_master(struct fs_rc *rc, size_t i, redisContext **c, const char **name)
 {
+	bool *seen = xcalloc(rc->nnodes + 1, sizeof(bool));
 	char err[256];
 	size_t s, k = 0;
-	int last = -1;
+	int nd = -1;
 
 	*c = NULL;
 	*name = NULL;
+	/* the masters in the order their first slot comes, each once */
 	for (s = 0; s < FS_RC_SLOTS; s++) {
-		int nd = rc->slots[s], j;
-		bool before = false;
-		if (nd < 0 || nd == last)
+		nd = rc->slots[s];
+		if (nd < 0 || seen[nd])
 			continue;
-		last = nd;
-		/* a master seen in an earlier range is not a new one */
-		for (j = 0; j < (int)s && !before; j++)
-			before = rc->slots[j] == nd;
-		if (before)
-			continue;
-		if (k++ < i)
-			continue;
-		*name = rc->nodes[nd].name;
-		if (node_connect(rc, nd, err, sizeof(err))) {
-			fs_error_set("online store '%s': %s", rc->where, err);
-			return FS_ERR;
-		}
-		*c = rc->nodes[nd].c;
-		return 0;
+		seen[nd] = true;
+		if (k++ == i)
+			break;
 	}
-	return FS_ENOTFOUND;
+	free(seen);
+	if (s == FS_RC_SLOTS)
+		return FS_ENOTFOUND;
+	*name = rc->nodes[nd].name;
+	if (node_connect(rc, nd, err, sizeof(err))) {
+		fs_error_set("online store '%s': %s", rc->where, err);
+		return FS_ERR;
+	}
+	*c = rc->nodes[nd].c;
+	return 0;
 }

@@ -362,3 +362,24 @@ features:
   - {name: price, type: float64}
 Y
 }
+
+# live_trips_view: a push source trips_push over driver_trips and the view
+# live_trips of windows on it (n_1h, fare_1h, last_fare), applied.
+live_trips_view() {
+    cat > features/live.yaml <<'Y'
+kind: source
+name: trips_push
+type: push
+batch_source: driver_trips
+---
+kind: feature_view
+name: live_trips
+entities: [driver]
+source: trips_push
+aggregations:
+  - {name: n_1h, function: count, window: 1h}
+  - {name: fare_1h, function: sum, column: fare, window: 1h}
+  - {name: last_fare, function: last, column: fare, window: 1h}
+Y
+    fs apply -q
+}

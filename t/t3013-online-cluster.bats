@@ -213,26 +213,6 @@ Y
     assert_equal "$(jq -c . cluster.json)" "$(jq -c . reference.json)"
 }
 
-# A push source over driver_trips and a view of windows on it (as t4005)
-agg_push_view() {
-    cat > features/live.yaml <<'Y'
-kind: source
-name: trips_push
-type: push
-batch_source: driver_trips
----
-kind: feature_view
-name: live_trips
-entities: [driver]
-source: trips_push
-aggregations:
-  - {name: n_1h, function: count, window: 1h}
-  - {name: fare_1h, function: sum, column: fare, window: 1h}
-  - {name: last_fare, function: last, column: fare, window: 1h}
-Y
-    fs apply -q
-}
-
 # The windows of driver_trip_stats and live_trips for drivers 1000..1010 as JSON
 # (live_trips is not materialized: every pushed event is after its batch end)
 agg_answer() {
@@ -243,7 +223,7 @@ agg_answer() {
 
 @test "online cluster: views with aggregations: materialized tiles and pushed events answer as on SQLite" {
     cluster_repo 10
-    agg_push_view
+    live_trips_view
     local t
     t=$(ago '10 minutes')
     printf 'driver_id,event_timestamp,fare\n1001,%s,5.5\n1001,%s,4.5\n1004,%s,10\n' "$t" "$t" "$t" > pushed.csv
@@ -266,7 +246,7 @@ agg_answer() {
 
 @test "online cluster: concurrent pushes into one view's tiles lose no event (compare-and-set retried)" {
     cluster_repo 10
-    agg_push_view
+    live_trips_view
     export FS_REDIS_CLUSTER=$CLUSTER_SEED
     local i d t pids=()
     t=$(ago '5 minutes')

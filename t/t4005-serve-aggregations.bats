@@ -11,22 +11,7 @@ load lib-serve
 # windows on it; nothing materialized (every pushed event is applied).
 agg_serve_repo() {
     init_repo
-    cat > features/live.yaml <<'Y'
-kind: source
-name: trips_push
-type: push
-batch_source: driver_trips
----
-kind: feature_view
-name: live_trips
-entities: [driver]
-source: trips_push
-aggregations:
-  - {name: n_1h, function: count, window: 1h}
-  - {name: fare_1h, function: sum, column: fare, window: 1h}
-  - {name: last_fare, function: last, column: fare, window: 1h}
-Y
-    fs apply -q
+    live_trips_view
 }
 
 push_and_read() {

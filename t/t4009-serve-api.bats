@@ -45,6 +45,19 @@ actual:   $(jq -S -c . <<< "$1")
 expected: $(jq -S -c . <<< "$2")"
 }
 
+# The body of GET /api/v1/objects is fs ls --json with each object's spec
+# (fs describe's) and the project (fs.yaml's).
+objects_are_cli() {
+    same_json "$(jq 'del(.registry_version, .last_apply, .project) | del(.objects[].spec)' <<< "$body")" \
+        "$(fs ls --json)"
+    local kind name
+    while read -r kind name; do
+        same_json "$(jq --arg k "$kind" --arg n "$name" '.objects[] | select(.kind == $k and .name == $n) | .spec' \
+            <<< "$body")" "$(fs describe "$kind" "$name" --json | jq .spec)"
+    done < <(fs ls --json | jq -r '.objects[] | "\(.kind) \(.name)"')
+    assert_equal "$(jq -r .project <<< "$body")" "$(sed -n 's/^project: *//p' fs.yaml)"
+}
+
 # api PATH: GET /api/v1/PATH, which must answer 200 with a JSON object.
 api() {
     http GET "/api/v1/$1"
@@ -57,15 +70,7 @@ api() {
 @test "serve api: GET /api/v1/objects is fs ls --json with the specs, the project, the registry version and the newest apply" {
     use_server api
     api objects
-    same_json "$(jq 'del(.registry_version, .last_apply, .project) | del(.objects[].spec)' <<< "$body")" \
-        "$(fs ls --json)"
-    # each object's spec is fs describe's, and the project is fs.yaml's
-    local kind name
-    while read -r kind name; do
-        same_json "$(jq --arg k "$kind" --arg n "$name" '.objects[] | select(.kind == $k and .name == $n) | .spec' \
-            <<< "$body")" "$(fs describe "$kind" "$name" --json | jq .spec)"
-    done < <(fs ls --json | jq -r '.objects[] | "\(.kind) \(.name)"')
-    assert_equal "$(jq -r .project <<< "$body")" "$(sed -n 's/^project: *//p' fs.yaml)"
+    objects_are_cli
     same_json "$(jq .last_apply <<< "$body")" "$(fs log --json | jq '.applies[0]')"
     assert_equal "$(jq .registry_version <<< "$body")" 2
     assert_equal "$(jq -r .last_apply.summary <<< "$body")" "describe the driver"
@@ -305,15 +310,7 @@ EOF
         api "$p"
     done
     api objects
-    same_json "$(jq 'del(.registry_version, .last_apply, .project) | del(.objects[].spec)' <<< "$body")" \
-        "$(fs ls --json)"
-    # each object's spec is fs describe's, and the project is fs.yaml's
-    local kind name
-    while read -r kind name; do
-        same_json "$(jq --arg k "$kind" --arg n "$name" '.objects[] | select(.kind == $k and .name == $n) | .spec' \
-            <<< "$body")" "$(fs describe "$kind" "$name" --json | jq .spec)"
-    done < <(fs ls --json | jq -r '.objects[] | "\(.kind) \(.name)"')
-    assert_equal "$(jq -r .project <<< "$body")" "$(sed -n 's/^project: *//p' fs.yaml)"
+    objects_are_cli
     http GET /api/v1/nope
     assert_error 404 "no such endpoint"
 }
