@@ -11,7 +11,10 @@
  *   fs:<project>:<view>:{<bucket>}:r:<entity key bytes>   record
  *   fs:<project>:<view>:{<bucket>}:n                      records in the bucket
  *   fs:<project>:<view>:schema                            the view's schema
- *   fs:<project>:@<name>                                  the store's own records
+ *   fs:{<project>}:@<name>                                the store's own records
+ *
+ * The store's own records (stream positions, intents) share a slot, so
+ * that fs_online_meta_change changes several at once.
  *
  * The bucket depends on the entity key alone: the records of one entity in
  * every view share a slot. A write is one script call per bucket, a read
@@ -20,9 +23,11 @@
  * as a whole never was (see online-redis.c).
  *
  * Updates (aggregation views' tiles) read the records, ask fn, and write
- * each bucket's by a compare-and-set script (rcs_update). Not yet on a
- * cluster: batches (fs stream's events with their positions), which fail,
- * saying so.
+ * each bucket's by a compare-and-set script (rcs_update). No transaction
+ * spans the nodes: there are no batches (fs_online_begin); fs stream
+ * records each batch as an intent with its positions (one slot, one
+ * script: rcs_meta_change) and applies it with marked updates
+ * (fs_online_mark), which a replay applies again without counting twice.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,16 +46,19 @@
 
 #define BUCKETS 1024
 #define DEADLINE_MS 5000
+#define CALL_MARK_MS "600000"        /* a call's marker: 10 minutes */
+#define INTENT_MARK_MS "604800000"   /* an intent's: 7 days */
 
 
 /*
  * The compare-and-set of an update's records in one bucket: KEYS n
  * records, the counter, then the call's own marker; ARGV the n values
- * read ('' when absent), then the n new ones ('' to delete). Nothing is
- * written, and -1 returned, when a record is no longer what was read.
- * The marker (a name no other call uses, kept 10 minutes) says the call
- * ran: sent again after a broken connection, it returns 1 and writes
- * nothing. Else 0.
+ * read ('' when absent), then the n new ones ('' to delete), then how
+ * long the marker lasts (ms). Nothing is written, and -1 returned, when
+ * a record is no longer what was read. The marker (a name no other call
+ * uses, or the step of an intent: fs_online_mark) says the call ran:
+ * sent again after a broken connection, or the step done again, it
+ * returns 1 and writes nothing. Else 0.
  */
 static const char cas_script[] =
 	"local n = #KEYS - 2\n"
@@ -75,12 +83,43 @@ static const char cas_script[] =
 	"  end\n"
 	"end\n"
 	"if delta ~= 0 then redis.call('INCRBY', KEYS[n + 1], delta) end\n"
-	"redis.call('SET', KEYS[n + 2], '1', 'PX', 600000)\n"
+	"redis.call('SET', KEYS[n + 2], '1', 'PX', ARGV[2 * n + 1])\n"
 	"return 0\n";
+
+/*
+ * rcs_meta_change: KEYS the named records (one slot); ARGV for each what
+ * it must hold ('-' absent, '*' any, '=' and the value), then what it
+ * gets ('-' deleted, '=' and the value). 1 when changed, 0 (nothing
+ * changed) when one held something else.
+ */
+static const char change_script[] =
+	"for i = 1, #KEYS do\n"
+	"  local cur = redis.call('GET', KEYS[i])\n"
+	"  local e = ARGV[2 * i - 1]\n"
+	"  local t = string.sub(e, 1, 1)\n"
+	"  if t == '-' then\n"
+	"    if cur then return 0 end\n"
+	"  elseif t == '*' then\n"
+	"    if not cur then return 0 end\n"
+	"  elseif cur ~= string.sub(e, 2) then\n"
+	"    return 0\n"
+	"  end\n"
+	"end\n"
+	"for i = 1, #KEYS do\n"
+	"  local v = ARGV[2 * i]\n"
+	"  if v == '-' then redis.call('DEL', KEYS[i])\n"
+	"  else redis.call('SET', KEYS[i], string.sub(v, 2)) end\n"
+	"end\n"
+	"return 1\n";
 
 struct rcs {
 	struct fs_rc *rc;
-	char sha[64], cas_sha[64];
+	char sha[64], cas_sha[64], change_sha[64];
+	/* fs_online_mark: the intent's id, its update calls so far, the markers left */
+	char *mark;
+	unsigned long mark_calls, mark_chunks;
+	char **marks;
+	size_t nmarks, marks_alloc;
 };
 
 /*
@@ -291,15 +330,15 @@ static char *schema_key(struct fs_online *o, const char *view)
 static int load_scripts(struct fs_online *o)
 {
 	struct rcs *s = o->state;
-	const char *const scripts[2] = { fs_redis_write_script, cas_script };
-	char *const shas[2] = { s->sha, s->cas_sha };
+	const char *const scripts[3] = { fs_redis_write_script, cas_script, change_script };
+	char *const shas[3] = { s->sha, s->cas_sha, s->change_sha };
 	redisContext *c;
 	const char *name;
 	size_t i, k;
 	int rc;
 
 	for (i = 0; (rc = fs_rc_master(s->rc, i, &c, &name)) == 0; i++)
-		for (k = 0; k < 2; k++) {
+		for (k = 0; k < ARRAY_SIZE(scripts); k++) {
 			redisReply *r = redisCommand(c, "SCRIPT LOAD %s", scripts[k]);
 			if (!r || r->type != REDIS_REPLY_STRING) {
 				fs_error_set("online store '%s': %s: cannot load a script: %s", o->where,
@@ -552,13 +591,6 @@ done:
 	return rc;
 }
 
-static int not_yet(struct fs_online *o, const char *what)
-{
-	fs_error_set("online store '%s': %s: not supported on a Redis Cluster yet (use one Redis, or SQLite)",
-		     o->where, what);
-	return FS_ERR;
-}
-
 /*
  * rcs_update: the records in chunks; each chunk read (GET, pipelined),
  * fn asked in order, and what fn decided written per bucket by the
@@ -685,8 +717,47 @@ done:
 	return rc;
 }
 
-/* Write what was decided, a script call per bucket; buckets that conflicted stay pending. */
-static int commit_buckets(struct cupd *u, struct crec *rs, size_t m)
+/*
+ * The marker of a chunk's writes ("done:" and a name): the step of the
+ * intent being applied (fs_online_mark), or a name no other call, here or
+ * elsewhere, uses.
+ */
+static int chunk_marker(struct fs_online *o, struct strbuf *out, const char **ttl)
+{
+	struct rcs *s = o->state;
+	unsigned char rnd[12];
+	size_t j;
+
+	sb_reset(out);
+	if (s->mark) {
+		sb_addf(out, "done:%s:%lu.%lu", s->mark, s->mark_calls, s->mark_chunks++);
+		*ttl = INTENT_MARK_MS;
+		return 0;
+	}
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		fs_error_set("online store '%s': no random bytes for an update's marker", o->where);
+		return FS_ERR;
+	}
+	sb_adds(out, "done:");
+	for (j = 0; j < sizeof(rnd); j++)
+		sb_addf(out, "%02x", rnd[j]);
+	*ttl = CALL_MARK_MS;
+	return 0;
+}
+
+/* Keep the name of a marker an intent's step left, for fs_online_forget_marks. */
+static void keep_mark(struct rcs *s, const char *prefix, size_t plen, const char *nonce)
+{
+	ALLOC_GROW(s->marks, s->nmarks + 1, s->marks_alloc);
+	s->marks[s->nmarks++] = xstrfmt("%.*s%s", (int)plen, prefix, nonce);
+}
+
+/*
+ * Write what was decided, a script call per bucket, each leaving marker
+ * nonce (kept ttl ms); buckets that conflicted stay pending.
+ */
+static int commit_buckets(struct cupd *u, struct crec *rs, size_t m, const char *nonce,
+			  const char *ttl)
 {
 	struct rcs *s = u->o->state;
 	struct crec **by = xmalloc((m + 1) * sizeof(*by));
@@ -696,20 +767,6 @@ static int commit_buckets(struct cupd *u, struct crec *rs, size_t m)
 	char prefix[256];
 	int rc = 0;
 
-	char nonce[64];
-	unsigned char rnd[12];
-
-	/* this call's marker: no other call, here or elsewhere, names the same */
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-		fs_error_set("online store '%s': no random bytes for an update's marker", u->o->where);
-		free(by);
-		free(first);
-		free(last);
-		return FS_ERR;
-	}
-	k = (size_t)snprintf(nonce, sizeof(nonce), "done:");
-	for (j = 0; j < sizeof(rnd); j++)
-		k += (size_t)snprintf(nonce + k, sizeof(nonce) - k, "%02x", rnd[j]);
 	for (j = 0; j < m; j++)
 		if (!rs[j].done && rs[j].op)
 			by[n++] = &rs[j];
@@ -735,6 +792,7 @@ static int commit_buckets(struct cupd *u, struct crec *rs, size_t m)
 			cmds_word3(&c, by[k]->old.buf ? by[k]->old.buf : "", by[k]->old.len, NULL, 0, NULL, 0);
 		for (k = i; k < j; k++)
 			cmds_word3(&c, by[k]->new.buf ? by[k]->new.buf : "", by[k]->new.len, NULL, 0, NULL, 0);
+		cmds_word(&c, ttl, strlen(ttl));
 		cmds_end(&c);
 	}
 	if (n) {
@@ -747,9 +805,15 @@ static int commit_buckets(struct cupd *u, struct crec *rs, size_t m)
 				rc = fail(u->o, "cannot write", r);
 				break;
 			}
-			if (r->integer >= 0)
-				for (k = first[i]; k < last[i]; k++)
-					by[k]->done = true;
+			if (r->integer < 0)
+				continue;
+			for (k = first[i]; k < last[i]; k++)
+				by[k]->done = true;
+			if (s->mark) {
+				size_t plen = bucket_prefix(u->o, u->view, by[first[i]]->bucket, prefix,
+							    sizeof(prefix));
+				keep_mark(s, prefix, plen, nonce);
+			}
 		}
 	}
 	cmds_release(&c);
@@ -761,16 +825,21 @@ static int commit_buckets(struct cupd *u, struct crec *rs, size_t m)
 
 static int update_chunk(struct cupd *u, struct crec *rs, size_t m)
 {
+	struct strbuf nonce = STRBUF_INIT;
+	const char *ttl;
 	size_t j, tries;
 	bool left = true;
-	int rc = 0;
+	int rc;
 
+	/* one marker for the chunk: a try writes only the buckets no try wrote */
+	if ((rc = chunk_marker(u->o, &nonce, &ttl)))
+		return rc;
 	for (j = 0; j < m; j++)
 		rs[j].bucket = bucket_of(rs[j].key, rs[j].keylen);
 	for (tries = 0; tries < UPDATE_TRIES; tries++) {
 		if (tries)
 			usleep(1000 * (useconds_t)tries); /* let the other writer get ahead */
-		if ((rc = decide(u, rs, m)) || (rc = commit_buckets(u, rs, m)))
+		if ((rc = decide(u, rs, m)) || (rc = commit_buckets(u, rs, m, nonce.buf, ttl)))
 			break;
 		for (j = 0, left = false; j < m && !left; j++)
 			left = !rs[j].done;
@@ -781,6 +850,7 @@ static int update_chunk(struct cupd *u, struct crec *rs, size_t m)
 		sb_release(&rs[j].old);
 		sb_release(&rs[j].new);
 	}
+	sb_release(&nonce);
 	if (!rc && left) {
 		fs_error_set("online store '%s': view '%s': update gave up after %d tries:"
 			     " concurrent writes kept changing its records",
@@ -840,13 +910,13 @@ static int rcs_update(struct fs_online *o, const char *view, const char *schema,
 	size_t i, nasked, from = 0;
 	int rc;
 
-	if (o->in_batch) {
-		fs_error_set("online store '%s': an update in a batch: not supported on a Redis Cluster yet",
-			     o->where);
-		return FS_ERR;
-	}
 	if ((rc = schema_ensure(o, view, schema)))
 		return rc;
+	if (((struct rcs *)o->state)->mark) {
+		/* the next step of the intent: its chunks numbered from 0 */
+		((struct rcs *)o->state)->mark_calls++;
+		((struct rcs *)o->state)->mark_chunks = 0;
+	}
 	u.skey = schema_key(o, view);
 	if (flags & FS_UPDATE_ALL) {
 		char *head = xstrfmt("fs:%s:%s:{", o->project, view);
@@ -937,25 +1007,94 @@ static int rcs_ping(struct fs_online *o)
 	return 0;
 }
 
-static int rcs_begin(struct fs_online *o)
+/* The key of a named record: every one of the project's in one slot. */
+static char *meta_key(const struct fs_online *o, const char *name)
 {
-	return not_yet(o, "an atomic batch (fs stream's events with their positions)");
+	return xstrfmt("fs:{%s}:@%s", o->project, name);
 }
 
-static int rcs_commit(struct fs_online *o)
+static int rcs_meta_change(struct fs_online *o, const struct fs_meta_change *ch, size_t n)
 {
-	return not_yet(o, "an atomic batch");
+	struct rcs *s = o->state;
+	struct cmds c = { 0 };
+	char nkeys[32];
+	size_t i;
+	int rc;
+
+	if (!n)
+		return 0;
+	cmds_start(&c);
+	cmds_word(&c, "EVALSHA", 7);
+	cmds_word(&c, s->change_sha, strlen(s->change_sha));
+	cmds_word(&c, nkeys, (size_t)snprintf(nkeys, sizeof(nkeys), "%zu", n));
+	c.keyw[0] = c.nw;
+	for (i = 0; i < n; i++) {
+		char *k = meta_key(o, ch[i].name);
+		cmds_word(&c, k, strlen(k));
+		free(k);
+	}
+	for (i = 0; i < n; i++) {
+		const char *e = ch[i].expect;
+		if (!e)
+			cmds_word(&c, "-", 1);
+		else if (e == FS_META_ANY)
+			cmds_word(&c, "*", 1);
+		else
+			cmds_word3(&c, "=", 1, e, strlen(e), NULL, 0);
+		if (ch[i].val)
+			cmds_word3(&c, "=", 1, ch[i].val, strlen(ch[i].val), NULL, 0);
+		else
+			cmds_word(&c, "-", 1);
+	}
+	cmds_end(&c);
+	/*
+	 * not sent again after a broken connection: done twice it would say
+	 * conflict for its own change (the caller finds out by reading)
+	 */
+	exec(o, &c, false);
+	if (!(rc = check_replies(o, &c, "cannot write")) &&
+	    c.cmd[0].reply->type != REDIS_REPLY_INTEGER)
+		rc = fail(o, "cannot write", c.cmd[0].reply);
+	if (!rc && !c.cmd[0].reply->integer)
+		rc = FS_ECONFLICT;
+	cmds_release(&c);
+	return rc;
 }
 
-static void rcs_rollback(struct fs_online *o)
+static void rcs_mark(struct fs_online *o, const char *id)
 {
-	(void)o;
+	struct rcs *s = o->state;
+
+	free(s->mark);
+	s->mark = id ? xstrdup(id) : NULL;
+	s->mark_calls = s->mark_chunks = 0;
+}
+
+/* Delete the markers the intents applied here left (they expire anyway). */
+static int rcs_forget_marks(struct fs_online *o)
+{
+	struct rcs *s = o->state;
+	struct cmds c = { 0 };
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < s->nmarks; i++) {
+		const char *w[2] = { "UNLINK", s->marks[i] };
+		cmds_add(&c, 2, w, NULL);
+	}
+	if (s->nmarks)
+		rc = run(o, &c, "cannot delete markers");
+	cmds_release(&c);
+	for (i = 0; i < s->nmarks; i++)
+		free(s->marks[i]);
+	s->nmarks = 0;
+	return rc;
 }
 
 static int rcs_meta_get(struct fs_online *o, const char *name, struct strbuf *val, bool *found)
 {
 	struct cmds c = { 0 };
-	char *k = fs_redis_meta_key(o, name);
+	char *k = meta_key(o, name);
 	const char *w[2] = { "GET", k };
 	int rc = 0;
 
@@ -974,7 +1113,7 @@ static int rcs_meta_get(struct fs_online *o, const char *name, struct strbuf *va
 static int rcs_meta_put(struct fs_online *o, const char *name, const char *val)
 {
 	struct cmds c = { 0 };
-	char *k = fs_redis_meta_key(o, name);
+	char *k = meta_key(o, name);
 	const char *w[3] = { "SET", k, val };
 	int rc;
 
@@ -1022,7 +1161,7 @@ static int meta_page(struct fs_online *o, const redisReply *keys, void *ctx)
 static int rcs_meta_list(struct fs_online *o, const char *prefix,
 			 void (*fn)(void *ctx, const char *name, const char *val), void *ctx)
 {
-	char *head = fs_redis_meta_key(o, ""), *pattern = xstrfmt("%s%s*", head, prefix);
+	char *head = meta_key(o, ""), *pattern = xstrfmt("%s%s*", head, prefix);
 	struct meta_ctx m = { strlen(head), fn, ctx };
 	int rc = scan_all(o, pattern, meta_page, &m);
 
@@ -1035,7 +1174,13 @@ static void rcs_close(struct fs_online *o)
 {
 	struct rcs *s = o->state;
 
+	size_t i;
+
 	fs_rc_free(s->rc);
+	for (i = 0; i < s->nmarks; i++)
+		free(s->marks[i]);
+	free(s->marks);
+	free(s->mark);
 	free(s);
 }
 
@@ -1048,9 +1193,9 @@ const struct fs_online_ops fs_online_redis_cluster_ops = {
 	.update = rcs_update,
 	.count = rcs_count,
 	.ping = rcs_ping,
-	.begin = rcs_begin,
-	.commit = rcs_commit,
-	.rollback = rcs_rollback,
+	.meta_change = rcs_meta_change,
+	.mark = rcs_mark,
+	.forget_marks = rcs_forget_marks,
 	.meta_get = rcs_meta_get,
 	.meta_put = rcs_meta_put,
 	.meta_list = rcs_meta_list,

@@ -48,6 +48,7 @@ void fs_online_close(struct fs_online *o)
 		o->ops->close(o);
 	free(o->project);
 	free(o->where);
+	free(o->mark);
 	free(o);
 }
 
@@ -194,6 +195,10 @@ int fs_online_begin(struct fs_online *o)
 		fs_error_set("online store '%s': a batch is already open", o->where);
 		return FS_ERR;
 	}
+	if (!o->ops->begin) {
+		fs_error_set("online store '%s': no atomic batch on this store", o->where);
+		return FS_ERR;
+	}
 	if (!(rc = o->ops->begin(o)))
 		o->in_batch = true;
 	return rc;
@@ -212,6 +217,35 @@ void fs_online_rollback(struct fs_online *o)
 	if (o->in_batch)
 		o->ops->rollback(o);
 	o->in_batch = false;
+}
+
+const char FS_META_ANY[] = "(any)";
+
+bool fs_online_has_batches(const struct fs_online *o)
+{
+	return o->ops->begin != NULL;
+}
+
+int fs_online_meta_change(struct fs_online *o, const struct fs_meta_change *c, size_t n)
+{
+	if (!o->ops->meta_change) {
+		fs_error_set("online store '%s': no change of several records at once", o->where);
+		return FS_ERR;
+	}
+	return o->ops->meta_change(o, c, n);
+}
+
+void fs_online_mark(struct fs_online *o, const char *id)
+{
+	free(o->mark);
+	o->mark = id ? xstrdup(id) : NULL;
+	if (o->ops->mark)
+		o->ops->mark(o, id);
+}
+
+int fs_online_forget_marks(struct fs_online *o)
+{
+	return o->ops->forget_marks ? o->ops->forget_marks(o) : 0;
 }
 
 int fs_online_meta_get(struct fs_online *o, const char *name, struct strbuf *val, bool *found)

@@ -43,6 +43,16 @@ struct fs_online_hit {
 struct fs_online;
 
 /*
+ * One named record's change in fs_online_meta_change: expect is the value
+ * it must hold (NULL: it must not exist; FS_META_ANY: it must exist), val
+ * the value it gets (NULL: it is deleted).
+ */
+struct fs_meta_change {
+	const char *name, *expect, *val;
+};
+extern const char FS_META_ANY[];
+
+/*
  * One record's change in fs_online_update. i is the record's index in the
  * keys asked for, or SIZE_MAX for another record of the view (update with
  * all). old is what is stored (found false when nothing). fn returns 0 with
@@ -81,6 +91,13 @@ struct fs_online_ops {
 	int (*begin)(struct fs_online *o);
 	int (*commit)(struct fs_online *o);
 	void (*rollback)(struct fs_online *o);
+	/*
+	 * Optional, for a store without batches (begin NULL): see
+	 * fs_online_meta_change and fs_online_mark.
+	 */
+	int (*meta_change)(struct fs_online *o, const struct fs_meta_change *c, size_t n);
+	void (*mark)(struct fs_online *o, const char *id);
+	int (*forget_marks)(struct fs_online *o);
 	/* Small named records of the store's own (stream positions). */
 	int (*meta_get)(struct fs_online *o, const char *name, struct strbuf *val, bool *found);
 	int (*meta_put)(struct fs_online *o, const char *name, const char *val);
@@ -95,6 +112,7 @@ struct fs_online {
 	char *project;
 	char *where; /* path or URL, for messages */
 	bool in_batch; /* between fs_online_begin and commit or rollback */
+	char *mark; /* fs_online_mark's id, while updates are marked */
 };
 
 /* Open the online store fs.yaml configures (sqlite by default). */
@@ -161,6 +179,30 @@ int fs_online_maintain(struct fs_online *o);
 int fs_online_begin(struct fs_online *o);
 int fs_online_commit(struct fs_online *o);
 void fs_online_rollback(struct fs_online *o);
+/*
+ * A store without batches (a Redis Cluster: no transaction spans its
+ * nodes) records a batch as an intent instead (fs stream, see stream.h):
+ * fs_online_has_batches is false, and
+ *
+ * fs_online_meta_change changes named records (below) all at once, only
+ * if each holds what c says it expects: 0, or FS_ECONFLICT with nothing
+ * changed. All of a store's named records sit together (one slot).
+ *
+ * fs_online_mark(o, id): the updates (fs_online_update) until
+ * fs_online_mark(o, NULL) are the steps of the intent id: each step's
+ * write of a group of records leaves a marker naming the step, and a step
+ * whose marker is there changes nothing, so that an intent applied again
+ * (after a crash, or by another process at the same time) changes every
+ * record once. The same steps come from the same calls in the same order.
+ * Markers last 7 days, or until fs_online_forget_marks deletes those the
+ * connection left (once the intent is settled). Writes (fs_online_write)
+ * are not marked: newest-wins is the same done twice.
+ */
+bool fs_online_has_batches(const struct fs_online *o);
+int fs_online_meta_change(struct fs_online *o, const struct fs_meta_change *c, size_t n);
+void fs_online_mark(struct fs_online *o, const char *id);
+int fs_online_forget_marks(struct fs_online *o);
+
 /*
  * Named text records beside the views (name: [A-Za-z0-9_/.:-]). get and
  * put take part in a batch when one is open (get then guards the batch as

@@ -858,8 +858,8 @@ static int rows_apply(struct fs_online *store, const struct fs_defs *defs, const
 			for (k = 0; k < pv[i].n; k++)
 				if (pv[i].recs[k].ts > newest)
 					newest = pv[i].recs[k].ts;
-			/* a batch (fs stream) keeps it with its positions */
-			if (!store->in_batch)
+			/* a batch or an intent (fs stream) keeps it with its positions */
+			if (!store->in_batch && !store->mark)
 				rc = note_newest(store, pv[i].view->name, newest);
 			fs_time_format_us(when, newest);
 			r = json_pack("{s:s, s:I, s:I, s:s}", "view", pv[i].view->name, "rows",

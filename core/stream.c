@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -113,6 +114,9 @@ struct src {
 	size_t nchecks;
 	size_t ts_col;
 	struct fs_online *store; /* the writer's while it holds a batch */
+	/* a store without batches: the intent of the batch being written */
+	char intent_id[40];
+	bool intent_sent; /* its change was sent: it may be stored */
 
 	/*
 	 * The batches: cur is being read while out (when not NULL) is being
@@ -648,6 +652,410 @@ static int write_batch(struct src *s, struct batch *b)
 	return rc;
 }
 
+/* ---- intents: a store without batches (a Redis Cluster) ---- */
+
+/*
+ * No transaction spans a cluster's nodes, so a batch is written in three
+ * steps:
+ *
+ * 1. its intent, "stream-intent/<source>/<id>" holding its events, is
+ *    stored with the partitions' positions after the batch, in one change
+ *    made only if the positions are still those the batch started from
+ *    (fs_online_meta_change). This is the commit point: from here on the
+ *    batch is the store's, whatever becomes of this process.
+ * 2. the events are applied to the views, with marked updates
+ *    (fs_online_mark);
+ * 3. the intent is settled: deleted, its late events and newest event
+ *    time added to its first partition's record.
+ *
+ * An intent still stored (the writer died between 1 and 3) is applied
+ * again by the next fs stream of the source, when it starts: the marked
+ * steps done already change nothing, so every event still counts once,
+ * however many apply it at once.
+ *
+ * An intent's text: "fs-intent 1 <first partition>", then the columns,
+ * then one line a row; cells separated by tabs, \N for null, and
+ * backslash, tab, newline, carriage return and NUL escaped (\\ \t \n \r \0).
+ */
+static char *intent_name(const struct src *s, const char *id)
+{
+	return id ? xstrfmt("stream-intent/%s/%s", s->name, id)
+		  : xstrfmt("stream-intent/%s/", s->name);
+}
+
+static void intent_cell(struct strbuf *out, const char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		switch (p[i]) {
+		case '\\': sb_add(out, "\\\\", 2); break;
+		case '\t': sb_add(out, "\\t", 2); break;
+		case '\n': sb_add(out, "\\n", 2); break;
+		case '\r': sb_add(out, "\\r", 2); break;
+		case '\0': sb_add(out, "\\0", 2); break;
+		default: sb_addc(out, p[i]);
+		}
+	}
+}
+
+static void intent_encode(struct strbuf *out, struct src *s, struct batch *b)
+{
+	const struct fs_cell *cells;
+	size_t c;
+
+	sb_reset(out);
+	sb_addf(out, "fs-intent 1 %d\n", (int)b->bp[0].part);
+	for (c = 0; c < s->ncols; c++) {
+		if (c)
+			sb_addc(out, '\t');
+		intent_cell(out, s->cols[c], strlen(s->cols[c]));
+	}
+	sb_addc(out, '\n');
+	fs_source_table_rewind(b->rows);
+	while (fs_source_next(b->rows, &cells) == 1) {
+		for (c = 0; c < s->ncols; c++) {
+			if (c)
+				sb_addc(out, '\t');
+			if (cells[c].null)
+				sb_add(out, "\\N", 2);
+			else
+				intent_cell(out, cells[c].s, cells[c].len);
+		}
+		sb_addc(out, '\n');
+	}
+}
+
+/* One line of an intent's text, unescaped: each cell's offset in text (SIZE_MAX: null) and length. */
+struct iline {
+	struct strbuf text;
+	size_t *off, *len, n, alloc;
+};
+
+static bool intent_line(const char **pp, struct iline *l)
+{
+	const char *p = *pp;
+
+	sb_reset(&l->text);
+	for (l->n = 0;; p++) {
+		ALLOC_GROW(l->off, l->n + 1, l->alloc);
+		l->len = xrealloc(l->len, l->alloc * sizeof(*l->len));
+		if (p[0] == '\\' && p[1] == 'N' && (p[2] == '\t' || p[2] == '\n')) {
+			l->off[l->n] = SIZE_MAX;
+			l->len[l->n++] = 0;
+			p += 2;
+		} else {
+			l->off[l->n] = l->text.len;
+			for (; *p && *p != '\t' && *p != '\n'; p++) {
+				char c = *p;
+				if (c == '\\') {
+					switch (*++p) {
+					case 't': c = '\t'; break;
+					case 'n': c = '\n'; break;
+					case 'r': c = '\r'; break;
+					case '0': c = '\0'; break;
+					case '\\': c = '\\'; break;
+					default: return false;
+					}
+				}
+				sb_addc(&l->text, c);
+			}
+			l->len[l->n] = l->text.len - l->off[l->n];
+			l->n++;
+			sb_addc(&l->text, '\0');
+		}
+		if (*p != '\t')
+			break;
+	}
+	if (*p != '\n')
+		return false; /* cut short */
+	*pp = p + 1;
+	return true;
+}
+
+/* The events of an intent's text as a table, and its first partition; NULL when malformed. */
+static struct fs_source *intent_decode(const struct src *s, const char *val, int32_t *first)
+{
+	struct iline l = { STRBUF_INIT, NULL, NULL, 0, 0 };
+	struct fs_source *rows = NULL;
+	struct fs_cell *cells = NULL;
+	const char **cols = NULL, *p;
+	size_t ncols, c;
+	int part, used = 0;
+
+	if (sscanf(val, "fs-intent 1 %d%n", &part, &used) != 1 || val[used] != '\n')
+		return NULL;
+	*first = part;
+	p = val + used + 1;
+	if (!intent_line(&p, &l))
+		goto done;
+	ncols = l.n;
+	cols = xcalloc(ncols + 1, sizeof(*cols));
+	for (c = 0; c < ncols; c++)
+		cols[c] = l.off[c] == SIZE_MAX ? "" : l.text.buf + l.off[c];
+	rows = fs_source_table_new(s->name, s->type, cols, ncols);
+	cells = xcalloc(ncols + 1, sizeof(*cells));
+	while (*p) {
+		if (!intent_line(&p, &l) || l.n != ncols) {
+			fs_source_close(rows);
+			rows = NULL;
+			break;
+		}
+		for (c = 0; c < ncols; c++) {
+			cells[c].null = l.off[c] == SIZE_MAX;
+			cells[c].s = cells[c].null ? "" : l.text.buf + l.off[c];
+			cells[c].len = l.len[c];
+		}
+		fs_source_table_add(rows, cells, 0);
+	}
+done:
+	sb_release(&l.text);
+	free(l.off);
+	free(l.len);
+	free(cols);
+	free(cells);
+	return rows;
+}
+
+/*
+ * Steps 2 and 3: apply intent id's events (rows) and settle it, adding
+ * its late events and newest event time to partition first's record.
+ * *late: the late events.
+ */
+static int intent_apply(struct src *s, const char *id, struct fs_source *rows, int32_t first,
+			int64_t *late)
+{
+	char *iname = intent_name(s, id), *pname = pos_name(s, first);
+	struct strbuf ival = STRBUF_INIT, pval = STRBUF_INIT;
+	json_t *res = json_array(), *r;
+	int64_t newest = INT64_MIN;
+	size_t i;
+	int rc, tries;
+
+	*late = 0;
+	fs_online_mark(s->store, id);
+	fs_source_table_rewind(rows);
+	rc = fs_rows_apply(s->store, s->defs, s->name, s->data, rows, res);
+	fs_online_mark(s->store, NULL);
+	json_array_foreach(res, i, r) {
+		json_t *n = json_object_get(r, "newest_event");
+		int64_t us;
+		*late += json_integer_value(json_object_get(r, "late"));
+		if (json_is_string(n) && fs_time_parse(json_string_value(n), json_string_length(n), &us) &&
+		    us > newest)
+			newest = us;
+	}
+	json_decref(res);
+	if (!rc)
+		fs_test_crash_point("stream-before-settle");
+	for (tries = 0; !rc && tries < 50; tries++) {
+		char pos[64];
+		int64_t a, b, l, n;
+		bool found;
+		struct fs_meta_change ch[2] = { { iname, FS_META_ANY, NULL }, { pname, NULL, NULL } };
+		char *v = NULL;
+
+		if (tries)
+			sleep_ms(tries);
+		if ((rc = fs_online_meta_get(s->store, iname, &ival, &found)) || !found)
+			break; /* settled by another */
+		if ((rc = fs_online_meta_get(s->store, pname, &pval, &found)))
+			break;
+		if (found) {
+			if (!pos_parse(pval.buf, pos, sizeof(pos), &a, &b, &l, &n)) {
+				fs_error_set("online store: record '%s' is corrupt: '%s'", pname, pval.buf);
+				rc = FS_ERR;
+				break;
+			}
+			if (newest > n)
+				n = newest;
+			v = n == INT64_MIN ? xstrfmt("%s %lld %lld %lld", pos, (long long)a, (long long)b,
+						      (long long)(l + *late))
+					   : xstrfmt("%s %lld %lld %lld %lld", pos, (long long)a,
+						      (long long)b, (long long)(l + *late), (long long)n);
+			ch[1].expect = pval.buf;
+			ch[1].val = v;
+		}
+		/* (a partition's record deleted meanwhile: the intent alone) */
+		rc = fs_online_meta_change(s->store, ch, found ? 2 : 1);
+		free(v);
+		if (rc != FS_ECONFLICT)
+			break;
+	}
+	if (!rc && fs_online_forget_marks(s->store))
+		warn(s, "%s: %s (they expire)", s->name, fs_error_last());
+	sb_release(&ival);
+	sb_release(&pval);
+	free(iname);
+	free(pname);
+	return rc;
+}
+
+/*
+ * write_batch for a store without batches: step 1, then 2 and 3. Sent
+ * again after an error (write_retrying), it finds out whether step 1 was
+ * done (its intent is stored, or the positions are past the batch), and
+ * goes on from there.
+ */
+static int intent_write(struct src *s, struct batch *b)
+{
+	struct strbuf text = STRBUF_INIT, *raw = NULL;
+	struct fs_meta_change *ch = NULL;
+	char **vals = NULL, *iname; /* vals: the partitions' record names */
+	bool *found = NULL, settled = false;
+	int rc = 0, tries;
+	size_t i;
+
+	if (!s->intent_id[0]) {
+		unsigned char rnd[16];
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+			fs_error_set("source '%s': no random bytes for a batch's id", s->name);
+			return FS_ERR;
+		}
+		for (i = 0; i < sizeof(rnd); i++)
+			snprintf(s->intent_id + 2 * i, 3, "%02x", rnd[i]);
+		s->intent_sent = false;
+	}
+	iname = intent_name(s, s->intent_id);
+	raw = xcalloc(b->nbp + 1, sizeof(*raw));
+	found = xcalloc(b->nbp + 1, sizeof(*found));
+	vals = xcalloc(b->nbp + 1, sizeof(*vals));
+	ch = xcalloc(b->nbp + 2, sizeof(*ch));
+	for (i = 0; i < b->nbp; i++)
+		vals[i] = pos_name(s, b->bp[i].part);
+	for (tries = 0; tries < 50; tries++) {
+		bool stored = false;
+		if (tries)
+			sleep_ms(tries);
+		if (s->intent_sent &&
+		    (rc = fs_online_meta_get(s->store, iname, &text, &stored)))
+			goto done;
+		if (stored)
+			break; /* step 1 was done */
+		for (i = 0; i < b->nbp; i++) {
+			struct bpart *p = &b->bp[i];
+			char pos[64];
+			if ((rc = fs_online_meta_get(s->store, vals[i], &raw[i], &found[i])))
+				goto done;
+			p->applied0 = p->bad0 = p->late0 = 0;
+			p->newest0 = INT64_MIN;
+			*pos = '\0';
+			if (found[i] && !pos_parse(raw[i].buf, pos, sizeof(pos), &p->applied0, &p->bad0,
+						   &p->late0, &p->newest0)) {
+				fs_error_set("online store: record '%s' is corrupt: '%s'", vals[i], raw[i].buf);
+				rc = FS_ERR;
+				goto done;
+			}
+			if (!strcmp(pos, p->start))
+				continue;
+			/* past the batch already: step 1 done, and settled by another */
+			settled = s->intent_sent && !strcmp(pos, p->end);
+			rc = settled ? 0 : STALE;
+			goto done;
+		}
+		for (i = 0; i < b->nbp; i++) {
+			ch[i].name = vals[i];
+			ch[i].expect = found[i] ? raw[i].buf : NULL;
+			ch[i].val = NULL;
+		}
+		/* the new values after the names (vals[nbp..]) */
+		{
+			char **nv = xcalloc(b->nbp + 1, sizeof(*nv));
+			for (i = 0; i < b->nbp; i++) {
+				struct bpart *p = &b->bp[i];
+				nv[i] = p->newest0 == INT64_MIN
+						? xstrfmt("%s %lld %lld %lld", p->end,
+							  (long long)(p->applied0 + p->good),
+							  (long long)(p->bad0 + p->bad), (long long)p->late0)
+						: xstrfmt("%s %lld %lld %lld %lld", p->end,
+							  (long long)(p->applied0 + p->good),
+							  (long long)(p->bad0 + p->bad), (long long)p->late0,
+							  (long long)p->newest0);
+				ch[i].val = nv[i];
+			}
+			intent_encode(&text, s, b);
+			ch[b->nbp].name = iname;
+			ch[b->nbp].expect = NULL;
+			ch[b->nbp].val = text.buf;
+			fs_test_crash_point("stream-before-commit");
+			s->intent_sent = true;
+			rc = fs_online_meta_change(s->store, ch, b->nbp + 1);
+			for (i = 0; i < b->nbp; i++)
+				free(nv[i]);
+			free(nv);
+		}
+		if (rc != FS_ECONFLICT)
+			break;
+	}
+	if (rc)
+		goto done;
+	fs_test_crash_point("stream-after-intent");
+	rc = intent_apply(s, s->intent_id, b->rows, b->bp[0].part, &b->late);
+	if (!rc)
+		fs_test_crash_point("stream-after-commit");
+done:
+	if (rc != FS_ERR && rc != FS_ECONFLICT)
+		s->intent_id[0] = '\0'; /* this batch is done with */
+	for (i = 0; i < b->nbp; i++) {
+		sb_release(&raw[i]);
+		free(vals[i]);
+	}
+	free(raw);
+	free(found);
+	free(vals);
+	free(ch);
+	free(iname);
+	sb_release(&text);
+	return rc;
+}
+
+struct intent_list {
+	char **names, **vals;
+	size_t n, alloc;
+};
+
+static void intent_found(void *ctx, const char *name, const char *val)
+{
+	struct intent_list *l = ctx;
+
+	ALLOC_GROW(l->names, l->n + 1, l->alloc);
+	l->vals = xrealloc(l->vals, l->alloc * sizeof(*l->vals));
+	l->names[l->n] = xstrdup(name);
+	l->vals[l->n++] = xstrdup(val);
+}
+
+/* Apply and settle every intent of the source still stored (its writer died). */
+static int intents_replay(struct src *s)
+{
+	struct intent_list l = { 0 };
+	char *prefix = intent_name(s, NULL);
+	size_t i;
+	int rc = fs_online_meta_list(s->store, prefix, intent_found, &l);
+
+	for (i = 0; !rc && i < l.n; i++) {
+		int32_t first;
+		int64_t late;
+		struct fs_source *rows = intent_decode(s, l.vals[i], &first);
+		if (!rows) {
+			fs_error_set("online store: record '%s' is corrupt (not an intent of fs stream)",
+				     l.names[i]);
+			rc = FS_ERR;
+			break;
+		}
+		warn(s, "%s: applying a batch whose writer stopped half-way (%s)", s->name, l.names[i]);
+		rc = intent_apply(s, l.names[i] + strlen(prefix), rows, first, &late);
+		fs_source_close(rows);
+	}
+	for (i = 0; i < l.n; i++) {
+		free(l.names[i]);
+		free(l.vals[i]);
+	}
+	free(l.names);
+	free(l.vals);
+	free(prefix);
+	return rc;
+}
+
 /* Write b until it is written, stale, or stopped, backing off while the store fails. */
 static int write_retrying(struct src *s, struct batch *b)
 {
@@ -655,20 +1063,26 @@ static int write_retrying(struct src *s, struct batch *b)
 	bool reported = false;
 
 	for (;;) {
-		int rc = write_batch(s, b);
+		int rc = fs_online_has_batches(s->store) ? write_batch(s, b) : intent_write(s, b);
 		if (!rc || rc == STALE) {
 			if (reported)
 				warn(s, "%s: the online store answers again", s->name);
 			return rc;
 		}
-		if (rc == FS_EINVALID || rc == FS_ENOTFOUND)
+		if (rc == FS_EINVALID || rc == FS_ENOTFOUND) {
+			s->intent_id[0] = '\0';
 			return rc; /* not an outage: the definitions or the data are wrong */
+		}
 		if (!reported)
 			warn(s, "%s: cannot write a batch: %s (retrying)", s->name, fs_error_last());
 		reported = true;
 		if (s->opts->stop && *s->opts->stop) {
 			fs_error_set("source '%s': stopped with a batch not written (%s); it will be"
-				     " read again", s->name, fs_error_last());
+				     " read again%s", s->name, fs_error_last(),
+				     s->intent_sent ? ", or applied from its intent if that was stored,"
+						      " when fs stream starts"
+						    : "");
+			s->intent_id[0] = '\0';
 			return FS_ERR;
 		}
 		sleep_ms(wait);
@@ -1602,11 +2016,9 @@ static void *source_thread(void *arg)
 	s->cur = &s->bat[0];
 	if ((rc = fs_online_open(&s->store, s->repo->config))) {
 		s->rc = rc;
-	} else if ((rc = fs_online_begin(s->store))) {
-		/* a store that takes no atomic batch (a Redis Cluster, so far) cannot stream */
+	} else if (!fs_online_has_batches(s->store) && (rc = intents_replay(s))) {
 		s->rc = rc;
 	} else {
-		fs_online_rollback(s->store);
 		fs_online_defer_maintenance(s->store); /* maintainer() does it */
 		if (pthread_create(&s->writer, NULL, writer_thread, s))
 			abort(); /* no thread: nothing sensible left to do */

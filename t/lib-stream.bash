@@ -134,3 +134,60 @@ stream_stat() {
 import json, sys
 print(sum(s[sys.argv[1]] for s in json.load(sys.stdin)["streams"]))' "$1"
 }
+
+# stream_bg [ARGS...]: fs stream in the background (its pid in STREAM_PID).
+stream_bg() {
+    "$FS" stream "$@" > "$BATS_TEST_TMPDIR/stream.out" 2>> "$BATS_TEST_TMPDIR/stream.err" 3>&- &
+    STREAM_PID=$!
+    track_pid "$STREAM_PID"
+}
+
+# wait_applied N [SECS]: until the stream sources' stored applied + bad reach N.
+wait_applied() {
+    local n=$1 secs=${2:-60} i got
+    for i in $(seq $((secs * 5))); do
+        got=$(( $(stream_stat applied) + $(stream_stat bad) ))
+        [ "$got" -ge "$n" ] && return 0
+        sleep 0.2
+    done
+    fail "after ${secs}s, $got events of $n written; stderr: $(tail -5 "$BATS_TEST_TMPDIR/stream.err")"
+}
+
+# crash_loop [POINT...]: kill fs stream at each crash point (POINT#K: the
+# K-th time it is reached; "random": a random moment; by default before and
+# after the commit of a batch and at random), restart it, then check every
+# event counted once.
+crash_loop() {
+    local T i point points=("$@")
+    [ ${#points[@]} -gt 0 ] || points=(stream-before-commit#3 stream-after-commit#2 random stream-before-commit#6)
+    T=$(next_hour)
+    sref gen 13 4000 "$T" ev.jsonl --bad
+    produce ev ev.jsonl
+    for point in "${points[@]}"; do
+        if [ "$point" = random ]; then
+            "$FS" stream --batch-events 50 2>> "$BATS_TEST_TMPDIR/stream.err" 3>&- &
+            i=$!
+            sleep "$(awk 'BEGIN { srand(); printf "%.2f", 3.2 + rand() }')"
+            kill -9 "$i"
+            wait "$i" || true
+        else
+            run env FS_TEST_CRASH_AT="$point" "$FS" stream --once --batch-events 50
+            [ "$status" -eq 137 ] || fail "crash point $point not reached: $status $output"
+        fi
+    done
+    run -0 --separate-stderr fs stream --once --batch-events 50 --json
+    check_online ev.jsonl "$T"
+    # every message counted once: good ones applied, bad ones bad
+    assert_equal "$(stream_stat applied)" 4000
+    assert_equal "$(stream_stat bad)" "$(wc -l < ev.jsonl.bad)"
+}
+
+# xadd STREAM FILE: each line of FILE ("field value ...") an entry.
+xadd() {
+    sed "s/^/XADD $1 * /" "$2" | redis_cli > /dev/null
+}
+
+# The events of FILE (sref redis lines) as JSON lines, for sref expect.
+as_json() {
+    awk '{ printf "{\"token\": \"%s\", \"ts\": %s, \"amount\": %s, \"price\": %s, \"qty\": %s}\n", $2, $4, $6, $8, $10 }' "$1"
+}

@@ -10,24 +10,6 @@ load test_helper
 load lib-online
 load lib-stream
 
-# stream_bg [ARGS...]: fs stream in the background (its pid in STREAM_PID).
-stream_bg() {
-    "$FS" stream "$@" > "$BATS_TEST_TMPDIR/stream.out" 2>> "$BATS_TEST_TMPDIR/stream.err" 3>&- &
-    STREAM_PID=$!
-    track_pid "$STREAM_PID"
-}
-
-# wait_applied N [SECS]: until the stream sources' stored applied + bad reach N.
-wait_applied() {
-    local n=$1 secs=${2:-60} i got
-    for i in $(seq $((secs * 5))); do
-        got=$(( $(stream_stat applied) + $(stream_stat bad) ))
-        [ "$got" -ge "$n" ] && return 0
-        sleep 0.2
-    done
-    fail "after ${secs}s, $got events of $n written; stderr: $(tail -5 "$BATS_TEST_TMPDIR/stream.err")"
-}
-
 @test "stream kafka: events of 4 partitions into plain and aggregation views equal the reference; a second run reads nothing" {
     start_kafka ev:4
     stream_repo kafka
@@ -116,32 +98,6 @@ backlog_batches() {
     run -0 --separate-stderr fs stream --once --json ev
     assert_equal "$(jq -c '.sources[0].events' <<<"$output")" 500
     check_online ev.jsonl "$T"
-}
-
-# crash_loop: kill fs stream before and after the commit of a batch and
-# at random moments, restart it, then check every event counted once.
-crash_loop() {
-    local T i
-    T=$(next_hour)
-    sref gen 13 4000 "$T" ev.jsonl --bad
-    produce ev ev.jsonl
-    for point in stream-before-commit#3 stream-after-commit#2 random stream-before-commit#6; do
-        if [ "$point" = random ]; then
-            "$FS" stream --batch-events 50 2>> "$BATS_TEST_TMPDIR/stream.err" 3>&- &
-            i=$!
-            sleep "$(awk 'BEGIN { srand(); printf "%.2f", 3.2 + rand() }')"
-            kill -9 "$i"
-            wait "$i" || true
-        else
-            run env FS_TEST_CRASH_AT="$point" "$FS" stream --once --batch-events 50
-            [ "$status" -eq 137 ] || fail "crash point $point not reached: $status $output"
-        fi
-    done
-    run -0 --separate-stderr fs stream --once --batch-events 50 --json
-    check_online ev.jsonl "$T"
-    # every message counted once: good ones applied, bad ones bad
-    assert_equal "$(stream_stat applied)" 4000
-    assert_equal "$(stream_stat bad)" "$(wc -l < ev.jsonl.bad)"
 }
 
 @test "stream kafka: killed before and after commits and at random, restarted: every event counted exactly once (sqlite)" {

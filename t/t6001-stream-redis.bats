@@ -9,16 +9,6 @@ load test_helper
 load lib-online
 load lib-stream
 
-# xadd STREAM FILE: each line of FILE ("field value ...") an entry.
-xadd() {
-    sed "s/^/XADD $1 * /" "$2" | redis_cli > /dev/null
-}
-
-# The events of FILE (sref redis lines) as JSON lines, for sref expect.
-as_json() {
-    awk '{ printf "{\"token\": \"%s\", \"ts\": %s, \"amount\": %s, \"price\": %s, \"qty\": %s}\n", $2, $4, $6, $8, $10 }' "$1"
-}
-
 # redis_repo sqlite|redis: stream_repo over stream ev of the test's Redis,
 # the online store SQLite (the source names the Redis) or that Redis.
 redis_repo() {
