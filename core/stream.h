@@ -8,7 +8,9 @@
  * online view of its source (fs_rows_apply: plain views newest-wins,
  * aggregation views into tiles) in one atomic write of the store
  * (fs_online_begin) that also stores, per partition, the position after
- * the batch and the counters of the events it held. That stored position
+ * the batch and the counters of the events it held (a store without
+ * batches, a Redis Cluster: an intent stored with the positions, then
+ * applied; see stream.c). That stored position
  * is the only one trusted: reading starts there (Kafka: a seek on every
  * assignment; Redis: XREAD after it), and a batch is written only when the
  * store still holds the position it started from, so that a batch read

@@ -8,8 +8,8 @@
 # during materialization and reads loses nothing; a master killed mid-run:
 # /health says degraded, then the replica serves and a rerun of the
 # materialization gives the reference; views with aggregations (tiles
-# materialized and pushed, concurrent pushes) answer as on SQLite. fs
-# stream's batches are refused on a cluster, saying so.
+# materialized and pushed, concurrent pushes) answer as on SQLite. (fs
+# stream into a cluster: t6002.)
 
 load test_helper
 load lib-cluster
@@ -268,23 +268,8 @@ agg_answer() {
     assert_equal "$(jq '.views[] | select(.name == "live_trips") | .events_applied' <<< "$output")" 120
 }
 
-@test "online cluster: fs stream is refused (its batches), saying so; bad cluster lists are named" {
+@test "online cluster: bad cluster lists are named" {
     cluster_repo 10
-    export FS_REDIS_CLUSTER=$CLUSTER_SEED
-    # fs stream: a Redis stream (one Redis of its own) into the cluster
-    start_redis
-    redis_trades "$FS_REDIS_URL"
-    redis-cli -p "$REDIS_PORT" XADD trades '*' driver_id 1 ts "$(date +%s)" price 2.5 > /dev/null
-    unset FS_REDIS_URL
-    fs apply -q
-    run --separate-stderr fs stream --once trades
-    [ "$status" -ne 0 ] || fail "fs stream ran on a cluster: $output"
-    [[ "$stderr" == *"an atomic batch (fs stream's events with their positions): not supported on a Redis Cluster yet"* ]] ||
-        fail "$stderr"
-    # and nothing was applied: the stream's entry is still unread, the view empty
-    run -0 --separate-stderr fs get-online -f trade_last:price -e driver_id=1 --json
-    assert_equal "$(jq -c '.results[1].statuses' <<< "$output")" '["NOT_FOUND"]'
-    unset FS_REDIS_CLUSTER
     sed -i "s|^  type: sqlite|  type: redis\n  url: redis://127.0.0.1:1\n  cluster: [redis://127.0.0.1:2]|" fs.yaml
     run -128 --separate-stderr fs ls
     [[ "$stderr" == *"fs.yaml:"*"'cluster' and 'url' go not together"* ]] || fail "$stderr"
