@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -48,6 +49,7 @@
 #define DEADLINE_MS 5000
 #define CALL_MARK_MS "600000"        /* a call's marker: 10 minutes */
 #define INTENT_MARK_MS "604800000"   /* an intent's: 7 days */
+#define SETTLED_MARK_MS "60000"      /* an intent's once it is settled: a minute */
 
 
 /*
@@ -115,8 +117,8 @@ static const char change_script[] =
 struct rcs {
 	struct fs_rc *rc;
 	char sha[64], cas_sha[64], change_sha[64];
-	/* fs_online_mark: the intent's id, its update calls so far, the markers left */
-	char *mark;
+	/* fs_online_mark: the intent's id and key, its update calls so far, the markers left */
+	char *mark, *mark_live;
 	unsigned long mark_calls, mark_chunks;
 	char **marks;
 	size_t nmarks, marks_alloc;
@@ -334,22 +336,34 @@ static int load_scripts(struct fs_online *o)
 	char *const shas[3] = { s->sha, s->cas_sha, s->change_sha };
 	redisContext *c;
 	const char *name;
-	size_t i, k;
-	int rc;
+	size_t i, k, loaded = 0;
+	int rc, failed = 0;
 
-	for (i = 0; (rc = fs_rc_master(s->rc, i, &c, &name)) == 0; i++)
-		for (k = 0; k < ARRAY_SIZE(scripts); k++) {
+	/*
+	 * on every master that answers: one that does not (failing over) is
+	 * replaced by a replica that answers NOSCRIPT, and exec() loads them
+	 * again
+	 */
+	for (i = 0; (rc = fs_rc_master(s->rc, i, &c, &name)) != FS_ENOTFOUND; i++) {
+		for (k = 0; !rc && k < ARRAY_SIZE(scripts); k++) {
 			redisReply *r = redisCommand(c, "SCRIPT LOAD %s", scripts[k]);
 			if (!r || r->type != REDIS_REPLY_STRING) {
 				fs_error_set("online store '%s': %s: cannot load a script: %s", o->where,
 					     name, r ? r->str : c->errstr);
-				freeReplyObject(r);
-				return FS_ERR;
+				rc = FS_ERR;
+			} else {
+				snprintf(shas[k], sizeof(s->sha), "%s", r->str);
 			}
-			snprintf(shas[k], sizeof(s->sha), "%s", r->str);
 			freeReplyObject(r);
 		}
-	return rc == FS_ENOTFOUND ? 0 : rc;
+		if (rc)
+			failed = rc;
+		else
+			loaded++;
+	}
+	if (!loaded && !failed)
+		fs_error_set("online store '%s': no master to load the scripts on", o->where);
+	return loaded ? 0 : failed ? failed : FS_ERR;
 }
 
 static int rcs_open(struct fs_online *o, const struct fs_config *cfg)
@@ -635,6 +649,7 @@ static int cmp_crec_bucket(const void *a, const void *b)
 /* Read the pending records of rs and ask fn for each, in order. */
 static int decide(struct cupd *u, struct crec *rs, size_t m)
 {
+	struct rcs *s = u->o->state;
 	struct cmds c = { 0 };
 	char prefix[256];
 	const redisReply *sr;
@@ -655,8 +670,20 @@ static int decide(struct cupd *u, struct crec *rs, size_t m)
 		cmds_word3(&c, prefix, plen, "r:", 2, rs[j].key, rs[j].keylen);
 		cmds_end(&c);
 	}
+	if (s->mark_live) {
+		/* a step of an intent: only while the intent is there (see fs_online_mark) */
+		const char *w[2] = { "EXISTS", s->mark_live };
+		cmds_add(&c, 2, w, NULL);
+	}
 	if ((rc = run(u->o, &c, "cannot read")))
 		goto done;
+	if (s->mark_live && c.cmd[c.n - 1].reply->type == REDIS_REPLY_INTEGER &&
+	    !c.cmd[c.n - 1].reply->integer) {
+		fs_error_set("online store '%s': the intent being applied was settled by another writer",
+			     u->o->where);
+		rc = FS_ECONFLICT;
+		goto done;
+	}
 	sr = c.cmd[0].reply;
 	if (sr->type != REDIS_REPLY_STRING || sr->len != strlen(u->schema) ||
 	    memcmp(sr->str, u->schema, sr->len)) {
@@ -1061,16 +1088,22 @@ static int rcs_meta_change(struct fs_online *o, const struct fs_meta_change *ch,
 	return rc;
 }
 
-static void rcs_mark(struct fs_online *o, const char *id)
+static void rcs_mark(struct fs_online *o, const char *id, const char *live)
 {
 	struct rcs *s = o->state;
 
 	free(s->mark);
+	free(s->mark_live);
 	s->mark = id ? xstrdup(id) : NULL;
+	s->mark_live = id && live ? meta_key(o, live) : NULL;
 	s->mark_calls = s->mark_chunks = 0;
 }
 
-/* Delete the markers the intents applied here left (they expire anyway). */
+/*
+ * The markers the intents applied here left expire a minute from now,
+ * not in 7 days: another process applying the same intent checked that it
+ * was not settled before each step, and finds them still.
+ */
 static int rcs_forget_marks(struct fs_online *o)
 {
 	struct rcs *s = o->state;
@@ -1079,11 +1112,11 @@ static int rcs_forget_marks(struct fs_online *o)
 	int rc = 0;
 
 	for (i = 0; i < s->nmarks; i++) {
-		const char *w[2] = { "UNLINK", s->marks[i] };
-		cmds_add(&c, 2, w, NULL);
+		const char *w[3] = { "PEXPIRE", s->marks[i], SETTLED_MARK_MS };
+		cmds_add(&c, 3, w, NULL);
 	}
 	if (s->nmarks)
-		rc = run(o, &c, "cannot delete markers");
+		rc = run(o, &c, "cannot expire markers");
 	cmds_release(&c);
 	for (i = 0; i < s->nmarks; i++)
 		free(s->marks[i]);
@@ -1124,47 +1157,92 @@ static int rcs_meta_put(struct fs_online *o, const char *name, const char *val)
 	return rc;
 }
 
-struct meta_ctx {
-	size_t hlen;
-	void (*fn)(void *ctx, const char *name, const char *val);
-	void *ctx;
-};
-
-static int meta_page(struct fs_online *o, const redisReply *keys, void *ctx)
+/* The keys matching pattern on the master of slot, into keys; FS_ERR when it fails. */
+static int scan_slot(struct fs_online *o, unsigned slot, const char *pattern, struct fs_keymap *keys)
 {
-	struct meta_ctx *m = ctx;
-	struct cmds c = { 0 };
+	struct rcs *s = o->state;
+	char cursor[32] = "0";
+	redisContext *c;
+	const char *name;
 	size_t i;
-	int rc = 0;
+	int rc;
 
-	if (!keys->elements)
-		return 0;
-	for (i = 0; i < keys->elements; i++) {
-		const char *w[2] = { "GET", keys->element[i]->str };
-		size_t l[2] = { 3, keys->element[i]->len };
+	if ((rc = fs_rc_master_of(s->rc, slot, &c, &name)))
+		return rc;
+	do {
+		redisReply *r = redisCommand(c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
+		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
+			fs_error_set("online store '%s': %s: cannot scan: %s", o->where, name,
+				     r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
+			freeReplyObject(r);
+			return FS_ERR;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+		for (i = 0; i < r->element[1]->elements; i++) {
+			const redisReply *e = r->element[1]->element[i];
+			if (e->type == REDIS_REPLY_STRING)
+				fs_keymap_intern(keys, e->str, e->len);
+		}
+		freeReplyObject(r);
+	} while (strcmp(cursor, "0"));
+	return 0;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/*
+ * The named records sit in one slot: SCAN on its master, then a GET
+ * each. The scan starts again, after the map is read again, while that
+ * master fails over (up to DEADLINE_MS); fn sees each record once.
+ */
+static int rcs_meta_list(struct fs_online *o, const char *prefix,
+			 void (*fn)(void *ctx, const char *name, const char *val), void *ctx)
+{
+	struct rcs *s = o->state;
+	char *head = meta_key(o, ""), *pattern = xstrfmt("%s%s*", head, prefix);
+	unsigned slot = fs_rc_slot(head, strlen(head));
+	int64_t deadline = mono_ms() + DEADLINE_MS;
+	struct fs_keymap *keys = NULL;
+	struct cmds c = { 0 };
+	size_t i, n, hlen = strlen(head);
+	int rc;
+
+	for (;;) {
+		fs_keymap_free(keys);
+		keys = fs_keymap_new();
+		if (!(rc = scan_slot(o, slot, pattern, keys)) || mono_ms() > deadline)
+			break;
+		usleep(100 * 1000);
+		fs_rc_refresh(s->rc); /* (a failure is seen by the next scan) */
+	}
+	n = rc ? 0 : fs_keymap_size(keys);
+	for (i = 0; i < n; i++) {
+		size_t len;
+		const char *k = fs_keymap_key(keys, (uint32_t)i, &len);
+		const char *w[2] = { "GET", k };
+		size_t l[2] = { 3, len };
 		cmds_add(&c, 2, w, l);
 	}
-	if (!(rc = run(o, &c, "cannot read"))) {
-		for (i = 0; i < keys->elements; i++) {
-			const redisReply *e = keys->element[i], *g = c.cmd[i].reply;
-			if (g->type == REDIS_REPLY_STRING && e->len > m->hlen) {
-				char *name = xstrndup(e->str + m->hlen, e->len - m->hlen);
-				m->fn(m->ctx, name, g->str);
+	if (n && !(rc = run(o, &c, "cannot read"))) {
+		for (i = 0; i < n; i++) {
+			size_t len;
+			const char *k = fs_keymap_key(keys, (uint32_t)i, &len);
+			const redisReply *g = c.cmd[i].reply;
+			if (g->type == REDIS_REPLY_STRING && len > hlen) {
+				char *name = xstrndup(k + hlen, len - hlen);
+				fn(ctx, name, g->str);
 				free(name);
 			}
 		}
 	}
 	cmds_release(&c);
-	return rc;
-}
-
-static int rcs_meta_list(struct fs_online *o, const char *prefix,
-			 void (*fn)(void *ctx, const char *name, const char *val), void *ctx)
-{
-	char *head = meta_key(o, ""), *pattern = xstrfmt("%s%s*", head, prefix);
-	struct meta_ctx m = { strlen(head), fn, ctx };
-	int rc = scan_all(o, pattern, meta_page, &m);
-
+	fs_keymap_free(keys);
 	free(head);
 	free(pattern);
 	return rc;
@@ -1181,6 +1259,7 @@ static void rcs_close(struct fs_online *o)
 		free(s->marks[i]);
 	free(s->marks);
 	free(s->mark);
+	free(s->mark_live);
 	free(s);
 }
 

@@ -235,12 +235,12 @@ int fs_online_meta_change(struct fs_online *o, const struct fs_meta_change *c, s
 	return o->ops->meta_change(o, c, n);
 }
 
-void fs_online_mark(struct fs_online *o, const char *id)
+void fs_online_mark(struct fs_online *o, const char *id, const char *live)
 {
 	free(o->mark);
 	o->mark = id ? xstrdup(id) : NULL;
 	if (o->ops->mark)
-		o->ops->mark(o, id);
+		o->ops->mark(o, id, live);
 }
 
 int fs_online_forget_marks(struct fs_online *o)

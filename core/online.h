@@ -96,7 +96,7 @@ struct fs_online_ops {
 	 * fs_online_meta_change and fs_online_mark.
 	 */
 	int (*meta_change)(struct fs_online *o, const struct fs_meta_change *c, size_t n);
-	void (*mark)(struct fs_online *o, const char *id);
+	void (*mark)(struct fs_online *o, const char *id, const char *live);
 	int (*forget_marks)(struct fs_online *o);
 	/* Small named records of the store's own (stream positions). */
 	int (*meta_get)(struct fs_online *o, const char *name, struct strbuf *val, bool *found);
@@ -188,19 +188,23 @@ void fs_online_rollback(struct fs_online *o);
  * if each holds what c says it expects: 0, or FS_ECONFLICT with nothing
  * changed. All of a store's named records sit together (one slot).
  *
- * fs_online_mark(o, id): the updates (fs_online_update) until
- * fs_online_mark(o, NULL) are the steps of the intent id: each step's
- * write of a group of records leaves a marker naming the step, and a step
- * whose marker is there changes nothing, so that an intent applied again
- * (after a crash, or by another process at the same time) changes every
- * record once. The same steps come from the same calls in the same order.
- * Markers last 7 days, or until fs_online_forget_marks deletes those the
- * connection left (once the intent is settled). Writes (fs_online_write)
- * are not marked: newest-wins is the same done twice.
+ * fs_online_mark(o, id, live): the updates (fs_online_update) until
+ * fs_online_mark(o, NULL, NULL) are the steps of the intent id: each
+ * step's write of a group of records leaves a marker naming the step, and
+ * a step whose marker is there changes nothing, so that an intent applied
+ * again (after a crash, or by another process at the same time) changes
+ * every record once. The same steps come from the same calls in the same
+ * order. Each step first checks that the named record live (the intent)
+ * still exists: once it is gone (settled by another), an update fails
+ * with FS_ECONFLICT, since the markers are going too. Markers last 7
+ * days, or a minute after fs_online_forget_marks (called once the intent
+ * is settled) for those the connection left: a step checked before the
+ * intent was settled still finds them. Writes (fs_online_write) are not
+ * marked: newest-wins is the same done twice.
  */
 bool fs_online_has_batches(const struct fs_online *o);
 int fs_online_meta_change(struct fs_online *o, const struct fs_meta_change *c, size_t n);
-void fs_online_mark(struct fs_online *o, const char *id);
+void fs_online_mark(struct fs_online *o, const char *id, const char *live);
 int fs_online_forget_marks(struct fs_online *o);
 
 /*

@@ -564,10 +564,34 @@ int fs_rc_check(struct fs_rc *rc, unsigned *uncovered, unsigned *down)
 	return 0;
 }
 
+/* A connection to node nd of the map in *c, its host:port in *name. */
+static int master_connect(struct fs_rc *rc, int nd, redisContext **c, const char **name)
+{
+	char err[256];
+
+	*name = rc->nodes[nd].name;
+	if (node_connect(rc, nd, err, sizeof(err))) {
+		fs_error_set("online store '%s': %s", rc->where, err);
+		return FS_ERR;
+	}
+	*c = rc->nodes[nd].c;
+	return 0;
+}
+
+int fs_rc_master_of(struct fs_rc *rc, unsigned slot, redisContext **c, const char **name)
+{
+	*c = NULL;
+	*name = NULL;
+	if (slot >= FS_RC_SLOTS || rc->slots[slot] < 0) {
+		fs_error_set("online store '%s': no master serves slot %u", rc->where, slot);
+		return FS_ERR;
+	}
+	return master_connect(rc, rc->slots[slot], c, name);
+}
+
 int fs_rc_master(struct fs_rc *rc, size_t i, redisContext **c, const char **name)
 {
 	bool *seen = xcalloc(rc->nnodes + 1, sizeof(bool));
-	char err[256];
 	size_t s, k = 0;
 	int nd = -1;
 
@@ -585,11 +609,5 @@ int fs_rc_master(struct fs_rc *rc, size_t i, redisContext **c, const char **name
 	free(seen);
 	if (s == FS_RC_SLOTS)
 		return FS_ENOTFOUND;
-	*name = rc->nodes[nd].name;
-	if (node_connect(rc, nd, err, sizeof(err))) {
-		fs_error_set("online store '%s': %s", rc->where, err);
-		return FS_ERR;
-	}
-	*c = rc->nodes[nd].c;
-	return 0;
+	return master_connect(rc, nd, c, name);
 }

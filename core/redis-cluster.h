@@ -90,6 +90,9 @@ const struct fs_rc_stats *fs_rc_stats(const struct fs_rc *rc);
  */
 int fs_rc_master(struct fs_rc *rc, size_t i, redisContext **c, const char **name);
 
+/* Like fs_rc_master, for the master the map says serves slot. */
+int fs_rc_master_of(struct fs_rc *rc, unsigned slot, redisContext **c, const char **name);
+
 /* The node (host:port) the map says serves slot, or NULL. */
 const char *fs_rc_node_of(const struct fs_rc *rc, unsigned slot);
 

@@ -833,10 +833,16 @@ static int intent_apply(struct src *s, const char *id, struct fs_source *rows, i
 	int rc, tries;
 
 	*late = 0;
-	fs_online_mark(s->store, id);
+	fs_online_mark(s->store, id, iname);
 	fs_source_table_rewind(rows);
 	rc = fs_rows_apply(s->store, s->defs, s->name, s->data, rows, res);
-	fs_online_mark(s->store, NULL);
+	fs_online_mark(s->store, NULL, NULL);
+	if (rc == FS_ECONFLICT) {
+		bool found;
+		/* settled by another meanwhile (a replay): done */
+		if (!(rc = fs_online_meta_get(s->store, iname, &ival, &found)) && found)
+			rc = FS_ECONFLICT;
+	}
 	json_array_foreach(res, i, r) {
 		json_t *n = json_object_get(r, "newest_event");
 		int64_t us;
@@ -902,7 +908,7 @@ static int intent_write(struct src *s, struct batch *b)
 	struct strbuf text = STRBUF_INIT, *raw = NULL;
 	struct fs_meta_change *ch = NULL;
 	char **vals = NULL, *iname; /* vals: the partitions' record names */
-	bool *found = NULL, settled = false;
+	bool *found = NULL;
 	int rc = 0, tries;
 	size_t i;
 
@@ -925,6 +931,7 @@ static int intent_write(struct src *s, struct batch *b)
 		vals[i] = pos_name(s, b->bp[i].part);
 	for (tries = 0; tries < 50; tries++) {
 		bool stored = false;
+		size_t at_start = 0, at_end = 0;
 		if (tries)
 			sleep_ms(tries);
 		if (s->intent_sent &&
@@ -946,11 +953,16 @@ static int intent_write(struct src *s, struct batch *b)
 				rc = FS_ERR;
 				goto done;
 			}
-			if (!strcmp(pos, p->start))
-				continue;
-			/* past the batch already: step 1 done, and settled by another */
-			settled = s->intent_sent && !strcmp(pos, p->end);
-			rc = settled ? 0 : STALE;
+			at_start += !strcmp(pos, p->start);
+			at_end += !strcmp(pos, p->end);
+		}
+		if (at_start != b->nbp) {
+			/*
+			 * Past the batch: when the change whose answer was lost
+			 * (intent_sent) made it, and another settled it, every
+			 * partition is at its end; else another reader was here
+			 */
+			rc = s->intent_sent && at_end == b->nbp ? 0 : STALE;
 			goto done;
 		}
 		for (i = 0; i < b->nbp; i++) {
@@ -980,6 +992,9 @@ static int intent_write(struct src *s, struct batch *b)
 			fs_test_crash_point("stream-before-commit");
 			s->intent_sent = true;
 			rc = fs_online_meta_change(s->store, ch, b->nbp + 1);
+			/* a conflict: surely not made (an error: maybe) */
+			if (rc == FS_ECONFLICT)
+				s->intent_sent = false;
 			for (i = 0; i < b->nbp; i++)
 				free(nv[i]);
 			free(nv);

@@ -59,3 +59,11 @@ cluster_settled() {
     done
     return 1
 }
+
+# Every slot served (a cluster that lost a master, in a failover test,
+# serves every slot again first) and every master emptied: a test's start.
+cluster_empty() {
+    local p
+    cluster_settled || fail "the cluster does not serve every slot"
+    for p in $(cluster_masters); do redis-cli -p "$p" flushall > /dev/null || true; done
+}

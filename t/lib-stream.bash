@@ -153,28 +153,91 @@ wait_applied() {
     fail "after ${secs}s, $got events of $n written; stderr: $(tail -5 "$BATS_TEST_TMPDIR/stream.err")"
 }
 
+# kill_points BATCH MIN SPREAD POINT...: run fs stream --batch-events BATCH
+# and kill it at each crash point in turn (POINT#K: the K-th time it is
+# reached), or for "random" MIN seconds plus up to SPREAD after it started.
+kill_points() {
+    local batch=$1 min=$2 spread=$3 point pid
+    shift 3
+    for point in "$@"; do
+        if [ "$point" = random ]; then
+            "$FS" stream --batch-events "$batch" 2>> "$BATS_TEST_TMPDIR/stream.err" 3>&- &
+            pid=$!
+            sleep "$(awk -v m="$min" -v s="$spread" 'BEGIN { srand(); printf "%.2f", m + rand() * s }')"
+            kill -9 "$pid"
+            wait "$pid" || true
+        else
+            run env FS_TEST_CRASH_AT="$point" "$FS" stream --once --batch-events "$batch"
+            [ "$status" -eq 137 ] || fail "crash point $point not reached: $status $output"
+        fi
+    done
+}
+
+# two_consumers SEED N: N events in three parts on topic ev (4 partitions)
+# read by two fs streams of one group, the first killed after the first
+# part, a third started for the last: every event applied once.
+two_consumers() {
+    local T a third=$(($2 / 3))
+    start_kafka ev:4
+    stream_repo kafka
+    T=$(next_hour)
+    sref gen "$1" "$2" "$T" all.jsonl
+    head -n "$third" all.jsonl > part1.jsonl
+    tail -n +$((third + 1)) all.jsonl | head -n "$third" > part2.jsonl
+    tail -n +$((2 * third + 1)) all.jsonl > part3.jsonl
+    stream_bg --batch-events 50
+    a=$STREAM_PID
+    stream_bg --batch-events 50
+    produce ev part1.jsonl
+    wait_applied "$third"
+    kill -9 "$a"
+    produce ev part2.jsonl
+    wait_applied $((2 * third))
+    stream_bg --batch-events 50
+    produce ev part3.jsonl
+    wait_applied "$2"
+    sleep 1
+    kill -TERM $(tail -n 2 "$BATS_TEST_TMPDIR/pids")
+    assert_equal "$(stream_stat applied)" "$2"
+    check_online all.jsonl "$T"
+}
+
+# outage_midway PARTITIONS SEED N FN: N events on topic ev (PARTITIONS
+# partitions) read by one fs stream (--batch-events 50); once half of them
+# are applied FN is called (an outage, over when FN returns or soon
+# after), the other half produced: every event applied once, and the
+# stream stops cleanly on SIGTERM.
+outage_midway() {
+    local T half=$(($3 / 2))
+    start_kafka "ev:$1"
+    stream_repo kafka
+    T=$(next_hour)
+    sref gen "$2" "$3" "$T" all.jsonl
+    head -n "$half" all.jsonl > a.jsonl
+    tail -n +$((half + 1)) all.jsonl > b.jsonl
+    stream_bg --batch-events 50
+    produce ev a.jsonl
+    wait_applied "$half"
+    "$4"
+    produce ev b.jsonl
+    wait_applied "$3" 90
+    kill -TERM "$STREAM_PID"
+    wait "$STREAM_PID"
+    assert_equal "$(stream_stat applied)" "$3"
+    check_online all.jsonl "$T"
+}
+
 # crash_loop [POINT...]: kill fs stream at each crash point (POINT#K: the
 # K-th time it is reached; "random": a random moment; by default before and
 # after the commit of a batch and at random), restart it, then check every
 # event counted once.
 crash_loop() {
-    local T i point points=("$@")
+    local T points=("$@")
     [ ${#points[@]} -gt 0 ] || points=(stream-before-commit#3 stream-after-commit#2 random stream-before-commit#6)
     T=$(next_hour)
     sref gen 13 4000 "$T" ev.jsonl --bad
     produce ev ev.jsonl
-    for point in "${points[@]}"; do
-        if [ "$point" = random ]; then
-            "$FS" stream --batch-events 50 2>> "$BATS_TEST_TMPDIR/stream.err" 3>&- &
-            i=$!
-            sleep "$(awk 'BEGIN { srand(); printf "%.2f", 3.2 + rand() }')"
-            kill -9 "$i"
-            wait "$i" || true
-        else
-            run env FS_TEST_CRASH_AT="$point" "$FS" stream --once --batch-events 50
-            [ "$status" -eq 137 ] || fail "crash point $point not reached: $status $output"
-        fi
-    done
+    kill_points 50 3.2 1 "${points[@]}"
     run -0 --separate-stderr fs stream --once --batch-events 50 --json
     check_online ev.jsonl "$T"
     # every message counted once: good ones applied, bad ones bad

@@ -121,49 +121,17 @@ backlog_batches() {
 }
 
 @test "stream kafka: two processes in one group split the partitions; one killed and restarted mid-way: exact result" {
-    start_kafka ev:4
-    stream_repo kafka
-    T=$(next_hour)
-    sref gen 14 6000 "$T" all.jsonl
-    head -n 2000 all.jsonl > part1.jsonl
-    tail -n +2001 all.jsonl | head -n 2000 > part2.jsonl
-    tail -n +4001 all.jsonl > part3.jsonl
-    stream_bg --batch-events 50
-    local a=$STREAM_PID
-    stream_bg --batch-events 50
-    produce ev part1.jsonl
-    wait_applied 2000
-    kill -9 "$a"
-    produce ev part2.jsonl
-    wait_applied 4000
-    stream_bg --batch-events 50
-    produce ev part3.jsonl
-    wait_applied 6000
-    sleep 1
-    kill -TERM $(cat "$BATS_TEST_TMPDIR/pids" | tail -n 2)
-    assert_equal "$(stream_stat applied)" 6000
-    check_online all.jsonl "$T"
+    two_consumers 14 6000
 }
 
-@test "stream kafka: brokers down for a few seconds mid-stream: nothing lost, nothing counted twice" {
-    start_kafka ev:2
-    stream_repo kafka
-    T=$(next_hour)
-    sref gen 15 3000 "$T" all.jsonl
-    head -n 1500 all.jsonl > a.jsonl
-    tail -n +1501 all.jsonl > b.jsonl
-    stream_bg --batch-events 100
-    produce ev a.jsonl
-    wait_applied 1500
+brokers_down_3s() {
     kill -USR1 "$MOCK_PID"
     sleep 3
     kill -USR2 "$MOCK_PID"
-    produce ev b.jsonl
-    wait_applied 3000
-    kill -TERM "$STREAM_PID"
-    wait "$STREAM_PID"
-    assert_equal "$(stream_stat applied)" 3000
-    check_online all.jsonl "$T"
+}
+
+@test "stream kafka: brokers down for a few seconds mid-stream: nothing lost, nothing counted twice" {
+    outage_midway 2 15 3000 brokers_down_3s
 }
 
 @test "stream kafka: bad messages are skipped, counted, reported with partition and offset and copied to the dead-letter topic" {

@@ -51,22 +51,11 @@ redis_repo() {
 # redis_crash_loop: kill fs stream around its commits and at random, then
 # check that every entry counted once.
 redis_crash_loop() {
-    local T point pid
+    local T
     T=$(next_hour)
     sref redis 23 5000 "$T" ev.txt
     xadd ev ev.txt
-    for point in stream-before-commit#2 stream-after-commit#3 stream-before-commit#5 random random; do
-        if [ "$point" = random ]; then
-            "$FS" stream --batch-events 40 2>> "$BATS_TEST_TMPDIR/stream.err" 3>&- &
-            pid=$!
-            sleep "$(awk 'BEGIN { srand(); printf "%.2f", 0.05 + rand() * 0.3 }')"
-            kill -9 "$pid"
-            wait "$pid" || true
-        else
-            run env FS_TEST_CRASH_AT="$point" "$FS" stream --once --batch-events 40
-            [ "$status" -eq 137 ] || fail "crash point $point not reached: $status $output"
-        fi
-    done
+    kill_points 40 0.05 0.3 stream-before-commit#2 stream-after-commit#3 stream-before-commit#5 random random
     run -0 fs stream --once --batch-events 40
     as_json ev.txt > ev.jsonl
     check_online ev.jsonl "$T"
