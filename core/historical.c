@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agg-events.h"
@@ -1954,9 +1955,23 @@ void fs_hist_stats_release(struct fs_hist_stats *st)
 	memset(st, 0, sizeof(*st));
 }
 
+/* Report the phase that ended now (opts->timing), and start the next one. */
+static void lap(const struct fs_hist_opts *o, struct timespec *t0, const char *phase)
+{
+	struct timespec t1;
+
+	if (!o->timing)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	o->timing(o->timing_ctx, phase,
+		  (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9);
+	*t0 = t1;
+}
+
 int fs_historical(struct fs_repo *repo, const struct fs_hist_opts *o, FILE *out,
 		  struct fs_hist_stats *stats)
 {
+	struct timespec t0;
 	struct fs_defs defs = { 0 };
 	struct erows e = { 0 };
 	struct hview *views = NULL;
@@ -1965,12 +1980,15 @@ int fs_historical(struct fs_repo *repo, const struct fs_hist_opts *o, FILE *out,
 	size_t nviews = 0, i, j;
 	int rc;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((rc = fs_registry_load(repo->registry, &defs)))
 		return rc;
 	if ((rc = fs_resolve_refs(&defs, repo->root, o->refs, o->nrefs, o->full_names, &refs)))
 		goto done;
+	lap(o, &t0, "registry");
 	if ((rc = read_entities(&e, o->entities, o->ts_column ? o->ts_column : "event_timestamp")))
 		goto done;
+	lap(o, &t0, "read entity rows");
 	views = xcalloc(json_array_size(refs) + 1, sizeof(*views));
 	cols = xcalloc(json_array_size(refs) + 1, sizeof(*cols));
 	json_array_foreach(refs, i, it) {
@@ -2004,22 +2022,27 @@ int fs_historical(struct fs_repo *repo, const struct fs_hist_opts *o, FILE *out,
 	for (i = 0; i < nviews; i++) {
 		if ((rc = key_entities(&views[i], &e)))
 			goto done;
+		lap(o, &t0, "key entity rows");
 		if (fs_view_is_agg(views[i].view->spec)) {
 			rc = in_postgres(&defs, views[i].source)
 				     ? agg_pg_join(&views[i], repo, &defs, &e)
 				     : agg_join(&views[i], repo, &defs, &e);
 			if (rc)
 				goto done;
+			lap(o, &t0, "aggregations");
 			continue;
 		}
 		if (in_postgres(&defs, views[i].source)) {
 			if ((rc = pg_join(&views[i], repo, &defs, &e)))
 				goto done;
+			lap(o, &t0, "join in postgres");
 			continue;
 		}
 		if ((rc = scan_source(&views[i], repo, &defs)))
 			goto done;
+		lap(o, &t0, "scan source");
 		merge(&views[i], &e);
+		lap(o, &t0, "group, sort, join");
 	}
 	if (o->json)
 		write_json(&e, views, nviews, cols, json_array_size(refs), out);
@@ -2029,6 +2052,7 @@ int fs_historical(struct fs_repo *repo, const struct fs_hist_opts *o, FILE *out,
 		fs_error_set("cannot write the training set: %s", strerror(errno));
 		rc = FS_ERR;
 	}
+	lap(o, &t0, "write");
 	if (!rc && stats)
 		fill_stats(stats, views, nviews, &e);
 done:

@@ -35,6 +35,9 @@ struct fs_hist_opts {
 	 */
 	void (*progress)(void *ctx, const char *view, size_t rows);
 	void *progress_ctx;
+	/* Optional: called at the end of each phase of the run with its wall time. */
+	void (*timing)(void *ctx, const char *phase, double secs);
+	void *timing_ctx;
 };
 
 /*
