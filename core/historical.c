@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -26,6 +28,19 @@
 #include "banned.h"
 
 #define NONE UINT32_MAX
+
+/* Report the phase that ended now (opts->timing), and start the next one. */
+static void lap(const struct fs_hist_opts *o, struct timespec *t0, const char *phase)
+{
+	struct timespec t1;
+
+	if (!o->timing)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	o->timing(o->timing_ctx, phase,
+		  (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9);
+	*t0 = t1;
+}
 
 /* ---- feature references ---- */
 
@@ -307,10 +322,12 @@ struct hview {
 	size_t nfeats;
 	struct fs_keymap *keys;
 	uint32_t *ekey; /* per entity row */
-	/* the kept source rows, columnar */
-	size_t n, alloc_key, alloc_ts, alloc_cr, alloc_vals, alloc_nulls;
-	uint32_t *key;
-	int64_t *ts, *created;
+	/* a single int64 join key over a dense range: dense[v - dense_lo] is v's id, or NONE */
+	uint32_t *dense;
+	int64_t dense_lo;
+	uint64_t dense_n;
+	/* the values: n slots of nfeats */
+	size_t n, alloc_vals, alloc_nulls;
 	int64_t *vals; /* n * nfeats: value, or text offset */
 	unsigned char *nulls;
 	char *text;
@@ -340,9 +357,7 @@ static void hview_free(struct hview *h)
 	free(h->feats);
 	fs_keymap_free(h->keys);
 	free(h->ekey);
-	free(h->key);
-	free(h->ts);
-	free(h->created);
+	free(h->dense);
 	free(h->vals);
 	free(h->nulls);
 	free(h->text);
@@ -383,18 +398,36 @@ static int setup_view(struct hview *h, const struct fs_defs *defs, const struct 
 	return 0;
 }
 
-/* The key of a row (fs_key_encode), errors prefixed with where. */
-static int build_key(struct hview *h, struct strbuf *kb, const char *const *vals,
-		     const size_t *lens, const char *where)
+/*
+ * A single int64 join key whose values span a range not much wider than
+ * their count: the ids in an array indexed by value, so that a source
+ * row's key is found without hashing (or missing the cache).
+ */
+static void dense_keys(struct hview *h)
 {
-	int rc = fs_key_encode(&h->vkeys, kb, vals, lens);
+	size_t n = fs_keymap_size(h->keys), i, len;
+	int64_t lo = INT64_MAX, hi = INT64_MIN, v;
 
-	if (rc < 0) {
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "%s", fs_error_last());
-		fs_error_set("%s: %s", where, msg);
+	if (h->vkeys.n != 1 || !h->vkeys.is_int[0] || !n)
+		return;
+	for (i = 0; i < n; i++) {
+		memcpy(&v, fs_keymap_key(h->keys, (uint32_t)i, &len), sizeof(v));
+		if (v < lo)
+			lo = v;
+		if (v > hi)
+			hi = v;
 	}
-	return rc;
+	if ((uint64_t)hi - (uint64_t)lo >= 4 * (uint64_t)n + 4096)
+		return;
+	h->dense_lo = lo;
+	h->dense_n = (uint64_t)hi - (uint64_t)lo + 1;
+	h->dense = xmalloc(h->dense_n * sizeof(*h->dense));
+	for (i = 0; i < h->dense_n; i++)
+		h->dense[i] = NONE;
+	for (i = 0; i < n; i++) {
+		memcpy(&v, fs_keymap_key(h->keys, (uint32_t)i, &len), sizeof(v));
+		h->dense[(uint64_t)v - (uint64_t)lo] = (uint32_t)i;
+	}
 }
 
 static int key_entities(struct hview *h, const struct erows *e)
@@ -415,13 +448,13 @@ static int key_entities(struct hview *h, const struct erows *e)
 			vals[i] = efield(e, r, (size_t)h->key_ecol[i]);
 			lens[i] = strlen(vals[i]);
 		}
-		{
-			char where[512];
-			snprintf(where, sizeof(where), "%s:%zu", e->name, e->line[r]);
-			rc = build_key(h, &kb, vals, lens, where);
-		}
-		if (rc < 0)
+		rc = fs_key_encode(&h->vkeys, &kb, vals, lens);
+		if (rc < 0) {
+			char msg[4096];
+			snprintf(msg, sizeof(msg), "%s", fs_error_last());
+			fs_error_set("%s:%zu: %s", e->name, e->line[r], msg);
 			break;
+		}
 		h->ekey[r] = rc ? fs_keymap_intern(h->keys, kb.buf, kb.len) : NONE;
 		rc = 0;
 	}
@@ -452,16 +485,8 @@ static int key_entities(struct hview *h, const struct erows *e)
 		if (e->ts[r] > h->kmax[k])
 			h->kmax[k] = e->ts[r];
 	}
+	dense_keys(h);
 	return 0;
-}
-
-/* Can a source row of key id at ts fall in the window of some entity row? */
-static bool may_match(const struct hview *h, uint32_t id, int64_t ts)
-{
-	if (ts > h->kmax[id])
-		return false;
-	/* kmin - ttl without overflow: ts < kmin - ttl */
-	return !h->ttl_us || ts >= h->kmin[id] || h->kmin[id] - ts <= h->ttl_us;
 }
 
 /* Note a source row of key id (NONE: a key no entity row has) at ts. */
@@ -512,118 +537,6 @@ static void keep_value(struct hview *h, size_t slot, enum fs_type type, const st
 		text_add(h, slot, c->s, c->len);
 	else
 		h->vals[slot] = iv;
-}
-
-static int scan_source(struct hview *h, const struct fs_repo *repo, const struct fs_defs *defs)
-{
-	const json_t *data = fs_source_data_spec(defs, h->source);
-	struct fs_source *src = NULL;
-	struct strbuf kb = STRBUF_INIT;
-	const struct fs_cell *cells;
-	const char *ts_field, *cr_field;
-	int tscol, crcol = -1, rc;
-	const char *vals[64];
-	size_t lens[64], i;
-	char where[512];
-
-	if ((rc = fs_source_open(&src, defs, h->source, repo->root)))
-		return rc;
-	ts_field = json_string_value(json_object_get(data, "timestamp_field"));
-	cr_field = json_string_value(json_object_get(data, "created_timestamp_field"));
-	rc = FS_EINVALID;
-	if ((tscol = source_col(src, data, ts_field, "timestamp_field", h->view->name)) < 0)
-		goto done;
-	if (cr_field &&
-	    (crcol = source_col(src, data, cr_field, "created_timestamp_field", h->view->name)) < 0)
-		goto done;
-	for (i = 0; i < h->vkeys.n; i++)
-		if ((h->key_scol[i] = source_col(src, data, h->vkeys.names[i], "join key",
-						 h->view->name)) < 0)
-			goto done;
-	for (i = 0; i < h->nfeats; i++)
-		if ((h->feats[i].col = source_col(src, data, h->feats[i].name, "feature",
-						  h->view->name)) < 0)
-			goto done;
-
-	h->src_seen = true;
-	while ((rc = fs_source_next(src, &cells)) == 1) {
-		int64_t ts, cr = INT64_MIN, iv;
-		uint32_t id;
-		size_t base;
-
-		for (i = 0; i < h->vkeys.n; i++) {
-			const struct fs_cell *c = &cells[h->key_scol[i]];
-			vals[i] = c->s;
-			lens[i] = c->null ? 0 : c->len;
-		}
-		if (cells[tscol].null || !fs_time_parse(cells[tscol].s, cells[tscol].len, &ts)) {
-			fs_source_where(src, where, sizeof(where));
-			fs_error_set("%s: column '%s': %s timestamp '%s' (expected " FS_TIME_FORMATS ")",
-				     where, ts_field, cells[tscol].null ? "empty" : "bad", cells[tscol].s);
-			rc = FS_EINVALID;
-			break;
-		}
-		if (crcol >= 0 && !cells[crcol].null &&
-		    !fs_time_parse(cells[crcol].s, cells[crcol].len, &cr)) {
-			fs_source_where(src, where, sizeof(where));
-			fs_error_set("%s: column '%s': bad timestamp '%s' (expected " FS_TIME_FORMATS ")",
-				     where, cr_field, cells[crcol].s);
-			rc = FS_EINVALID;
-			break;
-		}
-		rc = fs_key_encode(&h->vkeys, &kb, vals, lens);
-		if (rc < 0) {
-			char msg[1024];
-			snprintf(msg, sizeof(msg), "%s", fs_error_last());
-			fs_source_where(src, where, sizeof(where));
-			fs_error_set("%s: %s", where, msg);
-			break;
-		}
-		id = rc ? fs_keymap_find(h->keys, kb.buf, kb.len) : NONE;
-		note_source_row(h, id, ts);
-		if (id != NONE && !may_match(h, id, ts))
-			id = NONE;
-		/* validate every value; keep the row only when it may be chosen */
-		base = h->n * h->nfeats;
-		if (id != NONE) {
-			ALLOC_GROW(h->key, h->n + 1, h->alloc_key);
-			ALLOC_GROW(h->ts, h->n + 1, h->alloc_ts);
-			ALLOC_GROW(h->created, h->n + 1, h->alloc_cr);
-			ALLOC_GROW(h->vals, base + h->nfeats + 1, h->alloc_vals);
-			ALLOC_GROW(h->nulls, base + h->nfeats + 1, h->alloc_nulls);
-		}
-		for (i = 0; i < h->nfeats; i++) {
-			const struct fs_cell *c = &cells[h->feats[i].col];
-			bool null = c->null || (!c->len && h->feats[i].type != FS_T_STRING);
-			if (!null && !fs_value_parse(h->feats[i].type, c->s, c->len, &iv)) {
-				const char *tn = fs_type_name(h->feats[i].type);
-				fs_source_where(src, where, sizeof(where));
-				fs_error_set("%s: column '%s': '%s' is not %s %s (feature '%s' of feature_view '%s')",
-					     where, src->columns[h->feats[i].col], c->s,
-					     tn[0] == 'i' ? "an" : "a", tn, h->feats[i].name,
-					     h->view->name);
-				rc = FS_EINVALID;
-				goto done;
-			}
-			if (id != NONE)
-				keep_value(h, base + i, h->feats[i].type, c, null, iv);
-		}
-		if (id != NONE) {
-			h->key[h->n] = id;
-			h->ts[h->n] = ts;
-			h->created[h->n] = cr;
-			h->n++;
-		}
-		rc = 0;
-	}
-	if (rc == 0 && h->n >= NONE) {
-		fs_error_set("feature_view '%s': too many matching source rows", h->view->name);
-		rc = FS_ERR;
-	}
-done:
-	sb_release(&kb);
-	fs_source_close(src);
-	return rc;
 }
 
 /* ---- the join pushed down into PostgreSQL ---- */
@@ -970,26 +883,10 @@ done:
 
 /* ---- grouping and the merge ---- */
 
-struct gsrc {
-	int64_t ts, cr;
-	uint32_t idx;
-};
-
 struct gent {
 	int64_t ts;
 	uint32_t idx;
 };
-
-static int cmp_gsrc(const void *a, const void *b)
-{
-	const struct gsrc *x = a, *y = b;
-
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	if (x->cr != y->cr)
-		return x->cr < y->cr ? -1 : 1;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
 
 static int cmp_gent(const void *a, const void *b)
 {
@@ -1026,70 +923,524 @@ static size_t *group_starts(const uint32_t *key, size_t n, size_t nkeys)
 	return start;
 }
 
+/* ---- the as-of join: one pass over the source into the entity rows' buckets ---- */
+
 /*
- * Group both sides by key (counting sort, moving the timestamps along so
- * that each group is contiguous), order each group by time, and walk the
- * two with one cursor each.
+ * The entity rows that have a key, in (key, time, row) order: positions
+ * start[k]..start[k+1] are key k's. A source row of key k at ts goes to
+ * the bucket of the first position at or after ts, which keeps only its
+ * greatest (ts, created, source order) row. The value of the row at a
+ * position is then the greatest of its bucket and of those before it in
+ * its key, when that is within the ttl. The source is never held, nor
+ * sorted: one row per entity row is.
  */
-static void merge(struct hview *h, const struct erows *e)
+struct buckets {
+	size_t *start; /* per key */
+	int64_t *ts;   /* per position: the entity row's time */
+	uint32_t *row; /* per position: the entity row */
+};
+
+/* The greatest source row a bucket has seen. */
+struct bbest {
+	int64_t ts, cr;
+	uint64_t seq; /* its place in the source, from 1; 0: none yet */
+};
+
+/* Greater in the join's order: time, then created, then the later row. */
+static bool bbest_after(const struct bbest *x, const struct bbest *y)
 {
-	size_t nkeys = fs_keymap_size(h->keys), k, i;
-	size_t *ss = group_starts(h->key, h->n, nkeys);
-	size_t *es = group_starts(h->ekey, e->n, nkeys);
-	size_t *fill = xmalloc((nkeys + 1) * sizeof(*fill));
-	struct gsrc *S = xmalloc((h->n + 1) * sizeof(*S));
+	if (x->ts != y->ts)
+		return x->ts > y->ts;
+	if (x->cr != y->cr)
+		return x->cr > y->cr;
+	return x->seq > y->seq;
+}
+
+static void buckets_build(struct buckets *b, const struct hview *h, const struct erows *e)
+{
+	size_t nkeys = fs_keymap_size(h->keys), k, r, p, *fill;
 	struct gent *E = xmalloc((e->n + 1) * sizeof(*E));
 
-	memcpy(fill, ss, (nkeys + 1) * sizeof(*fill));
-	for (i = 0; i < h->n; i++) {
-		struct gsrc *g = &S[fill[h->key[i]]++];
-		g->ts = h->ts[i];
-		g->cr = h->created[i];
-		g->idx = (uint32_t)i;
-	}
-	/* the per-row arrays are no longer needed: give the memory back early */
-	free(h->key);
-	free(h->ts);
-	free(h->created);
-	h->key = NULL;
-	h->ts = h->created = NULL;
-	memcpy(fill, es, (nkeys + 1) * sizeof(*fill));
-	for (i = 0; i < e->n; i++) {
-		if (h->ekey[i] == NONE)
+	b->start = group_starts(h->ekey, e->n, nkeys);
+	fill = xmalloc((nkeys + 1) * sizeof(*fill));
+	memcpy(fill, b->start, (nkeys + 1) * sizeof(*fill));
+	for (r = 0; r < e->n; r++) {
+		if (h->ekey[r] == NONE)
 			continue;
-		E[fill[h->ekey[i]]].ts = e->ts[i];
-		E[fill[h->ekey[i]]++].idx = (uint32_t)i;
+		E[fill[h->ekey[r]]].ts = e->ts[r];
+		E[fill[h->ekey[r]]++].idx = (uint32_t)r;
 	}
 	free(fill);
+	for (k = 0; k < nkeys; k++)
+		sort_run(E + b->start[k], b->start[k + 1] - b->start[k], sizeof(*E), cmp_gent);
+	p = b->start[nkeys];
+	b->ts = xmalloc((p + 1) * sizeof(*b->ts));
+	b->row = xmalloc((p + 1) * sizeof(*b->row));
+	for (r = 0; r < p; r++) {
+		b->ts[r] = E[r].ts;
+		b->row[r] = E[r].idx;
+	}
+	free(E);
+}
 
-	h->best = xmalloc((e->n + 1) * sizeof(*h->best));
-	for (i = 0; i < e->n; i++)
-		h->best[i] = NONE;
-	for (k = 0; k < nkeys; k++) {
-		struct gsrc *gs = S + ss[k];
-		struct gent *ge = E + es[k];
-		size_t ns = ss[k + 1] - ss[k], ne = es[k + 1] - es[k], j = 0;
+static void buckets_release(struct buckets *b)
+{
+	free(b->start);
+	free(b->ts);
+	free(b->row);
+}
 
-		if (!ns || !ne)
+/* One pass over the source, or over half of it on a thread of its own. */
+struct scan {
+	struct hview *h; /* read only, but for the fields below */
+	const struct buckets *b;
+	struct fs_source *src;
+	int tscol, crcol;
+	const char *ts_field, *cr_field;
+	uint64_t seq; /* the place of the row last read */
+	/* per position: the bucket's greatest row, and its values (nfeats a position) */
+	struct bbest *best;
+	int64_t *vals; /* value, or offset in text */
+	unsigned char *nulls;
+	char *text;
+	size_t text_len, text_alloc, text_limit;
+	/* what the scan saw (see struct hview) */
+	size_t rows, key_hits;
+	int64_t src_min, src_max, *ksrc_min;
+	atomic_size_t *scanned; /* both halves' rows, for progress */
+	bool report;            /* this one calls opts->progress */
+	size_t reported;        /* the 2^20 rows it reported */
+};
+
+static void scan_init(struct scan *s, struct hview *h, const struct buckets *b, size_t npos,
+		      atomic_size_t *scanned)
+{
+	size_t nkeys = fs_keymap_size(h->keys), i;
+
+	memset(s, 0, sizeof(*s));
+	s->h = h;
+	s->b = b;
+	s->best = xcalloc(npos + 1, sizeof(*s->best));
+	s->vals = xcalloc(npos * h->nfeats + 1, sizeof(*s->vals));
+	s->nulls = xcalloc(npos * h->nfeats + 1, 1);
+	s->text_limit = 1 << 20;
+	s->src_min = INT64_MAX;
+	s->src_max = INT64_MIN;
+	s->ksrc_min = xmalloc((nkeys + 1) * sizeof(*s->ksrc_min));
+	for (i = 0; i < nkeys; i++)
+		s->ksrc_min[i] = INT64_MAX;
+	s->scanned = scanned;
+}
+
+static void scan_release(struct scan *s)
+{
+	fs_source_close(s->src);
+	s->src = NULL;
+	free(s->best);
+	free(s->vals);
+	free(s->nulls);
+	free(s->text);
+	free(s->ksrc_min);
+}
+
+/*
+ * Keep only the text the buckets still hold: a bucket's value replaced by
+ * a greater row's leaves its old text behind.
+ */
+static void scan_compact_text(struct scan *s, size_t npos)
+{
+	const struct hview *h = s->h;
+	char *old = s->text;
+	size_t p, f;
+
+	s->text = NULL;
+	s->text_len = s->text_alloc = 0;
+	for (p = 0; p < npos; p++) {
+		if (!s->best[p].seq)
 			continue;
-		sort_run(gs, ns, sizeof(*gs), cmp_gsrc);
-		sort_run(ge, ne, sizeof(*ge), cmp_gent);
-		for (i = 0; i < ne; i++) {
-			int64_t rts = ge[i].ts;
-			while (j < ns && gs[j].ts <= rts)
-				j++;
-			if (!j)
+		for (f = 0; f < h->nfeats; f++) {
+			size_t slot = p * h->nfeats + f, len;
+			const char *t;
+			if (s->nulls[slot] || !fs_type_is_text(h->feats[f].type))
 				continue;
-			if (h->ttl_us > 0 && gs[j - 1].ts < rts - h->ttl_us)
+			t = old + s->vals[slot];
+			len = strlen(t);
+			ALLOC_GROW(s->text, s->text_len + len + 1, s->text_alloc);
+			memcpy(s->text + s->text_len, t, len + 1);
+			s->vals[slot] = (int64_t)s->text_len;
+			s->text_len += len + 1;
+		}
+	}
+	free(old);
+	s->text_limit = 2 * s->text_len + (1 << 20);
+}
+
+static void scan_put_text(struct scan *s, size_t slot, const char *t, size_t len)
+{
+	if (s->text_len + len + 1 > s->text_limit)
+		scan_compact_text(s, s->b->start[fs_keymap_size(s->h->keys)]);
+	ALLOC_GROW(s->text, s->text_len + len + 1, s->text_alloc);
+	memcpy(s->text + s->text_len, t, len);
+	s->text[s->text_len + len] = '\0';
+	s->vals[slot] = (int64_t)s->text_len;
+	s->text_len += len + 1;
+}
+
+/* The id of a row's key: NONE when the key is empty or no entity row's. */
+static int row_key(const struct hview *h, struct strbuf *kb, const struct fs_cell *cells,
+		   uint32_t *id)
+{
+	const char *vals[64];
+	size_t lens[64], i;
+	int rc;
+
+	if (h->dense) {
+		const struct fs_cell *c = &cells[h->key_scol[0]];
+		int64_t v;
+		if (c->null || !c->len) {
+			*id = NONE;
+			return 0;
+		}
+		if (fs_parse_int64(c->s, c->len, &v)) {
+			uint64_t d = (uint64_t)v - (uint64_t)h->dense_lo;
+			*id = d < h->dense_n ? h->dense[d] : NONE;
+			return 0;
+		}
+		/* not an int64: fs_key_encode says so */
+	}
+	for (i = 0; i < h->vkeys.n; i++) {
+		const struct fs_cell *c = &cells[h->key_scol[i]];
+		vals[i] = c->s;
+		lens[i] = c->null ? 0 : c->len;
+	}
+	rc = fs_key_encode(&h->vkeys, kb, vals, lens);
+	if (rc < 0)
+		return rc;
+	*id = rc ? fs_keymap_find(h->keys, kb->buf, kb->len) : NONE;
+	return 0;
+}
+
+/* "where: message" for the row last read */
+static int scan_error(struct scan *s)
+{
+	char where[512], msg[4096];
+
+	snprintf(msg, sizeof(msg), "%s", fs_error_last());
+	fs_source_where(s->src, where, sizeof(where));
+	fs_error_set("%s: %s", where, msg);
+	return FS_EINVALID;
+}
+
+/* Report every 2^20 rows both halves have read, once (from the reporting half only). */
+static void scan_report(struct scan *s)
+{
+	const struct fs_hist_opts *o = s->h->opts;
+	size_t now = atomic_load_explicit(s->scanned, memory_order_relaxed) >> 20;
+
+	for (; o->progress && s->report && s->reported < now; s->reported++)
+		o->progress(o->progress_ctx, s->h->view->name, (s->reported + 1) << 20);
+}
+
+/* Read the source's rows into the buckets: 0, or an error naming the row. */
+static int scan_rows(struct scan *s)
+{
+	const struct hview *h = s->h;
+	const struct buckets *b = s->b;
+	size_t nf = h->nfeats;
+	uint64_t ttl = (uint64_t)h->ttl_us;
+	struct strbuf kb = STRBUF_INIT;
+	const struct fs_cell *cells;
+	int rc;
+
+	while ((rc = fs_source_next(s->src, &cells)) == 1) {
+		const struct fs_cell *tc = &cells[s->tscol];
+		int64_t ts, cr = INT64_MIN, iv = 0;
+		size_t pos = SIZE_MAX, i;
+		uint32_t id;
+
+		s->seq++;
+		if (tc->null || !fs_time_parse(tc->s, tc->len, &ts)) {
+			fs_error_set("column '%s': %s timestamp '%s' (expected " FS_TIME_FORMATS ")",
+				     s->ts_field, tc->null ? "empty" : "bad", tc->s);
+			rc = scan_error(s);
+			break;
+		}
+		if (s->crcol >= 0 && !cells[s->crcol].null &&
+		    !fs_time_parse(cells[s->crcol].s, cells[s->crcol].len, &cr)) {
+			fs_error_set("column '%s': bad timestamp '%s' (expected " FS_TIME_FORMATS ")",
+				     s->cr_field, cells[s->crcol].s);
+			rc = scan_error(s);
+			break;
+		}
+		if ((rc = row_key(h, &kb, cells, &id)) < 0) {
+			rc = scan_error(s);
+			break;
+		}
+		if (!(++s->rows & 0xffff)) {
+			atomic_fetch_add_explicit(s->scanned, 1 << 16, memory_order_relaxed);
+			scan_report(s);
+		}
+		if (ts < s->src_min)
+			s->src_min = ts;
+		if (ts > s->src_max)
+			s->src_max = ts;
+		if (id != NONE) {
+			size_t lo = b->start[id], hi = b->start[id + 1], end = hi;
+			s->key_hits++;
+			if (ts < s->ksrc_min[id])
+				s->ksrc_min[id] = ts;
+			/* the first position at or after ts, unless its row's window starts later */
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+				if (b->ts[mid] < ts)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			if (lo < end && (!ttl || (uint64_t)b->ts[lo] - (uint64_t)ts <= ttl)) {
+				struct bbest *x = &s->best[lo];
+				/* a row after it in the source wins a tie */
+				if (!x->seq || ts > x->ts || (ts == x->ts && cr >= x->cr)) {
+					pos = lo;
+					x->ts = ts;
+					x->cr = cr;
+					x->seq = s->seq;
+				}
+			}
+		}
+		/* validate every value; keep them only for a bucket's new greatest row */
+		for (i = 0; i < nf; i++) {
+			const struct fs_cell *c = &cells[h->feats[i].col];
+			enum fs_type t = h->feats[i].type;
+			bool null = c->null || (!c->len && t != FS_T_STRING);
+			size_t slot;
+
+			if (!null && !fs_value_parse(t, c->s, c->len, &iv)) {
+				const char *tn = fs_type_name(t);
+				fs_error_set("column '%s': '%s' is not %s %s (feature '%s' of feature_view '%s')",
+					     s->src->columns[h->feats[i].col], c->s,
+					     tn[0] == 'i' ? "an" : "a", tn, h->feats[i].name,
+					     h->view->name);
+				rc = scan_error(s);
+				goto done;
+			}
+			if (pos == SIZE_MAX)
 				continue;
-			h->best[ge[i].idx] = gs[j - 1].idx;
+			slot = pos * nf + i;
+			s->nulls[slot] = null;
+			s->vals[slot] = 0;
+			if (null)
+				continue;
+			if (fs_type_is_text(t))
+				scan_put_text(s, slot, c->s, c->len);
+			else
+				s->vals[slot] = iv;
+		}
+		rc = 0;
+	}
+done:
+	atomic_fetch_add_explicit(s->scanned, s->rows & 0xffff, memory_order_relaxed);
+	sb_release(&kb);
+	return rc < 0 ? rc : 0;
+}
+
+static void *scan_thread(void *arg)
+{
+	struct scan *s = arg;
+	intptr_t rc = scan_rows(s);
+
+	return (void *)rc;
+}
+
+/* The second half's buckets into the first's: its rows come later in the source. */
+static void scan_merge(struct scan *a, struct scan *b, size_t npos)
+{
+	const struct hview *h = a->h;
+	size_t p, f, nkeys = fs_keymap_size(h->keys);
+
+	for (p = 0; p < npos; p++) {
+		if (!b->best[p].seq || (a->best[p].seq && bbest_after(&a->best[p], &b->best[p])))
+			continue;
+		a->best[p] = b->best[p];
+		for (f = 0; f < h->nfeats; f++) {
+			size_t slot = p * h->nfeats + f;
+			a->nulls[slot] = b->nulls[slot];
+			if (!b->nulls[slot] && fs_type_is_text(h->feats[f].type)) {
+				const char *t = b->text + b->vals[slot];
+				scan_put_text(a, slot, t, strlen(t));
+			} else {
+				a->vals[slot] = b->vals[slot];
+			}
+		}
+	}
+	a->rows += b->rows;
+	a->key_hits += b->key_hits;
+	if (b->src_min < a->src_min)
+		a->src_min = b->src_min;
+	if (b->src_max > a->src_max)
+		a->src_max = b->src_max;
+	for (p = 0; p < nkeys; p++)
+		if (b->ksrc_min[p] < a->ksrc_min[p])
+			a->ksrc_min[p] = b->ksrc_min[p];
+}
+
+static bool use_threads(void)
+{
+	const char *env = getenv("FS_HISTORICAL_THREADS");
+
+	if (env && *env)
+		return atoi(env) > 1;
+	return sysconf(_SC_NPROCESSORS_ONLN) > 1;
+}
+
+/* Open the source for a scan and find its columns. */
+static int scan_open(struct scan *s, const struct fs_repo *repo, const struct fs_defs *defs)
+{
+	struct hview *h = s->h;
+	const json_t *data = fs_source_data_spec(defs, h->source);
+	size_t i;
+	int rc;
+
+	if ((rc = fs_source_open(&s->src, defs, h->source, repo->root)))
+		return rc;
+	s->ts_field = json_string_value(json_object_get(data, "timestamp_field"));
+	s->cr_field = json_string_value(json_object_get(data, "created_timestamp_field"));
+	s->crcol = -1;
+	if ((s->tscol = source_col(s->src, data, s->ts_field, "timestamp_field", h->view->name)) < 0)
+		return FS_EINVALID;
+	if (s->cr_field && (s->crcol = source_col(s->src, data, s->cr_field,
+						   "created_timestamp_field", h->view->name)) < 0)
+		return FS_EINVALID;
+	for (i = 0; i < h->vkeys.n; i++)
+		if ((h->key_scol[i] = source_col(s->src, data, h->vkeys.names[i], "join key",
+						 h->view->name)) < 0)
+			return FS_EINVALID;
+	for (i = 0; i < h->nfeats; i++)
+		if ((h->feats[i].col = source_col(s->src, data, h->feats[i].name, "feature",
+						  h->view->name)) < 0)
+			return FS_EINVALID;
+	return 0;
+}
+
+/*
+ * Scan the source into the buckets: a csv file in two halves on two
+ * threads, then the second's buckets merged into the first's; anything
+ * else, or after any error (so that the message names the first bad row),
+ * in one pass.
+ */
+static int scan_source(struct scan *a, const struct fs_repo *repo, const struct fs_defs *defs,
+		       size_t npos)
+{
+	struct scan b;
+	pthread_t tid;
+	void *brc;
+	int rc;
+
+	if ((rc = scan_open(a, repo, defs)))
+		return rc;
+	if (!use_threads() || (rc = fs_source_split(a->src, &b.src)) > 0) {
+		rc = scan_rows(a);
+		scan_report(a);
+		return rc;
+	}
+	if (rc == 0) {
+		struct fs_source *src2 = b.src;
+		scan_init(&b, a->h, a->b, npos, a->scanned);
+		b.src = src2;
+		b.tscol = a->tscol;
+		b.crcol = a->crcol;
+		b.ts_field = a->ts_field;
+		b.cr_field = a->cr_field;
+		b.seq = (uint64_t)1 << 40; /* after every row of the first half */
+		a->report = true;
+		if (!pthread_create(&tid, NULL, scan_thread, &b)) {
+			rc = scan_rows(a);
+			pthread_join(tid, &brc);
+			if (!rc && !brc) {
+				scan_report(a);
+				scan_merge(a, &b, npos);
+				scan_release(&b);
+				return 0;
+			}
+		}
+		scan_release(&b);
+	}
+	/* start over, on one thread */
+	scan_release(a);
+	scan_init(a, a->h, a->b, npos, a->scanned);
+	a->report = true;
+	atomic_store(a->scanned, 0);
+	if ((rc = scan_open(a, repo, defs)))
+		return rc;
+	rc = scan_rows(a);
+	scan_report(a);
+	return rc;
+}
+
+/*
+ * The as-of join of one view over a source fs reads (not PostgreSQL):
+ * per entity row, h->best, the slot of its value in h->vals.
+ */
+static int asof_join(struct hview *h, const struct fs_repo *repo, const struct fs_defs *defs,
+		     const struct erows *e, const struct fs_hist_opts *o, struct timespec *t0)
+{
+	struct buckets b = { 0 };
+	struct scan s;
+	atomic_size_t scanned;
+	size_t nkeys = fs_keymap_size(h->keys), npos, k, p, r;
+	uint64_t ttl = (uint64_t)h->ttl_us;
+	int rc;
+
+	buckets_build(&b, h, e);
+	npos = b.start[nkeys];
+	lap(o, t0, "group entity rows");
+	atomic_init(&scanned, 0);
+	scan_init(&s, h, &b, npos, &scanned);
+	s.report = true;
+	h->src_seen = true;
+	rc = scan_source(&s, repo, defs, npos);
+	lap(o, t0, "scan source");
+	if (rc)
+		goto done;
+	if (s.seq >= ((uint64_t)1 << 40)) {
+		fs_error_set("feature_view '%s': too many source rows", h->view->name);
+		rc = FS_ERR;
+		goto done;
+	}
+	h->src_rows = s.rows;
+	h->key_hits = s.key_hits;
+	h->src_min = s.src_min;
+	h->src_max = s.src_max;
+	memcpy(h->ksrc_min, s.ksrc_min, nkeys * sizeof(*h->ksrc_min));
+
+	/* per row: the greatest of its bucket and the earlier ones of its key */
+	h->best = xmalloc((e->n + 1) * sizeof(*h->best));
+	for (r = 0; r < e->n; r++)
+		h->best[r] = NONE;
+	for (k = 0; k < nkeys; k++) {
+		size_t run = SIZE_MAX;
+		for (p = b.start[k]; p < b.start[k + 1]; p++) {
+			if (s.best[p].seq && (run == SIZE_MAX || bbest_after(&s.best[p], &s.best[run])))
+				run = p;
+			if (run == SIZE_MAX || (ttl && (uint64_t)b.ts[p] - (uint64_t)s.best[run].ts > ttl))
+				continue;
+			h->best[b.row[p]] = (uint32_t)run;
 			h->matched++;
 		}
 	}
-	free(S);
-	free(E);
-	free(ss);
-	free(es);
+	/* the values stay where the scan put them */
+	h->n = npos;
+	h->vals = s.vals;
+	h->nulls = s.nulls;
+	h->text = s.text;
+	s.vals = NULL;
+	s.nulls = NULL;
+	s.text = NULL;
+	lap(o, t0, "join");
+done:
+	scan_release(&s);
+	buckets_release(&b);
+	return rc;
 }
 
 /* ---- aggregation views: the windows, one pass over (key, time) ---- */
@@ -1955,19 +2306,6 @@ void fs_hist_stats_release(struct fs_hist_stats *st)
 	memset(st, 0, sizeof(*st));
 }
 
-/* Report the phase that ended now (opts->timing), and start the next one. */
-static void lap(const struct fs_hist_opts *o, struct timespec *t0, const char *phase)
-{
-	struct timespec t1;
-
-	if (!o->timing)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	o->timing(o->timing_ctx, phase,
-		  (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9);
-	*t0 = t1;
-}
-
 int fs_historical(struct fs_repo *repo, const struct fs_hist_opts *o, FILE *out,
 		  struct fs_hist_stats *stats)
 {
@@ -2038,11 +2376,8 @@ int fs_historical(struct fs_repo *repo, const struct fs_hist_opts *o, FILE *out,
 			lap(o, &t0, "join in postgres");
 			continue;
 		}
-		if ((rc = scan_source(&views[i], repo, &defs)))
+		if ((rc = asof_join(&views[i], repo, &defs, &e, o, &t0)))
 			goto done;
-		lap(o, &t0, "scan source");
-		merge(&views[i], &e);
-		lap(o, &t0, "group, sort, join");
 	}
 	if (o->json)
 		write_json(&e, views, nviews, cols, json_array_size(refs), out);
