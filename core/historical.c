@@ -29,6 +29,11 @@
 
 #define NONE UINT32_MAX
 
+/* The positions of a key's entity rows in the as-of join (asof_join): [start, end). */
+struct krange {
+	uint32_t start, end;
+};
+
 /* Report the phase that ended now (opts->timing), and start the next one. */
 static void lap(const struct fs_hist_opts *o, struct timespec *t0, const char *phase)
 {
@@ -322,8 +327,12 @@ struct hview {
 	size_t nfeats;
 	struct fs_keymap *keys;
 	uint32_t *ekey; /* per entity row */
-	/* a single int64 join key over a dense range: dense[v - dense_lo] is v's id, or NONE */
-	uint32_t *dense;
+	/*
+	 * A single int64 join key over a dense range: dense[v - dense_lo] is
+	 * v's id (NONE: no entity row has it), then (asof_join) the range of
+	 * its positions.
+	 */
+	struct krange *dense;
 	int64_t dense_lo;
 	uint64_t dense_n;
 	/* the values: n slots of nfeats */
@@ -346,7 +355,8 @@ struct hview {
 	size_t src_rows, key_hits;
 	const struct fs_hist_opts *opts; /* for progress */
 	int64_t src_min, src_max;
-	int64_t *ksrc_min;
+	int64_t *ksrc_min; /* aggregation views */
+	bool any_before;   /* a source row at or before an entity row of its key */
 };
 
 static void hview_free(struct hview *h)
@@ -423,10 +433,10 @@ static void dense_keys(struct hview *h)
 	h->dense_n = (uint64_t)hi - (uint64_t)lo + 1;
 	h->dense = xmalloc(h->dense_n * sizeof(*h->dense));
 	for (i = 0; i < h->dense_n; i++)
-		h->dense[i] = NONE;
+		h->dense[i].start = h->dense[i].end = NONE;
 	for (i = 0; i < n; i++) {
 		memcpy(&v, fs_keymap_key(h->keys, (uint32_t)i, &len), sizeof(v));
-		h->dense[(uint64_t)v - (uint64_t)lo] = (uint32_t)i;
+		h->dense[(uint64_t)v - (uint64_t)lo].start = (uint32_t)i;
 	}
 }
 
@@ -1006,7 +1016,10 @@ struct scan {
 	size_t text_len, text_alloc, text_limit;
 	/* what the scan saw (see struct hview) */
 	size_t rows, key_hits;
-	int64_t src_min, src_max, *ksrc_min;
+	int64_t src_min, src_max;
+	bool any_before;
+	int64_t *iv; /* the row's parsed values */
+	bool *null;
 	atomic_size_t *scanned; /* both halves' rows, for progress */
 	bool report;            /* this one calls opts->progress */
 	size_t reported;        /* the 2^20 rows it reported */
@@ -1015,8 +1028,6 @@ struct scan {
 static void scan_init(struct scan *s, struct hview *h, const struct buckets *b, size_t npos,
 		      atomic_size_t *scanned)
 {
-	size_t nkeys = fs_keymap_size(h->keys), i;
-
 	memset(s, 0, sizeof(*s));
 	s->h = h;
 	s->b = b;
@@ -1026,9 +1037,8 @@ static void scan_init(struct scan *s, struct hview *h, const struct buckets *b, 
 	s->text_limit = 1 << 20;
 	s->src_min = INT64_MAX;
 	s->src_max = INT64_MIN;
-	s->ksrc_min = xmalloc((nkeys + 1) * sizeof(*s->ksrc_min));
-	for (i = 0; i < nkeys; i++)
-		s->ksrc_min[i] = INT64_MAX;
+	s->iv = xcalloc(h->nfeats + 1, sizeof(*s->iv));
+	s->null = xcalloc(h->nfeats + 1, sizeof(*s->null));
 	s->scanned = scanned;
 }
 
@@ -1040,7 +1050,8 @@ static void scan_release(struct scan *s)
 	free(s->vals);
 	free(s->nulls);
 	free(s->text);
-	free(s->ksrc_min);
+	free(s->iv);
+	free(s->null);
 }
 
 /*
@@ -1086,27 +1097,28 @@ static void scan_put_text(struct scan *s, size_t slot, const char *t, size_t len
 	s->text_len += len + 1;
 }
 
-/* The id of a row's key: NONE when the key is empty or no entity row's. */
-static int row_key(const struct hview *h, struct strbuf *kb, const struct fs_cell *cells,
-		   uint32_t *id)
+/*
+ * The positions of a row's key: empty when the key is empty or no entity
+ * row's. pre: the dense entry of an int64 key parsed before (NULL: none).
+ */
+static int row_key(const struct hview *h, const struct buckets *b, struct strbuf *kb,
+		   const struct fs_cell *cells, const struct krange *pre, struct krange *out)
 {
 	const char *vals[64];
 	size_t lens[64], i;
+	uint32_t id;
 	int rc;
 
+	out->start = out->end = 0;
+	if (pre) {
+		*out = *pre;
+		return 0;
+	}
 	if (h->dense) {
 		const struct fs_cell *c = &cells[h->key_scol[0]];
-		int64_t v;
-		if (c->null || !c->len) {
-			*id = NONE;
+		if (c->null || !c->len)
 			return 0;
-		}
-		if (fs_parse_int64(c->s, c->len, &v)) {
-			uint64_t d = (uint64_t)v - (uint64_t)h->dense_lo;
-			*id = d < h->dense_n ? h->dense[d] : NONE;
-			return 0;
-		}
-		/* not an int64: fs_key_encode says so */
+		/* not an int64 (else pre): fs_key_encode says so */
 	}
 	for (i = 0; i < h->vkeys.n; i++) {
 		const struct fs_cell *c = &cells[h->key_scol[i]];
@@ -1116,8 +1128,31 @@ static int row_key(const struct hview *h, struct strbuf *kb, const struct fs_cel
 	rc = fs_key_encode(&h->vkeys, kb, vals, lens);
 	if (rc < 0)
 		return rc;
-	*id = rc ? fs_keymap_find(h->keys, kb->buf, kb->len) : NONE;
+	id = rc ? fs_keymap_find(h->keys, kb->buf, kb->len) : NONE;
+	if (id != NONE) {
+		out->start = (uint32_t)b->start[id];
+		out->end = (uint32_t)b->start[id + 1];
+	}
 	return 0;
+}
+
+/* The dense entry of the row's int64 key, prefetched, or NULL. */
+static const struct krange *dense_entry(const struct hview *h, const struct fs_cell *cells)
+{
+	const struct fs_cell *c = &cells[h->key_scol[0]];
+	static const struct krange none = { 0, 0 };
+	const struct krange *k;
+	int64_t v;
+	uint64_t d;
+
+	if (!h->dense || c->null || !c->len || !fs_parse_int64(c->s, c->len, &v))
+		return NULL;
+	d = (uint64_t)v - (uint64_t)h->dense_lo;
+	if (d >= h->dense_n)
+		return &none;
+	k = &h->dense[d];
+	__builtin_prefetch(k);
+	return k;
 }
 
 /* "where: message" for the row last read */
@@ -1141,7 +1176,11 @@ static void scan_report(struct scan *s)
 		o->progress(o->progress_ctx, s->h->view->name, (s->reported + 1) << 20);
 }
 
-/* Read the source's rows into the buckets: 0, or an error naming the row. */
+/*
+ * Read the source's rows into the buckets: 0, or an error naming the row.
+ * The loads that miss the cache are started early: the key's entry first,
+ * then its entity rows' times and buckets, checked after the values.
+ */
 static int scan_rows(struct scan *s)
 {
 	const struct hview *h = s->h;
@@ -1154,9 +1193,10 @@ static int scan_rows(struct scan *s)
 
 	while ((rc = fs_source_next(s->src, &cells)) == 1) {
 		const struct fs_cell *tc = &cells[s->tscol];
-		int64_t ts, cr = INT64_MIN, iv = 0;
-		size_t pos = SIZE_MAX, i;
-		uint32_t id;
+		const struct krange *pre = dense_entry(h, cells);
+		struct krange k;
+		int64_t ts, cr = INT64_MIN;
+		size_t lo, hi, i;
 
 		s->seq++;
 		if (tc->null || !fs_time_parse(tc->s, tc->len, &ts)) {
@@ -1172,9 +1212,14 @@ static int scan_rows(struct scan *s)
 			rc = scan_error(s);
 			break;
 		}
-		if ((rc = row_key(h, &kb, cells, &id)) < 0) {
+		if ((rc = row_key(h, b, &kb, cells, pre, &k)) < 0) {
 			rc = scan_error(s);
 			break;
+		}
+		if (k.start < k.end) {
+			__builtin_prefetch(&b->ts[k.start]);
+			__builtin_prefetch(&s->best[k.start]);
+			s->key_hits++;
 		}
 		if (!(++s->rows & 0xffff)) {
 			atomic_fetch_add_explicit(s->scanned, 1 << 16, memory_order_relaxed);
@@ -1184,38 +1229,13 @@ static int scan_rows(struct scan *s)
 			s->src_min = ts;
 		if (ts > s->src_max)
 			s->src_max = ts;
-		if (id != NONE) {
-			size_t lo = b->start[id], hi = b->start[id + 1], end = hi;
-			s->key_hits++;
-			if (ts < s->ksrc_min[id])
-				s->ksrc_min[id] = ts;
-			/* the first position at or after ts, unless its row's window starts later */
-			while (lo < hi) {
-				size_t mid = lo + (hi - lo) / 2;
-				if (b->ts[mid] < ts)
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
-			if (lo < end && (!ttl || (uint64_t)b->ts[lo] - (uint64_t)ts <= ttl)) {
-				struct bbest *x = &s->best[lo];
-				/* a row after it in the source wins a tie */
-				if (!x->seq || ts > x->ts || (ts == x->ts && cr >= x->cr)) {
-					pos = lo;
-					x->ts = ts;
-					x->cr = cr;
-					x->seq = s->seq;
-				}
-			}
-		}
-		/* validate every value; keep them only for a bucket's new greatest row */
+		/* validate every value */
 		for (i = 0; i < nf; i++) {
 			const struct fs_cell *c = &cells[h->feats[i].col];
 			enum fs_type t = h->feats[i].type;
-			bool null = c->null || (!c->len && t != FS_T_STRING);
-			size_t slot;
 
-			if (!null && !fs_value_parse(t, c->s, c->len, &iv)) {
+			s->null[i] = c->null || (!c->len && t != FS_T_STRING);
+			if (!s->null[i] && !fs_value_parse(t, c->s, c->len, &s->iv[i])) {
 				const char *tn = fs_type_name(t);
 				fs_error_set("column '%s': '%s' is not %s %s (feature '%s' of feature_view '%s')",
 					     s->src->columns[h->feats[i].col], c->s,
@@ -1224,19 +1244,47 @@ static int scan_rows(struct scan *s)
 				rc = scan_error(s);
 				goto done;
 			}
-			if (pos == SIZE_MAX)
-				continue;
-			slot = pos * nf + i;
-			s->nulls[slot] = null;
-			s->vals[slot] = 0;
-			if (null)
-				continue;
-			if (fs_type_is_text(t))
-				scan_put_text(s, slot, c->s, c->len);
-			else
-				s->vals[slot] = iv;
 		}
 		rc = 0;
+		if (k.start == k.end)
+			continue;
+		/* the first position at or after ts, unless its row's window starts later */
+		lo = k.start;
+		hi = k.end;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (b->ts[mid] < ts)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == k.end)
+			continue;
+		s->any_before = true;
+		if (ttl && (uint64_t)b->ts[lo] - (uint64_t)ts > ttl)
+			continue;
+		{
+			struct bbest *x = &s->best[lo];
+			/* a row after it in the source wins a tie */
+			if (x->seq && (ts < x->ts || (ts == x->ts && cr < x->cr)))
+				continue;
+			x->ts = ts;
+			x->cr = cr;
+			x->seq = s->seq;
+		}
+		for (i = 0; i < nf; i++) {
+			const struct fs_cell *c = &cells[h->feats[i].col];
+			size_t slot = lo * nf + i;
+
+			s->nulls[slot] = s->null[i];
+			s->vals[slot] = 0;
+			if (s->null[i])
+				continue;
+			if (fs_type_is_text(h->feats[i].type))
+				scan_put_text(s, slot, c->s, c->len);
+			else
+				s->vals[slot] = s->iv[i];
+		}
 	}
 done:
 	atomic_fetch_add_explicit(s->scanned, s->rows & 0xffff, memory_order_relaxed);
@@ -1256,7 +1304,7 @@ static void *scan_thread(void *arg)
 static void scan_merge(struct scan *a, struct scan *b, size_t npos)
 {
 	const struct hview *h = a->h;
-	size_t p, f, nkeys = fs_keymap_size(h->keys);
+	size_t p, f;
 
 	for (p = 0; p < npos; p++) {
 		if (!b->best[p].seq || (a->best[p].seq && bbest_after(&a->best[p], &b->best[p])))
@@ -1275,13 +1323,11 @@ static void scan_merge(struct scan *a, struct scan *b, size_t npos)
 	}
 	a->rows += b->rows;
 	a->key_hits += b->key_hits;
+	a->any_before |= b->any_before;
 	if (b->src_min < a->src_min)
 		a->src_min = b->src_min;
 	if (b->src_max > a->src_max)
 		a->src_max = b->src_max;
-	for (p = 0; p < nkeys; p++)
-		if (b->ksrc_min[p] < a->ksrc_min[p])
-			a->ksrc_min[p] = b->ksrc_min[p];
 }
 
 static bool use_threads(void)
@@ -1393,6 +1439,17 @@ static int asof_join(struct hview *h, const struct fs_repo *repo, const struct f
 
 	buckets_build(&b, h, e);
 	npos = b.start[nkeys];
+	if (h->dense) {
+		for (k = 0; k < h->dense_n; k++) {
+			uint32_t id = h->dense[k].start;
+			if (id == NONE) {
+				h->dense[k].start = h->dense[k].end = 0;
+				continue;
+			}
+			h->dense[k].start = (uint32_t)b.start[id];
+			h->dense[k].end = (uint32_t)b.start[id + 1];
+		}
+	}
 	lap(o, t0, "group entity rows");
 	atomic_init(&scanned, 0);
 	scan_init(&s, h, &b, npos, &scanned);
@@ -1411,7 +1468,7 @@ static int asof_join(struct hview *h, const struct fs_repo *repo, const struct f
 	h->key_hits = s.key_hits;
 	h->src_min = s.src_min;
 	h->src_max = s.src_max;
-	memcpy(h->ksrc_min, s.ksrc_min, nkeys * sizeof(*h->ksrc_min));
+	h->any_before = s.any_before;
 
 	/* per row: the greatest of its bucket and the earlier ones of its key */
 	h->best = xmalloc((e->n + 1) * sizeof(*h->best));
@@ -2266,7 +2323,8 @@ static char *why_none(const struct hview *h, const struct erows *e)
 		sb_release(&keys);
 		return msg;
 	}
-	for (r = 0; r < e->n && !earlier; r++)
+	earlier = h->any_before;
+	for (r = 0; r < e->n && !earlier && h->ksrc_min; r++)
 		earlier = h->ekey[r] != NONE && h->ksrc_min[h->ekey[r]] <= e->ts[r];
 	if (!earlier)
 		return xstrfmt("every entity row is before the first event of its key in source '%s'",
