@@ -1000,6 +1000,21 @@ static void buckets_release(struct buckets *b)
 	free(b->row);
 }
 
+/* A row read and checked, before its bucket is looked at. */
+struct pending {
+	int64_t ts, cr;
+	uint64_t seq;
+	uint64_t d; /* its dense key's index (see row_key), or UINT64_MAX */
+	struct krange k;
+};
+
+/*
+ * Rows are read in batches, and their buckets are looked at in stages
+ * over the batch, so that the loads that miss the cache (a dense key's
+ * entry, then the key's entity times and buckets) overlap.
+ */
+#define SCAN_BATCH 32
+
 /* One pass over the source, or over half of it on a thread of its own. */
 struct scan {
 	struct hview *h; /* read only, but for the fields below */
@@ -1018,8 +1033,11 @@ struct scan {
 	size_t rows, key_hits;
 	int64_t src_min, src_max;
 	bool any_before;
-	int64_t *iv; /* the row's parsed values */
+	/* a batch of rows read, checked, and waiting for their buckets */
+	struct pending *pend;
+	int64_t *iv; /* their values: parsed, or text's offset in ptext */
 	bool *null;
+	struct strbuf ptext;
 	atomic_size_t *scanned; /* both halves' rows, for progress */
 	bool report;            /* this one calls opts->progress */
 	size_t reported;        /* the 2^20 rows it reported */
@@ -1037,8 +1055,10 @@ static void scan_init(struct scan *s, struct hview *h, const struct buckets *b, 
 	s->text_limit = 1 << 20;
 	s->src_min = INT64_MAX;
 	s->src_max = INT64_MIN;
-	s->iv = xcalloc(h->nfeats + 1, sizeof(*s->iv));
-	s->null = xcalloc(h->nfeats + 1, sizeof(*s->null));
+	s->pend = xcalloc(SCAN_BATCH, sizeof(*s->pend));
+	s->iv = xcalloc(SCAN_BATCH * h->nfeats + 1, sizeof(*s->iv));
+	s->null = xcalloc(SCAN_BATCH * h->nfeats + 1, sizeof(*s->null));
+	sb_init(&s->ptext);
 	s->scanned = scanned;
 }
 
@@ -1050,8 +1070,10 @@ static void scan_release(struct scan *s)
 	free(s->vals);
 	free(s->nulls);
 	free(s->text);
+	free(s->pend);
 	free(s->iv);
 	free(s->null);
+	sb_release(&s->ptext);
 }
 
 /*
@@ -1098,27 +1120,32 @@ static void scan_put_text(struct scan *s, size_t slot, const char *t, size_t len
 }
 
 /*
- * The positions of a row's key: empty when the key is empty or no entity
- * row's. pre: the dense entry of an int64 key parsed before (NULL: none).
+ * The positions of a row's key into *k (empty when the key is empty or no
+ * entity row's), or for a dense int64 key its index in h->dense into *d
+ * (the entry prefetched; UINT64_MAX when out of range).
  */
 static int row_key(const struct hview *h, const struct buckets *b, struct strbuf *kb,
-		   const struct fs_cell *cells, const struct krange *pre, struct krange *out)
+		   const struct fs_cell *cells, struct krange *k, uint64_t *d)
 {
 	const char *vals[64];
 	size_t lens[64], i;
 	uint32_t id;
 	int rc;
 
-	out->start = out->end = 0;
-	if (pre) {
-		*out = *pre;
-		return 0;
-	}
+	k->start = k->end = 0;
+	*d = UINT64_MAX;
 	if (h->dense) {
 		const struct fs_cell *c = &cells[h->key_scol[0]];
+		int64_t v;
 		if (c->null || !c->len)
 			return 0;
-		/* not an int64 (else pre): fs_key_encode says so */
+		if (fs_parse_int64(c->s, c->len, &v)) {
+			*d = (uint64_t)v - (uint64_t)h->dense_lo;
+			if (*d < h->dense_n)
+				__builtin_prefetch(&h->dense[*d]);
+			return 0;
+		}
+		/* not an int64: fs_key_encode says so */
 	}
 	for (i = 0; i < h->vkeys.n; i++) {
 		const struct fs_cell *c = &cells[h->key_scol[i]];
@@ -1130,29 +1157,10 @@ static int row_key(const struct hview *h, const struct buckets *b, struct strbuf
 		return rc;
 	id = rc ? fs_keymap_find(h->keys, kb->buf, kb->len) : NONE;
 	if (id != NONE) {
-		out->start = (uint32_t)b->start[id];
-		out->end = (uint32_t)b->start[id + 1];
+		k->start = (uint32_t)b->start[id];
+		k->end = (uint32_t)b->start[id + 1];
 	}
 	return 0;
-}
-
-/* The dense entry of the row's int64 key, prefetched, or NULL. */
-static const struct krange *dense_entry(const struct hview *h, const struct fs_cell *cells)
-{
-	const struct fs_cell *c = &cells[h->key_scol[0]];
-	static const struct krange none = { 0, 0 };
-	const struct krange *k;
-	int64_t v;
-	uint64_t d;
-
-	if (!h->dense || c->null || !c->len || !fs_parse_int64(c->s, c->len, &v))
-		return NULL;
-	d = (uint64_t)v - (uint64_t)h->dense_lo;
-	if (d >= h->dense_n)
-		return &none;
-	k = &h->dense[d];
-	__builtin_prefetch(k);
-	return k;
 }
 
 /* "where: message" for the row last read */
@@ -1176,116 +1184,141 @@ static void scan_report(struct scan *s)
 		o->progress(o->progress_ctx, s->h->view->name, (s->reported + 1) << 20);
 }
 
-/*
- * Read the source's rows into the buckets: 0, or an error naming the row.
- * The loads that miss the cache are started early: the key's entry first,
- * then its entity rows' times and buckets, checked after the values.
- */
-static int scan_rows(struct scan *s)
+/* Read and check one row into s->pend[j]: 0, or an error naming it. */
+static int scan_read_row(struct scan *s, const struct fs_cell *cells, size_t j, struct strbuf *kb)
+{
+	const struct hview *h = s->h;
+	const struct fs_cell *tc = &cells[s->tscol];
+	struct pending *p = &s->pend[j];
+	size_t nf = h->nfeats, i;
+
+	p->seq = ++s->seq;
+	p->cr = INT64_MIN;
+	if (tc->null || !fs_time_parse(tc->s, tc->len, &p->ts)) {
+		fs_error_set("column '%s': %s timestamp '%s' (expected " FS_TIME_FORMATS ")",
+			     s->ts_field, tc->null ? "empty" : "bad", tc->s);
+		return scan_error(s);
+	}
+	if (s->crcol >= 0 && !cells[s->crcol].null &&
+	    !fs_time_parse(cells[s->crcol].s, cells[s->crcol].len, &p->cr)) {
+		fs_error_set("column '%s': bad timestamp '%s' (expected " FS_TIME_FORMATS ")",
+			     s->cr_field, cells[s->crcol].s);
+		return scan_error(s);
+	}
+	if (row_key(h, s->b, kb, cells, &p->k, &p->d) < 0)
+		return scan_error(s);
+	if (!(++s->rows & 0xffff)) {
+		atomic_fetch_add_explicit(s->scanned, 1 << 16, memory_order_relaxed);
+		scan_report(s);
+	}
+	if (p->ts < s->src_min)
+		s->src_min = p->ts;
+	if (p->ts > s->src_max)
+		s->src_max = p->ts;
+	/* validate every value; keep text aside, a bucket may want it */
+	for (i = 0; i < nf; i++) {
+		const struct fs_cell *c = &cells[h->feats[i].col];
+		enum fs_type t = h->feats[i].type;
+		size_t v = j * nf + i;
+
+		s->null[v] = c->null || (!c->len && t != FS_T_STRING);
+		if (s->null[v])
+			continue;
+		if (!fs_value_parse(t, c->s, c->len, &s->iv[v])) {
+			const char *tn = fs_type_name(t);
+			fs_error_set("column '%s': '%s' is not %s %s (feature '%s' of feature_view '%s')",
+				     s->src->columns[h->feats[i].col], c->s, tn[0] == 'i' ? "an" : "a",
+				     tn, h->feats[i].name, h->view->name);
+			return scan_error(s);
+		}
+		if (fs_type_is_text(t)) {
+			s->iv[v] = (int64_t)s->ptext.len;
+			sb_add(&s->ptext, c->s, c->len);
+			sb_addc(&s->ptext, '\0');
+		}
+	}
+	return 0;
+}
+
+/* Put the batch's rows n into their buckets. */
+static void scan_place(struct scan *s, size_t n)
 {
 	const struct hview *h = s->h;
 	const struct buckets *b = s->b;
-	size_t nf = h->nfeats;
+	size_t nf = h->nfeats, j, i;
 	uint64_t ttl = (uint64_t)h->ttl_us;
-	struct strbuf kb = STRBUF_INIT;
-	const struct fs_cell *cells;
-	int rc;
 
-	while ((rc = fs_source_next(s->src, &cells)) == 1) {
-		const struct fs_cell *tc = &cells[s->tscol];
-		const struct krange *pre = dense_entry(h, cells);
-		struct krange k;
-		int64_t ts, cr = INT64_MIN;
-		size_t lo, hi, i;
-
-		s->seq++;
-		if (tc->null || !fs_time_parse(tc->s, tc->len, &ts)) {
-			fs_error_set("column '%s': %s timestamp '%s' (expected " FS_TIME_FORMATS ")",
-				     s->ts_field, tc->null ? "empty" : "bad", tc->s);
-			rc = scan_error(s);
-			break;
-		}
-		if (s->crcol >= 0 && !cells[s->crcol].null &&
-		    !fs_time_parse(cells[s->crcol].s, cells[s->crcol].len, &cr)) {
-			fs_error_set("column '%s': bad timestamp '%s' (expected " FS_TIME_FORMATS ")",
-				     s->cr_field, cells[s->crcol].s);
-			rc = scan_error(s);
-			break;
-		}
-		if ((rc = row_key(h, b, &kb, cells, pre, &k)) < 0) {
-			rc = scan_error(s);
-			break;
-		}
-		if (k.start < k.end) {
-			__builtin_prefetch(&b->ts[k.start]);
-			__builtin_prefetch(&s->best[k.start]);
+	for (j = 0; j < n; j++) {
+		struct pending *p = &s->pend[j];
+		if (p->d < h->dense_n)
+			p->k = h->dense[p->d];
+		if (p->k.start < p->k.end) {
+			__builtin_prefetch(&b->ts[p->k.start]);
+			__builtin_prefetch(&s->best[p->k.start]);
 			s->key_hits++;
 		}
-		if (!(++s->rows & 0xffff)) {
-			atomic_fetch_add_explicit(s->scanned, 1 << 16, memory_order_relaxed);
-			scan_report(s);
-		}
-		if (ts < s->src_min)
-			s->src_min = ts;
-		if (ts > s->src_max)
-			s->src_max = ts;
-		/* validate every value */
-		for (i = 0; i < nf; i++) {
-			const struct fs_cell *c = &cells[h->feats[i].col];
-			enum fs_type t = h->feats[i].type;
+	}
+	for (j = 0; j < n; j++) {
+		const struct pending *p = &s->pend[j];
+		size_t lo = p->k.start, hi = p->k.end;
+		struct bbest *x;
 
-			s->null[i] = c->null || (!c->len && t != FS_T_STRING);
-			if (!s->null[i] && !fs_value_parse(t, c->s, c->len, &s->iv[i])) {
-				const char *tn = fs_type_name(t);
-				fs_error_set("column '%s': '%s' is not %s %s (feature '%s' of feature_view '%s')",
-					     s->src->columns[h->feats[i].col], c->s,
-					     tn[0] == 'i' ? "an" : "a", tn, h->feats[i].name,
-					     h->view->name);
-				rc = scan_error(s);
-				goto done;
-			}
-		}
-		rc = 0;
-		if (k.start == k.end)
+		if (lo == hi)
 			continue;
 		/* the first position at or after ts, unless its row's window starts later */
-		lo = k.start;
-		hi = k.end;
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
-			if (b->ts[mid] < ts)
+			if (b->ts[mid] < p->ts)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
-		if (lo == k.end)
+		if (lo == p->k.end)
 			continue;
 		s->any_before = true;
-		if (ttl && (uint64_t)b->ts[lo] - (uint64_t)ts > ttl)
+		if (ttl && (uint64_t)b->ts[lo] - (uint64_t)p->ts > ttl)
 			continue;
-		{
-			struct bbest *x = &s->best[lo];
-			/* a row after it in the source wins a tie */
-			if (x->seq && (ts < x->ts || (ts == x->ts && cr < x->cr)))
-				continue;
-			x->ts = ts;
-			x->cr = cr;
-			x->seq = s->seq;
-		}
+		x = &s->best[lo];
+		/* a row after it in the source wins a tie */
+		if (x->seq && (p->ts < x->ts || (p->ts == x->ts && p->cr < x->cr)))
+			continue;
+		x->ts = p->ts;
+		x->cr = p->cr;
+		x->seq = p->seq;
 		for (i = 0; i < nf; i++) {
-			const struct fs_cell *c = &cells[h->feats[i].col];
-			size_t slot = lo * nf + i;
+			size_t slot = lo * nf + i, v = j * nf + i;
 
-			s->nulls[slot] = s->null[i];
+			s->nulls[slot] = s->null[v];
 			s->vals[slot] = 0;
-			if (s->null[i])
+			if (s->null[v])
 				continue;
-			if (fs_type_is_text(h->feats[i].type))
-				scan_put_text(s, slot, c->s, c->len);
-			else
-				s->vals[slot] = s->iv[i];
+			if (fs_type_is_text(h->feats[i].type)) {
+				const char *t = s->ptext.buf + s->iv[v];
+				scan_put_text(s, slot, t, strlen(t));
+			} else {
+				s->vals[slot] = s->iv[v];
+			}
 		}
 	}
+}
+
+/* Read the source's rows into the buckets: 0, or an error naming the row. */
+static int scan_rows(struct scan *s)
+{
+	struct strbuf kb = STRBUF_INIT;
+	const struct fs_cell *cells;
+	size_t n;
+	int rc;
+
+	do {
+		sb_reset(&s->ptext);
+		for (n = 0; n < SCAN_BATCH && (rc = fs_source_next(s->src, &cells)) == 1; n++)
+			if (scan_read_row(s, cells, n, &kb) < 0) {
+				rc = FS_EINVALID;
+				goto done;
+			}
+		scan_place(s, n);
+	} while (rc == 1);
 done:
 	atomic_fetch_add_explicit(s->scanned, s->rows & 0xffff, memory_order_relaxed);
 	sb_release(&kb);
