@@ -348,15 +348,15 @@ struct hview {
 	/*
 	 * What the scan saw of the source, for saying why nothing matched:
 	 * its rows and their time range, the rows with a key of the entity
-	 * rows, and per key its earliest event. Only when src_seen (the
+	 * rows, and whether one was at or before an entity row of its key
+	 * (any_before). Only when src_seen (the
 	 * joins pushed down into PostgreSQL do not see the rows).
 	 */
 	bool src_seen;
 	size_t src_rows, key_hits;
 	const struct fs_hist_opts *opts; /* for progress */
 	int64_t src_min, src_max;
-	int64_t *ksrc_min; /* aggregation views */
-	bool any_before;   /* a source row at or before an entity row of its key */
+	bool any_before;
 };
 
 static void hview_free(struct hview *h)
@@ -374,7 +374,6 @@ static void hview_free(struct hview *h)
 	free(h->best);
 	free(h->kmin);
 	free(h->kmax);
-	free(h->ksrc_min);
 }
 
 static int setup_view(struct hview *h, const struct fs_defs *defs, const struct fs_object *view,
@@ -478,11 +477,9 @@ static int key_entities(struct hview *h, const struct erows *e)
 	n = fs_keymap_size(h->keys);
 	h->kmin = xmalloc((n + 1) * sizeof(*h->kmin));
 	h->kmax = xmalloc((n + 1) * sizeof(*h->kmax));
-	h->ksrc_min = xmalloc((n + 1) * sizeof(*h->ksrc_min));
 	for (i = 0; i < n; i++) {
 		h->kmin[i] = INT64_MAX;
 		h->kmax[i] = INT64_MIN;
-		h->ksrc_min[i] = INT64_MAX;
 	}
 	h->src_min = INT64_MAX;
 	h->src_max = INT64_MIN;
@@ -499,20 +496,18 @@ static int key_entities(struct hview *h, const struct erows *e)
 	return 0;
 }
 
-/* Note a source row of key id (NONE: a key no entity row has) at ts. */
-static inline void note_source_row(struct hview *h, uint32_t id, int64_t ts)
+/*
+ * Report every 2^20 rows both halves of a scan have read (scanned), once:
+ * from the half that reports only.
+ */
+static void report_rows(const struct hview *h, atomic_size_t *scanned, bool report,
+			size_t *reported)
 {
-	if (!(++h->src_rows & ((1u << 20) - 1)) && h->opts->progress)
-		h->opts->progress(h->opts->progress_ctx, h->view->name, h->src_rows);
-	if (ts < h->src_min)
-		h->src_min = ts;
-	if (ts > h->src_max)
-		h->src_max = ts;
-	if (id == NONE)
-		return;
-	h->key_hits++;
-	if (ts < h->ksrc_min[id])
-		h->ksrc_min[id] = ts;
+	const struct fs_hist_opts *o = h->opts;
+	size_t now = atomic_load_explicit(scanned, memory_order_relaxed) >> 20;
+
+	for (; o->progress && report && *reported < now; ++*reported)
+		o->progress(o->progress_ctx, h->view->name, (*reported + 1) << 20);
 }
 
 static int source_col(struct fs_source *src, const json_t *spec, const char *name,
@@ -1174,14 +1169,9 @@ static int scan_error(struct scan *s)
 	return FS_EINVALID;
 }
 
-/* Report every 2^20 rows both halves have read, once (from the reporting half only). */
 static void scan_report(struct scan *s)
 {
-	const struct fs_hist_opts *o = s->h->opts;
-	size_t now = atomic_load_explicit(s->scanned, memory_order_relaxed) >> 20;
-
-	for (; o->progress && s->report && s->reported < now; s->reported++)
-		o->progress(o->progress_ctx, s->h->view->name, (s->reported + 1) << 20);
+	report_rows(s->h, s->scanned, s->report, &s->reported);
 }
 
 /* Read and check one row into s->pend[j]: 0, or an error naming it. */
@@ -1541,6 +1531,157 @@ static bool agg_may_match(const struct hview *h, uint32_t id, int64_t ts, int64_
 	return ts < h->kmax[id] && (ts >= h->kmin[id] || h->kmin[id] - ts <= reach);
 }
 
+/* The id of a key viewscan encoded, or NONE. */
+static uint32_t agg_key_id(const struct hview *h, const struct strbuf *key)
+{
+	if (!key)
+		return NONE;
+	if (h->dense && key->len == sizeof(int64_t)) {
+		int64_t v;
+		uint64_t d;
+		memcpy(&v, key->buf, sizeof(v));
+		d = (uint64_t)v - (uint64_t)h->dense_lo;
+		return d < h->dense_n ? h->dense[d].start : NONE;
+	}
+	return fs_keymap_find(h->keys, key->buf, key->len);
+}
+
+/* The events of an aggregation view's source, or of half of it on a thread of its own. */
+struct aggscan {
+	struct hview *h; /* read only */
+	const struct fs_aggview *av;
+	int64_t reach;
+	struct fs_viewscan *scan;
+	struct fs_agg_events *events;
+	/* what the scan saw (see struct hview) */
+	size_t rows, key_hits;
+	int64_t src_min, src_max;
+	bool any_before;
+	atomic_size_t *scanned;
+	bool report;
+	size_t reported;
+};
+
+static int agg_scan_rows(struct aggscan *a)
+{
+	const struct hview *h = a->h;
+	const struct strbuf *key;
+	const struct fs_scan_value *vals;
+	int64_t ts, cr;
+	int rc;
+
+	a->src_min = INT64_MAX;
+	a->src_max = INT64_MIN;
+	while ((rc = fs_viewscan_next(a->scan, &key, &ts, &cr, &vals)) == 1) {
+		uint32_t id = agg_key_id(h, key);
+
+		if (!(++a->rows & 0xffff)) {
+			atomic_fetch_add_explicit(a->scanned, 1 << 16, memory_order_relaxed);
+			report_rows(h, a->scanned, a->report, &a->reported);
+		}
+		if (ts < a->src_min)
+			a->src_min = ts;
+		if (ts > a->src_max)
+			a->src_max = ts;
+		if (id == NONE)
+			continue;
+		a->key_hits++;
+		a->any_before |= ts <= h->kmax[id];
+		if (!agg_may_match(h, id, ts, a->reach))
+			continue;
+		fs_agg_events_add(a->events, id, ts, cr, vals);
+	}
+	atomic_fetch_add_explicit(a->scanned, a->rows & 0xffff, memory_order_relaxed);
+	return rc < 0 ? rc : 0;
+}
+
+static void *agg_scan_thread(void *arg)
+{
+	intptr_t rc = agg_scan_rows(arg);
+
+	return (void *)rc;
+}
+
+static void agg_scan_reset(struct aggscan *a)
+{
+	fs_viewscan_close(a->scan);
+	fs_agg_events_free(a->events);
+	a->scan = NULL;
+	a->events = NULL;
+	a->rows = a->key_hits = 0;
+	a->any_before = false;
+}
+
+/*
+ * Scan the source into a->events (and a->scan, the caller's to close): a
+ * csv file in two halves on two threads, the second's events then put
+ * after the first's; anything else, or after any error (so that the
+ * message names the right line), in one pass.
+ */
+static int agg_scan_source(struct aggscan *a, const struct fs_repo *repo,
+			   const struct fs_defs *defs)
+{
+	struct aggscan b;
+	pthread_t tid;
+	void *brc;
+	int rc;
+
+	a->report = true;
+	if ((rc = fs_viewscan_open(&a->scan, defs, a->h->view, repo->root)))
+		return rc;
+	fs_viewscan_keys_optional(a->scan);
+	a->events = fs_agg_events_new(a->av);
+	if (!use_threads() || (rc = fs_viewscan_split(a->scan, defs, &b.scan)) > 0) {
+		rc = agg_scan_rows(a);
+		report_rows(a->h, a->scanned, a->report, &a->reported);
+		return rc;
+	}
+	if (rc == 0) {
+		struct fs_viewscan *scan2 = b.scan;
+		memset(&b, 0, sizeof(b));
+		b.h = a->h;
+		b.av = a->av;
+		b.reach = a->reach;
+		b.scan = scan2;
+		b.events = fs_agg_events_new(a->av);
+		b.scanned = a->scanned;
+		if (!pthread_create(&tid, NULL, agg_scan_thread, &b)) {
+			rc = agg_scan_rows(a);
+			pthread_join(tid, &brc);
+			if (!rc && !brc) {
+				size_t n = fs_keymap_size(a->h->keys), i;
+				uint32_t *ids = xmalloc((n + 1) * sizeof(*ids));
+				for (i = 0; i < n; i++)
+					ids[i] = (uint32_t)i;
+				report_rows(a->h, a->scanned, a->report, &a->reported);
+				fs_agg_events_append(a->events, b.events, ids);
+				free(ids);
+				a->rows += b.rows;
+				a->key_hits += b.key_hits;
+				a->any_before |= b.any_before;
+				if (b.src_min < a->src_min)
+					a->src_min = b.src_min;
+				if (b.src_max > a->src_max)
+					a->src_max = b.src_max;
+				agg_scan_reset(&b);
+				return 0;
+			}
+		}
+		agg_scan_reset(&b);
+	}
+	/* start over, on one thread */
+	agg_scan_reset(a);
+	atomic_store(a->scanned, 0);
+	a->reported = 0;
+	if ((rc = fs_viewscan_open(&a->scan, defs, a->h->view, repo->root)))
+		return rc;
+	fs_viewscan_keys_optional(a->scan);
+	a->events = fs_agg_events_new(a->av);
+	rc = agg_scan_rows(a);
+	report_rows(a->h, a->scanned, a->report, &a->reported);
+	return rc;
+}
+
 /* Put one result into the output slot of entity row r, feature f. */
 static void keep_result(struct hview *h, size_t r, size_t f, const struct fs_agg *a,
 			const struct fs_agg_result *res)
@@ -1578,7 +1719,7 @@ static bool any_present(const struct hview *h, const size_t *fmap, const struct 
  * before it filled (fs_agg_key, as the online store holds them).
  */
 static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs_defs *defs,
-		    const struct erows *e)
+		    const struct erows *e, const struct fs_hist_opts *o, struct timespec *t0)
 {
 	struct fs_aggview av;
 	struct fs_viewscan *scan = NULL;
@@ -1589,8 +1730,8 @@ static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs
 	struct gent *E = NULL;
 	size_t *es = NULL, *fill = NULL, *fmap = NULL, nkeys, i, j, c, r;
 	const size_t *evs;
-	const struct strbuf *key;
-	const struct fs_scan_value *vals;
+	struct aggscan as = { 0 };
+	atomic_size_t scanned;
 	int64_t ts, cr, reach;
 	int rc;
 
@@ -1602,31 +1743,33 @@ static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs
 		for (j = 0; j < av.n; j++)
 			if (!strcmp(av.aggs[j].name, h->feats[i].name))
 				fmap[i] = j;
-	if ((rc = fs_viewscan_open(&scan, defs, h->view, repo->root)))
-		goto done;
-	fs_viewscan_keys_optional(scan);
 	/* the events that can fall in some row's window, kept compact */
-	events = fs_agg_events_new(&av);
+	atomic_init(&scanned, 0);
+	as.h = h;
+	as.av = &av;
+	as.reach = reach;
+	as.scanned = &scanned;
 	h->src_seen = true;
-	while ((rc = fs_viewscan_next(scan, &key, &ts, &cr, &vals)) == 1) {
-		uint32_t id = key ? fs_keymap_find(h->keys, key->buf, key->len) : NONE;
-
-		note_source_row(h, id, ts);
-
-		if (id == NONE || !agg_may_match(h, id, ts, reach))
-			continue;
-		if (fs_agg_events_count(events) >= NONE - 1) {
-			fs_error_set("feature_view '%s': too many matching events", h->view->name);
-			rc = FS_ERR;
-			goto done;
-		}
-		fs_agg_events_add(events, id, ts, cr, vals);
-	}
+	rc = agg_scan_source(&as, repo, defs);
+	lap(o, t0, "scan source");
+	events = as.events;
+	scan = as.scan;
 	if (rc < 0)
 		goto done;
+	if (fs_agg_events_count(events) >= NONE - 1) {
+		fs_error_set("feature_view '%s': too many matching events", h->view->name);
+		rc = FS_ERR;
+		goto done;
+	}
+	h->src_rows = as.rows;
+	h->key_hits = as.key_hits;
+	h->src_min = as.src_min;
+	h->src_max = as.src_max;
+	h->any_before = as.any_before;
 	rc = 0;
 	nkeys = fs_keymap_size(h->keys);
 	evs = fs_agg_events_group(events, nkeys, true);
+	lap(o, t0, "group events");
 
 	/* the entity rows by key, each key's in time order */
 	es = group_starts(h->ekey, e->n, nkeys);
@@ -2357,8 +2500,6 @@ static char *why_none(const struct hview *h, const struct erows *e)
 		return msg;
 	}
 	earlier = h->any_before;
-	for (r = 0; r < e->n && !earlier && h->ksrc_min; r++)
-		earlier = h->ekey[r] != NONE && h->ksrc_min[h->ekey[r]] <= e->ts[r];
 	if (!earlier)
 		return xstrfmt("every entity row is before the first event of its key in source '%s'",
 			       sname);
@@ -2455,7 +2596,7 @@ int fs_historical(struct fs_repo *repo, const struct fs_hist_opts *o, FILE *out,
 		if (fs_view_is_agg(views[i].view->spec)) {
 			rc = in_postgres(&defs, views[i].source)
 				     ? agg_pg_join(&views[i], repo, &defs, &e)
-				     : agg_join(&views[i], repo, &defs, &e);
+				     : agg_join(&views[i], repo, &defs, &e, o, &t0);
 			if (rc)
 				goto done;
 			lap(o, &t0, "aggregations");
