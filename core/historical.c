@@ -1682,9 +1682,20 @@ static int agg_scan_source(struct aggscan *a, const struct fs_repo *repo,
 	return rc;
 }
 
-/* Put one result into the output slot of entity row r, feature f. */
-static void keep_result(struct hview *h, size_t r, size_t f, const struct fs_agg *a,
-			const struct fs_agg_result *res)
+/*
+ * Text results a walk on a thread of its own keeps apart from h->text
+ * (offsets in text), with the slots they go to, until they are moved there.
+ */
+struct walktext {
+	char *text;
+	size_t len, alloc;
+	size_t *slots;
+	size_t nslots, slots_alloc;
+};
+
+/* Put one result into the output slot of entity row r, feature f (wt: see struct walktext). */
+static void keep_result(struct hview *h, struct walktext *wt, size_t r, size_t f,
+			const struct fs_agg *a, const struct fs_agg_result *res)
 {
 	size_t slot = r * h->nfeats + f;
 	struct fs_scan_value sv;
@@ -1695,10 +1706,35 @@ static void keep_result(struct hview *h, size_t r, size_t f, const struct fs_agg
 	h->vals[slot] = 0;
 	if (sv.null)
 		return;
-	if (fs_type_is_text(a->result))
-		text_add(h, slot, sv.text, sv.len);
-	else
+	if (!fs_type_is_text(a->result)) {
 		h->vals[slot] = sv.iv;
+	} else if (!wt) {
+		text_add(h, slot, sv.text, sv.len);
+	} else {
+		ALLOC_GROW(wt->text, wt->len + sv.len + 1, wt->alloc);
+		memcpy(wt->text + wt->len, sv.text, sv.len);
+		wt->text[wt->len + sv.len] = '\0';
+		h->vals[slot] = (int64_t)wt->len;
+		wt->len += sv.len + 1;
+		ALLOC_GROW(wt->slots, wt->nslots + 1, wt->slots_alloc);
+		wt->slots[wt->nslots++] = slot;
+	}
+}
+
+/* Move a walk's text results into h->text. */
+static void walktext_move(struct hview *h, struct walktext *wt)
+{
+	size_t base = h->text_len, i;
+
+	ALLOC_GROW(h->text, h->text_len + wt->len + 1, h->text_alloc);
+	if (wt->len)
+		memcpy(h->text + h->text_len, wt->text, wt->len);
+	h->text_len += wt->len;
+	for (i = 0; i < wt->nslots; i++)
+		h->vals[wt->slots[i]] += (int64_t)base;
+	free(wt->text);
+	free(wt->slots);
+	memset(wt, 0, sizeof(*wt));
 }
 
 /* Does a window of one of the view's requested aggregations hold an event? */
@@ -1710,6 +1746,65 @@ static bool any_present(const struct hview *h, const size_t *fmap, const struct 
 		if (res[fmap[i]].present)
 			return true;
 	return false;
+}
+
+/* The walk over the keys [k0, k1) of an aggregation view (see agg_join). */
+struct aggwalk {
+	struct hview *h;
+	const struct fs_aggview *av;
+	const struct fs_agg_events *events;
+	const size_t *fmap, *evs, *es;
+	struct gent *E;
+	size_t k0, k1;
+	size_t matched;
+	struct walktext *wt; /* NULL: text results straight into h->text */
+};
+
+static void *agg_walk(void *arg)
+{
+	struct aggwalk *w = arg;
+	struct hview *h = w->h;
+	const struct fs_aggview *av = w->av;
+	struct fs_agg_key *k = fs_agg_key_new(av);
+	struct fs_agg_result *res = xcalloc(av->n + 1, sizeof(*res));
+	struct fs_agg_value *in = xcalloc(av->ncols + 1, sizeof(*in));
+	size_t i, j, c;
+	int64_t ts, cr;
+
+	/* one walk per key: the events before each row in its tiles, then a read */
+	for (i = w->k0; i < w->k1; i++) {
+		struct gent *ge = w->E + w->es[i];
+		size_t ne = w->es[i + 1] - w->es[i], x, n = 0;
+
+		j = w->evs[i];
+		if (!ne || j == w->evs[i + 1])
+			continue;
+		sort_run(ge, ne, sizeof(*ge), cmp_gent);
+		fs_agg_key_clear(k);
+		for (x = 0; x < ne; x++) {
+			int64_t t = ge[x].ts;
+			for (; j < w->evs[i + 1]; j++) {
+				fs_agg_events_get(w->events, j, &ts, &cr, in);
+				if (ts >= t)
+					break;
+				fs_agg_key_add(k, ts, cr, in);
+				n++;
+			}
+			if (!n)
+				continue; /* no event before this row: the empty window */
+			if (!(x & 15))
+				fs_agg_key_prune(k, t);
+			fs_agg_key_read(k, t, res);
+			w->matched += any_present(h, w->fmap, res);
+			for (c = 0; c < h->nfeats; c++)
+				keep_result(h, w->wt, ge[x].idx, c, &av->aggs[w->fmap[c]],
+					    &res[w->fmap[c]]);
+		}
+	}
+	fs_agg_key_free(k);
+	free(res);
+	free(in);
+	return NULL;
 }
 
 /*
@@ -1728,11 +1823,11 @@ static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs
 	struct fs_agg_result *res = NULL, *empty = NULL;
 	struct fs_agg_value *in = NULL;
 	struct gent *E = NULL;
-	size_t *es = NULL, *fill = NULL, *fmap = NULL, nkeys, i, j, c, r;
+	size_t *es = NULL, *fill = NULL, *fmap = NULL, nkeys, i, j, r;
 	const size_t *evs;
 	struct aggscan as = { 0 };
 	atomic_size_t scanned;
-	int64_t ts, cr, reach;
+	int64_t reach;
 	int rc;
 
 	if ((rc = fs_aggview_load(&av, h->view->spec)))
@@ -1768,7 +1863,7 @@ static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs
 	h->any_before = as.any_before;
 	rc = 0;
 	nkeys = fs_keymap_size(h->keys);
-	evs = fs_agg_events_group(events, nkeys, true);
+	evs = fs_agg_events_group(events, nkeys, true, use_threads());
 	lap(o, t0, "group events");
 
 	/* the entity rows by key, each key's in time order */
@@ -1796,37 +1891,43 @@ static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs
 	for (r = 0; r < e->n; r++) {
 		h->best[r] = (uint32_t)r;
 		for (i = 0; i < h->nfeats; i++)
-			keep_result(h, r, i, &av.aggs[fmap[i]], &empty[fmap[i]]);
+			keep_result(h, NULL, r, i, &av.aggs[fmap[i]], &empty[fmap[i]]);
 	}
 
-	/* one walk per key: the events before each row in its tiles, then a read */
-	for (i = 0; i < nkeys; i++) {
-		struct gent *ge = E + es[i];
-		size_t ne = es[i + 1] - es[i], x, n = 0;
+	/*
+	 * The keys walked in two halves of about as many events, the second
+	 * on a thread of its own: keys are independent, and each entity row
+	 * belongs to one key.
+	 */
+	{
+		struct aggwalk w[2];
+		struct walktext wt = { 0 };
+		size_t mid = 0;
+		pthread_t tid;
+		bool threaded;
 
-		j = evs[i];
-		if (!ne || j == evs[i + 1])
-			continue;
-		sort_run(ge, ne, sizeof(*ge), cmp_gent);
-		fs_agg_key_clear(k);
-		for (x = 0; x < ne; x++) {
-			int64_t t = ge[x].ts;
-			for (; j < evs[i + 1]; j++) {
-				fs_agg_events_get(events, j, &ts, &cr, in);
-				if (ts >= t)
-					break;
-				fs_agg_key_add(k, ts, cr, in);
-				n++;
-			}
-			if (!n)
-				continue; /* no event before this row: the empty window */
-			if (!(x & 15))
-				fs_agg_key_prune(k, t);
-			fs_agg_key_read(k, t, res);
-			h->matched += any_present(h, fmap, res);
-			for (c = 0; c < h->nfeats; c++)
-				keep_result(h, ge[x].idx, c, &av.aggs[fmap[c]], &res[fmap[c]]);
+		while (mid < nkeys && evs[mid] < evs[nkeys] / 2)
+			mid++;
+		for (i = 0; i < 2; i++) {
+			w[i] = (struct aggwalk){ .h = h, .av = &av, .events = events, .fmap = fmap,
+						 .evs = evs, .es = es, .E = E };
 		}
+		w[0].k0 = 0;
+		w[0].k1 = mid;
+		w[1].k0 = mid;
+		w[1].k1 = nkeys;
+		w[1].wt = &wt;
+		threaded = use_threads() && mid > 0 && mid < nkeys &&
+			   !pthread_create(&tid, NULL, agg_walk, &w[1]);
+		if (!threaded) {
+			w[0].k1 = nkeys;
+			w[1].k0 = w[1].k1 = nkeys;
+		}
+		agg_walk(&w[0]);
+		if (threaded)
+			pthread_join(tid, NULL);
+		walktext_move(h, &wt);
+		h->matched += w[0].matched + w[1].matched;
 	}
 done:
 	fs_viewscan_close(scan);
@@ -2295,7 +2396,7 @@ static int agg_pg_join(struct hview *h, const struct fs_repo *repo, const struct
 			fs_agg_key_read_split(keys[h->ekey[r]], cur[r] ? cur[r] : none, e->ts[r], res);
 		h->matched += any_present(h, fmap, res);
 		for (i = 0; i < h->nfeats; i++)
-			keep_result(h, r, i, &av.aggs[fmap[i]], &res[fmap[i]]);
+			keep_result(h, NULL, r, i, &av.aggs[fmap[i]], &res[fmap[i]]);
 	}
 done:
 	for (i = 0; keys && i < nkeys; i++)
