@@ -2437,6 +2437,29 @@ static void flush(struct strbuf *sb, FILE *out, bool force)
 	}
 }
 
+/*
+ * An entity row (its fields, NUL-separated, len bytes) as CSV when none of
+ * its fields needs quotes: the bytes copied, each NUL a comma. False (and
+ * nothing written) when one does.
+ */
+static bool write_plain_row(struct strbuf *sb, const char *row, size_t len)
+{
+	char *to;
+	size_t i;
+
+	sb_grow(sb, len + 1);
+	to = sb->buf + sb->len;
+	for (i = 0; i < len; i++) {
+		char ch = row[i];
+		if (ch == ',' || ch == '"' || ch == '\n' || ch == '\r')
+			return false;
+		to[i] = ch ? ch : ',';
+	}
+	sb->len += len;
+	sb->buf[sb->len] = '\0';
+	return true;
+}
+
 static void write_csv(const struct erows *e, const struct outcol *cols, size_t ncols, FILE *out)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -2453,11 +2476,18 @@ static void write_csv(const struct erows *e, const struct outcol *cols, size_t n
 	}
 	sb_addc(&sb, '\n');
 	for (r = 0; r < e->n; r++) {
-		for (c = 0; c < e->ncols; c++) {
-			const char *v = efield(e, r, c);
-			if (c)
-				sb_addc(&sb, ',');
-			fs_csv_quote(&sb, v, strlen(v));
+		/* the row's fields are back to back in the arena, each ended by a NUL */
+		const char *row = efield(e, r, 0);
+		size_t len = (r + 1 < e->n ? e->off[(r + 1) * e->ncols] : e->arena_len) -
+			     e->off[r * e->ncols] - 1;
+
+		if (!write_plain_row(&sb, row, len)) {
+			for (c = 0; c < e->ncols; c++) {
+				const char *v = efield(e, r, c);
+				if (c)
+					sb_addc(&sb, ',');
+				fs_csv_quote(&sb, v, strlen(v));
+			}
 		}
 		for (c = 0; c < ncols; c++) {
 			const struct hview *h = cols[c].h;
