@@ -1230,65 +1230,82 @@ static int scan_read_row(struct scan *s, const struct fs_cell *cells, size_t j, 
 	return 0;
 }
 
-/* Put the batch's rows n into their buckets. */
-static void scan_place(struct scan *s, size_t n)
+/* Start loading what placing row p will read: its key's entity times and first bucket. */
+static void scan_prefetch(struct scan *s, struct pending *p)
+{
+	const struct hview *h = s->h;
+
+	if (p->d < h->dense_n)
+		p->k = h->dense[p->d];
+	if (p->k.start < p->k.end) {
+		__builtin_prefetch(&s->b->ts[p->k.start]);
+		__builtin_prefetch(&s->best[p->k.start]);
+		s->key_hits++;
+	}
+}
+
+/* Put row p (the batch's j-th) into its bucket. */
+static void scan_place_row(struct scan *s, const struct pending *p, size_t j)
 {
 	const struct hview *h = s->h;
 	const struct buckets *b = s->b;
-	size_t nf = h->nfeats, j, i;
+	size_t nf = h->nfeats, i, lo = p->k.start, hi = p->k.end;
 	uint64_t ttl = (uint64_t)h->ttl_us;
+	struct bbest *x;
 
-	for (j = 0; j < n; j++) {
-		struct pending *p = &s->pend[j];
-		if (p->d < h->dense_n)
-			p->k = h->dense[p->d];
-		if (p->k.start < p->k.end) {
-			__builtin_prefetch(&b->ts[p->k.start]);
-			__builtin_prefetch(&s->best[p->k.start]);
-			s->key_hits++;
+	if (lo == hi)
+		return;
+	/* the first position at or after ts, unless its row's window starts later */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (b->ts[mid] < p->ts)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == p->k.end)
+		return;
+	s->any_before = true;
+	if (ttl && (uint64_t)b->ts[lo] - (uint64_t)p->ts > ttl)
+		return;
+	x = &s->best[lo];
+	/* a row after it in the source wins a tie */
+	if (x->seq && (p->ts < x->ts || (p->ts == x->ts && p->cr < x->cr)))
+		return;
+	x->ts = p->ts;
+	x->cr = p->cr;
+	x->seq = p->seq;
+	for (i = 0; i < nf; i++) {
+		size_t slot = lo * nf + i, v = j * nf + i;
+
+		s->nulls[slot] = s->null[v];
+		s->vals[slot] = 0;
+		if (s->null[v])
+			continue;
+		if (fs_type_is_text(h->feats[i].type)) {
+			const char *t = s->ptext.buf + s->iv[v];
+			scan_put_text(s, slot, t, strlen(t));
+		} else {
+			s->vals[slot] = s->iv[v];
 		}
 	}
-	for (j = 0; j < n; j++) {
-		const struct pending *p = &s->pend[j];
-		size_t lo = p->k.start, hi = p->k.end;
-		struct bbest *x;
+}
 
-		if (lo == hi)
-			continue;
-		/* the first position at or after ts, unless its row's window starts later */
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			if (b->ts[mid] < p->ts)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (lo == p->k.end)
-			continue;
-		s->any_before = true;
-		if (ttl && (uint64_t)b->ts[lo] - (uint64_t)p->ts > ttl)
-			continue;
-		x = &s->best[lo];
-		/* a row after it in the source wins a tie */
-		if (x->seq && (p->ts < x->ts || (p->ts == x->ts && p->cr < x->cr)))
-			continue;
-		x->ts = p->ts;
-		x->cr = p->cr;
-		x->seq = p->seq;
-		for (i = 0; i < nf; i++) {
-			size_t slot = lo * nf + i, v = j * nf + i;
+/*
+ * Put the batch's n rows into their buckets, a row placed SCAN_AHEAD rows
+ * after its loads were started: enough to overlap them, few enough that
+ * they are not dropped.
+ */
+#define SCAN_AHEAD 8
+static void scan_place(struct scan *s, size_t n)
+{
+	size_t j;
 
-			s->nulls[slot] = s->null[v];
-			s->vals[slot] = 0;
-			if (s->null[v])
-				continue;
-			if (fs_type_is_text(h->feats[i].type)) {
-				const char *t = s->ptext.buf + s->iv[v];
-				scan_put_text(s, slot, t, strlen(t));
-			} else {
-				s->vals[slot] = s->iv[v];
-			}
-		}
+	for (j = 0; j < n + SCAN_AHEAD; j++) {
+		if (j < n)
+			scan_prefetch(s, &s->pend[j]);
+		if (j >= SCAN_AHEAD && j - SCAN_AHEAD < n)
+			scan_place_row(s, &s->pend[j - SCAN_AHEAD], j - SCAN_AHEAD);
 	}
 }
 
