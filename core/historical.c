@@ -1031,6 +1031,7 @@ struct scan {
 	/* a batch of rows read, checked, and waiting for their buckets */
 	struct pending *pend;
 	int64_t *iv; /* their values: parsed, or text's offset in ptext */
+	size_t *tlen; /* and the text's length */
 	bool *null;
 	struct strbuf ptext;
 	atomic_size_t *scanned; /* both halves' rows, for progress */
@@ -1053,6 +1054,7 @@ static void scan_init(struct scan *s, struct hview *h, const struct buckets *b, 
 	s->pend = xcalloc(SCAN_BATCH, sizeof(*s->pend));
 	s->iv = xcalloc(SCAN_BATCH * h->nfeats + 1, sizeof(*s->iv));
 	s->null = xcalloc(SCAN_BATCH * h->nfeats + 1, sizeof(*s->null));
+	s->tlen = xcalloc(SCAN_BATCH * h->nfeats + 1, sizeof(*s->tlen));
 	sb_init(&s->ptext);
 	s->scanned = scanned;
 }
@@ -1068,6 +1070,7 @@ static void scan_release(struct scan *s)
 	free(s->pend);
 	free(s->iv);
 	free(s->null);
+	free(s->tlen);
 	sb_release(&s->ptext);
 }
 
@@ -1223,6 +1226,7 @@ static int scan_read_row(struct scan *s, const struct fs_cell *cells, size_t j, 
 		}
 		if (fs_type_is_text(t)) {
 			s->iv[v] = (int64_t)s->ptext.len;
+			s->tlen[v] = c->len;
 			sb_add(&s->ptext, c->s, c->len);
 			sb_addc(&s->ptext, '\0');
 		}
@@ -1283,8 +1287,7 @@ static void scan_place_row(struct scan *s, const struct pending *p, size_t j)
 		if (s->null[v])
 			continue;
 		if (fs_type_is_text(h->feats[i].type)) {
-			const char *t = s->ptext.buf + s->iv[v];
-			scan_put_text(s, slot, t, strlen(t));
+			scan_put_text(s, slot, s->ptext.buf + s->iv[v], s->tlen[v]);
 		} else {
 			s->vals[slot] = s->iv[v];
 		}
