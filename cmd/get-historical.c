@@ -32,6 +32,13 @@ static void progress(void *ctx, const char *view, size_t rows)
 	*(bool *)ctx = true;
 }
 
+/* FS_TIMING=1 (internal, for benchmarks): the wall time of each phase. */
+static void timing(void *ctx, const char *phase, double secs)
+{
+	(void)ctx;
+	fprintf(stderr, "get-historical: timing: %-32s %8.3f s\n", phase, secs);
+}
+
 /*
  * A warning for each view that matched no entity row, always; with
  * verbose, then the rows written and per view how many found a value.
@@ -119,6 +126,8 @@ int cmd_get_historical(int argc, const char **argv, struct fs_ctx *ctx)
 		opts.progress = progress;
 		opts.progress_ctx = &progressed;
 	}
+	if (getenv("FS_TIMING") && *getenv("FS_TIMING"))
+		opts.timing = timing;
 	rc = fs_historical(ctx->repo, &opts, out, &stats);
 	if (progressed)
 		fputs("\r\033[K", stderr);

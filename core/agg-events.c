@@ -1,5 +1,7 @@
 #include "agg-events.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,10 +131,47 @@ static int cmp_time(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-const size_t *fs_agg_events_group(struct fs_agg_events *e, size_t nkeys, bool by_time)
+/* The keys [k0, k1) of a grouping: sorted by time, and their cells put in order. */
+struct group_part {
+	struct fs_agg_events *e;
+	const int64_t *cell; /* the cells in source order */
+	const unsigned char *null;
+	int64_t *to_cell;
+	unsigned char *to_null;
+	size_t k0, k1;
+	bool by_time;
+};
+
+static void *group_part(void *arg)
+{
+	struct group_part *p = arg;
+	struct fs_agg_events *e = p->e;
+	size_t nc = e->v->ncols, i, j;
+
+	for (i = p->k0; p->by_time && i < p->k1; i++) {
+		struct ev *g = e->ev + e->start[i];
+		size_t n = e->start[i + 1] - e->start[i];
+		/* sources are often in time order already */
+		for (j = 1; j < n && cmp_time(&g[j - 1], &g[j]) <= 0; j++)
+			;
+		if (j < n)
+			qsort(g, n, sizeof(*g), cmp_time);
+	}
+	/* the cells in the same order: read back one after the other */
+	for (i = e->start[p->k0]; nc && i < e->start[p->k1]; i++) {
+		size_t from = (size_t)e->ev[i].idx * nc;
+		memcpy(p->to_cell + i * nc, p->cell + from, nc * sizeof(*p->cell));
+		memcpy(p->to_null + i * nc, p->null + from, nc);
+		e->ev[i].idx = (uint32_t)i;
+	}
+	return NULL;
+}
+
+const size_t *fs_agg_events_group(struct fs_agg_events *e, size_t nkeys, bool by_time,
+				  bool threads)
 {
 	struct ev *sorted = xmalloc((e->n + 1) * sizeof(*sorted));
-	size_t *fill = xmalloc((nkeys + 1) * sizeof(*fill)), nc = e->v->ncols, i, j;
+	size_t *fill = xmalloc((nkeys + 1) * sizeof(*fill)), nc = e->v->ncols, i;
 	int64_t *cell;
 	unsigned char *null;
 
@@ -149,25 +188,38 @@ const size_t *fs_agg_events_group(struct fs_agg_events *e, size_t nkeys, bool by
 	free(e->ev);
 	e->ev = sorted;
 	e->alloc = e->n + 1;
-	for (i = 0; by_time && i < nkeys; i++) {
-		struct ev *g = e->ev + e->start[i];
-		size_t n = e->start[i + 1] - e->start[i];
-		/* sources are often in time order already */
-		for (j = 1; j < n && cmp_time(&g[j - 1], &g[j]) <= 0; j++)
-			;
-		if (j < n)
-			qsort(g, n, sizeof(*g), cmp_time);
+	cell = xmalloc((e->n * nc + 1) * sizeof(*cell));
+	null = xmalloc(e->n * nc + 1);
+	/*
+	 * Two halves of the keys, of about as many events each, the second on
+	 * a thread of its own (groups are independent); a small set on one.
+	 */
+	{
+		struct group_part part[2];
+		pthread_t tid;
+		size_t mid = 0;
+		bool threaded;
+
+		while (mid < nkeys && e->start[mid] < e->n / 2)
+			mid++;
+		for (i = 0; i < 2; i++)
+			part[i] = (struct group_part){ .e = e, .cell = e->cell, .null = e->null,
+						       .to_cell = cell, .to_null = null,
+						       .by_time = by_time };
+		part[0].k1 = part[1].k0 = mid;
+		part[1].k1 = nkeys;
+		threaded = threads && e->n >= (1 << 12) &&
+			   !pthread_create(&tid, NULL, group_part, &part[1]);
+		if (!threaded)
+			part[0].k1 = nkeys;
+		group_part(&part[0]);
+		if (threaded)
+			pthread_join(tid, NULL);
 	}
-	/* the cells in the same order: read back one after the other */
-	if (nc) {
-		cell = xmalloc((e->n * nc + 1) * sizeof(*cell));
-		null = xmalloc(e->n * nc + 1);
-		for (i = 0; i < e->n; i++) {
-			size_t from = (size_t)e->ev[i].idx * nc;
-			memcpy(cell + i * nc, e->cell + from, nc * sizeof(*cell));
-			memcpy(null + i * nc, e->null + from, nc);
-			e->ev[i].idx = (uint32_t)i;
-		}
+	if (!nc) {
+		free(cell);
+		free(null);
+	} else {
 		free(e->cell);
 		free(e->null);
 		e->cell = cell;

@@ -30,9 +30,12 @@ void fs_agg_events_append(struct fs_agg_events *e, struct fs_agg_events *src,
 /*
  * Group the events by key (ids below nkeys): afterwards the events of key
  * k are [start[k], start[k + 1]) (start: nkeys + 1 entries, owned by e),
- * in source order, or with by_time in (ts, created, source) order.
+ * in source order, or with by_time in (ts, created, source) order. With
+ * threads, many events are sorted in two halves of the keys, on two
+ * threads (the same result).
  */
-const size_t *fs_agg_events_group(struct fs_agg_events *e, size_t nkeys, bool by_time);
+const size_t *fs_agg_events_group(struct fs_agg_events *e, size_t nkeys, bool by_time,
+				  bool threads);
 /* Event i (in the grouped order once grouped): its time and values (ncols of them). */
 void fs_agg_events_get(const struct fs_agg_events *e, size_t i, int64_t *ts, int64_t *cr,
 		       struct fs_agg_value *vals);

@@ -330,7 +330,7 @@ int fs_agg_materialize(struct fs_online *store, const struct fs_defs *defs,
 	/* key by key, while its tiles are in the cache: built, encoded, dropped */
 	out->keys = fs_keymap_size(ks.ids);
 	/* in time order: tiles are appended, and sums add up as get-historical's do */
-	start = fs_agg_events_group(events, out->keys, true);
+	start = fs_agg_events_group(events, out->keys, true, use_threads());
 	blobs = xcalloc(out->keys + 1, sizeof(*blobs));
 	{
 		/* two threads, each half of the keys into an arena of its own */

@@ -15,10 +15,14 @@
 
 /*
  * Records without quotes (the common case) are split in place in the read
- * buffer: fields point into it and are terminated by overwriting the comma
- * or line end. Records with a quote go through a byte-at-a-time parser that
- * copies the unescaped fields into row.
+ * buffer, 8 bytes at a time: fields point into it and are terminated by
+ * overwriting the comma or line end. Records with a quote go through a
+ * byte-at-a-time parser that copies the unescaped fields into row. The
+ * buffer has CSV_PAD bytes after its capacity, so that the last 8-byte
+ * load of the buffered input stays inside it.
  */
+#define CSV_PAD 8
+
 struct fs_csv {
 	int fd; /* -1: everything is in buf already */
 	const char *name;
@@ -41,7 +45,7 @@ static struct fs_csv *csv_new(const char *name, size_t cap)
 	c->name = name;
 	c->line = 1;
 	c->cap = cap;
-	c->buf = xmalloc(cap);
+	c->buf = xmalloc(cap + CSV_PAD);
 	sb_init(&c->row);
 	return c;
 }
@@ -109,7 +113,7 @@ static int read_more(struct fs_csv *c)
 			return -1;
 		}
 		c->cap *= 2;
-		c->buf = xrealloc(c->buf, c->cap);
+		c->buf = xrealloc(c->buf, c->cap + CSV_PAD);
 	}
 	if (c->range) {
 		size_t want = c->cap - c->len - 1;
@@ -148,26 +152,88 @@ static void add_field(struct fs_csv *c, size_t i, const char *s, size_t len, boo
 	c->fields[i].quoted = quoted;
 }
 
-/* Split the quote-free record buf[pos, end) (end is its '\n' or the input's end). */
-static size_t split_plain(struct fs_csv *c, size_t end)
+/* 8 bytes of s, the first in the lowest byte. */
+static inline uint64_t load8(const char *s)
 {
-	char *p = c->buf + c->pos, *e = c->buf + end;
-	size_t n = 0;
+	uint64_t w;
 
-	if (e > p && e[-1] == '\r')
-		e--;
-	*e = '\0';
-	for (;;) {
-		char *comma = memchr(p, ',', (size_t)(e - p));
-		if (!comma) {
-			add_field(c, n++, p, (size_t)(e - p), false);
+	memcpy(&w, s, sizeof(w));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap64(w);
+#endif
+	return w;
+}
+
+#define ONES 0x0101010101010101ULL
+#define LOW7 0x7f7f7f7f7f7f7f7fULL
+
+/* 0x80 in each byte of w equal to the byte in each byte of c8, 0 elsewhere (exact). */
+static inline uint64_t bytes_eq(uint64_t w, uint64_t c8)
+{
+	uint64_t t = w ^ c8;
+
+	return ~(((t & LOW7) + LOW7) | t | LOW7);
+}
+
+/*
+ * Split the record at pos when it holds no quote: 1 with its fields (it
+ * ends at a line end, or at the end of the input when the input is all
+ * read), 0 when its line end is not buffered yet, -1 when it holds a
+ * quote. Nothing is changed unless 1.
+ */
+static int split_fast(struct fs_csv *c, size_t *out_n)
+{
+	char *b = c->buf, *p = b + c->pos, *end = b + c->len, *f = p, *e;
+	size_t n = 0, i;
+
+	for (;; p += 8) {
+		uint64_t w, valid = ~0ULL, comma, nl, quote;
+
+		if (p >= end) {
+			if (!c->eof)
+				return 0;
+			e = end;
 			break;
 		}
-		*comma = '\0';
-		add_field(c, n++, p, (size_t)(comma - p), false);
-		p = comma + 1;
+		w = load8(p);
+		if (end - p < 8)
+			valid = (1ULL << (8 * (end - p))) - 1;
+		comma = bytes_eq(w, ',' * ONES) & valid;
+		nl = bytes_eq(w, '\n' * ONES) & valid;
+		quote = bytes_eq(w, '"' * ONES) & valid;
+		if (nl) {
+			uint64_t before = (nl & -nl) - 1;
+			comma &= before;
+			quote &= before;
+		}
+		if (quote)
+			return -1;
+		for (; comma; comma &= comma - 1) {
+			char *at = p + (__builtin_ctzll(comma) >> 3);
+			if (n >= c->falloc)
+				ALLOC_GROW(c->fields, n + 1, c->falloc);
+			c->fields[n].s = f;
+			c->fields[n++].len = (size_t)(at - f);
+			f = at + 1;
+		}
+		if (nl) {
+			e = p + (__builtin_ctzll(nl) >> 3);
+			break;
+		}
 	}
-	return n;
+	c->pos = (size_t)(e - b) + (e < end); /* past the line end */
+	if (e > f && e[-1] == '\r')
+		e--;
+	if (n >= c->falloc)
+		ALLOC_GROW(c->fields, n + 1, c->falloc);
+	c->fields[n].s = f;
+	c->fields[n++].len = (size_t)(e - f);
+	for (i = 0; i < n; i++) {
+		((char *)c->fields[i].s)[c->fields[i].len] = '\0';
+		c->fields[i].quoted = false;
+	}
+	*out_n = n;
+	return 1;
 }
 
 /* ---- the slow path, for records with quotes ---- */
@@ -285,18 +351,21 @@ int fs_csv_next(struct fs_csv *c, const struct fs_csv_field **out, size_t *n)
 			c->pos += 3;
 	}
 	for (;;) {
-		char *p = c->buf + c->pos, *nl, *q;
-		size_t avail = c->len - c->pos;
-
 		c->rec_line = c->line;
-		nl = memchr(p, '\n', avail);
-		q = memchr(p, '"', nl ? (size_t)(nl - p) : avail);
-		if (q && c->range) {
-			/* a quoted newline could have fooled the split: the caller reads the whole file */
-			fs_error_set("%s: a quote in a split read", c->name);
-			return FS_EINVALID;
+		if (c->pos == c->len && c->eof)
+			return 0;
+		r = split_fast(c, n);
+		if (r == 0) {
+			if ((r = read_more(c)) < 0)
+				return FS_EINVALID;
+			continue;
 		}
-		if (q) {
+		if (r < 0) {
+			if (c->range) {
+				/* a quoted newline could have fooled the split: the caller reads the whole file */
+				fs_error_set("%s: a quote in a split read", c->name);
+				return FS_EINVALID;
+			}
 			/* the slow path reads on by itself */
 			r = parse_quoted_record(c, n);
 			if (r < 0)
@@ -304,27 +373,11 @@ int fs_csv_next(struct fs_csv *c, const struct fs_csv_field **out, size_t *n)
 			*out = c->fields;
 			return 1;
 		}
-		if (!nl && !c->eof) {
-			if ((r = read_more(c)) < 0)
-				return FS_EINVALID;
-			continue;
-		}
-		if (!nl && avail == 0)
-			return 0;
-		{
-			size_t end = nl ? (size_t)(nl - c->buf) : c->len;
-			bool blank = end == c->pos || (end == c->pos + 1 && c->buf[c->pos] == '\r');
-			if (blank) {
-				c->pos = nl ? end + 1 : end;
-				c->line++;
-				continue;
-			}
-			*n = split_plain(c, end);
-			c->pos = nl ? end + 1 : end;
-			c->line++;
-			*out = c->fields;
-			return 1;
-		}
+		c->line++;
+		if (*n == 1 && !c->fields[0].len)
+			continue; /* a blank line */
+		*out = c->fields;
+		return 1;
 	}
 }
 

@@ -3,8 +3,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agg-events.h"
@@ -25,6 +28,24 @@
 #include "banned.h"
 
 #define NONE UINT32_MAX
+
+/* The positions of a key's entity rows in the as-of join (asof_join): [start, end). */
+struct krange {
+	uint32_t start, end;
+};
+
+/* Report the phase that ended now (opts->timing), and start the next one. */
+static void lap(const struct fs_hist_opts *o, struct timespec *t0, const char *phase)
+{
+	struct timespec t1;
+
+	if (!o->timing)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	o->timing(o->timing_ctx, phase,
+		  (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9);
+	*t0 = t1;
+}
 
 /* ---- feature references ---- */
 
@@ -306,10 +327,16 @@ struct hview {
 	size_t nfeats;
 	struct fs_keymap *keys;
 	uint32_t *ekey; /* per entity row */
-	/* the kept source rows, columnar */
-	size_t n, alloc_key, alloc_ts, alloc_cr, alloc_vals, alloc_nulls;
-	uint32_t *key;
-	int64_t *ts, *created;
+	/*
+	 * A single int64 join key over a dense range: dense[v - dense_lo] is
+	 * v's id (NONE: no entity row has it), then (asof_join) the range of
+	 * its positions.
+	 */
+	struct krange *dense;
+	int64_t dense_lo;
+	uint64_t dense_n;
+	/* the values: n slots of nfeats */
+	size_t n, alloc_vals, alloc_nulls;
 	int64_t *vals; /* n * nfeats: value, or text offset */
 	unsigned char *nulls;
 	char *text;
@@ -321,14 +348,15 @@ struct hview {
 	/*
 	 * What the scan saw of the source, for saying why nothing matched:
 	 * its rows and their time range, the rows with a key of the entity
-	 * rows, and per key its earliest event. Only when src_seen (the
+	 * rows, and whether one was at or before an entity row of its key
+	 * (any_before). Only when src_seen (the
 	 * joins pushed down into PostgreSQL do not see the rows).
 	 */
 	bool src_seen;
 	size_t src_rows, key_hits;
 	const struct fs_hist_opts *opts; /* for progress */
 	int64_t src_min, src_max;
-	int64_t *ksrc_min;
+	bool any_before;
 };
 
 static void hview_free(struct hview *h)
@@ -339,16 +367,13 @@ static void hview_free(struct hview *h)
 	free(h->feats);
 	fs_keymap_free(h->keys);
 	free(h->ekey);
-	free(h->key);
-	free(h->ts);
-	free(h->created);
+	free(h->dense);
 	free(h->vals);
 	free(h->nulls);
 	free(h->text);
 	free(h->best);
 	free(h->kmin);
 	free(h->kmax);
-	free(h->ksrc_min);
 }
 
 static int setup_view(struct hview *h, const struct fs_defs *defs, const struct fs_object *view,
@@ -382,18 +407,36 @@ static int setup_view(struct hview *h, const struct fs_defs *defs, const struct 
 	return 0;
 }
 
-/* The key of a row (fs_key_encode), errors prefixed with where. */
-static int build_key(struct hview *h, struct strbuf *kb, const char *const *vals,
-		     const size_t *lens, const char *where)
+/*
+ * A single int64 join key whose values span a range not much wider than
+ * their count: the ids in an array indexed by value, so that a source
+ * row's key is found without hashing (or missing the cache).
+ */
+static void dense_keys(struct hview *h)
 {
-	int rc = fs_key_encode(&h->vkeys, kb, vals, lens);
+	size_t n = fs_keymap_size(h->keys), i, len;
+	int64_t lo = INT64_MAX, hi = INT64_MIN, v;
 
-	if (rc < 0) {
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "%s", fs_error_last());
-		fs_error_set("%s: %s", where, msg);
+	if (h->vkeys.n != 1 || !h->vkeys.is_int[0] || !n)
+		return;
+	for (i = 0; i < n; i++) {
+		memcpy(&v, fs_keymap_key(h->keys, (uint32_t)i, &len), sizeof(v));
+		if (v < lo)
+			lo = v;
+		if (v > hi)
+			hi = v;
 	}
-	return rc;
+	if ((uint64_t)hi - (uint64_t)lo >= 4 * (uint64_t)n + 4096)
+		return;
+	h->dense_lo = lo;
+	h->dense_n = (uint64_t)hi - (uint64_t)lo + 1;
+	h->dense = xmalloc(h->dense_n * sizeof(*h->dense));
+	for (i = 0; i < h->dense_n; i++)
+		h->dense[i].start = h->dense[i].end = NONE;
+	for (i = 0; i < n; i++) {
+		memcpy(&v, fs_keymap_key(h->keys, (uint32_t)i, &len), sizeof(v));
+		h->dense[(uint64_t)v - (uint64_t)lo].start = (uint32_t)i;
+	}
 }
 
 static int key_entities(struct hview *h, const struct erows *e)
@@ -414,13 +457,13 @@ static int key_entities(struct hview *h, const struct erows *e)
 			vals[i] = efield(e, r, (size_t)h->key_ecol[i]);
 			lens[i] = strlen(vals[i]);
 		}
-		{
-			char where[512];
-			snprintf(where, sizeof(where), "%s:%zu", e->name, e->line[r]);
-			rc = build_key(h, &kb, vals, lens, where);
-		}
-		if (rc < 0)
+		rc = fs_key_encode(&h->vkeys, &kb, vals, lens);
+		if (rc < 0) {
+			char msg[4096];
+			snprintf(msg, sizeof(msg), "%s", fs_error_last());
+			fs_error_set("%s:%zu: %s", e->name, e->line[r], msg);
 			break;
+		}
 		h->ekey[r] = rc ? fs_keymap_intern(h->keys, kb.buf, kb.len) : NONE;
 		rc = 0;
 	}
@@ -434,11 +477,9 @@ static int key_entities(struct hview *h, const struct erows *e)
 	n = fs_keymap_size(h->keys);
 	h->kmin = xmalloc((n + 1) * sizeof(*h->kmin));
 	h->kmax = xmalloc((n + 1) * sizeof(*h->kmax));
-	h->ksrc_min = xmalloc((n + 1) * sizeof(*h->ksrc_min));
 	for (i = 0; i < n; i++) {
 		h->kmin[i] = INT64_MAX;
 		h->kmax[i] = INT64_MIN;
-		h->ksrc_min[i] = INT64_MAX;
 	}
 	h->src_min = INT64_MAX;
 	h->src_max = INT64_MIN;
@@ -451,32 +492,22 @@ static int key_entities(struct hview *h, const struct erows *e)
 		if (e->ts[r] > h->kmax[k])
 			h->kmax[k] = e->ts[r];
 	}
+	dense_keys(h);
 	return 0;
 }
 
-/* Can a source row of key id at ts fall in the window of some entity row? */
-static bool may_match(const struct hview *h, uint32_t id, int64_t ts)
+/*
+ * Report every 2^20 rows both halves of a scan have read (scanned), once:
+ * from the half that reports only.
+ */
+static void report_rows(const struct hview *h, atomic_size_t *scanned, bool report,
+			size_t *reported)
 {
-	if (ts > h->kmax[id])
-		return false;
-	/* kmin - ttl without overflow: ts < kmin - ttl */
-	return !h->ttl_us || ts >= h->kmin[id] || h->kmin[id] - ts <= h->ttl_us;
-}
+	const struct fs_hist_opts *o = h->opts;
+	size_t now = atomic_load_explicit(scanned, memory_order_relaxed) >> 20;
 
-/* Note a source row of key id (NONE: a key no entity row has) at ts. */
-static inline void note_source_row(struct hview *h, uint32_t id, int64_t ts)
-{
-	if (!(++h->src_rows & ((1u << 20) - 1)) && h->opts->progress)
-		h->opts->progress(h->opts->progress_ctx, h->view->name, h->src_rows);
-	if (ts < h->src_min)
-		h->src_min = ts;
-	if (ts > h->src_max)
-		h->src_max = ts;
-	if (id == NONE)
-		return;
-	h->key_hits++;
-	if (ts < h->ksrc_min[id])
-		h->ksrc_min[id] = ts;
+	for (; o->progress && report && *reported < now; ++*reported)
+		o->progress(o->progress_ctx, h->view->name, (*reported + 1) << 20);
 }
 
 static int source_col(struct fs_source *src, const json_t *spec, const char *name,
@@ -511,118 +542,6 @@ static void keep_value(struct hview *h, size_t slot, enum fs_type type, const st
 		text_add(h, slot, c->s, c->len);
 	else
 		h->vals[slot] = iv;
-}
-
-static int scan_source(struct hview *h, const struct fs_repo *repo, const struct fs_defs *defs)
-{
-	const json_t *data = fs_source_data_spec(defs, h->source);
-	struct fs_source *src = NULL;
-	struct strbuf kb = STRBUF_INIT;
-	const struct fs_cell *cells;
-	const char *ts_field, *cr_field;
-	int tscol, crcol = -1, rc;
-	const char *vals[64];
-	size_t lens[64], i;
-	char where[512];
-
-	if ((rc = fs_source_open(&src, defs, h->source, repo->root)))
-		return rc;
-	ts_field = json_string_value(json_object_get(data, "timestamp_field"));
-	cr_field = json_string_value(json_object_get(data, "created_timestamp_field"));
-	rc = FS_EINVALID;
-	if ((tscol = source_col(src, data, ts_field, "timestamp_field", h->view->name)) < 0)
-		goto done;
-	if (cr_field &&
-	    (crcol = source_col(src, data, cr_field, "created_timestamp_field", h->view->name)) < 0)
-		goto done;
-	for (i = 0; i < h->vkeys.n; i++)
-		if ((h->key_scol[i] = source_col(src, data, h->vkeys.names[i], "join key",
-						 h->view->name)) < 0)
-			goto done;
-	for (i = 0; i < h->nfeats; i++)
-		if ((h->feats[i].col = source_col(src, data, h->feats[i].name, "feature",
-						  h->view->name)) < 0)
-			goto done;
-
-	h->src_seen = true;
-	while ((rc = fs_source_next(src, &cells)) == 1) {
-		int64_t ts, cr = INT64_MIN, iv;
-		uint32_t id;
-		size_t base;
-
-		for (i = 0; i < h->vkeys.n; i++) {
-			const struct fs_cell *c = &cells[h->key_scol[i]];
-			vals[i] = c->s;
-			lens[i] = c->null ? 0 : c->len;
-		}
-		if (cells[tscol].null || !fs_time_parse(cells[tscol].s, cells[tscol].len, &ts)) {
-			fs_source_where(src, where, sizeof(where));
-			fs_error_set("%s: column '%s': %s timestamp '%s' (expected " FS_TIME_FORMATS ")",
-				     where, ts_field, cells[tscol].null ? "empty" : "bad", cells[tscol].s);
-			rc = FS_EINVALID;
-			break;
-		}
-		if (crcol >= 0 && !cells[crcol].null &&
-		    !fs_time_parse(cells[crcol].s, cells[crcol].len, &cr)) {
-			fs_source_where(src, where, sizeof(where));
-			fs_error_set("%s: column '%s': bad timestamp '%s' (expected " FS_TIME_FORMATS ")",
-				     where, cr_field, cells[crcol].s);
-			rc = FS_EINVALID;
-			break;
-		}
-		rc = fs_key_encode(&h->vkeys, &kb, vals, lens);
-		if (rc < 0) {
-			char msg[1024];
-			snprintf(msg, sizeof(msg), "%s", fs_error_last());
-			fs_source_where(src, where, sizeof(where));
-			fs_error_set("%s: %s", where, msg);
-			break;
-		}
-		id = rc ? fs_keymap_find(h->keys, kb.buf, kb.len) : NONE;
-		note_source_row(h, id, ts);
-		if (id != NONE && !may_match(h, id, ts))
-			id = NONE;
-		/* validate every value; keep the row only when it may be chosen */
-		base = h->n * h->nfeats;
-		if (id != NONE) {
-			ALLOC_GROW(h->key, h->n + 1, h->alloc_key);
-			ALLOC_GROW(h->ts, h->n + 1, h->alloc_ts);
-			ALLOC_GROW(h->created, h->n + 1, h->alloc_cr);
-			ALLOC_GROW(h->vals, base + h->nfeats + 1, h->alloc_vals);
-			ALLOC_GROW(h->nulls, base + h->nfeats + 1, h->alloc_nulls);
-		}
-		for (i = 0; i < h->nfeats; i++) {
-			const struct fs_cell *c = &cells[h->feats[i].col];
-			bool null = c->null || (!c->len && h->feats[i].type != FS_T_STRING);
-			if (!null && !fs_value_parse(h->feats[i].type, c->s, c->len, &iv)) {
-				const char *tn = fs_type_name(h->feats[i].type);
-				fs_source_where(src, where, sizeof(where));
-				fs_error_set("%s: column '%s': '%s' is not %s %s (feature '%s' of feature_view '%s')",
-					     where, src->columns[h->feats[i].col], c->s,
-					     tn[0] == 'i' ? "an" : "a", tn, h->feats[i].name,
-					     h->view->name);
-				rc = FS_EINVALID;
-				goto done;
-			}
-			if (id != NONE)
-				keep_value(h, base + i, h->feats[i].type, c, null, iv);
-		}
-		if (id != NONE) {
-			h->key[h->n] = id;
-			h->ts[h->n] = ts;
-			h->created[h->n] = cr;
-			h->n++;
-		}
-		rc = 0;
-	}
-	if (rc == 0 && h->n >= NONE) {
-		fs_error_set("feature_view '%s': too many matching source rows", h->view->name);
-		rc = FS_ERR;
-	}
-done:
-	sb_release(&kb);
-	fs_source_close(src);
-	return rc;
 }
 
 /* ---- the join pushed down into PostgreSQL ---- */
@@ -969,26 +888,10 @@ done:
 
 /* ---- grouping and the merge ---- */
 
-struct gsrc {
-	int64_t ts, cr;
-	uint32_t idx;
-};
-
 struct gent {
 	int64_t ts;
 	uint32_t idx;
 };
-
-static int cmp_gsrc(const void *a, const void *b)
-{
-	const struct gsrc *x = a, *y = b;
-
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	if (x->cr != y->cr)
-		return x->cr < y->cr ? -1 : 1;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
 
 static int cmp_gent(const void *a, const void *b)
 {
@@ -1025,70 +928,619 @@ static size_t *group_starts(const uint32_t *key, size_t n, size_t nkeys)
 	return start;
 }
 
+/* ---- the as-of join: one pass over the source into the entity rows' buckets ---- */
+
 /*
- * Group both sides by key (counting sort, moving the timestamps along so
- * that each group is contiguous), order each group by time, and walk the
- * two with one cursor each.
+ * The entity rows that have a key, in (key, time, row) order: positions
+ * start[k]..start[k+1] are key k's. A source row of key k at ts goes to
+ * the bucket of the first position at or after ts, which keeps only its
+ * greatest (ts, created, source order) row. The value of the row at a
+ * position is then the greatest of its bucket and of those before it in
+ * its key, when that is within the ttl. The source is never held, nor
+ * sorted: one row per entity row is.
  */
-static void merge(struct hview *h, const struct erows *e)
+struct buckets {
+	size_t *start; /* per key */
+	int64_t *ts;   /* per position: the entity row's time */
+	uint32_t *row; /* per position: the entity row */
+};
+
+/* The greatest source row a bucket has seen. */
+struct bbest {
+	int64_t ts, cr;
+	uint64_t seq; /* its place in the source, from 1; 0: none yet */
+};
+
+/* Greater in the join's order: time, then created, then the later row. */
+static bool bbest_after(const struct bbest *x, const struct bbest *y)
 {
-	size_t nkeys = fs_keymap_size(h->keys), k, i;
-	size_t *ss = group_starts(h->key, h->n, nkeys);
-	size_t *es = group_starts(h->ekey, e->n, nkeys);
-	size_t *fill = xmalloc((nkeys + 1) * sizeof(*fill));
-	struct gsrc *S = xmalloc((h->n + 1) * sizeof(*S));
+	if (x->ts != y->ts)
+		return x->ts > y->ts;
+	if (x->cr != y->cr)
+		return x->cr > y->cr;
+	return x->seq > y->seq;
+}
+
+static void buckets_build(struct buckets *b, const struct hview *h, const struct erows *e)
+{
+	size_t nkeys = fs_keymap_size(h->keys), k, r, p, *fill;
 	struct gent *E = xmalloc((e->n + 1) * sizeof(*E));
 
-	memcpy(fill, ss, (nkeys + 1) * sizeof(*fill));
-	for (i = 0; i < h->n; i++) {
-		struct gsrc *g = &S[fill[h->key[i]]++];
-		g->ts = h->ts[i];
-		g->cr = h->created[i];
-		g->idx = (uint32_t)i;
-	}
-	/* the per-row arrays are no longer needed: give the memory back early */
-	free(h->key);
-	free(h->ts);
-	free(h->created);
-	h->key = NULL;
-	h->ts = h->created = NULL;
-	memcpy(fill, es, (nkeys + 1) * sizeof(*fill));
-	for (i = 0; i < e->n; i++) {
-		if (h->ekey[i] == NONE)
+	b->start = group_starts(h->ekey, e->n, nkeys);
+	fill = xmalloc((nkeys + 1) * sizeof(*fill));
+	memcpy(fill, b->start, (nkeys + 1) * sizeof(*fill));
+	for (r = 0; r < e->n; r++) {
+		if (h->ekey[r] == NONE)
 			continue;
-		E[fill[h->ekey[i]]].ts = e->ts[i];
-		E[fill[h->ekey[i]]++].idx = (uint32_t)i;
+		E[fill[h->ekey[r]]].ts = e->ts[r];
+		E[fill[h->ekey[r]]++].idx = (uint32_t)r;
 	}
 	free(fill);
+	for (k = 0; k < nkeys; k++)
+		sort_run(E + b->start[k], b->start[k + 1] - b->start[k], sizeof(*E), cmp_gent);
+	p = b->start[nkeys];
+	b->ts = xmalloc((p + 1) * sizeof(*b->ts));
+	b->row = xmalloc((p + 1) * sizeof(*b->row));
+	for (r = 0; r < p; r++) {
+		b->ts[r] = E[r].ts;
+		b->row[r] = E[r].idx;
+	}
+	free(E);
+}
 
-	h->best = xmalloc((e->n + 1) * sizeof(*h->best));
-	for (i = 0; i < e->n; i++)
-		h->best[i] = NONE;
-	for (k = 0; k < nkeys; k++) {
-		struct gsrc *gs = S + ss[k];
-		struct gent *ge = E + es[k];
-		size_t ns = ss[k + 1] - ss[k], ne = es[k + 1] - es[k], j = 0;
+static void buckets_release(struct buckets *b)
+{
+	free(b->start);
+	free(b->ts);
+	free(b->row);
+}
 
-		if (!ns || !ne)
+/* A row read and checked, before its bucket is looked at. */
+struct pending {
+	int64_t ts, cr;
+	uint64_t seq;
+	uint64_t d; /* its dense key's index (see row_key), or UINT64_MAX */
+	struct krange k;
+};
+
+/*
+ * Rows are read in batches, and their buckets are looked at in stages
+ * over the batch, so that the loads that miss the cache (a dense key's
+ * entry, then the key's entity times and buckets) overlap.
+ */
+#define SCAN_BATCH 32
+
+/* One pass over the source, or over half of it on a thread of its own. */
+struct scan {
+	struct hview *h; /* read only, but for the fields below */
+	const struct buckets *b;
+	struct fs_source *src;
+	int tscol, crcol;
+	const char *ts_field, *cr_field;
+	uint64_t seq; /* the place of the row last read */
+	/* per position: the bucket's greatest row, and its values (nfeats a position) */
+	struct bbest *best;
+	int64_t *vals; /* value, or offset in text */
+	unsigned char *nulls;
+	char *text;
+	size_t text_len, text_alloc, text_limit;
+	/* what the scan saw (see struct hview) */
+	size_t rows, key_hits;
+	int64_t src_min, src_max;
+	bool any_before;
+	/* a batch of rows read, checked, and waiting for their buckets */
+	struct pending *pend;
+	int64_t *iv; /* their values: parsed, or text's offset in ptext */
+	size_t *tlen; /* and the text's length */
+	bool *null;
+	struct strbuf ptext;
+	atomic_size_t *scanned; /* both halves' rows, for progress */
+	bool report;            /* this one calls opts->progress */
+	size_t reported;        /* the 2^20 rows it reported */
+};
+
+static void scan_init(struct scan *s, struct hview *h, const struct buckets *b, size_t npos,
+		      atomic_size_t *scanned)
+{
+	memset(s, 0, sizeof(*s));
+	s->h = h;
+	s->b = b;
+	s->best = xcalloc(npos + 1, sizeof(*s->best));
+	s->vals = xcalloc(npos * h->nfeats + 1, sizeof(*s->vals));
+	s->nulls = xcalloc(npos * h->nfeats + 1, 1);
+	s->text_limit = 1 << 20;
+	s->src_min = INT64_MAX;
+	s->src_max = INT64_MIN;
+	s->pend = xcalloc(SCAN_BATCH, sizeof(*s->pend));
+	s->iv = xcalloc(SCAN_BATCH * h->nfeats + 1, sizeof(*s->iv));
+	s->null = xcalloc(SCAN_BATCH * h->nfeats + 1, sizeof(*s->null));
+	s->tlen = xcalloc(SCAN_BATCH * h->nfeats + 1, sizeof(*s->tlen));
+	sb_init(&s->ptext);
+	s->scanned = scanned;
+}
+
+static void scan_release(struct scan *s)
+{
+	fs_source_close(s->src);
+	s->src = NULL;
+	free(s->best);
+	free(s->vals);
+	free(s->nulls);
+	free(s->text);
+	free(s->pend);
+	free(s->iv);
+	free(s->null);
+	free(s->tlen);
+	sb_release(&s->ptext);
+}
+
+/*
+ * Keep only the text the buckets still hold: a bucket's value replaced by
+ * a greater row's leaves its old text behind.
+ */
+static void scan_compact_text(struct scan *s, size_t npos)
+{
+	const struct hview *h = s->h;
+	char *old = s->text;
+	size_t p, f;
+
+	s->text = NULL;
+	s->text_len = s->text_alloc = 0;
+	for (p = 0; p < npos; p++) {
+		if (!s->best[p].seq)
 			continue;
-		sort_run(gs, ns, sizeof(*gs), cmp_gsrc);
-		sort_run(ge, ne, sizeof(*ge), cmp_gent);
-		for (i = 0; i < ne; i++) {
-			int64_t rts = ge[i].ts;
-			while (j < ns && gs[j].ts <= rts)
-				j++;
-			if (!j)
+		for (f = 0; f < h->nfeats; f++) {
+			size_t slot = p * h->nfeats + f, len;
+			const char *t;
+			if (s->nulls[slot] || !fs_type_is_text(h->feats[f].type))
 				continue;
-			if (h->ttl_us > 0 && gs[j - 1].ts < rts - h->ttl_us)
+			t = old + s->vals[slot];
+			len = strlen(t);
+			ALLOC_GROW(s->text, s->text_len + len + 1, s->text_alloc);
+			memcpy(s->text + s->text_len, t, len + 1);
+			s->vals[slot] = (int64_t)s->text_len;
+			s->text_len += len + 1;
+		}
+	}
+	free(old);
+	s->text_limit = 2 * s->text_len + (1 << 20);
+}
+
+static void scan_put_text(struct scan *s, size_t slot, const char *t, size_t len)
+{
+	if (s->text_len + len + 1 > s->text_limit)
+		scan_compact_text(s, s->b->start[fs_keymap_size(s->h->keys)]);
+	ALLOC_GROW(s->text, s->text_len + len + 1, s->text_alloc);
+	memcpy(s->text + s->text_len, t, len);
+	s->text[s->text_len + len] = '\0';
+	s->vals[slot] = (int64_t)s->text_len;
+	s->text_len += len + 1;
+}
+
+/*
+ * The positions of a row's key into *k (empty when the key is empty or no
+ * entity row's), or for a dense int64 key its index in h->dense into *d
+ * (the entry prefetched; UINT64_MAX when out of range).
+ */
+static int row_key(const struct hview *h, const struct buckets *b, struct strbuf *kb,
+		   const struct fs_cell *cells, struct krange *k, uint64_t *d)
+{
+	const char *vals[64];
+	size_t lens[64], i;
+	uint32_t id;
+	int rc;
+
+	k->start = k->end = 0;
+	*d = UINT64_MAX;
+	if (h->dense) {
+		const struct fs_cell *c = &cells[h->key_scol[0]];
+		int64_t v;
+		if (c->null || !c->len)
+			return 0;
+		if (fs_parse_int64(c->s, c->len, &v)) {
+			*d = (uint64_t)v - (uint64_t)h->dense_lo;
+			if (*d < h->dense_n)
+				__builtin_prefetch(&h->dense[*d]);
+			return 0;
+		}
+		/* not an int64: fs_key_encode says so */
+	}
+	for (i = 0; i < h->vkeys.n; i++) {
+		const struct fs_cell *c = &cells[h->key_scol[i]];
+		vals[i] = c->s;
+		lens[i] = c->null ? 0 : c->len;
+	}
+	rc = fs_key_encode(&h->vkeys, kb, vals, lens);
+	if (rc < 0)
+		return rc;
+	id = rc ? fs_keymap_find(h->keys, kb->buf, kb->len) : NONE;
+	if (id != NONE) {
+		k->start = (uint32_t)b->start[id];
+		k->end = (uint32_t)b->start[id + 1];
+	}
+	return 0;
+}
+
+/* "where: message" for the row last read */
+static int scan_error(struct scan *s)
+{
+	char where[512], msg[4096];
+
+	snprintf(msg, sizeof(msg), "%s", fs_error_last());
+	fs_source_where(s->src, where, sizeof(where));
+	fs_error_set("%s: %s", where, msg);
+	return FS_EINVALID;
+}
+
+static void scan_report(struct scan *s)
+{
+	report_rows(s->h, s->scanned, s->report, &s->reported);
+}
+
+/* Read and check one row into s->pend[j]: 0, or an error naming it. */
+static int scan_read_row(struct scan *s, const struct fs_cell *cells, size_t j, struct strbuf *kb)
+{
+	const struct hview *h = s->h;
+	const struct fs_cell *tc = &cells[s->tscol];
+	struct pending *p = &s->pend[j];
+	size_t nf = h->nfeats, i;
+
+	p->seq = ++s->seq;
+	p->cr = INT64_MIN;
+	if (tc->null || !fs_time_parse(tc->s, tc->len, &p->ts)) {
+		fs_error_set("column '%s': %s timestamp '%s' (expected " FS_TIME_FORMATS ")",
+			     s->ts_field, tc->null ? "empty" : "bad", tc->s);
+		return scan_error(s);
+	}
+	if (s->crcol >= 0 && !cells[s->crcol].null &&
+	    !fs_time_parse(cells[s->crcol].s, cells[s->crcol].len, &p->cr)) {
+		fs_error_set("column '%s': bad timestamp '%s' (expected " FS_TIME_FORMATS ")",
+			     s->cr_field, cells[s->crcol].s);
+		return scan_error(s);
+	}
+	if (row_key(h, s->b, kb, cells, &p->k, &p->d) < 0)
+		return scan_error(s);
+	if (!(++s->rows & 0xffff)) {
+		atomic_fetch_add_explicit(s->scanned, 1 << 16, memory_order_relaxed);
+		scan_report(s);
+	}
+	if (p->ts < s->src_min)
+		s->src_min = p->ts;
+	if (p->ts > s->src_max)
+		s->src_max = p->ts;
+	/* validate every value; keep text aside, a bucket may want it */
+	for (i = 0; i < nf; i++) {
+		const struct fs_cell *c = &cells[h->feats[i].col];
+		enum fs_type t = h->feats[i].type;
+		size_t v = j * nf + i;
+
+		s->null[v] = c->null || (!c->len && t != FS_T_STRING);
+		if (s->null[v])
+			continue;
+		if (!fs_value_parse(t, c->s, c->len, &s->iv[v])) {
+			const char *tn = fs_type_name(t);
+			fs_error_set("column '%s': '%s' is not %s %s (feature '%s' of feature_view '%s')",
+				     s->src->columns[h->feats[i].col], c->s, tn[0] == 'i' ? "an" : "a",
+				     tn, h->feats[i].name, h->view->name);
+			return scan_error(s);
+		}
+		if (fs_type_is_text(t)) {
+			s->iv[v] = (int64_t)s->ptext.len;
+			s->tlen[v] = c->len;
+			sb_add(&s->ptext, c->s, c->len);
+			sb_addc(&s->ptext, '\0');
+		}
+	}
+	return 0;
+}
+
+/* Start loading what placing row p will read: its key's entity times and first bucket. */
+static void scan_prefetch(struct scan *s, struct pending *p)
+{
+	const struct hview *h = s->h;
+
+	if (p->d < h->dense_n)
+		p->k = h->dense[p->d];
+	if (p->k.start < p->k.end) {
+		__builtin_prefetch(&s->b->ts[p->k.start]);
+		__builtin_prefetch(&s->best[p->k.start]);
+		s->key_hits++;
+	}
+}
+
+/* Put row p (the batch's j-th) into its bucket. */
+static void scan_place_row(struct scan *s, const struct pending *p, size_t j)
+{
+	const struct hview *h = s->h;
+	const struct buckets *b = s->b;
+	size_t nf = h->nfeats, i, lo = p->k.start, hi = p->k.end;
+	uint64_t ttl = (uint64_t)h->ttl_us;
+	struct bbest *x;
+
+	if (lo == hi)
+		return;
+	/* the first position at or after ts, unless its row's window starts later */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (b->ts[mid] < p->ts)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == p->k.end)
+		return;
+	s->any_before = true;
+	if (ttl && (uint64_t)b->ts[lo] - (uint64_t)p->ts > ttl)
+		return;
+	x = &s->best[lo];
+	/* a row after it in the source wins a tie */
+	if (x->seq && (p->ts < x->ts || (p->ts == x->ts && p->cr < x->cr)))
+		return;
+	x->ts = p->ts;
+	x->cr = p->cr;
+	x->seq = p->seq;
+	for (i = 0; i < nf; i++) {
+		size_t slot = lo * nf + i, v = j * nf + i;
+
+		s->nulls[slot] = s->null[v];
+		s->vals[slot] = 0;
+		if (s->null[v])
+			continue;
+		if (fs_type_is_text(h->feats[i].type)) {
+			scan_put_text(s, slot, s->ptext.buf + s->iv[v], s->tlen[v]);
+		} else {
+			s->vals[slot] = s->iv[v];
+		}
+	}
+}
+
+/*
+ * Put the batch's n rows into their buckets, a row placed SCAN_AHEAD rows
+ * after its loads were started: enough to overlap them, few enough that
+ * they are not dropped.
+ */
+#define SCAN_AHEAD 8
+static void scan_place(struct scan *s, size_t n)
+{
+	size_t j;
+
+	for (j = 0; j < n + SCAN_AHEAD; j++) {
+		if (j < n)
+			scan_prefetch(s, &s->pend[j]);
+		if (j >= SCAN_AHEAD && j - SCAN_AHEAD < n)
+			scan_place_row(s, &s->pend[j - SCAN_AHEAD], j - SCAN_AHEAD);
+	}
+}
+
+/* Read the source's rows into the buckets: 0, or an error naming the row. */
+static int scan_rows(struct scan *s)
+{
+	struct strbuf kb = STRBUF_INIT;
+	const struct fs_cell *cells;
+	size_t n;
+	int rc;
+
+	do {
+		sb_reset(&s->ptext);
+		for (n = 0; n < SCAN_BATCH && (rc = fs_source_next(s->src, &cells)) == 1; n++)
+			if (scan_read_row(s, cells, n, &kb) < 0) {
+				rc = FS_EINVALID;
+				goto done;
+			}
+		scan_place(s, n);
+	} while (rc == 1);
+done:
+	atomic_fetch_add_explicit(s->scanned, s->rows & 0xffff, memory_order_relaxed);
+	sb_release(&kb);
+	return rc < 0 ? rc : 0;
+}
+
+static void *scan_thread(void *arg)
+{
+	struct scan *s = arg;
+	intptr_t rc = scan_rows(s);
+
+	return (void *)rc;
+}
+
+/* The second half's buckets into the first's: its rows come later in the source. */
+static void scan_merge(struct scan *a, struct scan *b, size_t npos)
+{
+	const struct hview *h = a->h;
+	size_t p, f;
+
+	for (p = 0; p < npos; p++) {
+		if (!b->best[p].seq || (a->best[p].seq && bbest_after(&a->best[p], &b->best[p])))
+			continue;
+		a->best[p] = b->best[p];
+		for (f = 0; f < h->nfeats; f++) {
+			size_t slot = p * h->nfeats + f;
+			a->nulls[slot] = b->nulls[slot];
+			if (!b->nulls[slot] && fs_type_is_text(h->feats[f].type)) {
+				const char *t = b->text + b->vals[slot];
+				scan_put_text(a, slot, t, strlen(t));
+			} else {
+				a->vals[slot] = b->vals[slot];
+			}
+		}
+	}
+	a->rows += b->rows;
+	a->key_hits += b->key_hits;
+	a->any_before |= b->any_before;
+	if (b->src_min < a->src_min)
+		a->src_min = b->src_min;
+	if (b->src_max > a->src_max)
+		a->src_max = b->src_max;
+}
+
+static bool use_threads(void)
+{
+	const char *env = getenv("FS_HISTORICAL_THREADS");
+
+	if (env && *env)
+		return atoi(env) > 1;
+	return sysconf(_SC_NPROCESSORS_ONLN) > 1;
+}
+
+/* Open the source for a scan and find its columns. */
+static int scan_open(struct scan *s, const struct fs_repo *repo, const struct fs_defs *defs)
+{
+	struct hview *h = s->h;
+	const json_t *data = fs_source_data_spec(defs, h->source);
+	size_t i;
+	int rc;
+
+	if ((rc = fs_source_open(&s->src, defs, h->source, repo->root)))
+		return rc;
+	s->ts_field = json_string_value(json_object_get(data, "timestamp_field"));
+	s->cr_field = json_string_value(json_object_get(data, "created_timestamp_field"));
+	s->crcol = -1;
+	if ((s->tscol = source_col(s->src, data, s->ts_field, "timestamp_field", h->view->name)) < 0)
+		return FS_EINVALID;
+	if (s->cr_field && (s->crcol = source_col(s->src, data, s->cr_field,
+						   "created_timestamp_field", h->view->name)) < 0)
+		return FS_EINVALID;
+	for (i = 0; i < h->vkeys.n; i++)
+		if ((h->key_scol[i] = source_col(s->src, data, h->vkeys.names[i], "join key",
+						 h->view->name)) < 0)
+			return FS_EINVALID;
+	for (i = 0; i < h->nfeats; i++)
+		if ((h->feats[i].col = source_col(s->src, data, h->feats[i].name, "feature",
+						  h->view->name)) < 0)
+			return FS_EINVALID;
+	return 0;
+}
+
+/*
+ * Scan the source into the buckets: a csv file in two halves on two
+ * threads, then the second's buckets merged into the first's; anything
+ * else, or after any error (so that the message names the first bad row),
+ * in one pass.
+ */
+static int scan_source(struct scan *a, const struct fs_repo *repo, const struct fs_defs *defs,
+		       size_t npos)
+{
+	struct scan b;
+	pthread_t tid;
+	void *brc;
+	int rc;
+
+	if ((rc = scan_open(a, repo, defs)))
+		return rc;
+	if (!use_threads() || (rc = fs_source_split(a->src, &b.src)) > 0) {
+		rc = scan_rows(a);
+		scan_report(a);
+		return rc;
+	}
+	if (rc == 0) {
+		struct fs_source *src2 = b.src;
+		scan_init(&b, a->h, a->b, npos, a->scanned);
+		b.src = src2;
+		b.tscol = a->tscol;
+		b.crcol = a->crcol;
+		b.ts_field = a->ts_field;
+		b.cr_field = a->cr_field;
+		b.seq = (uint64_t)1 << 40; /* after every row of the first half */
+		a->report = true;
+		if (!pthread_create(&tid, NULL, scan_thread, &b)) {
+			rc = scan_rows(a);
+			pthread_join(tid, &brc);
+			if (!rc && !brc) {
+				scan_report(a);
+				scan_merge(a, &b, npos);
+				scan_release(&b);
+				return 0;
+			}
+		}
+		scan_release(&b);
+	}
+	/* start over, on one thread */
+	scan_release(a);
+	scan_init(a, a->h, a->b, npos, a->scanned);
+	a->report = true;
+	atomic_store(a->scanned, 0);
+	if ((rc = scan_open(a, repo, defs)))
+		return rc;
+	rc = scan_rows(a);
+	scan_report(a);
+	return rc;
+}
+
+/*
+ * The as-of join of one view over a source fs reads (not PostgreSQL):
+ * per entity row, h->best, the slot of its value in h->vals.
+ */
+static int asof_join(struct hview *h, const struct fs_repo *repo, const struct fs_defs *defs,
+		     const struct erows *e, const struct fs_hist_opts *o, struct timespec *t0)
+{
+	struct buckets b = { 0 };
+	struct scan s;
+	atomic_size_t scanned;
+	size_t nkeys = fs_keymap_size(h->keys), npos, k, p, r;
+	uint64_t ttl = (uint64_t)h->ttl_us;
+	int rc;
+
+	buckets_build(&b, h, e);
+	npos = b.start[nkeys];
+	if (h->dense) {
+		for (k = 0; k < h->dense_n; k++) {
+			uint32_t id = h->dense[k].start;
+			if (id == NONE) {
+				h->dense[k].start = h->dense[k].end = 0;
 				continue;
-			h->best[ge[i].idx] = gs[j - 1].idx;
+			}
+			h->dense[k].start = (uint32_t)b.start[id];
+			h->dense[k].end = (uint32_t)b.start[id + 1];
+		}
+	}
+	lap(o, t0, "group entity rows");
+	atomic_init(&scanned, 0);
+	scan_init(&s, h, &b, npos, &scanned);
+	s.report = true;
+	h->src_seen = true;
+	rc = scan_source(&s, repo, defs, npos);
+	lap(o, t0, "scan source");
+	if (rc)
+		goto done;
+	if (s.seq >= ((uint64_t)1 << 40)) {
+		fs_error_set("feature_view '%s': too many source rows", h->view->name);
+		rc = FS_ERR;
+		goto done;
+	}
+	h->src_rows = s.rows;
+	h->key_hits = s.key_hits;
+	h->src_min = s.src_min;
+	h->src_max = s.src_max;
+	h->any_before = s.any_before;
+
+	/* per row: the greatest of its bucket and the earlier ones of its key */
+	h->best = xmalloc((e->n + 1) * sizeof(*h->best));
+	for (r = 0; r < e->n; r++)
+		h->best[r] = NONE;
+	for (k = 0; k < nkeys; k++) {
+		size_t run = SIZE_MAX;
+		for (p = b.start[k]; p < b.start[k + 1]; p++) {
+			if (s.best[p].seq && (run == SIZE_MAX || bbest_after(&s.best[p], &s.best[run])))
+				run = p;
+			if (run == SIZE_MAX || (ttl && (uint64_t)b.ts[p] - (uint64_t)s.best[run].ts > ttl))
+				continue;
+			h->best[b.row[p]] = (uint32_t)run;
 			h->matched++;
 		}
 	}
-	free(S);
-	free(E);
-	free(ss);
-	free(es);
+	/* the values stay where the scan put them */
+	h->n = npos;
+	h->vals = s.vals;
+	h->nulls = s.nulls;
+	h->text = s.text;
+	s.vals = NULL;
+	s.nulls = NULL;
+	s.text = NULL;
+	lap(o, t0, "join");
+done:
+	scan_release(&s);
+	buckets_release(&b);
+	return rc;
 }
 
 /* ---- aggregation views: the windows, one pass over (key, time) ---- */
@@ -1099,9 +1551,171 @@ static bool agg_may_match(const struct hview *h, uint32_t id, int64_t ts, int64_
 	return ts < h->kmax[id] && (ts >= h->kmin[id] || h->kmin[id] - ts <= reach);
 }
 
-/* Put one result into the output slot of entity row r, feature f. */
-static void keep_result(struct hview *h, size_t r, size_t f, const struct fs_agg *a,
-			const struct fs_agg_result *res)
+/* The id of a key viewscan encoded, or NONE. */
+static uint32_t agg_key_id(const struct hview *h, const struct strbuf *key)
+{
+	if (!key)
+		return NONE;
+	if (h->dense && key->len == sizeof(int64_t)) {
+		int64_t v;
+		uint64_t d;
+		memcpy(&v, key->buf, sizeof(v));
+		d = (uint64_t)v - (uint64_t)h->dense_lo;
+		return d < h->dense_n ? h->dense[d].start : NONE;
+	}
+	return fs_keymap_find(h->keys, key->buf, key->len);
+}
+
+/* The events of an aggregation view's source, or of half of it on a thread of its own. */
+struct aggscan {
+	struct hview *h; /* read only */
+	const struct fs_aggview *av;
+	int64_t reach;
+	struct fs_viewscan *scan;
+	struct fs_agg_events *events;
+	/* what the scan saw (see struct hview) */
+	size_t rows, key_hits;
+	int64_t src_min, src_max;
+	bool any_before;
+	atomic_size_t *scanned;
+	bool report;
+	size_t reported;
+};
+
+static int agg_scan_rows(struct aggscan *a)
+{
+	const struct hview *h = a->h;
+	const struct strbuf *key;
+	const struct fs_scan_value *vals;
+	int64_t ts, cr;
+	int rc;
+
+	a->src_min = INT64_MAX;
+	a->src_max = INT64_MIN;
+	while ((rc = fs_viewscan_next(a->scan, &key, &ts, &cr, &vals)) == 1) {
+		uint32_t id = agg_key_id(h, key);
+
+		if (!(++a->rows & 0xffff)) {
+			atomic_fetch_add_explicit(a->scanned, 1 << 16, memory_order_relaxed);
+			report_rows(h, a->scanned, a->report, &a->reported);
+		}
+		if (ts < a->src_min)
+			a->src_min = ts;
+		if (ts > a->src_max)
+			a->src_max = ts;
+		if (id == NONE)
+			continue;
+		a->key_hits++;
+		a->any_before |= ts <= h->kmax[id];
+		if (!agg_may_match(h, id, ts, a->reach))
+			continue;
+		fs_agg_events_add(a->events, id, ts, cr, vals);
+	}
+	atomic_fetch_add_explicit(a->scanned, a->rows & 0xffff, memory_order_relaxed);
+	return rc < 0 ? rc : 0;
+}
+
+static void *agg_scan_thread(void *arg)
+{
+	intptr_t rc = agg_scan_rows(arg);
+
+	return (void *)rc;
+}
+
+static void agg_scan_reset(struct aggscan *a)
+{
+	fs_viewscan_close(a->scan);
+	fs_agg_events_free(a->events);
+	a->scan = NULL;
+	a->events = NULL;
+	a->rows = a->key_hits = 0;
+	a->any_before = false;
+}
+
+/*
+ * Scan the source into a->events (and a->scan, the caller's to close): a
+ * csv file in two halves on two threads, the second's events then put
+ * after the first's; anything else, or after any error (so that the
+ * message names the right line), in one pass.
+ */
+static int agg_scan_source(struct aggscan *a, const struct fs_repo *repo,
+			   const struct fs_defs *defs)
+{
+	struct aggscan b;
+	pthread_t tid;
+	void *brc;
+	int rc;
+
+	a->report = true;
+	if ((rc = fs_viewscan_open(&a->scan, defs, a->h->view, repo->root)))
+		return rc;
+	fs_viewscan_keys_optional(a->scan);
+	a->events = fs_agg_events_new(a->av);
+	if (!use_threads() || (rc = fs_viewscan_split(a->scan, defs, &b.scan)) > 0) {
+		rc = agg_scan_rows(a);
+		report_rows(a->h, a->scanned, a->report, &a->reported);
+		return rc;
+	}
+	if (rc == 0) {
+		struct fs_viewscan *scan2 = b.scan;
+		memset(&b, 0, sizeof(b));
+		b.h = a->h;
+		b.av = a->av;
+		b.reach = a->reach;
+		b.scan = scan2;
+		b.events = fs_agg_events_new(a->av);
+		b.scanned = a->scanned;
+		if (!pthread_create(&tid, NULL, agg_scan_thread, &b)) {
+			rc = agg_scan_rows(a);
+			pthread_join(tid, &brc);
+			if (!rc && !brc) {
+				size_t n = fs_keymap_size(a->h->keys), i;
+				uint32_t *ids = xmalloc((n + 1) * sizeof(*ids));
+				for (i = 0; i < n; i++)
+					ids[i] = (uint32_t)i;
+				report_rows(a->h, a->scanned, a->report, &a->reported);
+				fs_agg_events_append(a->events, b.events, ids);
+				free(ids);
+				a->rows += b.rows;
+				a->key_hits += b.key_hits;
+				a->any_before |= b.any_before;
+				if (b.src_min < a->src_min)
+					a->src_min = b.src_min;
+				if (b.src_max > a->src_max)
+					a->src_max = b.src_max;
+				agg_scan_reset(&b);
+				return 0;
+			}
+		}
+		agg_scan_reset(&b);
+	}
+	/* start over, on one thread */
+	agg_scan_reset(a);
+	atomic_store(a->scanned, 0);
+	a->reported = 0;
+	if ((rc = fs_viewscan_open(&a->scan, defs, a->h->view, repo->root)))
+		return rc;
+	fs_viewscan_keys_optional(a->scan);
+	a->events = fs_agg_events_new(a->av);
+	rc = agg_scan_rows(a);
+	report_rows(a->h, a->scanned, a->report, &a->reported);
+	return rc;
+}
+
+/*
+ * Text results a walk on a thread of its own keeps apart from h->text
+ * (offsets in text), with the slots they go to, until they are moved there.
+ */
+struct walktext {
+	char *text;
+	size_t len, alloc;
+	size_t *slots;
+	size_t nslots, slots_alloc;
+};
+
+/* Put one result into the output slot of entity row r, feature f (wt: see struct walktext). */
+static void keep_result(struct hview *h, struct walktext *wt, size_t r, size_t f,
+			const struct fs_agg *a, const struct fs_agg_result *res)
 {
 	size_t slot = r * h->nfeats + f;
 	struct fs_scan_value sv;
@@ -1112,10 +1726,35 @@ static void keep_result(struct hview *h, size_t r, size_t f, const struct fs_agg
 	h->vals[slot] = 0;
 	if (sv.null)
 		return;
-	if (fs_type_is_text(a->result))
-		text_add(h, slot, sv.text, sv.len);
-	else
+	if (!fs_type_is_text(a->result)) {
 		h->vals[slot] = sv.iv;
+	} else if (!wt) {
+		text_add(h, slot, sv.text, sv.len);
+	} else {
+		ALLOC_GROW(wt->text, wt->len + sv.len + 1, wt->alloc);
+		memcpy(wt->text + wt->len, sv.text, sv.len);
+		wt->text[wt->len + sv.len] = '\0';
+		h->vals[slot] = (int64_t)wt->len;
+		wt->len += sv.len + 1;
+		ALLOC_GROW(wt->slots, wt->nslots + 1, wt->slots_alloc);
+		wt->slots[wt->nslots++] = slot;
+	}
+}
+
+/* Move a walk's text results into h->text. */
+static void walktext_move(struct hview *h, struct walktext *wt)
+{
+	size_t base = h->text_len, i;
+
+	ALLOC_GROW(h->text, h->text_len + wt->len + 1, h->text_alloc);
+	if (wt->len)
+		memcpy(h->text + h->text_len, wt->text, wt->len);
+	h->text_len += wt->len;
+	for (i = 0; i < wt->nslots; i++)
+		h->vals[wt->slots[i]] += (int64_t)base;
+	free(wt->text);
+	free(wt->slots);
+	memset(wt, 0, sizeof(*wt));
 }
 
 /* Does a window of one of the view's requested aggregations hold an event? */
@@ -1129,6 +1768,65 @@ static bool any_present(const struct hview *h, const size_t *fmap, const struct 
 	return false;
 }
 
+/* The walk over the keys [k0, k1) of an aggregation view (see agg_join). */
+struct aggwalk {
+	struct hview *h;
+	const struct fs_aggview *av;
+	const struct fs_agg_events *events;
+	const size_t *fmap, *evs, *es;
+	struct gent *E;
+	size_t k0, k1;
+	size_t matched;
+	struct walktext *wt; /* NULL: text results straight into h->text */
+};
+
+static void *agg_walk(void *arg)
+{
+	struct aggwalk *w = arg;
+	struct hview *h = w->h;
+	const struct fs_aggview *av = w->av;
+	struct fs_agg_key *k = fs_agg_key_new(av);
+	struct fs_agg_result *res = xcalloc(av->n + 1, sizeof(*res));
+	struct fs_agg_value *in = xcalloc(av->ncols + 1, sizeof(*in));
+	size_t i, j, c;
+	int64_t ts, cr;
+
+	/* one walk per key: the events before each row in its tiles, then a read */
+	for (i = w->k0; i < w->k1; i++) {
+		struct gent *ge = w->E + w->es[i];
+		size_t ne = w->es[i + 1] - w->es[i], x, n = 0;
+
+		j = w->evs[i];
+		if (!ne || j == w->evs[i + 1])
+			continue;
+		sort_run(ge, ne, sizeof(*ge), cmp_gent);
+		fs_agg_key_clear(k);
+		for (x = 0; x < ne; x++) {
+			int64_t t = ge[x].ts;
+			for (; j < w->evs[i + 1]; j++) {
+				fs_agg_events_get(w->events, j, &ts, &cr, in);
+				if (ts >= t)
+					break;
+				fs_agg_key_add(k, ts, cr, in);
+				n++;
+			}
+			if (!n)
+				continue; /* no event before this row: the empty window */
+			if (!(x & 15))
+				fs_agg_key_prune(k, t);
+			fs_agg_key_read(k, t, res);
+			w->matched += any_present(h, w->fmap, res);
+			for (c = 0; c < h->nfeats; c++)
+				keep_result(h, w->wt, ge[x].idx, c, &av->aggs[w->fmap[c]],
+					    &res[w->fmap[c]]);
+		}
+	}
+	fs_agg_key_free(k);
+	free(res);
+	free(in);
+	return NULL;
+}
+
 /*
  * The aggregation features of every entity row: the events of the keys
  * asked for, sorted by (key, ts, created, order), walked with the entity
@@ -1136,7 +1834,7 @@ static bool any_present(const struct hview *h, const size_t *fmap, const struct 
  * before it filled (fs_agg_key, as the online store holds them).
  */
 static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs_defs *defs,
-		    const struct erows *e)
+		    const struct erows *e, const struct fs_hist_opts *o, struct timespec *t0)
 {
 	struct fs_aggview av;
 	struct fs_viewscan *scan = NULL;
@@ -1145,11 +1843,11 @@ static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs
 	struct fs_agg_result *res = NULL, *empty = NULL;
 	struct fs_agg_value *in = NULL;
 	struct gent *E = NULL;
-	size_t *es = NULL, *fill = NULL, *fmap = NULL, nkeys, i, j, c, r;
+	size_t *es = NULL, *fill = NULL, *fmap = NULL, nkeys, i, j, r;
 	const size_t *evs;
-	const struct strbuf *key;
-	const struct fs_scan_value *vals;
-	int64_t ts, cr, reach;
+	struct aggscan as = { 0 };
+	atomic_size_t scanned;
+	int64_t reach;
 	int rc;
 
 	if ((rc = fs_aggview_load(&av, h->view->spec)))
@@ -1160,31 +1858,33 @@ static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs
 		for (j = 0; j < av.n; j++)
 			if (!strcmp(av.aggs[j].name, h->feats[i].name))
 				fmap[i] = j;
-	if ((rc = fs_viewscan_open(&scan, defs, h->view, repo->root)))
-		goto done;
-	fs_viewscan_keys_optional(scan);
 	/* the events that can fall in some row's window, kept compact */
-	events = fs_agg_events_new(&av);
+	atomic_init(&scanned, 0);
+	as.h = h;
+	as.av = &av;
+	as.reach = reach;
+	as.scanned = &scanned;
 	h->src_seen = true;
-	while ((rc = fs_viewscan_next(scan, &key, &ts, &cr, &vals)) == 1) {
-		uint32_t id = key ? fs_keymap_find(h->keys, key->buf, key->len) : NONE;
-
-		note_source_row(h, id, ts);
-
-		if (id == NONE || !agg_may_match(h, id, ts, reach))
-			continue;
-		if (fs_agg_events_count(events) >= NONE - 1) {
-			fs_error_set("feature_view '%s': too many matching events", h->view->name);
-			rc = FS_ERR;
-			goto done;
-		}
-		fs_agg_events_add(events, id, ts, cr, vals);
-	}
+	rc = agg_scan_source(&as, repo, defs);
+	lap(o, t0, "scan source");
+	events = as.events;
+	scan = as.scan;
 	if (rc < 0)
 		goto done;
+	if (fs_agg_events_count(events) >= NONE - 1) {
+		fs_error_set("feature_view '%s': too many matching events", h->view->name);
+		rc = FS_ERR;
+		goto done;
+	}
+	h->src_rows = as.rows;
+	h->key_hits = as.key_hits;
+	h->src_min = as.src_min;
+	h->src_max = as.src_max;
+	h->any_before = as.any_before;
 	rc = 0;
 	nkeys = fs_keymap_size(h->keys);
-	evs = fs_agg_events_group(events, nkeys, true);
+	evs = fs_agg_events_group(events, nkeys, true, use_threads());
+	lap(o, t0, "group events");
 
 	/* the entity rows by key, each key's in time order */
 	es = group_starts(h->ekey, e->n, nkeys);
@@ -1211,37 +1911,43 @@ static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs
 	for (r = 0; r < e->n; r++) {
 		h->best[r] = (uint32_t)r;
 		for (i = 0; i < h->nfeats; i++)
-			keep_result(h, r, i, &av.aggs[fmap[i]], &empty[fmap[i]]);
+			keep_result(h, NULL, r, i, &av.aggs[fmap[i]], &empty[fmap[i]]);
 	}
 
-	/* one walk per key: the events before each row in its tiles, then a read */
-	for (i = 0; i < nkeys; i++) {
-		struct gent *ge = E + es[i];
-		size_t ne = es[i + 1] - es[i], x, n = 0;
+	/*
+	 * The keys walked in two halves of about as many events, the second
+	 * on a thread of its own: keys are independent, and each entity row
+	 * belongs to one key.
+	 */
+	{
+		struct aggwalk w[2];
+		struct walktext wt = { 0 };
+		size_t mid = 0;
+		pthread_t tid;
+		bool threaded;
 
-		j = evs[i];
-		if (!ne || j == evs[i + 1])
-			continue;
-		sort_run(ge, ne, sizeof(*ge), cmp_gent);
-		fs_agg_key_clear(k);
-		for (x = 0; x < ne; x++) {
-			int64_t t = ge[x].ts;
-			for (; j < evs[i + 1]; j++) {
-				fs_agg_events_get(events, j, &ts, &cr, in);
-				if (ts >= t)
-					break;
-				fs_agg_key_add(k, ts, cr, in);
-				n++;
-			}
-			if (!n)
-				continue; /* no event before this row: the empty window */
-			if (!(x & 15))
-				fs_agg_key_prune(k, t);
-			fs_agg_key_read(k, t, res);
-			h->matched += any_present(h, fmap, res);
-			for (c = 0; c < h->nfeats; c++)
-				keep_result(h, ge[x].idx, c, &av.aggs[fmap[c]], &res[fmap[c]]);
+		while (mid < nkeys && evs[mid] < evs[nkeys] / 2)
+			mid++;
+		for (i = 0; i < 2; i++) {
+			w[i] = (struct aggwalk){ .h = h, .av = &av, .events = events, .fmap = fmap,
+						 .evs = evs, .es = es, .E = E };
 		}
+		w[0].k0 = 0;
+		w[0].k1 = mid;
+		w[1].k0 = mid;
+		w[1].k1 = nkeys;
+		w[1].wt = &wt;
+		threaded = use_threads() && mid > 0 && mid < nkeys &&
+			   !pthread_create(&tid, NULL, agg_walk, &w[1]);
+		if (!threaded) {
+			w[0].k1 = nkeys;
+			w[1].k0 = w[1].k1 = nkeys;
+		}
+		agg_walk(&w[0]);
+		if (threaded)
+			pthread_join(tid, NULL);
+		walktext_move(h, &wt);
+		h->matched += w[0].matched + w[1].matched;
 	}
 done:
 	fs_viewscan_close(scan);
@@ -1710,7 +2416,7 @@ static int agg_pg_join(struct hview *h, const struct fs_repo *repo, const struct
 			fs_agg_key_read_split(keys[h->ekey[r]], cur[r] ? cur[r] : none, e->ts[r], res);
 		h->matched += any_present(h, fmap, res);
 		for (i = 0; i < h->nfeats; i++)
-			keep_result(h, r, i, &av.aggs[fmap[i]], &res[fmap[i]]);
+			keep_result(h, NULL, r, i, &av.aggs[fmap[i]], &res[fmap[i]]);
 	}
 done:
 	for (i = 0; keys && i < nkeys; i++)
@@ -1751,6 +2457,29 @@ static void flush(struct strbuf *sb, FILE *out, bool force)
 	}
 }
 
+/*
+ * An entity row (its fields, NUL-separated, len bytes) as CSV when none of
+ * its fields needs quotes: the bytes copied, each NUL a comma. False (and
+ * nothing written) when one does.
+ */
+static bool write_plain_row(struct strbuf *sb, const char *row, size_t len)
+{
+	char *to;
+	size_t i;
+
+	sb_grow(sb, len + 1);
+	to = sb->buf + sb->len;
+	for (i = 0; i < len; i++) {
+		char ch = row[i];
+		if (ch == ',' || ch == '"' || ch == '\n' || ch == '\r')
+			return false;
+		to[i] = ch ? ch : ',';
+	}
+	sb->len += len;
+	sb->buf[sb->len] = '\0';
+	return true;
+}
+
 static void write_csv(const struct erows *e, const struct outcol *cols, size_t ncols, FILE *out)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -1767,11 +2496,18 @@ static void write_csv(const struct erows *e, const struct outcol *cols, size_t n
 	}
 	sb_addc(&sb, '\n');
 	for (r = 0; r < e->n; r++) {
-		for (c = 0; c < e->ncols; c++) {
-			const char *v = efield(e, r, c);
-			if (c)
-				sb_addc(&sb, ',');
-			fs_csv_quote(&sb, v, strlen(v));
+		/* the row's fields are back to back in the arena, each ended by a NUL */
+		const char *row = efield(e, r, 0);
+		size_t len = (r + 1 < e->n ? e->off[(r + 1) * e->ncols] : e->arena_len) -
+			     e->off[r * e->ncols] - 1;
+
+		if (!write_plain_row(&sb, row, len)) {
+			for (c = 0; c < e->ncols; c++) {
+				const char *v = efield(e, r, c);
+				if (c)
+					sb_addc(&sb, ',');
+				fs_csv_quote(&sb, v, strlen(v));
+			}
 		}
 		for (c = 0; c < ncols; c++) {
 			const struct hview *h = cols[c].h;
@@ -1914,8 +2650,7 @@ static char *why_none(const struct hview *h, const struct erows *e)
 		sb_release(&keys);
 		return msg;
 	}
-	for (r = 0; r < e->n && !earlier; r++)
-		earlier = h->ekey[r] != NONE && h->ksrc_min[h->ekey[r]] <= e->ts[r];
+	earlier = h->any_before;
 	if (!earlier)
 		return xstrfmt("every entity row is before the first event of its key in source '%s'",
 			       sname);
@@ -1957,6 +2692,7 @@ void fs_hist_stats_release(struct fs_hist_stats *st)
 int fs_historical(struct fs_repo *repo, const struct fs_hist_opts *o, FILE *out,
 		  struct fs_hist_stats *stats)
 {
+	struct timespec t0;
 	struct fs_defs defs = { 0 };
 	struct erows e = { 0 };
 	struct hview *views = NULL;
@@ -1965,12 +2701,15 @@ int fs_historical(struct fs_repo *repo, const struct fs_hist_opts *o, FILE *out,
 	size_t nviews = 0, i, j;
 	int rc;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((rc = fs_registry_load(repo->registry, &defs)))
 		return rc;
 	if ((rc = fs_resolve_refs(&defs, repo->root, o->refs, o->nrefs, o->full_names, &refs)))
 		goto done;
+	lap(o, &t0, "registry");
 	if ((rc = read_entities(&e, o->entities, o->ts_column ? o->ts_column : "event_timestamp")))
 		goto done;
+	lap(o, &t0, "read entity rows");
 	views = xcalloc(json_array_size(refs) + 1, sizeof(*views));
 	cols = xcalloc(json_array_size(refs) + 1, sizeof(*cols));
 	json_array_foreach(refs, i, it) {
@@ -2004,22 +2743,24 @@ int fs_historical(struct fs_repo *repo, const struct fs_hist_opts *o, FILE *out,
 	for (i = 0; i < nviews; i++) {
 		if ((rc = key_entities(&views[i], &e)))
 			goto done;
+		lap(o, &t0, "key entity rows");
 		if (fs_view_is_agg(views[i].view->spec)) {
 			rc = in_postgres(&defs, views[i].source)
 				     ? agg_pg_join(&views[i], repo, &defs, &e)
-				     : agg_join(&views[i], repo, &defs, &e);
+				     : agg_join(&views[i], repo, &defs, &e, o, &t0);
 			if (rc)
 				goto done;
+			lap(o, &t0, "aggregations");
 			continue;
 		}
 		if (in_postgres(&defs, views[i].source)) {
 			if ((rc = pg_join(&views[i], repo, &defs, &e)))
 				goto done;
+			lap(o, &t0, "join in postgres");
 			continue;
 		}
-		if ((rc = scan_source(&views[i], repo, &defs)))
+		if ((rc = asof_join(&views[i], repo, &defs, &e, o, &t0)))
 			goto done;
-		merge(&views[i], &e);
 	}
 	if (o->json)
 		write_json(&e, views, nviews, cols, json_array_size(refs), out);
@@ -2029,6 +2770,7 @@ int fs_historical(struct fs_repo *repo, const struct fs_hist_opts *o, FILE *out,
 		fs_error_set("cannot write the training set: %s", strerror(errno));
 		rc = FS_ERR;
 	}
+	lap(o, &t0, "write");
 	if (!rc && stats)
 		fill_stats(stats, views, nviews, &e);
 done:

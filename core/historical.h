@@ -8,11 +8,13 @@
  * sorts first), then the latest in the source's own order. No such row:
  * null. Output rows are the input rows in input order, duplicates kept.
  *
- * The join is a sort-merge as-of join: the entity rows are read into
- * memory and their keys interned; the source is streamed once, keeping
- * only rows whose key occurs among the entity rows and only the requested
- * columns; both sides are grouped by key (counting sort) and ordered by
- * time, then merged with two cursors per key.
+ * The join is an as-of join in one pass over the source: the entity rows
+ * are read into memory, their keys interned, and grouped by key in time
+ * order; each source row (streamed, only the requested columns checked
+ * and kept) goes to the bucket of the first entity row of its key at or
+ * after its time, which keeps its greatest row; an entity row's value is
+ * the greatest of its bucket and the earlier ones of its key, within the
+ * ttl. CSV sources are read in two halves on two threads.
  */
 #ifndef FS_HISTORICAL_H
 #define FS_HISTORICAL_H
@@ -35,6 +37,9 @@ struct fs_hist_opts {
 	 */
 	void (*progress)(void *ctx, const char *view, size_t rows);
 	void *progress_ctx;
+	/* Optional: called at the end of each phase of the run with its wall time. */
+	void (*timing)(void *ctx, const char *phase, double secs);
+	void *timing_ctx;
 };
 
 /*

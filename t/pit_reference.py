@@ -126,6 +126,7 @@ def quote(text):
 
 
 def read_csv(path):
+    csv.field_size_limit(1 << 30)  # fields of megabytes are tested too
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
     rows = [r for r in rows if r != []]  # blank lines are skipped
