@@ -970,7 +970,7 @@ static int intent_write(struct src *s, struct batch *b)
 			ch[i].expect = found[i] ? raw[i].buf : NULL;
 			ch[i].val = NULL;
 		}
-		/* the new values after the names (vals[nbp..]) */
+		/* each partition's record after the batch, and the intent */
 		{
 			char **nv = xcalloc(b->nbp + 1, sizeof(*nv));
 			for (i = 0; i < b->nbp; i++) {
