@@ -932,6 +932,7 @@ static int rcs_update(struct fs_online *o, const char *view, const char *schema,
 		      fs_online_update_fn fn, void *ctx)
 {
 	struct cupd u = { .o = o, .view = view, .schema = schema, .fn = fn, .ctx = ctx };
+	struct rcs *s = o->state;
 	struct fs_keymap *seen = NULL;
 	struct crec *rs = NULL;
 	size_t i, nasked, from = 0;
@@ -939,10 +940,10 @@ static int rcs_update(struct fs_online *o, const char *view, const char *schema,
 
 	if ((rc = schema_ensure(o, view, schema)))
 		return rc;
-	if (((struct rcs *)o->state)->mark) {
+	if (s->mark) {
 		/* the next step of the intent: its chunks numbered from 0 */
-		((struct rcs *)o->state)->mark_calls++;
-		((struct rcs *)o->state)->mark_chunks = 0;
+		s->mark_calls++;
+		s->mark_chunks = 0;
 	}
 	u.skey = schema_key(o, view);
 	if (flags & FS_UPDATE_ALL) {

@@ -543,6 +543,37 @@ static bool pos_parse(const char *val, char *pos, size_t poslen, int64_t *applie
 	return true;
 }
 
+/* The record of a position with these counters (newest INT64_MIN: none). */
+static char *pos_format(const char *pos, int64_t applied, int64_t bad, int64_t late,
+			int64_t newest)
+{
+	return newest == INT64_MIN
+		       ? xstrfmt("%s %lld %lld %lld", pos, (long long)applied, (long long)bad,
+				 (long long)late)
+		       : xstrfmt("%s %lld %lld %lld %lld", pos, (long long)applied, (long long)bad,
+				 (long long)late, (long long)newest);
+}
+
+/*
+ * Record name of the store, as stored (val, *found) and parsed (pos, the
+ * counters: "" and zeros when none).
+ */
+static int pos_get(struct src *s, const char *name, struct strbuf *val, bool *found, char *pos,
+		   size_t poslen, int64_t *applied, int64_t *bad, int64_t *late, int64_t *newest)
+{
+	int rc = fs_online_meta_get(s->store, name, val, found);
+
+	*pos = '\0';
+	*applied = *bad = *late = 0;
+	if (newest)
+		*newest = INT64_MIN;
+	if (!rc && *found && !pos_parse(val->buf, pos, poslen, applied, bad, late, newest)) {
+		fs_error_set("online store: record '%s' is corrupt: '%s'", name, val->buf);
+		rc = FS_ERR;
+	}
+	return rc;
+}
+
 /*
  * The stored position and counters of a partition ("" and zeros when
  * none). From the reading thread only while the writer is idle.
@@ -553,19 +584,29 @@ static int pos_read(struct src *s, int32_t part, char *pos, size_t poslen, int64
 	struct strbuf val = STRBUF_INIT;
 	char *name = pos_name(s, part);
 	bool found;
-	int rc = fs_online_meta_get(s->store, name, &val, &found);
+	int rc = pos_get(s, name, &val, &found, pos, poslen, applied, bad, late, newest);
 
-	*pos = '\0';
-	*applied = *bad = *late = 0;
-	if (newest)
-		*newest = INT64_MIN;
-	if (!rc && found && !pos_parse(val.buf, pos, poslen, applied, bad, late, newest)) {
-		fs_error_set("online store: record '%s' is corrupt: '%s'", name, val.buf);
-		rc = FS_ERR;
-	}
 	free(name);
 	sb_release(&val);
 	return rc;
+}
+
+/* The late events and the newest event time (INT64_MIN: none) of fs_rows_apply's res. */
+static void applied_totals(const json_t *res, int64_t *late, int64_t *newest)
+{
+	const json_t *r;
+	size_t i;
+
+	*late = 0;
+	*newest = INT64_MIN;
+	json_array_foreach(res, i, r) {
+		const json_t *n = json_object_get(r, "newest_event");
+		int64_t us;
+		*late += json_integer_value(json_object_get(r, "late"));
+		if (json_is_string(n) && fs_time_parse(json_string_value(n), json_string_length(n), &us) &&
+		    us > *newest)
+			*newest = us;
+	}
 }
 
 #define STALE 1 /* a write: another reader wrote a partition of the batch */
@@ -582,8 +623,8 @@ static int write_batch(struct src *s, struct batch *b)
 	size_t i;
 
 	for (tries = 0; tries < 50; tries++) {
-		json_t *res = json_array(), *r;
-		int64_t newest;
+		json_t *res = json_array();
+		int64_t newest = INT64_MIN;
 
 		b->late = 0;
 		if (tries)
@@ -603,19 +644,10 @@ static int write_batch(struct src *s, struct batch *b)
 				break;
 			}
 		}
-		newest = INT64_MIN;
 		if (!rc && b->nrows) {
 			fs_source_table_rewind(b->rows);
 			rc = fs_rows_apply(s->store, s->defs, s->name, s->data, b->rows, res);
-			json_array_foreach(res, i, r) {
-				json_t *n = json_object_get(r, "newest_event");
-				int64_t us;
-				b->late += json_integer_value(json_object_get(r, "late"));
-				if (json_is_string(n) &&
-				    fs_time_parse(json_string_value(n), json_string_length(n), &us) &&
-				    us > newest)
-					newest = us;
-			}
+			applied_totals(res, &b->late, &newest);
 		}
 		for (i = 0; !rc && i < b->nbp; i++) {
 			struct bpart *p = &b->bp[i];
@@ -625,14 +657,8 @@ static int write_batch(struct src *s, struct batch *b)
 			 * the counters read with the position; the batch's late
 			 * events and newest event time go to its first partition
 			 */
-			val = xstrfmt("%s %lld %lld %lld", p->end, (long long)(p->applied0 + p->good),
-				      (long long)(p->bad0 + p->bad),
-				      (long long)(p->late0 + (i ? 0 : b->late)));
-			if (n != INT64_MIN) {
-				char *v2 = xstrfmt("%s %lld", val, (long long)n);
-				free(val);
-				val = v2;
-			}
+			val = pos_format(p->end, p->applied0 + p->good, p->bad0 + p->bad,
+					 p->late0 + (i ? 0 : b->late), n);
 			rc = fs_online_meta_put(s->store, name, val);
 			free(val);
 			free(name);
@@ -827,12 +853,10 @@ static int intent_apply(struct src *s, const char *id, struct fs_source *rows, i
 {
 	char *iname = intent_name(s, id), *pname = pos_name(s, first);
 	struct strbuf ival = STRBUF_INIT, pval = STRBUF_INIT;
-	json_t *res = json_array(), *r;
-	int64_t newest = INT64_MIN;
-	size_t i;
+	json_t *res = json_array();
+	int64_t newest;
 	int rc, tries;
 
-	*late = 0;
 	fs_online_mark(s->store, id, iname);
 	fs_source_table_rewind(rows);
 	rc = fs_rows_apply(s->store, s->defs, s->name, s->data, rows, res);
@@ -843,14 +867,7 @@ static int intent_apply(struct src *s, const char *id, struct fs_source *rows, i
 		if (!(rc = fs_online_meta_get(s->store, iname, &ival, &found)) && found)
 			rc = FS_ECONFLICT;
 	}
-	json_array_foreach(res, i, r) {
-		json_t *n = json_object_get(r, "newest_event");
-		int64_t us;
-		*late += json_integer_value(json_object_get(r, "late"));
-		if (json_is_string(n) && fs_time_parse(json_string_value(n), json_string_length(n), &us) &&
-		    us > newest)
-			newest = us;
-	}
+	applied_totals(res, late, &newest);
 	json_decref(res);
 	if (!rc)
 		fs_test_crash_point("stream-before-settle");
@@ -865,20 +882,10 @@ static int intent_apply(struct src *s, const char *id, struct fs_source *rows, i
 			sleep_ms(tries);
 		if ((rc = fs_online_meta_get(s->store, iname, &ival, &found)) || !found)
 			break; /* settled by another */
-		if ((rc = fs_online_meta_get(s->store, pname, &pval, &found)))
+		if ((rc = pos_get(s, pname, &pval, &found, pos, sizeof(pos), &a, &b, &l, &n)))
 			break;
 		if (found) {
-			if (!pos_parse(pval.buf, pos, sizeof(pos), &a, &b, &l, &n)) {
-				fs_error_set("online store: record '%s' is corrupt: '%s'", pname, pval.buf);
-				rc = FS_ERR;
-				break;
-			}
-			if (newest > n)
-				n = newest;
-			v = n == INT64_MIN ? xstrfmt("%s %lld %lld %lld", pos, (long long)a, (long long)b,
-						      (long long)(l + *late))
-					   : xstrfmt("%s %lld %lld %lld %lld", pos, (long long)a,
-						      (long long)b, (long long)(l + *late), (long long)n);
+			v = pos_format(pos, a, b, l + *late, newest > n ? newest : n);
 			ch[1].expect = pval.buf;
 			ch[1].val = v;
 		}
@@ -942,17 +949,9 @@ static int intent_write(struct src *s, struct batch *b)
 		for (i = 0; i < b->nbp; i++) {
 			struct bpart *p = &b->bp[i];
 			char pos[64];
-			if ((rc = fs_online_meta_get(s->store, vals[i], &raw[i], &found[i])))
+			if ((rc = pos_get(s, vals[i], &raw[i], &found[i], pos, sizeof(pos), &p->applied0,
+					  &p->bad0, &p->late0, &p->newest0)))
 				goto done;
-			p->applied0 = p->bad0 = p->late0 = 0;
-			p->newest0 = INT64_MIN;
-			*pos = '\0';
-			if (found[i] && !pos_parse(raw[i].buf, pos, sizeof(pos), &p->applied0, &p->bad0,
-						   &p->late0, &p->newest0)) {
-				fs_error_set("online store: record '%s' is corrupt: '%s'", vals[i], raw[i].buf);
-				rc = FS_ERR;
-				goto done;
-			}
 			at_start += !strcmp(pos, p->start);
 			at_end += !strcmp(pos, p->end);
 		}
@@ -975,14 +974,8 @@ static int intent_write(struct src *s, struct batch *b)
 			char **nv = xcalloc(b->nbp + 1, sizeof(*nv));
 			for (i = 0; i < b->nbp; i++) {
 				struct bpart *p = &b->bp[i];
-				nv[i] = p->newest0 == INT64_MIN
-						? xstrfmt("%s %lld %lld %lld", p->end,
-							  (long long)(p->applied0 + p->good),
-							  (long long)(p->bad0 + p->bad), (long long)p->late0)
-						: xstrfmt("%s %lld %lld %lld %lld", p->end,
-							  (long long)(p->applied0 + p->good),
-							  (long long)(p->bad0 + p->bad), (long long)p->late0,
-							  (long long)p->newest0);
+				nv[i] = pos_format(p->end, p->applied0 + p->good, p->bad0 + p->bad,
+						   p->late0, p->newest0);
 				ch[i].val = nv[i];
 			}
 			intent_encode(&text, s, b);
