@@ -4,6 +4,10 @@
 #   load test_helper
 #   load lib-models
 
+# A download that stalls fails in a minute, naming its URL, instead of
+# holding the test file until meson's timeout.
+export FS_FETCH_TIMEOUT=60
+
 # A fresh repo from `fs init` with its definitions applied, cwd inside it.
 models_repo() {
     init_repo
@@ -33,7 +37,7 @@ teardown() {
     local pid
     [ -f "$BATS_TEST_TMPDIR/pids" ] || return 0
     while read -r pid; do
-        kill "$pid" 2>/dev/null || true
+        kill -9 "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done < "$BATS_TEST_TMPDIR/pids"
 }
