@@ -342,8 +342,6 @@ struct hview {
 	char *text;
 	size_t text_len, text_alloc;
 	uint32_t *best; /* per entity row: kept source row, or NONE */
-	/* per key: the earliest and latest entity row timestamps */
-	int64_t *kmin, *kmax;
 	size_t matched; /* entity rows that found a value */
 	/*
 	 * What the scan saw of the source, for saying why nothing matched:
@@ -372,8 +370,6 @@ static void hview_free(struct hview *h)
 	free(h->nulls);
 	free(h->text);
 	free(h->best);
-	free(h->kmin);
-	free(h->kmax);
 }
 
 static int setup_view(struct hview *h, const struct fs_defs *defs, const struct fs_object *view,
@@ -444,7 +440,7 @@ static int key_entities(struct hview *h, const struct erows *e)
 	struct strbuf kb = STRBUF_INIT;
 	const char *vals[64];
 	size_t lens[64];
-	size_t r, i, n;
+	size_t r, i;
 	int rc = 0;
 
 	if (h->vkeys.n > 64) {
@@ -470,28 +466,8 @@ static int key_entities(struct hview *h, const struct erows *e)
 	sb_release(&kb);
 	if (rc)
 		return rc;
-	/*
-	 * A source row later than every entity row of its key, or older than
-	 * the earliest one's window, matches none: the scan need not keep it.
-	 */
-	n = fs_keymap_size(h->keys);
-	h->kmin = xmalloc((n + 1) * sizeof(*h->kmin));
-	h->kmax = xmalloc((n + 1) * sizeof(*h->kmax));
-	for (i = 0; i < n; i++) {
-		h->kmin[i] = INT64_MAX;
-		h->kmax[i] = INT64_MIN;
-	}
 	h->src_min = INT64_MAX;
 	h->src_max = INT64_MIN;
-	for (r = 0; r < e->n; r++) {
-		uint32_t k = h->ekey[r];
-		if (k == NONE)
-			continue;
-		if (e->ts[r] < h->kmin[k])
-			h->kmin[k] = e->ts[r];
-		if (e->ts[r] > h->kmax[k])
-			h->kmax[k] = e->ts[r];
-	}
 	dense_keys(h);
 	return 0;
 }
@@ -1545,30 +1521,67 @@ done:
 
 /* ---- aggregation views: the windows, one pass over (key, time) ---- */
 
-/* Can an event of key id at ts fall in a window of some entity row? */
-static bool agg_may_match(const struct hview *h, uint32_t id, int64_t ts, int64_t reach)
+/*
+ * The entity rows of each key in time order (positions es[k]..es[k+1] are
+ * key k's), and their times: an event falls in a window of some entity row
+ * only when the first row after it is at most the reach (the largest
+ * window and hop) later, which most events of a long source are not.
+ */
+struct epos {
+	size_t *es;
+	struct gent *E;
+	int64_t *ts;
+};
+
+static void epos_build(struct epos *p, const struct hview *h, const struct erows *e)
 {
-	return ts < h->kmax[id] && (ts >= h->kmin[id] || h->kmin[id] - ts <= reach);
+	size_t nkeys = fs_keymap_size(h->keys), *fill, k, r;
+
+	p->es = group_starts(h->ekey, e->n, nkeys);
+	fill = xmalloc((nkeys + 1) * sizeof(*fill));
+	memcpy(fill, p->es, (nkeys + 1) * sizeof(*fill));
+	p->E = xmalloc((e->n + 1) * sizeof(*p->E));
+	for (r = 0; r < e->n; r++) {
+		if (h->ekey[r] == NONE)
+			continue;
+		p->E[fill[h->ekey[r]]].ts = e->ts[r];
+		p->E[fill[h->ekey[r]]++].idx = (uint32_t)r;
+	}
+	free(fill);
+	for (k = 0; k < nkeys; k++)
+		sort_run(p->E + p->es[k], p->es[k + 1] - p->es[k], sizeof(*p->E), cmp_gent);
+	p->ts = xmalloc((p->es[nkeys] + 1) * sizeof(*p->ts));
+	for (r = 0; r < p->es[nkeys]; r++)
+		p->ts[r] = p->E[r].ts;
 }
 
-/* The id of a key viewscan encoded, or NONE. */
-static uint32_t agg_key_id(const struct hview *h, const struct strbuf *key)
+static void epos_release(struct epos *p)
 {
-	if (!key)
-		return NONE;
-	if (h->dense && key->len == sizeof(int64_t)) {
-		int64_t v;
-		uint64_t d;
-		memcpy(&v, key->buf, sizeof(v));
-		d = (uint64_t)v - (uint64_t)h->dense_lo;
-		return d < h->dense_n ? h->dense[d].start : NONE;
-	}
-	return fs_keymap_find(h->keys, key->buf, key->len);
+	free(p->es);
+	free(p->E);
+	free(p->ts);
 }
+
+/*
+ * Events are read in batches, and the filter's loads (a dense key's id,
+ * the key's first position, its entity times) are started a few rows
+ * ahead of their use, so that their cache misses overlap (see scan_place).
+ */
+#define AGG_BATCH 32
+#define AGG_AHEAD 8
+
+/* An event read, its values kept aside, before the filter looks at it. */
+struct apend {
+	int64_t ts, cr;
+	uint64_t d;    /* its dense key's index, or UINT64_MAX */
+	uint32_t id;   /* its key's id, NONE: no entity row's */
+	size_t lo, hi; /* its key's positions */
+};
 
 /* The events of an aggregation view's source, or of half of it on a thread of its own. */
 struct aggscan {
 	struct hview *h; /* read only */
+	const struct epos *pos;
 	const struct fs_aggview *av;
 	int64_t reach;
 	struct fs_viewscan *scan;
@@ -1580,38 +1593,149 @@ struct aggscan {
 	atomic_size_t *scanned;
 	bool report;
 	size_t reported;
+	/* a batch read: AGG_BATCH events of ncols values, their text in ptext */
+	struct apend *pend;
+	struct fs_scan_value *pval;
+	size_t *ptoff; /* a value's text in ptext, or SIZE_MAX */
+	struct strbuf ptext;
 };
 
-static int agg_scan_rows(struct aggscan *a)
+/* Does an aggregated column of type t hand its value over as text (see fs_agg_value_from_scan)? */
+static bool agg_text_col(enum fs_type t)
+{
+	return t == FS_T_STRING || t == FS_T_FLOAT32 || t == FS_T_FLOAT64;
+}
+
+/* Read one event into a->pend[j]: 1, 0 at the end, or an error naming its row. */
+static int agg_read(struct aggscan *a, size_t j)
 {
 	const struct hview *h = a->h;
 	const struct strbuf *key;
 	const struct fs_scan_value *vals;
-	int64_t ts, cr;
+	struct apend *p = &a->pend[j];
+	size_t nc = a->av->ncols, c;
+	int rc;
+
+	if ((rc = fs_viewscan_next(a->scan, &key, &p->ts, &p->cr, &vals)) != 1)
+		return rc;
+	if (!(++a->rows & 0xffff)) {
+		atomic_fetch_add_explicit(a->scanned, 1 << 16, memory_order_relaxed);
+		report_rows(h, a->scanned, a->report, &a->reported);
+	}
+	if (p->ts < a->src_min)
+		a->src_min = p->ts;
+	if (p->ts > a->src_max)
+		a->src_max = p->ts;
+	p->d = UINT64_MAX;
+	p->id = NONE;
+	p->lo = p->hi = 0;
+	if (key && h->dense && key->len == sizeof(int64_t)) {
+		int64_t v;
+		memcpy(&v, key->buf, sizeof(v));
+		p->d = (uint64_t)v - (uint64_t)h->dense_lo;
+		if (p->d < h->dense_n)
+			__builtin_prefetch(&h->dense[p->d]);
+	} else if (key) {
+		p->id = fs_keymap_find(h->keys, key->buf, key->len);
+	}
+	/* the values, their text copied: the row's cells go with the next read */
+	for (c = 0; c < nc; c++) {
+		struct fs_scan_value *v = &a->pval[j * nc + c];
+		*v = vals[c];
+		a->ptoff[j * nc + c] = SIZE_MAX;
+		if (v->null || !agg_text_col(a->av->col_types[c]))
+			continue;
+		a->ptoff[j * nc + c] = a->ptext.len;
+		sb_add(&a->ptext, v->text, v->len);
+		sb_addc(&a->ptext, '\0');
+	}
+	return 1;
+}
+
+/* The key's id from its dense entry; start loading its positions. */
+static void agg_stage_id(struct aggscan *a, struct apend *p)
+{
+	const struct hview *h = a->h;
+
+	if (p->d < h->dense_n)
+		p->id = h->dense[p->d].start;
+	if (p->id != NONE)
+		__builtin_prefetch(&a->pos->es[p->id]);
+}
+
+/* The key's positions; start loading their times. */
+static void agg_stage_range(struct aggscan *a, struct apend *p)
+{
+	if (p->id == NONE)
+		return;
+	p->lo = a->pos->es[p->id];
+	p->hi = a->pos->es[p->id + 1];
+	if (p->lo < p->hi)
+		__builtin_prefetch(&a->pos->ts[p->lo]);
+}
+
+/* Keep event j when it falls in a window of an entity row of its key (see struct epos). */
+static void agg_place(struct aggscan *a, const struct apend *p, size_t j)
+{
+	const int64_t *ts = a->pos->ts;
+	size_t nc = a->av->ncols, lo = p->lo, hi = p->hi, c;
+
+	if (p->id == NONE)
+		return;
+	a->key_hits++;
+	/* the first entity row after the event */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ts[mid] <= p->ts)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* one at or after it: the event is not later than every row of its key */
+	a->any_before |= lo < p->hi || (p->hi > p->lo && ts[p->hi - 1] == p->ts);
+	if (lo == p->hi || (uint64_t)ts[lo] - (uint64_t)p->ts > (uint64_t)a->reach)
+		return;
+	for (c = 0; c < nc; c++)
+		if (a->ptoff[j * nc + c] != SIZE_MAX)
+			a->pval[j * nc + c].text = a->ptext.buf + a->ptoff[j * nc + c];
+	fs_agg_events_add(a->events, p->id, p->ts, p->cr, &a->pval[j * nc]);
+}
+
+static int agg_scan_rows(struct aggscan *a)
+{
+	size_t n, j, nc = a->av->ncols;
 	int rc;
 
 	a->src_min = INT64_MAX;
 	a->src_max = INT64_MIN;
-	while ((rc = fs_viewscan_next(a->scan, &key, &ts, &cr, &vals)) == 1) {
-		uint32_t id = agg_key_id(h, key);
-
-		if (!(++a->rows & 0xffff)) {
-			atomic_fetch_add_explicit(a->scanned, 1 << 16, memory_order_relaxed);
-			report_rows(h, a->scanned, a->report, &a->reported);
+	a->pend = xcalloc(AGG_BATCH, sizeof(*a->pend));
+	a->pval = xcalloc(AGG_BATCH * nc + 1, sizeof(*a->pval));
+	a->ptoff = xcalloc(AGG_BATCH * nc + 1, sizeof(*a->ptoff));
+	sb_init(&a->ptext);
+	do {
+		sb_reset(&a->ptext);
+		for (n = 0; n < AGG_BATCH && (rc = agg_read(a, n)) == 1; n++)
+			;
+		if (rc < 0)
+			break;
+		/* three stages, AGG_AHEAD rows apart */
+		for (j = 0; j < n + 2 * AGG_AHEAD; j++) {
+			if (j < n)
+				agg_stage_id(a, &a->pend[j]);
+			if (j >= AGG_AHEAD && j - AGG_AHEAD < n)
+				agg_stage_range(a, &a->pend[j - AGG_AHEAD]);
+			if (j >= 2 * AGG_AHEAD && j - 2 * AGG_AHEAD < n)
+				agg_place(a, &a->pend[j - 2 * AGG_AHEAD], j - 2 * AGG_AHEAD);
 		}
-		if (ts < a->src_min)
-			a->src_min = ts;
-		if (ts > a->src_max)
-			a->src_max = ts;
-		if (id == NONE)
-			continue;
-		a->key_hits++;
-		a->any_before |= ts <= h->kmax[id];
-		if (!agg_may_match(h, id, ts, a->reach))
-			continue;
-		fs_agg_events_add(a->events, id, ts, cr, vals);
-	}
+	} while (rc == 1);
 	atomic_fetch_add_explicit(a->scanned, a->rows & 0xffff, memory_order_relaxed);
+	free(a->pend);
+	free(a->pval);
+	free(a->ptoff);
+	sb_release(&a->ptext);
+	a->pend = NULL;
+	a->pval = NULL;
+	a->ptoff = NULL;
 	return rc < 0 ? rc : 0;
 }
 
@@ -1660,6 +1784,7 @@ static int agg_scan_source(struct aggscan *a, const struct fs_repo *repo,
 		struct fs_viewscan *scan2 = b.scan;
 		memset(&b, 0, sizeof(b));
 		b.h = a->h;
+		b.pos = a->pos;
 		b.av = a->av;
 		b.reach = a->reach;
 		b.scan = scan2;
@@ -1799,7 +1924,6 @@ static void *agg_walk(void *arg)
 		j = w->evs[i];
 		if (!ne || j == w->evs[i + 1])
 			continue;
-		sort_run(ge, ne, sizeof(*ge), cmp_gent);
 		fs_agg_key_clear(k);
 		for (x = 0; x < ne; x++) {
 			int64_t t = ge[x].ts;
@@ -1842,8 +1966,8 @@ static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs
 	struct fs_agg_key *k = NULL;
 	struct fs_agg_result *res = NULL, *empty = NULL;
 	struct fs_agg_value *in = NULL;
-	struct gent *E = NULL;
-	size_t *es = NULL, *fill = NULL, *fmap = NULL, nkeys, i, j, r;
+	struct epos pos = { 0 };
+	size_t *fmap = NULL, nkeys, i, j, r;
 	const size_t *evs;
 	struct aggscan as = { 0 };
 	atomic_size_t scanned;
@@ -1858,9 +1982,13 @@ static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs
 		for (j = 0; j < av.n; j++)
 			if (!strcmp(av.aggs[j].name, h->feats[i].name))
 				fmap[i] = j;
-	/* the events that can fall in some row's window, kept compact */
+	/* the entity rows by key, each key's in time order */
+	epos_build(&pos, h, e);
+	lap(o, t0, "group entity rows");
+	/* the events that fall in some row's window, kept compact */
 	atomic_init(&scanned, 0);
 	as.h = h;
+	as.pos = &pos;
 	as.av = &av;
 	as.reach = reach;
 	as.scanned = &scanned;
@@ -1885,18 +2013,6 @@ static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs
 	nkeys = fs_keymap_size(h->keys);
 	evs = fs_agg_events_group(events, nkeys, true, use_threads());
 	lap(o, t0, "group events");
-
-	/* the entity rows by key, each key's in time order */
-	es = group_starts(h->ekey, e->n, nkeys);
-	fill = xmalloc((nkeys + 1) * sizeof(*fill));
-	memcpy(fill, es, (nkeys + 1) * sizeof(*fill));
-	E = xmalloc((e->n + 1) * sizeof(*E));
-	for (r = 0; r < e->n; r++) {
-		if (h->ekey[r] == NONE)
-			continue;
-		E[fill[h->ekey[r]]].ts = e->ts[r];
-		E[fill[h->ekey[r]]++].idx = (uint32_t)r;
-	}
 
 	/* every row first gets the values of an empty window */
 	h->n = e->n;
@@ -1930,7 +2046,7 @@ static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs
 			mid++;
 		for (i = 0; i < 2; i++) {
 			w[i] = (struct aggwalk){ .h = h, .av = &av, .events = events, .fmap = fmap,
-						 .evs = evs, .es = es, .E = E };
+						 .evs = evs, .es = pos.es, .E = pos.E };
 		}
 		w[0].k0 = 0;
 		w[0].k1 = mid;
@@ -1957,9 +2073,7 @@ done:
 	free(res);
 	free(empty);
 	free(in);
-	free(E);
-	free(es);
-	free(fill);
+	epos_release(&pos);
 	free(fmap);
 	return rc;
 }

@@ -201,6 +201,56 @@ driver_id,customer_id,event_timestamp,trips,visits
 EOF
 }
 
+@test "get-historical: an aggregation view's warnings and counts: rows before every event of their key, events outside every window" {
+    setup_repo
+    cat >> features/defs.yaml <<'EOF'
+---
+kind: feature_view
+name: driver_windows
+entities: [driver]
+source: driver_src
+aggregations:
+  - {name: trips_1h, function: sum, column: trips, type: int64, window: 1h}
+EOF
+    fs apply -q
+    # driver 1's event is at 10:00, driver 2's the next day at 10:00
+    cat > rows.csv <<'EOF'
+driver_id,event_timestamp
+1,2024-05-01T09:00:00Z
+2,2024-05-02T09:59:59Z
+EOF
+    run -0 --separate-stderr fs get-historical --entities rows.csv -f driver_windows
+    assert_equal "$stderr" "warning: feature_view 'driver_windows' matched none of the 2 entity rows: every entity row is before the first event of its key in source 'driver_src'"
+    # events at or before the rows, but in no row's window: no reason to give, the counts say it
+    cat > rows.csv <<'EOF'
+driver_id,event_timestamp
+1,2024-05-01T12:00:00Z
+2,2024-05-02T10:00:00Z
+EOF
+    run -0 --separate-stderr fs get-historical -v --entities rows.csv -f driver_windows -o out.csv
+    assert_equal "$stderr" "warning: feature_view 'driver_windows' matched none of the 2 entity rows
+2 rows written
+driver_windows: 0 of 2 rows matched"
+    # a 1h window has 1m hops: it reaches back to 10:00 from 11:00:59, not from 11:01
+    cat >> rows.csv <<'EOF'
+1,2024-05-01T10:59:59Z
+1,2024-05-01T11:00:59Z
+1,2024-05-01T11:01:00Z
+EOF
+    run -0 --separate-stderr fs get-historical -v --entities rows.csv -f driver_windows -o out.csv
+    assert_equal "$stderr" "5 rows written
+driver_windows: 2 of 5 rows matched"
+    run -0 cat out.csv
+    assert_output - <<'EOF'
+driver_id,event_timestamp,trips_1h
+1,2024-05-01T12:00:00Z,0
+2,2024-05-02T10:00:00Z,0
+1,2024-05-01T10:59:59Z,10
+1,2024-05-01T11:00:59Z,10
+1,2024-05-01T11:01:00Z,0
+EOF
+}
+
 @test "get-historical: no warning for entity rows without rows" {
     setup_repo
     echo "driver_id,event_timestamp" > rows.csv
