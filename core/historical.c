@@ -1522,45 +1522,11 @@ done:
 /* ---- aggregation views: the windows, one pass over (key, time) ---- */
 
 /*
- * The entity rows of each key in time order (positions es[k]..es[k+1] are
- * key k's), and their times: an event falls in a window of some entity row
- * only when the first row after it is at most the reach (the largest
- * window and hop) later, which most events of a long source are not.
+ * An event falls in a window of some entity row of its key only when the
+ * first such row after it (struct buckets: the key's rows in time order)
+ * is at most the reach (the largest window and hop) later, which most
+ * events of a long source are not.
  */
-struct epos {
-	size_t *es;
-	struct gent *E;
-	int64_t *ts;
-};
-
-static void epos_build(struct epos *p, const struct hview *h, const struct erows *e)
-{
-	size_t nkeys = fs_keymap_size(h->keys), *fill, k, r;
-
-	p->es = group_starts(h->ekey, e->n, nkeys);
-	fill = xmalloc((nkeys + 1) * sizeof(*fill));
-	memcpy(fill, p->es, (nkeys + 1) * sizeof(*fill));
-	p->E = xmalloc((e->n + 1) * sizeof(*p->E));
-	for (r = 0; r < e->n; r++) {
-		if (h->ekey[r] == NONE)
-			continue;
-		p->E[fill[h->ekey[r]]].ts = e->ts[r];
-		p->E[fill[h->ekey[r]]++].idx = (uint32_t)r;
-	}
-	free(fill);
-	for (k = 0; k < nkeys; k++)
-		sort_run(p->E + p->es[k], p->es[k + 1] - p->es[k], sizeof(*p->E), cmp_gent);
-	p->ts = xmalloc((p->es[nkeys] + 1) * sizeof(*p->ts));
-	for (r = 0; r < p->es[nkeys]; r++)
-		p->ts[r] = p->E[r].ts;
-}
-
-static void epos_release(struct epos *p)
-{
-	free(p->es);
-	free(p->E);
-	free(p->ts);
-}
 
 /*
  * Events are read in batches, and the filter's loads (a dense key's id,
@@ -1581,7 +1547,7 @@ struct apend {
 /* The events of an aggregation view's source, or of half of it on a thread of its own. */
 struct aggscan {
 	struct hview *h; /* read only */
-	const struct epos *pos;
+	const struct buckets *b; /* the entity rows by key */
 	const struct fs_aggview *av;
 	int64_t reach;
 	struct fs_viewscan *scan;
@@ -1660,7 +1626,7 @@ static void agg_stage_id(struct aggscan *a, struct apend *p)
 	if (p->d < h->dense_n)
 		p->id = h->dense[p->d].start;
 	if (p->id != NONE)
-		__builtin_prefetch(&a->pos->es[p->id]);
+		__builtin_prefetch(&a->b->start[p->id]);
 }
 
 /* The key's positions; start loading their times. */
@@ -1668,16 +1634,16 @@ static void agg_stage_range(struct aggscan *a, struct apend *p)
 {
 	if (p->id == NONE)
 		return;
-	p->lo = a->pos->es[p->id];
-	p->hi = a->pos->es[p->id + 1];
+	p->lo = a->b->start[p->id];
+	p->hi = a->b->start[p->id + 1];
 	if (p->lo < p->hi)
-		__builtin_prefetch(&a->pos->ts[p->lo]);
+		__builtin_prefetch(&a->b->ts[p->lo]);
 }
 
-/* Keep event j when it falls in a window of an entity row of its key (see struct epos). */
+/* Keep event j when it falls in a window of an entity row of its key. */
 static void agg_place(struct aggscan *a, const struct apend *p, size_t j)
 {
-	const int64_t *ts = a->pos->ts;
+	const int64_t *ts = a->b->ts;
 	size_t nc = a->av->ncols, lo = p->lo, hi = p->hi, c;
 
 	if (p->id == NONE)
@@ -1784,7 +1750,7 @@ static int agg_scan_source(struct aggscan *a, const struct fs_repo *repo,
 		struct fs_viewscan *scan2 = b.scan;
 		memset(&b, 0, sizeof(b));
 		b.h = a->h;
-		b.pos = a->pos;
+		b.b = a->b;
 		b.av = a->av;
 		b.reach = a->reach;
 		b.scan = scan2;
@@ -1898,8 +1864,8 @@ struct aggwalk {
 	struct hview *h;
 	const struct fs_aggview *av;
 	const struct fs_agg_events *events;
-	const size_t *fmap, *evs, *es;
-	struct gent *E;
+	const size_t *fmap, *evs;
+	const struct buckets *b; /* the entity rows by key */
 	size_t k0, k1;
 	size_t matched;
 	struct walktext *wt; /* NULL: text results straight into h->text */
@@ -1918,15 +1884,14 @@ static void *agg_walk(void *arg)
 
 	/* one walk per key: the events before each row in its tiles, then a read */
 	for (i = w->k0; i < w->k1; i++) {
-		struct gent *ge = w->E + w->es[i];
-		size_t ne = w->es[i + 1] - w->es[i], x, n = 0;
+		size_t x, n = 0;
 
 		j = w->evs[i];
-		if (!ne || j == w->evs[i + 1])
+		if (w->b->start[i] == w->b->start[i + 1] || j == w->evs[i + 1])
 			continue;
 		fs_agg_key_clear(k);
-		for (x = 0; x < ne; x++) {
-			int64_t t = ge[x].ts;
+		for (x = w->b->start[i]; x < w->b->start[i + 1]; x++) {
+			int64_t t = w->b->ts[x];
 			for (; j < w->evs[i + 1]; j++) {
 				fs_agg_events_get(w->events, j, &ts, &cr, in);
 				if (ts >= t)
@@ -1936,12 +1901,12 @@ static void *agg_walk(void *arg)
 			}
 			if (!n)
 				continue; /* no event before this row: the empty window */
-			if (!(x & 15))
+			if (!((x - w->b->start[i]) & 15))
 				fs_agg_key_prune(k, t);
 			fs_agg_key_read(k, t, res);
 			w->matched += any_present(h, w->fmap, res);
 			for (c = 0; c < h->nfeats; c++)
-				keep_result(h, w->wt, ge[x].idx, c, &av->aggs[w->fmap[c]],
+				keep_result(h, w->wt, w->b->row[x], c, &av->aggs[w->fmap[c]],
 					    &res[w->fmap[c]]);
 		}
 	}
@@ -1966,7 +1931,7 @@ static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs
 	struct fs_agg_key *k = NULL;
 	struct fs_agg_result *res = NULL, *empty = NULL;
 	struct fs_agg_value *in = NULL;
-	struct epos pos = { 0 };
+	struct buckets b = { 0 };
 	size_t *fmap = NULL, nkeys, i, j, r;
 	const size_t *evs;
 	struct aggscan as = { 0 };
@@ -1983,12 +1948,12 @@ static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs
 			if (!strcmp(av.aggs[j].name, h->feats[i].name))
 				fmap[i] = j;
 	/* the entity rows by key, each key's in time order */
-	epos_build(&pos, h, e);
+	buckets_build(&b, h, e);
 	lap(o, t0, "group entity rows");
 	/* the events that fall in some row's window, kept compact */
 	atomic_init(&scanned, 0);
 	as.h = h;
-	as.pos = &pos;
+	as.b = &b;
 	as.av = &av;
 	as.reach = reach;
 	as.scanned = &scanned;
@@ -2046,7 +2011,7 @@ static int agg_join(struct hview *h, const struct fs_repo *repo, const struct fs
 			mid++;
 		for (i = 0; i < 2; i++) {
 			w[i] = (struct aggwalk){ .h = h, .av = &av, .events = events, .fmap = fmap,
-						 .evs = evs, .es = pos.es, .E = pos.E };
+						 .evs = evs, .b = &b };
 		}
 		w[0].k0 = 0;
 		w[0].k1 = mid;
@@ -2073,7 +2038,7 @@ done:
 	free(res);
 	free(empty);
 	free(in);
-	epos_release(&pos);
+	buckets_release(&b);
 	free(fmap);
 	return rc;
 }
