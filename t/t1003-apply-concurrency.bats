@@ -194,12 +194,12 @@ source|driver_trips|1"
     set_ttl 2d
     # hold the apply lock for a second
     flock .fs/registry.db.lock sh -c 'touch ../held; sleep 1' &
+    local holder=$! start end
     while [ ! -e ../held ]; do sleep 0.01; done
-    local start end
     start=$(date +%s%N)
     run -0 fs apply -q
     end=$(date +%s%N)
-    wait
+    wait "$holder" # by pid: a bare wait waits for bats' BATS_TEST_TIMEOUT watchdog too
     [ $(((end - start) / 1000000)) -ge 500 ]
     run -0 q 'SELECT max(version) FROM applies'
     assert_output 2
