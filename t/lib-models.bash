@@ -57,6 +57,7 @@ wait_for_file() {
 # (port 0: the kernel picks it, the server prints it); sets HTTP_PORT.
 start_http_server() {
     local log="$BATS_TEST_TMPDIR/http-server.log" i
+    : > "$log" # there before the first read: the server's shell may open it later
     python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$1" > "$log" 2>&1 &
     track_pid $!
     for i in $(seq 100); do

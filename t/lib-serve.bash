@@ -74,6 +74,9 @@ start_server() {
     local i health dir=${BATS_TEST_TMPDIR:-$PWD}
     SERVE_OUT=$dir/serve.out
     SERVE_ERR=$dir/serve.err
+    # there before the first read: the server's shell may open them later
+    : > "$SERVE_OUT"
+    : > "$SERVE_ERR"
     "$FS" serve-lite --port 0 "$@" > "$SERVE_OUT" 2> "$SERVE_ERR" 3>&- &
     SERVE_PID=$!
     PORT=

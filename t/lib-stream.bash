@@ -16,6 +16,7 @@ start_kafka() {
     [ -x "$mock" ] || skip "no t/kafka-mock (librdkafka not found at build time)"
     command -v kcat > /dev/null || skip "no kcat"
     for t in "$@"; do args+=(-t "$t"); done
+    : > "$BATS_TEST_TMPDIR/mock.out" # there before the first read
     "$mock" "${args[@]}" > "$BATS_TEST_TMPDIR/mock.out" 2> "$BATS_TEST_TMPDIR/mock.err" 3>&- &
     MOCK_PID=$!
     track_pid "$MOCK_PID"

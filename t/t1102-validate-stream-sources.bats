@@ -351,6 +351,7 @@ b      7       7"
     [ -x "$mock" ] || skip "no t/kafka-mock (librdkafka not found at build time)"
     command -v kcat > /dev/null || skip "no kcat"
 
+    : > mock.out # there before the first read
     "$mock" -t trades:1 -t trades_dlq:2 > mock.out 2> mock.err 3>&- &
     MOCK_PID=$!
     local i bootstrap=

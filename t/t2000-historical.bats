@@ -506,6 +506,7 @@ EOF
 # start `python3 -m http.server` on a free loopback port (the kernel picks
 # it: port 0) serving directory $1; sets HTTP_PID and HTTP_PORT
 start_http() {
+    : > "$BATS_TEST_TMPDIR/http.log" # there before the first read
     python3 -u -m http.server --bind 127.0.0.1 --directory "$1" 0 \
         > "$BATS_TEST_TMPDIR/http.log" 2>&1 3>&- &
     HTTP_PID=$!

@@ -36,6 +36,8 @@ start_tls_server() {
     local i health
     SERVE_OUT=$BATS_TEST_TMPDIR/serve.out
     SERVE_ERR=$BATS_TEST_TMPDIR/serve.err
+    : > "$SERVE_OUT" # there before the first read
+    : > "$SERVE_ERR"
     "$FS" serve-lite --port 0 --tls-cert "$CERT" --tls-key "$KEY" "$@" \
         > "$SERVE_OUT" 2> "$SERVE_ERR" 3>&- &
     SERVE_PID=$!

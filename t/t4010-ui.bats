@@ -145,6 +145,8 @@ EOF
 # start_ui [OPTIONS...]: fs ui --port 0 OPTIONS in the background; waits for its line, sets UI_PID, URL
 start_ui() {
     local i line
+    : > ui.out # there before the first read
+    : > ui.err
     "$FS" ui --port 0 "$@" > ui.out 2> ui.err 3>&- &
     UI_PID=$!
     for i in $(seq 200); do

@@ -223,6 +223,7 @@ print(m["auc"] == 0.85, m["p"] == 0.1 + 0.2, m["n"] == 3.0)' <<<"$output")" "Tru
     models_repo
     register_eta --metric auc=0.85 --metric p=0.30000000000000004 >/dev/null
     fs promote eta 1 staging >/dev/null
+    : > serve.out # there before the first read
     "$FS" serve-lite --port 0 > serve.out 2> serve.err &
     track_pid $!
     local port i
