@@ -1522,13 +1522,6 @@ done:
 /* ---- aggregation views: the windows, one pass over (key, time) ---- */
 
 /*
- * An event falls in a window of some entity row of its key only when the
- * first such row after it (struct buckets: the key's rows in time order)
- * is at most the reach (the largest window and hop) later, which most
- * events of a long source are not.
- */
-
-/*
  * Events are read in batches, and the filter's loads (a dense key's id,
  * the key's first position, its entity times) are started a few rows
  * ahead of their use, so that their cache misses overlap (see scan_place).
@@ -1640,7 +1633,12 @@ static void agg_stage_range(struct aggscan *a, struct apend *p)
 		__builtin_prefetch(&a->b->ts[p->lo]);
 }
 
-/* Keep event j when it falls in a window of an entity row of its key. */
+/*
+ * Keep event j when it falls in a window of an entity row of its key: when
+ * the first such row after it (struct buckets: the key's rows in time
+ * order) is at most the reach (the largest window and hop) later, which
+ * most events of a long source are not.
+ */
 static void agg_place(struct aggscan *a, const struct apend *p, size_t j)
 {
 	const int64_t *ts = a->b->ts;
